@@ -1,0 +1,39 @@
+"""``chinese-ptm <subcommand> ...``: dispatch to the modules' ``main(argv)``."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+#: subcommand -> (module, one-line help)
+COMMANDS = {
+    "demo": ("chinese_ptm.demo", "run the main job on the embedded default corpus"),
+    "vocab": ("chinese_ptm.vocab", "build the default vocabulary and its pinyin tables"),
+    "tokenize": ("chinese_ptm.tokenization", "tokenize text and show input_ids and pinyin"),
+    "glyphs": ("chinese_ptm.glyph", "build glyph tables, draw contact sheets"),
+    "convert": ("chinese_ptm.modeling.convert", "convert checkpoints (original ChineseBERT, Chinese BERT)"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: chinese-ptm <command> [options]", "", "commands:"]
+    lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `chinese-ptm <command> --help` for a command's options."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"chinese-ptm: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return module.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
