@@ -1,0 +1,429 @@
+"""GlyceBertTokenizer: the transformers BERT tokenizer (Rust backend) plus ``pinyin_ids``.
+
+Every call returns what ``BertTokenizer`` returns and ``pinyin_ids``: 8 ids per token, the
+contextual reading of the token's character when the token covers exactly one character of the
+input, zeros otherwise (DESIGN.md 4.1). The ids are bit-identical to the original ChineseBERT
+tokenizer's; readings of a pair are computed on each side on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import unicodedata
+from itertools import chain
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from transformers import BertTokenizer
+from transformers.tokenization_utils_base import PaddingStrategy, TruncationStrategy
+
+from . import DEFAULT_VOCAB_DIR
+from .pinyin import PINYIN_SLOTS, PinyinTables, decode_syllable, reading_engine
+from .text import CJK_RANGES, normalize, replace_lone_surrogates
+
+VOCAB_FILE = "vocab.txt"
+DEFAULT_MAX_LENGTH = 512
+
+
+def read_vocab(path: str | Path) -> dict[str, int]:
+    """Read a ``vocab.txt`` (one token per line, id = line number) with clear errors."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").split("\n")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: vocabulary file not found") from None
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not UTF-8 text ({err}); a vocab.txt holds one UTF-8 token per line") from None
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline after the last token
+    vocab: dict[str, int] = {}
+    for number, token in enumerate(lines, start=1):
+        if not token:
+            raise ValueError(f"{path}, line {number}: empty token; remove the line (ids are line numbers)")
+        if token in vocab:
+            raise ValueError(
+                f"{path}, line {number}: token {token!r} already on line {vocab[token] + 1}; "
+                "remove the duplicate (every token must have one id)"
+            )
+        vocab[token] = number - 1
+    if not vocab:
+        raise ValueError(f"{path}: empty vocabulary")
+    return vocab
+
+
+def _check_text(value: Any, name: str, split_into_words: bool) -> None:
+    """Reject inputs the Rust backend would fail on deep inside, naming the argument."""
+    if isinstance(value, str):
+        if split_into_words:
+            raise TypeError(f"{name}: with is_split_into_words=True pass a list of words, not a str")
+        return
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a str or a list of str, not {type(value).__name__}")
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            continue
+        if split_into_words and isinstance(item, (list, tuple)):
+            for j, word in enumerate(item):
+                if not isinstance(word, str):
+                    raise TypeError(f"{name}[{i}][{j}] must be a str, not {type(word).__name__}")
+            continue
+        raise TypeError(f"{name}[{i}] must be a str, not {type(item).__name__}")
+
+
+class GlyceBertTokenizer(BertTokenizer):
+    """BERT WordPiece tokenizer with ChineseBERT pinyin ids.
+
+    Args:
+        vocab_file: path of a ``vocab.txt``.
+        vocab: a ``{token: id}`` dict (instead of ``vocab_file``).
+        pinyin2tensor_file: the vocabulary's ``pinyin2tensor.json`` (its folder holds the other two
+            tables); when absent the tables are built from the vocabulary (about a second).
+        pinyin_tables: a ready :class:`~chinese_ptm.pinyin.PinyinTables`.
+        normalize_text: fold full-width forms, curly quotes, dashes and ellipses to ASCII before
+            WordPiece (offsets still point into the original text; readings are unchanged).
+            Off by default: the original ChineseBERT tokenizer does not do it.
+    """
+
+    vocab_files_names = {"vocab_file": VOCAB_FILE, "pinyin2tensor_file": "config/pinyin2tensor.json"}
+    model_input_names = ["input_ids", "token_type_ids", "attention_mask", "pinyin_ids"]
+
+    def __init__(
+        self,
+        vocab_file: str | None = None,
+        vocab: dict[str, int] | str | None = None,
+        pinyin2tensor_file: str | None = None,
+        pinyin_tables: PinyinTables | None = None,
+        normalize_text: bool = False,
+        **kwargs,
+    ):
+        if isinstance(vocab, (str, Path)):
+            vocab_file, vocab = str(vocab), None
+        if vocab is None and vocab_file is not None:
+            vocab = read_vocab(vocab_file)
+        if vocab is None:
+            raise ValueError("GlyceBertTokenizer needs a vocab_file (a vocab.txt) or a vocab dict")
+        kwargs.setdefault("model_max_length", DEFAULT_MAX_LENGTH)
+        super().__init__(vocab=vocab, **kwargs)
+        self.vocab_file = vocab_file
+        self.normalize_text = bool(normalize_text)
+        self.init_kwargs["normalize_text"] = self.normalize_text
+        if pinyin_tables is None:
+            if pinyin2tensor_file is not None and Path(pinyin2tensor_file).is_file():
+                pinyin_tables = PinyinTables.load(Path(pinyin2tensor_file).parent)
+            else:
+                pinyin_tables = PinyinTables.build(self.ordered_vocab())
+        self.pinyin_tables = pinyin_tables
+        self._engine = reading_engine()
+        self._rows = pinyin_tables.rows(self._engine)  # (R, 8) ids of every interned reading
+        self._row_lists = self._rows.tolist()
+        self._one_token_chars: np.ndarray | None = None
+        self._added_state: tuple[int, bool] | None = None
+
+    # -- the aligned fast path -----------------------------------------------------------------
+    def one_token_chars(self) -> np.ndarray:
+        """Code points that always become exactly one token spanning just themselves.
+
+        Chinese characters (isolated by BERT's normaliser) and punctuation (split off by its
+        pre-tokenizer) qualify; each candidate is checked once against the backend itself. In a
+        text made only of such characters, token ``1 + i`` is character ``i``, so no offsets
+        have to be read back from the backend.
+        """
+        if self._one_token_chars is None:
+            top = self._engine.max_codepoint
+            candidates = [cp for lo, hi in CJK_RANGES for cp in range(lo, min(hi, top - 1) + 1)]
+            candidates += [
+                cp for cp in range(0x21, min(0x30000, top))
+                if unicodedata.category(chr(cp)).startswith("P") or (cp < 0x7F and not chr(cp).isalnum())
+            ]
+            candidates = sorted(set(candidates))
+            text = "".join(chr(cp) for cp in candidates)
+            hits = np.zeros(len(text) + 1, dtype=np.int64)
+            spoiled = np.zeros(len(text) + 1, dtype=bool)
+            for start, end in self._tokenizer.encode(text, add_special_tokens=False).offsets:
+                if end - start == 1:
+                    hits[start] += 1
+                else:
+                    spoiled[start:max(end, start + 1)] = True
+            good = (hits[:-1] == 1) & ~spoiled[:-1]
+            table = np.zeros(top + 1, dtype=bool)
+            table[np.asarray(candidates, dtype=np.int64)[good]] = True
+            self._one_token_chars = table
+        return self._one_token_chars
+
+    def _aligned_ok(self, kwargs: dict, split: bool, pair: bool) -> int | None:
+        """When the fast path applies to this call, the most content tokens a text may keep
+        (``sys.maxsize`` without truncation); ``None`` when it does not apply."""
+        if split or pair or self.normalize_text or not kwargs.get("add_special_tokens", True):
+            return None
+        if kwargs.get("return_overflowing_tokens") or getattr(self, "_disable_aligned_path", False):
+            return None
+        padding = kwargs.get("padding_strategy", PaddingStrategy.DO_NOT_PAD)
+        side = kwargs.get("padding_side") or self.padding_side
+        if padding != PaddingStrategy.DO_NOT_PAD and side != "right":
+            return None
+        size = self._tokenizer.get_vocab_size(with_added_tokens=True)
+        if self._added_state is None or self._added_state[0] != size:
+            # an added token made of Chinese characters or punctuation would merge several of them
+            specials = set(self.all_special_tokens)
+            plain_added = [t for t in self.get_added_vocab() if t not in specials]
+            self._added_state = (size, not plain_added)
+        if not self._added_state[1]:
+            return None
+        truncation = kwargs.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE)
+        max_length = kwargs.get("max_length")
+        if truncation == TruncationStrategy.DO_NOT_TRUNCATE or max_length is None:
+            return sys.maxsize
+        if self.truncation_side != "right" or max_length < 2:
+            return None
+        return max_length - 2
+
+    # -- vocabulary and files ------------------------------------------------------------------
+    def ordered_vocab(self) -> list[str]:
+        """The vocabulary's tokens in id order (without added tokens)."""
+        vocab = self._tokenizer.get_vocab(with_added_tokens=False)
+        tokens = [""] * len(vocab)
+        for token, idx in vocab.items():
+            tokens[idx] = token
+        return tokens
+
+    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
+        """Write ``vocab.txt`` and the pinyin tables (``config/*.json``, the original layout)."""
+        directory = Path(save_directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        vocab_path = directory / ((filename_prefix + "-" if filename_prefix else "") + VOCAB_FILE)
+        vocab_path.write_text("".join(t + "\n" for t in self.ordered_vocab()), encoding="utf-8")
+        return (str(vocab_path), *self.pinyin_tables.save(directory))
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        files = super().save_pretrained(save_directory, *args, **kwargs)
+        return tuple(files) + self.save_vocabulary(str(save_directory))
+
+    # -- encoding ------------------------------------------------------------------------------
+    def _encode_plus(self, text, text_pair=None, **kwargs):
+        split = bool(kwargs.get("is_split_into_words", False))
+        _check_text(text, "text", split)
+        if text_pair is not None:
+            _check_text(text_pair, "text_pair", split)
+        batched = isinstance(text, (list, tuple)) and (not split or (len(text) > 0 and isinstance(text[0], (list, tuple))))
+        items_a = list(text) if batched else [text]
+        items_b = (list(text_pair) if batched else [text_pair]) if text_pair is not None else None
+        if not batched and text_pair is not None and not text_pair:
+            items_b = None  # transformers treats an empty pair as no pair
+        if items_b is not None and len(items_b) != len(items_a):
+            raise ValueError(f"text has {len(items_a)} items but text_pair has {len(items_b)}; pass one pair per text")
+
+        segments = _Segments(items_a, items_b, split, self.normalize_text)
+        want_offsets = bool(kwargs.pop("return_offsets_mapping", False))
+        return_tensors = kwargs.get("return_tensors")
+        fed_a, fed_b = segments.fed()
+        if not batched:
+            fed_a = fed_a[0]
+            fed_b = fed_b[0] if fed_b is not None else None
+        out = super()._encode_plus(
+            fed_a, fed_b, return_offsets_mapping=want_offsets and not self.normalize_text, **kwargs
+        )
+        encodings = out.encodings
+        sample_of = out.get("overflow_to_sample_mapping")
+        sample_of = np.arange(len(encodings)) if sample_of is None else np.asarray(sample_of).reshape(-1)
+        keep = self._aligned_ok(kwargs, split, items_b is not None)
+        aligned = (self.one_token_chars(), keep) if keep is not None else None
+        pinyin, offsets = segments.pinyin_ids(encodings, sample_of, self._engine, aligned, want_offsets)
+
+        squeeze = not batched and return_tensors is None and not kwargs.get("return_overflowing_tokens", False)
+        lengths = [len(e) for e in encodings]
+        if return_tensors is not None and len(set(lengths)) <= 1:
+            array = self._rows[pinyin].reshape(len(lengths), lengths[0] if lengths else 0, PINYIN_SLOTS)  # (B, L, 8)
+            out["pinyin_ids"] = array
+            if offsets is not None:
+                out["offset_mapping"] = offsets.reshape(len(lengths), -1, 2)  # (B, L, 2)
+            out.convert_to_tensors(return_tensors)
+        else:
+            # one shared Python list per distinct reading (as the original tokenizer shares the
+            # lists of its pinyin2tensor table): building a fresh list per token costs more than
+            # the whole WordPiece pass
+            shared = self._row_lists
+            rows = _split(list(map(shared.__getitem__, pinyin.tolist())), lengths)
+            out["pinyin_ids"] = rows[0] if squeeze else rows
+            if offsets is not None:
+                spans = _split([tuple(p) for p in offsets.tolist()], lengths)
+                out["offset_mapping"] = spans[0] if squeeze else spans
+        return out
+
+    def _pad(self, encoded_inputs, max_length=None, padding_strategy=None, pad_to_multiple_of=None,
+             padding_side=None, return_attention_mask=None):
+        pinyin = encoded_inputs.get("pinyin_ids")
+        kwargs = dict(max_length=max_length, pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side,
+                      return_attention_mask=return_attention_mask)
+        if padding_strategy is not None:
+            kwargs["padding_strategy"] = padding_strategy
+        out = super()._pad(encoded_inputs, **kwargs)
+        if pinyin is not None:
+            rows = pinyin.tolist() if hasattr(pinyin, "tolist") else list(pinyin)
+            missing = len(out[self.model_input_names[0]]) - len(rows)
+            if missing > 0:
+                pad = [[0] * PINYIN_SLOTS for _ in range(missing)]
+                side = padding_side if padding_side is not None else self.padding_side
+                rows = rows + pad if side == "right" else pad + rows
+            out["pinyin_ids"] = rows
+        return out
+
+
+def _split(flat: list, lengths: Sequence[int]) -> list[list]:
+    out, pos = [], 0
+    for n in lengths:
+        out.append(flat[pos : pos + n])
+        pos += n
+    return out
+
+
+class _Segments:
+    """The texts of one call, as fed to WordPiece and as read for pinyin.
+
+    A *piece* is one string given by the user (a text, or one word of a pre-split text). Each
+    sample has one or two *segments* (text, pair); a segment is read as the concatenation of its
+    pieces. All pieces' readings live in one flat array; ``piece_base`` is where each piece starts.
+    """
+
+    def __init__(self, items_a: list, items_b: list | None, split: bool, normalise: bool):
+        self.split = split
+        self.n = len(items_a)
+        self.pair = items_b is not None
+        self.segments: list[list[str]] = []  # segment -> its pieces (original text)
+        for items in (items_a, items_b) if self.pair else (items_a,):
+            for item in items:
+                pieces = list(item) if split else [item]
+                self.segments.append([replace_lone_surrogates(p) for p in pieces])
+        self.normalised = [[normalize(p) for p in seg] for seg in self.segments] if normalise else None
+
+    def fed(self) -> tuple[list, list | None]:
+        source = self.normalised or self.segments
+        fed = [[p.text for p in seg] if self.normalised else seg for seg in source]
+        fed = fed if self.split else [seg[0] for seg in fed]
+        return fed[: self.n], (fed[self.n :] if self.pair else None)
+
+    def pinyin_ids(self, encodings, sample_of, engine, aligned, want_offsets: bool):
+        """The reading index of every token of all encodings, and the original offsets when
+        asked for. ``aligned``: ``(one_token_chars, keep)`` when texts made only of one-token
+        characters may skip reading offsets back (see ``one_token_chars``)."""
+        segment_texts = ["".join(seg) for seg in self.segments]
+        seg_len = np.array([len(t) for t in segment_texts], dtype=np.int64)
+        seg_base = np.concatenate(([0], np.cumsum(seg_len + 1)))  # texts are joined with one "\n"
+        flat_readings, cps = engine.joined_readings(segment_texts)
+        # piece -> start of its original text in the flat arrays
+        piece_first = np.cumsum([0] + [len(seg) for seg in self.segments])
+        piece_base = np.concatenate(
+            [seg_base[s] + np.cumsum([0] + [len(p) for p in seg[:-1]]) for s, seg in enumerate(self.segments)]
+            or [np.zeros(0, dtype=np.int64)]
+        ).astype(np.int64)
+
+        lengths = np.array([len(e) for e in encodings], dtype=np.int64)
+        total = int(lengths.sum())
+        spans = np.zeros((total, 2), dtype=np.int64)
+        slow = np.ones(len(encodings), dtype=bool)
+        if aligned is not None and total:
+            one_token, keep = aligned
+            bad = np.concatenate(([0], np.cumsum(~one_token[cps])))
+            simple = bad[seg_base[:-1] + seg_len] == bad[seg_base[:-1]]  # per segment (= sample)
+            slow = ~simple[sample_of]
+            # token 1 + i is character i, for the characters the text keeps after truncation
+            token = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            kept = np.repeat(np.minimum(seg_len[sample_of], keep), lengths)
+            inside = (token >= 1) & (token <= kept) & np.repeat(~slow, lengths)
+            spans[inside, 0] = token[inside] - 1
+            spans[inside, 1] = token[inside]
+        if slow.any():
+            slow_encodings = [e for e, s in zip(encodings, slow.tolist()) if s]
+            n_slow = int(lengths[slow].sum())
+            spans[np.repeat(slow, lengths)] = np.fromiter(
+                chain.from_iterable(chain.from_iterable(e.offsets for e in slow_encodings)),
+                dtype=np.int64,
+                count=2 * n_slow,
+            ).reshape(n_slow, 2)
+        starts, ends = spans[:, 0], spans[:, 1]
+        samples = np.repeat(sample_of, lengths)
+        segment = samples.copy()
+        if self.pair:  # tokens of the second text read from the sample's second segment
+            seq = np.fromiter(
+                (-1 if s is None else s for e in encodings for s in e.sequence_ids), dtype=np.int64, count=total
+            )
+            segment = np.where(seq == 1, samples + self.n, samples)
+        piece = piece_first[segment]
+        if self.split:
+            words = np.fromiter(
+                (0 if w is None else w for e in encodings for w in e.word_ids), dtype=np.int64, count=total
+            )
+            piece = piece + words
+        live = ends > starts
+        orig_start, orig_end = starts.copy(), ends.copy()
+        if self.normalised is not None:
+            maps = [p.source_index for seg in self.normalised for p in seg]
+            fed_base = np.cumsum([0] + [len(m) for m in maps])
+            src = np.concatenate(maps + [np.zeros(1, dtype=np.int64)])
+            idx = np.flatnonzero(live)
+            base = fed_base[piece[idx]]
+            orig_start[idx] = src[base + starts[idx]]
+            orig_end[idx] = src[base + ends[idx] - 1] + 1
+        single = live & (orig_end - orig_start == 1)
+        reading = np.zeros(total, dtype=np.int64)
+        where = np.flatnonzero(single)
+        reading[where] = flat_readings[piece_base[piece[where]] + orig_start[where]]
+        pinyin = reading  # (total,) row of the tokenizer's reading table
+        offsets = None
+        if want_offsets:
+            if self.split or self.normalised is not None:
+                offsets = np.stack([orig_start, orig_end], axis=1)
+            else:
+                offsets = spans
+            offsets = np.where(live[:, None], offsets, 0)
+        return pinyin, offsets
+
+
+def load_tokenizer(path: str | Path | None = None, **kwargs) -> GlyceBertTokenizer:
+    """A tokenizer from a directory (ours, original ChineseBERT, plain BERT) or the default vocab."""
+    return GlyceBertTokenizer.from_pretrained(str(path or DEFAULT_VOCAB_DIR), **kwargs)
+
+
+def _register() -> None:
+    from transformers import AutoTokenizer
+
+    from .modeling.configuration_glycebert import GlyceBertConfig
+
+    try:
+        AutoTokenizer.register(GlyceBertConfig, fast_tokenizer_class=GlyceBertTokenizer, exist_ok=True)
+    except TypeError:  # older signature without exist_ok
+        AutoTokenizer.register(GlyceBertConfig, fast_tokenizer_class=GlyceBertTokenizer)
+
+
+try:
+    _register()
+except ImportError:  # the model package is optional for tokenizer-only use
+    pass
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    """``chinese-ptm tokenize TEXT ...``: show tokens, ids and readings."""
+    parser = argparse.ArgumentParser(prog="chinese-ptm tokenize", description=main.__doc__)
+    parser.add_argument("texts", nargs="*", help="texts to tokenize (default: read lines from stdin)")
+    parser.add_argument("--tokenizer", default=None, help="tokenizer directory (default: the bundled vocab/)")
+    parser.add_argument("--pair", default=None, help="a second text (pair input)")
+    parser.add_argument("--normalize", action="store_true", help="fold full-width forms, quotes, dashes")
+    parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    args = parser.parse_args(argv)
+    tokenizer = load_tokenizer(args.tokenizer, normalize_text=args.normalize)
+    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
+    results = []
+    for text in texts:
+        enc = tokenizer(text, args.pair) if args.pair else tokenizer(text)
+        tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"])
+        readings = [decode_syllable(row) for row in enc["pinyin_ids"]]
+        record = {"text": text, "tokens": tokens, "input_ids": enc["input_ids"], "pinyin": readings}
+        results.append(record)
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False))
+        else:
+            print(text)
+            print("  ".join(f"{t}/{r}" if r else t for t, r in zip(tokens, readings)))
+    return results
