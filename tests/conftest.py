@@ -1,0 +1,53 @@
+"""Shared test helpers: fixture locations, tiny vocabularies, corpora."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+#: ../shared/fixtures relative to the project root (outputs of the original ChineseBERT code)
+FIXTURES = PROJECT_ROOT.parent / "shared" / "fixtures" / "chinesebert_reference"
+
+requires_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is not present")
+
+TINY_CHARS = "我喜欢北京烤鸭银行长了解一个中国人民大会堂的地得着重要为和种"
+
+
+def write_tiny_vocab(directory: Path, extra: str = "") -> Path:
+    """A small BERT-layout vocab.txt: specials, ASCII, some punctuation, a few hanzi."""
+    from chinese_ptm.vocab import SPECIAL_TOKENS
+
+    chars = []
+    for c in "!\"#$%&'()*+,-./0123456789:;<=>?@[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~，。！？、“”…—" + TINY_CHARS + extra:
+        if c not in chars:
+            chars.append(c)
+    tokens = SPECIAL_TOKENS + chars + ["##" + c for c in "0123456789abcdefghijklmnopqrstuvwxyz"]
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "vocab.txt"
+    path.write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def default_tokenizer():
+    from chinese_ptm.tokenization import load_tokenizer
+
+    return load_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def reference_tokenizer():
+    if not FIXTURES.is_dir():
+        pytest.skip("../shared/fixtures is not present")
+    from chinese_ptm.tokenization import GlyceBertTokenizer
+
+    return GlyceBertTokenizer.from_pretrained(str(FIXTURES / "tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def news_lines():
+    from chinese_ptm.corpora import peoples_daily_lines
+
+    return peoples_daily_lines(2000)
