@@ -23,35 +23,14 @@ from transformers.tokenization_utils_base import PaddingStrategy, TruncationStra
 from . import DEFAULT_VOCAB_DIR
 from .pinyin import PINYIN_SLOTS, PinyinTables, decode_syllable, reading_engine
 from .text import CJK_RANGES, normalize, replace_lone_surrogates
+from .vocab import VOCAB_FILE, read_vocab_tokens
 
-VOCAB_FILE = "vocab.txt"
 DEFAULT_MAX_LENGTH = 512
 
 
 def read_vocab(path: str | Path) -> dict[str, int]:
-    """Read a ``vocab.txt`` (one token per line, id = line number) with clear errors."""
-    path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").split("\n")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: vocabulary file not found") from None
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{path}: not UTF-8 text ({err}); a vocab.txt holds one UTF-8 token per line") from None
-    if lines and lines[-1] == "":
-        lines.pop()  # the newline after the last token
-    vocab: dict[str, int] = {}
-    for number, token in enumerate(lines, start=1):
-        if not token:
-            raise ValueError(f"{path}, line {number}: empty token; remove the line (ids are line numbers)")
-        if token in vocab:
-            raise ValueError(
-                f"{path}, line {number}: token {token!r} already on line {vocab[token] + 1}; "
-                "remove the duplicate (every token must have one id)"
-            )
-        vocab[token] = number - 1
-    if not vocab:
-        raise ValueError(f"{path}: empty vocabulary")
-    return vocab
+    """``{token: id}`` of a ``vocab.txt`` (id = line number), with clear errors."""
+    return {token: idx for idx, token in enumerate(read_vocab_tokens(path))}
 
 
 def _check_text(value: Any, name: str, split_into_words: bool) -> None:

@@ -28,10 +28,62 @@ from typing import Iterable
 from . import DEFAULT_VOCAB_DIR
 from .text import is_cjk, normalize
 
+VOCAB_FILE = "vocab.txt"
 SPECIAL_TOKENS = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 VOCAB_META_FILE = "vocab_meta.json"
 #: Latin/digit pieces learned on top of the single characters.
 DEFAULT_PIECES = 3000
+
+
+class VocabError(ValueError):
+    """A vocab.txt (or token list) that cannot serve as a vocabulary; the message names the line."""
+
+
+class VocabNotFoundError(FileNotFoundError):
+    """No vocab.txt where one was expected."""
+
+
+def _check_tokens(tokens: list[str], where: str, unit: str) -> list[str]:
+    first_seen: dict[str, int] = {}
+    for number, token in enumerate(tokens, start=1):
+        if token == "":
+            raise VocabError(f"{where}, {unit} {number}: empty token; remove the empty line (one token per line)")
+        if token in first_seen:
+            raise VocabError(
+                f"{where}, {unit} {number}: duplicate token {token!r} (first at {unit} {first_seen[token]}); "
+                "remove one of them (token ids must be unique)"
+            )
+        first_seen[token] = number
+    if not tokens:
+        raise VocabError(f"{where} holds no tokens; pass a vocab.txt with one token per line")
+    return tokens
+
+
+def read_vocab_tokens(vocab: str | Path | list[str] | tuple[str, ...]) -> list[str]:
+    """The tokens (id order) of a vocab.txt, of a directory holding one, or of a token list.
+
+    Only ``\n`` ends a line (a token may be U+2028, as in the Chinese BERT vocab); a trailing
+    ``\r`` (CRLF file) is dropped. Empty lines, duplicates and bad UTF-8 are errors naming the line.
+    """
+    if isinstance(vocab, (list, tuple)):
+        if not all(isinstance(t, str) for t in vocab):
+            raise VocabError("a vocabulary list must hold strings (tokens)")
+        return _check_tokens(list(vocab), "vocabulary list", "entry")
+    path = Path(vocab)
+    if path.is_dir():
+        path = path / VOCAB_FILE
+    if not path.is_file():
+        raise VocabNotFoundError(f"vocabulary not found: {path} (pass the path of a vocab.txt)")
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise VocabError(f"{path}, line {line}: not valid UTF-8 ({error.reason}); save the file as UTF-8") from None
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return _check_tokens([line[:-1] if line.endswith("\r") else line for line in lines], str(path), "line")
 
 
 def _decode_range(encoding: str, lead: range, trail: range) -> set[str]:
@@ -153,7 +205,7 @@ def write_vocab(tokens: list[str], directory: str | Path, summary: dict | None =
     if len(set(tokens)) != len(tokens):
         raise ValueError("duplicate tokens in the vocabulary")
     data = "".join(t + "\n" for t in tokens).encode("utf-8")
-    (directory / "vocab.txt").write_bytes(data)
+    (directory / VOCAB_FILE).write_bytes(data)
     PinyinTables.build(tokens).save(directory)
     meta = dict(summary or {})
     meta["vocab_sha256"] = hashlib.sha256(data).hexdigest()
@@ -183,10 +235,7 @@ def main(argv: list[str] | None = None):
 
     if args.command == "tables":
         from .pinyin import PinyinTables
-        from .tokenization import read_vocab
-
-        vocab = read_vocab(Path(args.directory) / "vocab.txt")
-        files = PinyinTables.build(sorted(vocab, key=vocab.get)).save(args.directory)
+        files = PinyinTables.build(read_vocab_tokens(args.directory)).save(args.directory)
         print("\n".join(files))
         return files
 

@@ -182,9 +182,9 @@ def test_vocab_file_errors(tmp_path):
     with pytest.raises(ValueError, match="line 3: empty token"):
         read_vocab(bad)
     bad.write_text("[PAD]\n中\n中\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="line 3: token '中' already on line 2"):
+    with pytest.raises(ValueError, match="line 3: duplicate token '中' \\(first at line 2\\)"):
         read_vocab(bad)
-    with pytest.raises(FileNotFoundError, match="not found"):
+    with pytest.raises(FileNotFoundError, match="vocabulary not found"):
         read_vocab(tmp_path / "missing.txt")
 
 

@@ -1,0 +1,140 @@
+"""``chinese-ptm glyphs build | sheet | similar | coverage``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from chinese_ptm import DEFAULT_VOCAB_DIR
+from chinese_ptm.vocab import VocabError, VocabNotFoundError
+
+from .fonts import GlyphError, resolve_fonts
+from .render import DEFAULT_SIZE
+from .sheet import DEFAULT_SCALE, write_contact_sheet
+from .similar import DEFAULT_K, GlyphIndex
+from .table import (
+    TABLE_NAME,
+    VOCAB_NAME,
+    CoverageReport,
+    GlyphTableNotFoundError,
+    build_glyph_table,
+    coverage_report,
+    load_glyph_table,
+    read_vocab,
+    save_glyph_table,
+    table_vocab_path,
+)
+
+FONT_HELP = (
+    "fonts, in table order: a shipped style (serif, kai, sans), a font file, or FILE.ttc:FACE for one "
+    "face of a collection (default: the shipped fonts serif kai sans)"
+)
+
+
+def _add_font_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--font", "--fonts", dest="fonts", action="extend", nargs="+", metavar="FONT", help=FONT_HELP)
+
+
+def _build(args: argparse.Namespace) -> dict:
+    vocab = args.vocab
+    out = args.out if args.out is not None else (vocab.parent if vocab.is_file() else vocab) / TABLE_NAME
+    fonts = resolve_fonts(args.fonts)
+    start = time.perf_counter()
+    table, report = build_glyph_table(vocab, fonts, size=args.size, progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    header = save_glyph_table(table, vocab, fonts, out, report)
+    print(report.summary())
+    drawn = sum(f.rendered for f in report.fonts)
+    print(
+        f"built {tuple(table.shape)} in {seconds:.1f} s ({drawn / max(seconds, 1e-9):,.0f} glyphs/s); "
+        f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB) and {out.with_suffix('.json').name}"
+    )
+    if args.report:
+        args.report.write_text(json.dumps(header["coverage"], ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(f"coverage report: {args.report}")
+    return header
+
+
+def _coverage(args: argparse.Namespace) -> CoverageReport:
+    report = coverage_report(args.vocab, args.fonts, size=DEFAULT_SIZE)
+    print(report.summary(limit=10**9))
+    return report
+
+
+def _sheet(args: argparse.Namespace) -> Path:
+    out = write_contact_sheet("".join(args.chars), args.out, args.fonts, size=args.size, scale=args.scale)
+    print(f"wrote {out}")
+    return out
+
+
+def _similar(args: argparse.Namespace) -> dict[str, list[tuple[str, float]]]:
+    vocab = args.vocab if args.vocab is not None else table_vocab_path(args.table)
+    if vocab is None:
+        raise GlyphTableNotFoundError("the table's vocab.txt was not found beside it; pass --vocab path/to/vocab.txt")
+    table = load_glyph_table(args.table, vocab=vocab)
+    index = GlyphIndex(table, read_vocab(vocab))
+    result = {}
+    for char in "".join(args.chars):
+        if char.isspace():
+            continue
+        result[char] = index.similar(char, args.k)
+        print(f"{char}  " + "  ".join(f"{c} {score:.3f}" for c, score in result[char]))
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of ``chinese-ptm glyphs``."""
+    parser = argparse.ArgumentParser(prog="chinese-ptm glyphs", description="Glyph tables and contact sheets.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{build,sheet,similar,coverage}")
+
+    build = commands.add_parser("build", help="render a glyph table for a vocabulary and store it")
+    build.add_argument(
+        "--vocab", type=Path, default=DEFAULT_VOCAB_DIR / VOCAB_NAME, help="vocab.txt (default: vocab/vocab.txt)"
+    )
+    _add_font_option(build)
+    build.add_argument("--size", type=int, default=DEFAULT_SIZE, help="bitmap side in pixels (default 24)")
+    build.add_argument(
+        "--out", type=Path, help=f"table file (default: {TABLE_NAME} beside the vocab; its .json header beside it)"
+    )
+    build.add_argument("--report", type=Path, help="also write the coverage report as JSON here")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.set_defaults(run=_build)
+
+    sheet = commands.add_parser("sheet", help="draw characters in every font into a PNG contact sheet")
+    sheet.add_argument("chars", nargs="+", help="the characters to draw, e.g. 中文字形")
+    sheet.add_argument("--out", type=Path, default=Path("sheet.png"), help="PNG file (default: sheet.png)")
+    _add_font_option(sheet)
+    sheet.add_argument("--size", type=int, default=DEFAULT_SIZE, help="bitmap side in pixels (default 24)")
+    sheet.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="magnification of the large copy (default 4)")
+    sheet.set_defaults(run=_sheet)
+
+    similar = commands.add_parser("similar", help="characters with the most similar glyphs (cosine on bitmaps)")
+    similar.add_argument("chars", nargs="+", help="query characters")
+    similar.add_argument("-k", type=int, default=DEFAULT_K, help="neighbours per character (default 10)")
+    similar.add_argument("--table", type=Path, help="a stored table or a vocab folder (default: vocab/)")
+    similar.add_argument("--vocab", type=Path, help="the table's vocab.txt (default: the one named in its header)")
+    similar.set_defaults(run=_similar)
+
+    coverage = commands.add_parser("coverage", help="list the vocabulary characters each font lacks")
+    coverage.add_argument("--vocab", type=Path, default=DEFAULT_VOCAB_DIR / VOCAB_NAME, help="vocab.txt")
+    _add_font_option(coverage)
+    coverage.set_defaults(run=_coverage)
+    return parser
+
+
+def main(argv: list[str] | None = None):
+    """Run ``chinese-ptm glyphs``.
+
+    Returns the subcommand's result (build: the table header; sheet: the PNG path; similar:
+    {char: [(neighbour, cosine)]}; coverage: the CoverageReport), or the exit status 1 after
+    printing the message of a bad input.
+    """
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (GlyphError, VocabError, VocabNotFoundError) as error:
+        print(f"chinese-ptm glyphs {args.command}: error: {error}", file=sys.stderr)
+        return 1
