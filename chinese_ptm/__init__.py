@@ -11,3 +11,36 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_VOCAB_DIR = PROJECT_ROOT / "vocab"
 #: The shipped open-licence font subsets.
 DEFAULT_FONTS_DIR = PROJECT_ROOT / "fonts"
+
+#: public names, imported on first use (``import chinese_ptm`` stays light: no torch, no jieba)
+_EXPORTS = {
+    "GlyceBertTokenizer": "chinese_ptm.tokenization",
+    "load_tokenizer": "chinese_ptm.tokenization",
+    "JiebaSegmenter": "chinese_ptm.segmentation",
+    "PkusegSegmenter": "chinese_ptm.segmentation",
+    "LtpSegmenter": "chinese_ptm.segmentation",
+    "get_segmenter": "chinese_ptm.segmentation",
+    "prepare_corpus": "chinese_ptm.data",
+    "PrepareConfig": "chinese_ptm.data",
+    "MaskingCollator": "chinese_ptm.masking",
+    "GlyceBertConfig": "chinese_ptm.modeling",
+    "GlyceBertModel": "chinese_ptm.modeling",
+    "GlyceBertForMaskedLM": "chinese_ptm.modeling",
+    "GlyceBertForPreTraining": "chinese_ptm.modeling",
+    "GlyceBertForSequenceClassification": "chinese_ptm.modeling",
+    "GlyceBertForTokenClassification": "chinese_ptm.modeling",
+    "GlyceBertForQuestionAnswering": "chinese_ptm.modeling",
+    "GlyceBertForMultipleChoice": "chinese_ptm.modeling",
+}
+__all__ = sorted(_EXPORTS) + ["DEFAULT_FONTS_DIR", "DEFAULT_VOCAB_DIR", "PROJECT_ROOT", "__version__"]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'chinese_ptm' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

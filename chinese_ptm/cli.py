@@ -11,6 +11,7 @@ COMMANDS = {
     "vocab": ("chinese_ptm.vocab", "build the default vocabulary and its pinyin tables"),
     "tokenize": ("chinese_ptm.tokenization", "tokenize text and show input_ids and pinyin"),
     "glyphs": ("chinese_ptm.glyph", "build glyph tables, draw contact sheets"),
+    "prepare": ("chinese_ptm.data", "clean, segment, tokenise and pack a corpus into records"),
     "convert": ("chinese_ptm.modeling.convert", "convert checkpoints (original ChineseBERT, Chinese BERT)"),
 }
 

@@ -177,6 +177,10 @@ class ReadingEngine:
         self._cache_at_end: dict[str, np.ndarray] = {}
         self._cache_inside: dict[str, np.ndarray] = {}
 
+    def __reduce__(self):
+        # pickled by reference: a worker process builds (or reuses) its own engine
+        return (reading_engine, ())
+
     # -- exact cutting -------------------------------------------------------------------------
     def cut(self, text: str, ends_run: bool = True) -> list[str]:
         """pypinyin's forward maximum matching (its ``mmseg``) of Chinese characters.

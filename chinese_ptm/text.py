@@ -90,3 +90,44 @@ def normalize(text: str) -> NormalizedText:
     pieces.append(text[last:])
     index.extend(range(last, len(text)))
     return NormalizedText("".join(pieces), np.asarray(index, dtype=np.int64), text)
+
+
+# Cleaning and sentence splitting --------------------------------------------------------------
+
+_INVISIBLE = re.compile("[\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_HTML_TAG = re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]*)?/?>|<!--.*?-->")
+_HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#[0-9]{1,7}|#x[0-9a-fA-F]{1,6});")
+_SPACES = re.compile(r"[ \t\u3000\u00a0]+")
+#: sentence ends: 。！？ and their ASCII/full-width variants, with closing quotes/brackets after them
+_SENTENCE = re.compile(r"[^。！？!?；;…]*?(?:[。！？!?]+|……|…|[；;])[”’」』）)\]】〕》\"']*|[^。！？!?；;…]+$", re.S)
+
+
+def clean_text(line: str) -> str:
+    """Remove control and invisible characters and HTML remnants; squeeze spaces."""
+    import html
+
+    if "&" in line:
+        line = html.unescape(line) if _HTML_ENTITY.search(line) else line
+    if "<" in line:
+        line = _HTML_TAG.sub("", line)
+    line = _INVISIBLE.sub("", line)
+    line = _CONTROL.sub("", line)
+    return _SPACES.sub(" ", line).strip()
+
+
+def text_ratio(line: str) -> float:
+    """Share of characters that are letters, digits or Chinese characters (not symbols/punctuation)."""
+    if not line:
+        return 0.0
+    return sum(1 for c in line if c.isalnum()) / len(line)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split on 。！？!? ； and ellipses, keeping closing quotes and brackets with their sentence."""
+    out = []
+    for m in _SENTENCE.finditer(text):
+        sentence = m.group().strip()
+        if sentence:
+            out.append(sentence)
+    return out

@@ -231,6 +231,24 @@ class GlyceBertTokenizer(BertTokenizer):
                 out["offset_mapping"] = spans[0] if squeeze else spans
         return out
 
+    def encode_arrays(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Encode texts for corpus preparation, as flat numpy arrays (no special tokens, no padding).
+
+        Returns ``input_ids`` (N,) int32, ``pinyin_ids`` (N, 8) int8, ``offsets`` (N, 2) int64 (into
+        each text) and ``lengths`` (one per text; N = lengths.sum()).
+        """
+        _check_text(list(texts), "texts", False)
+        segments = _Segments(list(texts), None, False, self.normalize_text)
+        fed, _ = segments.fed()
+        self.set_truncation_and_padding(PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0,
+                                        None, None)
+        encodings = self._tokenizer.encode_batch(fed, add_special_tokens=False)
+        lengths = np.array([len(e) for e in encodings], dtype=np.int64)
+        ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int32, count=int(lengths.sum()))
+        reading, offsets = segments.pinyin_ids(encodings, np.arange(len(encodings)), self._engine, None, True)
+        return {"input_ids": ids, "pinyin_ids": self._rows[reading].astype(np.int8), "offsets": offsets,
+                "lengths": lengths}
+
     def _pad(self, encoded_inputs, max_length=None, padding_strategy=None, pad_to_multiple_of=None,
              padding_side=None, return_attention_mask=None):
         pinyin = encoded_inputs.get("pinyin_ids")
