@@ -12,6 +12,7 @@ COMMANDS = {
     "tokenize": ("chinese_ptm.tokenization", "tokenize text and show input_ids and pinyin"),
     "glyphs": ("chinese_ptm.glyph", "build glyph tables, draw contact sheets"),
     "prepare": ("chinese_ptm.data", "clean, segment, tokenise and pack a corpus into records"),
+    "pretrain": ("chinese_ptm.pretrain", "pretrain with a recipe (recipes/*.yaml), also under torchrun"),
     "convert": ("chinese_ptm.modeling.convert", "convert checkpoints (original ChineseBERT, Chinese BERT)"),
 }
 

@@ -1,0 +1,141 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from chinese_ptm.recipe import RECIPES_DIR, RecipeError, load_recipe, stage_recipes
+
+PY = sys.executable
+RECIPES = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+TINY = [r for r in RECIPES if r.endswith("-tiny")]
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_every_recipe_loads_and_validates(name):
+    recipe = load_recipe(name)
+    for stage in stage_recipes(recipe):
+        assert stage.data.max_length <= stage.model.max_position_embeddings
+
+
+def test_recipe_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: chinesebert-tiny\ntraining:\n  learning_rat: 1\n")
+    with pytest.raises(RecipeError, match="unknown key 'learning_rat'"):
+        load_recipe(bad)
+    bad.write_text("extends: chinesebert-tiny\nmasking:\n  strategy: whole\n")
+    with pytest.raises(RecipeError, match="masking.strategy: 'whole' is not one of"):
+        load_recipe(bad)
+    with pytest.raises(RecipeError, match="training.max_steps: expected int"):
+        load_recipe("chinesebert-tiny", {"training.max_steps": "many"})
+    with pytest.raises(RecipeError, match="exceeds model.max_position_embeddings"):
+        load_recipe("chinesebert-tiny", {"data.max_length": 1024})
+    with pytest.raises(RecipeError, match="no such recipe"):
+        load_recipe("no-such-recipe")
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    from chinese_ptm.corpora import peoples_daily_lines
+
+    path = tmp_path_factory.mktemp("corpus") / "news.txt"
+    path.write_text("\n".join(peoples_daily_lines(400)) + "\n", encoding="utf-8")
+    return path
+
+
+def _args(corpus, out, steps, *extra):
+    return ["--train-files", str(corpus), "--output-dir", str(out), "--max-steps", str(steps),
+            "--set", "data.line_is_document=true", "--set", "data.eval_records=16",
+            "--set", "training.logging_steps=2", "--set", "training.report_to=none", *extra]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", TINY)
+def test_tiny_recipes_train(name, small_corpus, tmp_path):
+    from chinese_ptm.pretrain import main
+
+    reports = main([name, *_args(small_corpus, tmp_path / name, 4), "--set", "training.global_batch_size=8",
+                    "--set", "training.per_device_train_batch_size=8"])
+    assert isinstance(reports, list) and reports
+    for report in reports:
+        assert report["steps"] == 4 and report["tokens_seen"] > 0
+        assert 0.0 <= report["heldout_mlm_accuracy"] <= 1.0
+        assert Path(report["final_checkpoint"], "config.json").is_file()
+        assert Path(report["final_checkpoint"], "vocab.txt").is_file()
+    if name == "chinesebert-tiny":
+        from chinese_ptm.modeling import GlyceBertForMaskedLM
+
+        model = GlyceBertForMaskedLM.from_pretrained(reports[0]["final_checkpoint"])
+        assert model.config.use_glyph and model.config.use_pinyin
+    if name == "bert-wwm-ext-tiny":
+        assert reports[1]["resumed_from"] is None and "seq128" in reports[1]["final_checkpoint"]
+
+
+@pytest.mark.slow
+def test_requires_init_is_reported(small_corpus, tmp_path, capsys):
+    from chinese_ptm.pretrain import main
+
+    assert main(["macbert", "--output-dir", str(tmp_path)]) == 1
+    assert "model.init_from" in capsys.readouterr().err
+
+
+def _run_cli(args, env=None, **kw):
+    return subprocess.Popen([PY, "-m", "chinese_ptm.pretrain", *args], env={**os.environ, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+
+
+def _losses(out):
+    state = json.loads((Path(out) / "final" / "trainer_state.json").read_text()) if (Path(out) / "final" / "trainer_state.json").is_file() else None
+    report = json.loads((Path(out) / "report.json").read_text())
+    return report
+
+
+@pytest.mark.slow
+def test_resume_after_kill_continues_the_same_run(small_corpus, tmp_path):
+    """Kill -9 a run after its first checkpoint; the rerun resumes and ends as the uninterrupted run."""
+    common = ["chinesebert-tiny", "--set", "training.save_steps=4", "--set", "training.global_batch_size=8",
+              "--set", "training.per_device_train_batch_size=8", "--set", "training.warmup_steps=2"]
+    straight = tmp_path / "straight"
+    proc = _run_cli(common + _args(small_corpus, straight, 10))
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+
+    broken = tmp_path / "broken"
+    proc = _run_cli(common + _args(small_corpus, broken, 10))
+    deadline = time.time() + 600
+    while not (broken / "checkpoint-4" / "trainer_state.json").is_file():
+        assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() is not None else "timeout"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (broken / "report.json").exists()
+    proc = _run_cli(common + _args(small_corpus, broken, 10))
+    out, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out
+    assert "resuming from" in out
+
+    a = json.loads((straight / "report.json").read_text())
+    b = json.loads((broken / "report.json").read_text())
+    assert b["resumed_from"].endswith(("checkpoint-4", "checkpoint-8"))
+    assert a["rank_weight_digests"] == b["rank_weight_digests"]
+    assert a["heldout_mlm_loss"] == pytest.approx(b["heldout_mlm_loss"], abs=1e-6)
+    assert a["tokens_seen"] == b["tokens_seen"]
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_ranks_end_with_identical_weights(small_corpus, tmp_path):
+    out = tmp_path / "ddp"
+    cmd = [PY, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "chinese_ptm.pretrain", "chinesebert-tiny", *_args(small_corpus, out, 3),
+           "--set", "training.global_batch_size=8", "--set", "training.per_device_train_batch_size=4"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["world_size"] == 2
+    digests = report["rank_weight_digests"]
+    assert len(digests) == 2 and digests[0] == digests[1]
