@@ -13,6 +13,7 @@ COMMANDS = {
     "glyphs": ("chinese_ptm.glyph", "build glyph tables, draw contact sheets"),
     "prepare": ("chinese_ptm.data", "clean, segment, tokenise and pack a corpus into records"),
     "pretrain": ("chinese_ptm.pretrain", "pretrain with a recipe (recipes/*.yaml), also under torchrun"),
+    "finetune": ("chinese_ptm.clue", "fine-tune on CLUE tasks, evaluate, write submission files"),
     "convert": ("chinese_ptm.modeling.convert", "convert checkpoints (original ChineseBERT, Chinese BERT)"),
 }
 

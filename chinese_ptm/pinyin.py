@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import pickle
 import threading
 import warnings
 from pathlib import Path
@@ -308,13 +310,53 @@ _ENGINE: ReadingEngine | None = None
 _ENGINE_LOCK = threading.Lock()
 
 
-def reading_engine() -> ReadingEngine:
-    """The process-wide :class:`ReadingEngine` (built on first use, about 0.5 s)."""
+ENGINE_FORMAT = 1
+
+
+def _engine_cache_path() -> Path:
+    from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
+
+    root = Path(os.environ.get("CHINESE_PTM_CACHE", Path.home() / ".cache" / "chinese_ptm"))
+    key = f"{pypinyin_version()}-{len(PINYIN_DICT)}-{len(PHRASES_DICT)}-v{ENGINE_FORMAT}"
+    return root / f"readings-{key}.pkl"
+
+
+def _load_or_build_engine() -> ReadingEngine:
+    """Build the engine from pypinyin's dictionaries (seconds), or load the cached build (0.2 s).
+
+    The cache file is keyed by pypinyin's version and dictionary sizes; it is only an
+    acceleration: a missing, unreadable or unwritable cache just means building.
+    """
+    path = _engine_cache_path()
+    try:
+        with path.open("rb") as f:
+            state = pickle.load(f)
+        engine = ReadingEngine.__new__(ReadingEngine)
+        engine.__dict__.update(state)
+        engine._cache_at_end, engine._cache_inside = {}, {}
+        return engine
+    except Exception:  # no cache yet, or one from an incompatible build: build it
+        pass
+    engine = ReadingEngine()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            pickle.dump({k: v for k, v in engine.__dict__.items() if not k.startswith("_cache")}, f, protocol=5)
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return engine
+
+
+def reading_engine(rebuild: bool = False) -> ReadingEngine:
+    """The process-wide :class:`ReadingEngine`: a snapshot of pypinyin's dictionaries taken at first use
+    (``rebuild=True`` after changing them with ``pypinyin.load_phrases_dict``)."""
     global _ENGINE
-    if _ENGINE is None:
+    if _ENGINE is None or rebuild:
         with _ENGINE_LOCK:
-            if _ENGINE is None:
-                _ENGINE = ReadingEngine()
+            if _ENGINE is None or rebuild:
+                _ENGINE = ReadingEngine() if rebuild else _load_or_build_engine()
     return _ENGINE
 
 

@@ -127,16 +127,23 @@ def build_model(recipe: Recipe, tokenizer):
 
     cls = GlyceBertForPreTraining if with_sentence else GlyceBertForMaskedLM
     branches = dict(use_glyph=m.use_glyph, use_pinyin=m.use_pinyin, glyph_trainable=m.glyph_trainable)
-    if m.init_from:
-        return cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation, **branches)
-    table = None
-    if m.use_glyph:
+
+    def glyph_table():
         from .glyph import load_glyph_table
 
         table = load_glyph_table(m.glyph_table) if m.glyph_table else load_glyph_table(_vocab_dir(tokenizer))
         if table.shape[0] != len(tokenizer):
             raise ValueError(f"glyph table has {table.shape[0]} rows, the tokenizer {len(tokenizer)} tokens: "
                              "build a table for this vocab with `chinese-ptm glyphs build --vocab ...`")
+        return table
+
+    if m.init_from:
+        model = cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation, **branches)
+        glyphs = model.base_model.embeddings.glyph_embeddings
+        if glyphs is not None and not glyphs.embedding.weight.any():  # a BERT checkpoint brings no glyphs
+            model.load_glyph_table(glyph_table())
+        return model
+    table = glyph_table() if m.use_glyph else None
     config = GlyceBertConfig(
         vocab_size=len(tokenizer), max_position_embeddings=m.max_position_embeddings,
         pad_token_id=tokenizer.pad_token_id, num_fonts=table.shape[1] if table is not None else 3,
