@@ -1,0 +1,92 @@
+"""Configuration of GlyceBERT (ChineseBERT): BERT's fields plus the glyph and pinyin input branches.
+
+This file imports only transformers and huggingface_hub: it is copied next to saved checkpoints so that they
+load with ``trust_remote_code=True`` where ``chinese_ptm`` is not installed.
+"""
+
+from __future__ import annotations
+
+from huggingface_hub.dataclasses import strict
+from transformers import BertConfig
+
+
+@strict
+class GlyceBertConfig(BertConfig):
+    r"""Configuration of a GlyceBERT model.
+
+    Every [`BertConfig`] field keeps its meaning (``vocab_size``, ``hidden_size``, ``num_hidden_layers``,
+    ``num_attention_heads``, ``intermediate_size``, ``hidden_act``, dropouts, ``max_position_embeddings``,
+    ``type_vocab_size``, ``initializer_range``, ``layer_norm_eps``, ``pad_token_id`` ...). The defaults describe
+    ChineseBERT-base on the 21,128-entry Chinese BERT vocabulary. Added fields:
+
+    num_fonts (`int`, defaults to 3):
+        Fonts per character in the glyph table.
+    glyph_size (`int`, defaults to 24):
+        Side of one square glyph bitmap in pixels; a token's glyph vector has ``num_fonts * glyph_size**2``
+        values (1,728 in the original).
+    glyph_trainable (`bool`, defaults to `False`):
+        `False` keeps the glyph table a frozen buffer (saved with the weights, no gradient, no optimizer state:
+        about 40M fewer trainable parameters at base size); `True` makes it a trainable parameter, as in the
+        original ChineseBERT.
+    use_glyph (`bool`, defaults to `True`):
+        Switch the glyph branch (table + ``glyph_map``) on or off.
+    pinyin_vocab_size (`int`, defaults to 32):
+        Size of the pinyin alphabet: ``0-5`` (tones) and ``a-z``.
+    pinyin_slots (`int`, defaults to 8):
+        Pinyin symbols per token (left-aligned, zero-padded).
+    pinyin_embedding_size (`int`, defaults to 128):
+        Width of one pinyin symbol embedding (the channels of the pinyin convolution).
+    pinyin_kernel_size (`int`, defaults to 2):
+        Width of the pinyin convolution over the slots; max-pooling runs over its
+        ``pinyin_slots - pinyin_kernel_size + 1`` outputs.
+    use_pinyin (`bool`, defaults to `True`):
+        Switch the pinyin branch on or off.
+    sparse_mlm_logits (`bool`, defaults to `True`):
+        When MLM labels are given, compute the prediction head only at labelled positions (``labels != -100``)
+        and return logits of shape ``(n_labelled, vocab_size)``. Without labels the logits are always
+        ``(batch, seq_len, vocab_size)``. `False` restores full logits with labels too.
+
+    The fusion layer ``map_fc`` maps ``hidden_size * (1 + use_pinyin + use_glyph)`` inputs to ``hidden_size``.
+    """
+
+    model_type = "glycebert"
+
+    vocab_size: int = 21128
+    num_fonts: int = 3
+    glyph_size: int = 24
+    glyph_trainable: bool = False
+    use_glyph: bool = True
+    pinyin_vocab_size: int = 32
+    pinyin_slots: int = 8
+    pinyin_embedding_size: int = 128
+    pinyin_kernel_size: int = 2
+    use_pinyin: bool = True
+    sparse_mlm_logits: bool = True
+
+    @property
+    def glyph_dim(self) -> int:
+        """Values in one token's glyph vector: ``num_fonts * glyph_size * glyph_size``."""
+        return self.num_fonts * self.glyph_size * self.glyph_size
+
+    @property
+    def fusion_input_size(self) -> int:
+        """Input width of ``map_fc``: the word embedding plus each branch that is switched on."""
+        return self.hidden_size * (1 + int(self.use_pinyin) + int(self.use_glyph))
+
+    def validate_glycebert(self):
+        """Part of the strict validation: the glyph and pinyin settings must describe a buildable model."""
+        for name in ("num_fonts", "glyph_size", "pinyin_vocab_size", "pinyin_slots", "pinyin_embedding_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"GlyceBertConfig.{name} must be at least 1, got {getattr(self, name)}.")
+        if not 1 <= self.pinyin_kernel_size <= self.pinyin_slots:
+            raise ValueError(
+                f"GlyceBertConfig.pinyin_kernel_size must be between 1 and pinyin_slots ({self.pinyin_slots}), "
+                f"got {self.pinyin_kernel_size}."
+            )
+        if self.is_decoder or self.add_cross_attention:
+            raise ValueError(
+                "GlyceBERT is a bidirectional encoder: set is_decoder=False and add_cross_attention=False."
+            )
+
+
+__all__ = ["GlyceBertConfig"]

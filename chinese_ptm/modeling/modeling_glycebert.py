@@ -1,0 +1,722 @@
+"""GlyceBERT (ChineseBERT): BERT whose input embedding fuses the word embedding with a pinyin and a glyph branch.
+
+    word:   input_ids (B, T) -> word_embeddings                                       -> (B, T, H)
+    pinyin: pinyin_ids (B, T, P) -> Embedding (B, T, P, E) -> Conv1d over P -> max     -> (B, T, H)
+    glyph:  input_ids (B, T) -> glyph table (B, T, F*S*S) -> glyph_map                  -> (B, T, H)
+    map_fc(cat[word, pinyin, glyph]) + token type + position embeddings -> LayerNorm -> dropout
+    -> BERT encoder -> heads
+
+The encoder, pooler and prediction heads are transformers' BERT modules, imported and reused as they are, so
+state-dict names are those of the original ChineseBERT release. ``pinyin_ids`` follows ``input_ids`` in every
+``forward`` and may be given as (B, T, P) or flattened (B, T * P); when the pinyin branch is on and
+``pinyin_ids`` is None, every token gets P zeros (the ids of tokens without a reading).
+
+This file imports only torch, transformers and its own package; it is copied next to saved checkpoints so they
+load with ``trust_remote_code=True`` where ``chinese_ptm`` is not installed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import initialization as init
+from transformers.dynamic_module_utils import custom_object_save
+from transformers.masking_utils import create_bidirectional_mask
+from transformers.modeling_outputs import (
+    BaseModelOutputWithPooling,
+    MaskedLMOutput,
+    MultipleChoiceModelOutput,
+    QuestionAnsweringModelOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from transformers.modeling_utils import PreTrainedModel
+from transformers.models.bert.modeling_bert import (
+    BertEncoder,
+    BertLayer,
+    BertLMPredictionHead,
+    BertOnlyMLMHead,
+    BertPooler,
+    BertPreTrainingHeads,
+    BertSelfAttention,
+)
+from transformers.utils import ModelOutput, logging
+from transformers.utils.generic import can_return_tuple
+from transformers.utils.output_capturing import capture_outputs
+
+from .bert_format import BERT, checkpoint_kind, config_field_names, load_bert_format
+from .configuration_glycebert import GlyceBertConfig
+
+logger = logging.get_logger(__name__)
+
+IGNORE_INDEX = -100  # label of positions without a target (cross-entropy's ignore_index)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Embeddings
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class GlyceBertPinyinEmbedding(nn.Module):
+    """Pinyin symbols of each token -> one vector: Embedding -> Conv1d over the slots -> max over positions."""
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__()
+        self.embedding = nn.Embedding(config.pinyin_vocab_size, config.pinyin_embedding_size)
+        self.conv = nn.Conv1d(config.pinyin_embedding_size, config.hidden_size, kernel_size=config.pinyin_kernel_size)
+
+    def forward(self, pinyin_ids: torch.Tensor) -> torch.Tensor:
+        batch_size, seq_length, slots = pinyin_ids.shape
+        symbols = self.embedding(pinyin_ids)  # (B, T, P, E)
+        symbols = symbols.view(batch_size * seq_length, slots, -1).transpose(1, 2)  # (B*T, P, E) -> (B*T, E, P)
+        windows = self.conv(symbols)  # (B*T, H, P - kernel + 1)
+        pooled = windows.amax(dim=-1)  # (B*T, H): max-pooling over all window positions
+        return pooled.view(batch_size, seq_length, -1)  # (B*T, H) -> (B, T, H)
+
+
+class GlyceBertGlyphTable(nn.Module):
+    """Holds ``weight``, the (V, F*S*S) glyph table: a Parameter when trainable, else a persistent buffer."""
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__()
+        table = torch.zeros(config.vocab_size, config.glyph_dim)
+        if config.glyph_trainable:
+            self.weight = nn.Parameter(table)
+        else:
+            self.register_buffer("weight", table, persistent=True)
+
+
+class GlyceBertGlyphEmbedding(nn.Module):
+    """The glyph bitmaps of every vocabulary entry, ``embedding.weight`` of shape (V, F*S*S), looked up by token id.
+
+    With ``config.glyph_trainable`` the table is a Parameter (as in the original); otherwise a persistent buffer:
+    saved and loaded with the weights, never trained. It starts as zeros: fill it with ``load_table`` or load it
+    from a checkpoint.
+    """
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__()
+        self.num_fonts, self.glyph_size = config.num_fonts, config.glyph_size
+        self.embedding = GlyceBertGlyphTable(config)
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return F.embedding(input_ids, self.embedding.weight)  # (B, T) -> (B, T, F*S*S)
+
+    @torch.no_grad()
+    def load_table(self, table) -> None:
+        """Copy a glyph table in: numpy or torch, (V, F, S, S) or (V, F*S*S), uint8 or float; values as they are."""
+        table = torch.as_tensor(table)
+        weight = self.embedding.weight
+        fonts_shape = (self.num_fonts, self.glyph_size, self.glyph_size)
+        if table.dim() == 4 and tuple(table.shape[1:]) != fonts_shape:
+            raise ValueError(
+                f"glyph table of shape {tuple(table.shape)}: expected (vocab, {', '.join(map(str, fonts_shape))})."
+            )
+        if table.dim() not in (2, 4) or table.shape[0] != weight.shape[0] or table[0].numel() != weight.shape[1]:
+            raise ValueError(
+                f"glyph table of shape {tuple(table.shape)} does not fit the model: expected ({weight.shape[0]}, "
+                f"{', '.join(map(str, fonts_shape))}) or ({weight.shape[0]}, {weight.shape[1]}) "
+                "(vocab_size, num_fonts, glyph_size, glyph_size)."
+            )
+        weight.copy_(table.reshape(weight.shape[0], -1).to(weight.dtype))  # (V, F, S, S) -> (V, F*S*S)
+
+
+class GlyceBertEmbeddings(nn.Module):
+    """Word, pinyin and glyph embeddings fused by ``map_fc``, plus position and token type embeddings."""
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__()
+        hidden = config.hidden_size
+        self.pinyin_slots = config.pinyin_slots
+        self.word_embeddings = nn.Embedding(config.vocab_size, hidden, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, hidden)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, hidden)
+        self.pinyin_embeddings = GlyceBertPinyinEmbedding(config) if config.use_pinyin else None
+        self.glyph_embeddings = GlyceBertGlyphEmbedding(config) if config.use_glyph else None
+        self.glyph_map = nn.Linear(config.glyph_dim, hidden) if config.use_glyph else None
+        self.map_fc = nn.Linear(config.fusion_input_size, hidden)
+        self.LayerNorm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.register_buffer(
+            "position_ids", torch.arange(config.max_position_embeddings).expand((1, -1)), persistent=False
+        )  # (1, max_positions)
+
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pinyin_ids: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        if input_ids is not None:
+            batch_size, seq_length = input_ids.shape
+            inputs_embeds = self.word_embeddings(input_ids)  # (B, T, H)
+        else:
+            batch_size, seq_length = inputs_embeds.shape[:2]  # inputs_embeds: (B, T, H) replaces the word embedding
+        parts = [inputs_embeds]
+
+        if self.pinyin_embeddings is not None:
+            if pinyin_ids is None:
+                pinyin_ids = torch.zeros(
+                    batch_size, seq_length, self.pinyin_slots, dtype=torch.long, device=inputs_embeds.device
+                )
+            if pinyin_ids.numel() != batch_size * seq_length * self.pinyin_slots:
+                raise ValueError(
+                    f"pinyin_ids of shape {tuple(pinyin_ids.shape)} do not fit input of shape "
+                    f"({batch_size}, {seq_length}): give ({batch_size}, {seq_length}, {self.pinyin_slots}) or "
+                    f"({batch_size}, {seq_length * self.pinyin_slots})."
+                )
+            # (B, T*P) or (B, T, P) -> (B, T, P)
+            pinyin_ids = pinyin_ids.reshape(batch_size, seq_length, self.pinyin_slots)
+            parts.append(self.pinyin_embeddings(pinyin_ids))  # (B, T, H)
+
+        if self.glyph_embeddings is not None:
+            if input_ids is None:
+                raise ValueError("The glyph branch looks glyphs up by input_ids: pass them, or set use_glyph=False.")
+            glyphs = self.glyph_embeddings(input_ids).to(self.glyph_map.weight.dtype)  # (B, T, F*S*S)
+            parts.append(self.glyph_map(glyphs))  # (B, T, H)
+
+        fused = self.map_fc(torch.cat(parts, dim=-1))  # (B, T, k*H) -> (B, T, H), k = 1 + branches switched on
+
+        if position_ids is None:
+            position_ids = self.position_ids[:, :seq_length]  # (1, T)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros(batch_size, seq_length, dtype=torch.long, device=fused.device)
+        embeddings = fused + self.token_type_embeddings(token_type_ids) + self.position_embeddings(position_ids)
+        embeddings = self.LayerNorm(embeddings)
+        return self.dropout(embeddings)  # (B, T, H)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Base class: weight init, loading BERT-format directories, saving with code for trust_remote_code
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class GlyceBertPreTrainedModel(PreTrainedModel):
+    config: GlyceBertConfig
+    config_class = GlyceBertConfig
+    base_model_prefix = "bert"
+    supports_gradient_checkpointing = True
+    _supports_flash_attn = True
+    _supports_sdpa = True
+    _supports_flex_attn = True
+    _supports_attention_backend = True
+    _no_split_modules = ["GlyceBertEmbeddings", "BertLayer"]
+    _can_record_outputs = {"hidden_states": BertLayer, "attentions": BertSelfAttention}
+    # the heads average their losses per batch: Trainer scales them for gradient accumulation itself
+    accepts_loss_kwargs = False
+
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, BertLMPredictionHead):
+            init.zeros_(module.bias)
+        elif isinstance(module, GlyceBertEmbeddings):
+            init.copy_(module.position_ids, torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
+        elif isinstance(module, GlyceBertGlyphTable):
+            init.zeros_(module.weight)
+
+    def post_init(self):
+        super().post_init()
+        # A frozen glyph table is constant and identical on every rank (it comes with the weights): keep DDP from
+        # broadcasting its V x F*S*S values before every forward pass (it would, as it does for every buffer).
+        self._ddp_params_and_buffers_to_ignore = [
+            name for name, _ in self.named_buffers() if name.endswith("glyph_embeddings.embedding.weight")
+        ]
+
+    def load_glyph_table(self, table) -> None:
+        """Fill the glyph table: numpy or torch, (V, F, S, S) or (V, F*S*S), uint8 0..255 or float, used as-is."""
+        glyphs = self.base_model.embeddings.glyph_embeddings
+        if glyphs is None:
+            raise ValueError("This model has no glyph branch (config.use_glyph=False).")
+        glyphs.load_table(table)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """Load a GlyceBERT checkpoint, or a BERT-format directory (``config.json`` with model_type ``bert``):
+
+        - an original ChineseBERT directory (glyph/pinyin weights or ``config/pinyin_map.json``) loads as is;
+        - a Chinese BERT checkpoint fills the trunk; the glyph, pinyin and fusion weights are new (logged, and
+          listed under ``"new_keys"`` with ``output_loading_info=True``) and ``map_fc`` is ``[I | 0 | 0]``, so the
+          model starts as the BERT it came from.
+
+        Keyword arguments naming config fields (``use_glyph=False``, ``glyph_trainable=True``, ``num_labels=3``)
+        set them on top of what the directory implies.
+        """
+        source = pretrained_model_name_or_path
+        kind = None
+        if isinstance(source, (str, os.PathLike)) and os.path.isdir(source) and not kwargs.get("subfolder"):
+            kind = checkpoint_kind(source)
+        if kind is None:
+            return super().from_pretrained(source, *model_args, **kwargs)
+
+        config = kwargs.pop("config", None)
+        if config is not None and not isinstance(config, GlyceBertConfig):
+            config = GlyceBertConfig.from_pretrained(config)
+        overrides = {key: kwargs.pop(key) for key in list(kwargs) if key in config_field_names()}
+        config, state_dict, synthesized = load_bert_format(source, config=config, **overrides)
+        want_info = kwargs.pop("output_loading_info", False)
+        model, info = super().from_pretrained(
+            None, *model_args, config=config, state_dict=state_dict, output_loading_info=True, **kwargs
+        )
+        model.config.name_or_path = str(source)
+        info["new_keys"] = sorted(set(info.get("missing_keys", ())) | set(synthesized))
+        if kind == BERT:
+            glyph_note = ""
+            if config.use_glyph:
+                glyph_note = " The glyph table is zeros: fill it with model.load_glyph_table(table)."
+            logger.warning(
+                f"Loaded the BERT checkpoint {source} into {cls.__name__}. New weights: {info['new_keys']}; "
+                f"map_fc starts as [I | 0 | 0], so the fused embedding equals the word embedding.{glyph_note}"
+            )
+        return (model, info) if want_info else model
+
+    def save_pretrained(self, save_directory, is_main_process: bool = True, **kwargs):
+        """Save weights (safetensors) and config; the config's ``auto_map`` names every head, and this file with
+        its relative imports is copied next to them, so the directory loads with ``trust_remote_code=True``."""
+        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **GLYCEBERT_AUTO_MAP}
+        super().save_pretrained(save_directory, is_main_process=is_main_process, **kwargs)
+        if self.should_save_on_this_rank(is_main_process):
+            custom_object_save(self, save_directory)
+
+
+def masked_lm_logits_and_loss(
+    head: nn.Module, sequence_output: torch.Tensor, labels: torch.Tensor | None, sparse: bool
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """MLM logits and loss. With labels and ``sparse``, the head runs only where ``labels != -100``: logits are
+    (N_labelled, V) in row-major order of the labelled positions; otherwise logits are (B, T, V)."""
+    if labels is None:
+        return head(sequence_output), None  # (B, T, H) -> (B, T, V)
+    if sparse:
+        labelled = labels != IGNORE_INDEX  # (B, T)
+        logits = head(sequence_output[labelled])  # (N, H) -> (N, V)
+        targets = labels[labelled]  # (N,)
+    else:
+        logits = head(sequence_output)  # (B, T, V)
+        targets = labels
+    flat_logits = logits.reshape(-1, logits.shape[-1]).float()  # (N, V) or (B*T, V)
+    loss = F.cross_entropy(flat_logits, targets.reshape(-1), ignore_index=IGNORE_INDEX)
+    return logits, loss
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Models
+# ---------------------------------------------------------------------------------------------------------------
+
+
+class GlyceBertModel(GlyceBertPreTrainedModel):
+    """Embeddings (word + pinyin + glyph), BERT encoder and, optionally, BERT's pooler."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^cls\."]
+
+    def __init__(self, config: GlyceBertConfig, add_pooling_layer: bool = True):
+        super().__init__(config)
+        self.embeddings = GlyceBertEmbeddings(config)
+        self.encoder = BertEncoder(config)
+        self.pooler = BertPooler(config) if add_pooling_layer else None
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value):
+        self.embeddings.word_embeddings = value
+
+    @capture_outputs
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pinyin_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPooling:
+        r"""input_ids (B, T); pinyin_ids (B, T, P) or (B, T*P), zeros when None; attention_mask (B, T), 1 = attend;
+        token_type_ids, position_ids (B, T); inputs_embeds (B, T, H) replaces the word embedding (the glyph branch
+        still needs input_ids). Returns last_hidden_state (B, T, H) and pooler_output (B, H)."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Give exactly one of input_ids and inputs_embeds.")
+        embedding_output = self.embeddings(
+            input_ids=input_ids,
+            pinyin_ids=pinyin_ids,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+        )  # (B, T, H)
+        attention_mask = create_bidirectional_mask(
+            config=self.config, inputs_embeds=embedding_output, attention_mask=attention_mask
+        )  # None, (B, 1, T, T) or a backend-specific mask, following config._attn_implementation
+        encoder_outputs = self.encoder(
+            embedding_output, attention_mask=attention_mask, position_ids=position_ids, **kwargs
+        )
+        sequence_output = encoder_outputs.last_hidden_state  # (B, T, H)
+        pooled_output = self.pooler(sequence_output) if self.pooler is not None else None  # (B, H)
+        return BaseModelOutputWithPooling(last_hidden_state=sequence_output, pooler_output=pooled_output)
+
+
+_MLM_TIED_WEIGHTS = {
+    "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+    "cls.predictions.decoder.bias": "cls.predictions.bias",
+}
+
+
+class GlyceBertForMaskedLM(GlyceBertPreTrainedModel):
+    """GlyceBERT with BERT's MLM head (decoder tied to the word embeddings).
+
+    With ``labels`` (B, T), -100 = no target, and ``config.sparse_mlm_logits`` (default), ``logits`` are
+    (N_labelled, V): the head runs only at labelled positions (in row-major order), and ``loss`` equals the
+    cross-entropy over the full logits. Without labels, ``logits`` are (B, T, V) (inference, fill-mask).
+    """
+
+    _tied_weights_keys = dict(_MLM_TIED_WEIGHTS)
+    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\.seq_relationship\."]
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__(config)
+        self.bert = GlyceBertModel(config, add_pooling_layer=False)
+        self.cls = BertOnlyMLMHead(config)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.cls.predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pinyin_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> MaskedLMOutput:
+        outputs = self.bert(
+            input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+            return_dict=True, **kwargs,
+        )
+        logits, loss = masked_lm_logits_and_loss(
+            self.cls.predictions, outputs.last_hidden_state, labels, self.config.sparse_mlm_logits
+        )
+        return MaskedLMOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+@dataclass
+class GlyceBertForPreTrainingOutput(ModelOutput):
+    """loss = mlm_loss + sentence_loss (those whose labels were given); prediction_logits (N_labelled, V) with
+    labels and sparse MLM, else (B, T, V); seq_relationship_logits (B, 2)."""
+
+    loss: torch.Tensor | None = None
+    mlm_loss: torch.Tensor | None = None
+    sentence_loss: torch.Tensor | None = None
+    prediction_logits: torch.Tensor | None = None
+    seq_relationship_logits: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+class GlyceBertForPreTraining(GlyceBertPreTrainedModel):
+    """GlyceBERT with BERT's pretraining heads: MLM (sparse as in GlyceBertForMaskedLM) and a two-way sentence
+    head on the pooled output, for NSP or SOP.
+
+    ``labels`` (B, T) train the MLM head; the sentence head takes ``next_sentence_label`` (B,) (NSP: 1 = random
+    next segment, 0 = the real one) or ``sentence_order_label`` (B,) (SOP: 1 = segments swapped), one of them.
+    ``loss`` sums the losses whose labels are given. For MLM-only pretraining
+    (ChineseBERT's recipe) under DDP prefer GlyceBertForMaskedLM: here the pooler and sentence head would get
+    no gradient.
+    """
+
+    _tied_weights_keys = dict(_MLM_TIED_WEIGHTS)
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__(config)
+        self.bert = GlyceBertModel(config)
+        self.cls = BertPreTrainingHeads(config)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.cls.predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pinyin_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        next_sentence_label: torch.Tensor | None = None,
+        sentence_order_label: torch.Tensor | None = None,
+        **kwargs,
+    ) -> GlyceBertForPreTrainingOutput:
+        if next_sentence_label is not None and sentence_order_label is not None:
+            raise ValueError("Give next_sentence_label (NSP) or sentence_order_label (SOP), not both.")
+        sentence_label = next_sentence_label if next_sentence_label is not None else sentence_order_label
+        outputs = self.bert(
+            input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+            return_dict=True, **kwargs,
+        )
+        prediction_logits, mlm_loss = masked_lm_logits_and_loss(
+            self.cls.predictions, outputs.last_hidden_state, labels, self.config.sparse_mlm_logits
+        )
+        sentence_logits = self.cls.seq_relationship(outputs.pooler_output)  # (B, H) -> (B, 2)
+        sentence_loss = None
+        if sentence_label is not None:
+            sentence_loss = F.cross_entropy(sentence_logits.float(), sentence_label.reshape(-1))
+        losses = [x for x in (mlm_loss, sentence_loss) if x is not None]
+        return GlyceBertForPreTrainingOutput(
+            loss=sum(losses) if losses else None,
+            mlm_loss=mlm_loss,
+            sentence_loss=sentence_loss,
+            prediction_logits=prediction_logits,
+            seq_relationship_logits=sentence_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+def _classifier_dropout(config: GlyceBertConfig) -> nn.Dropout:
+    rate = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
+    return nn.Dropout(rate)
+
+
+class GlyceBertForSequenceClassification(GlyceBertPreTrainedModel):
+    """Classifier (or regressor when ``num_labels == 1``) on the pooled output; logits (B, num_labels).
+    Loss as BERT's: ``problem_type`` regression (MSE), single-label (cross-entropy) or multi-label (BCE)."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^cls\."]
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = GlyceBertModel(config)
+        self.dropout = _classifier_dropout(config)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pinyin_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> SequenceClassifierOutput:
+        outputs = self.bert(
+            input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+            return_dict=True, **kwargs,
+        )
+        logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, H) -> (B, num_labels)
+
+        loss = None
+        if labels is not None:
+            if self.config.problem_type is None:
+                if self.num_labels == 1:
+                    self.config.problem_type = "regression"
+                elif labels.dtype in (torch.long, torch.int):
+                    self.config.problem_type = "single_label_classification"
+                else:
+                    self.config.problem_type = "multi_label_classification"
+            if self.config.problem_type == "regression" and self.num_labels == 1:
+                loss = F.mse_loss(logits.squeeze(-1).float(), labels.reshape(-1).float())  # (B, 1) -> (B,)
+            elif self.config.problem_type == "regression":
+                loss = F.mse_loss(logits.float(), labels.float())
+            elif self.config.problem_type == "single_label_classification":
+                loss = F.cross_entropy(logits.reshape(-1, self.num_labels).float(), labels.reshape(-1))
+            else:
+                loss = F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+        return SequenceClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+class GlyceBertForTokenClassification(GlyceBertPreTrainedModel):
+    """Per-token classifier (NER); logits (B, T, num_labels); labels (B, T), -100 = ignored."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\."]
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = GlyceBertModel(config, add_pooling_layer=False)
+        self.dropout = _classifier_dropout(config)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pinyin_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> TokenClassifierOutput:
+        outputs = self.bert(
+            input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+            return_dict=True, **kwargs,
+        )
+        logits = self.classifier(self.dropout(outputs.last_hidden_state))  # (B, T, H) -> (B, T, num_labels)
+        loss = None
+        if labels is not None:
+            flat_logits = logits.reshape(-1, self.num_labels).float()  # (B, T, num_labels) -> (B*T, num_labels)
+            loss = F.cross_entropy(flat_logits, labels.reshape(-1), ignore_index=IGNORE_INDEX)
+        return TokenClassifierOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+class GlyceBertForQuestionAnswering(GlyceBertPreTrainedModel):
+    """Extractive QA (CMRC 2018): start and end logits (B, T); positions outside the input are ignored."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\."]
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.bert = GlyceBertModel(config, add_pooling_layer=False)
+        self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)  # num_labels = 2: start, end
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pinyin_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        start_positions: torch.Tensor | None = None,
+        end_positions: torch.Tensor | None = None,
+        **kwargs,
+    ) -> QuestionAnsweringModelOutput:
+        outputs = self.bert(
+            input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
+            return_dict=True, **kwargs,
+        )
+        logits = self.qa_outputs(outputs.last_hidden_state)  # (B, T, H) -> (B, T, 2)
+        start_logits, end_logits = (x.squeeze(-1).contiguous() for x in logits.split(1, dim=-1))  # (B, T) each
+
+        loss = None
+        if start_positions is not None and end_positions is not None:
+            ignored = start_logits.shape[1]  # a position past the input (clamped to T) is ignored
+            start = start_positions.reshape(-1).clamp(0, ignored)  # (B,)
+            end = end_positions.reshape(-1).clamp(0, ignored)  # (B,)
+            loss = (
+                F.cross_entropy(start_logits.float(), start, ignore_index=ignored)
+                + F.cross_entropy(end_logits.float(), end, ignore_index=ignored)
+            ) / 2
+        return QuestionAnsweringModelOutput(
+            loss=loss,
+            start_logits=start_logits,
+            end_logits=end_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+
+class GlyceBertForMultipleChoice(GlyceBertPreTrainedModel):
+    """Multiple choice (C3, ChID): input_ids (B, C, T), pinyin_ids (B, C, T, P) or (B, C, T*P); logits (B, C);
+    labels (B,) = index of the right choice."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^cls\."]
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__(config)
+        self.bert = GlyceBertModel(config)
+        self.dropout = _classifier_dropout(config)
+        self.classifier = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pinyin_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> MultipleChoiceModelOutput:
+        reference = input_ids if input_ids is not None else inputs_embeds
+        batch_size, num_choices, seq_length = reference.shape[:3]
+
+        def flat(x: torch.Tensor | None) -> torch.Tensor | None:
+            # (B, C, T, ...) -> (B*C, T, ...)
+            return None if x is None else x.reshape(batch_size * num_choices, seq_length, *x.shape[3:])
+
+        if pinyin_ids is not None:
+            # (B, C, T, P) or (B, C, T*P) -> (B*C, T*P)
+            pinyin_ids = pinyin_ids.reshape(batch_size * num_choices, -1)
+        outputs = self.bert(
+            flat(input_ids),
+            pinyin_ids,
+            flat(attention_mask),
+            flat(token_type_ids),
+            flat(position_ids),
+            flat(inputs_embeds),
+            return_dict=True,
+            **kwargs,
+        )
+        logits = self.classifier(self.dropout(outputs.pooler_output))  # (B*C, H) -> (B*C, 1)
+        logits = logits.view(batch_size, num_choices)  # (B*C, 1) -> (B, C)
+        loss = F.cross_entropy(logits.float(), labels.reshape(-1)) if labels is not None else None
+        return MultipleChoiceModelOutput(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+# Auto class -> "file.Class": written into every saved config, so that a checkpoint directory (holding a copy
+# of this file and its relative imports) loads with plain transformers and trust_remote_code=True.
+_MODULE = __name__.rsplit(".", 1)[-1]
+GLYCEBERT_AUTO_MAP = {
+    "AutoConfig": f"{GlyceBertConfig.__module__.rsplit('.', 1)[-1]}.GlyceBertConfig",
+    "AutoModel": f"{_MODULE}.GlyceBertModel",
+    "AutoModelForMaskedLM": f"{_MODULE}.GlyceBertForMaskedLM",
+    "AutoModelForPreTraining": f"{_MODULE}.GlyceBertForPreTraining",
+    "AutoModelForSequenceClassification": f"{_MODULE}.GlyceBertForSequenceClassification",
+    "AutoModelForTokenClassification": f"{_MODULE}.GlyceBertForTokenClassification",
+    "AutoModelForQuestionAnswering": f"{_MODULE}.GlyceBertForQuestionAnswering",
+    "AutoModelForMultipleChoice": f"{_MODULE}.GlyceBertForMultipleChoice",
+}
+
+__all__ = [
+    "GlyceBertPreTrainedModel",
+    "GlyceBertModel",
+    "GlyceBertForMaskedLM",
+    "GlyceBertForPreTraining",
+    "GlyceBertForPreTrainingOutput",
+    "GlyceBertForSequenceClassification",
+    "GlyceBertForTokenClassification",
+    "GlyceBertForQuestionAnswering",
+    "GlyceBertForMultipleChoice",
+]

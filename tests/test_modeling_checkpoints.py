@@ -1,0 +1,297 @@
+"""Loading and converting checkpoints: the original ChineseBERT (reference fixture), Chinese BERT checkpoints,
+our own checkpoints without chinese_ptm (trust_remote_code), and the fill-mask pipeline with our tokenizer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from transformers import BertConfig, BertForPreTraining, BertModel, pipeline
+
+from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForMaskedLM, GlyceBertForPreTraining, GlyceBertModel
+from chinese_ptm.modeling.convert import main as convert_main
+from chinese_ptm.tokenization import GlyceBertTokenizer
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "chinesebert_reference"
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"reference fixtures not found at {FIXTURES}")
+
+VOCAB, HIDDEN = 100, 32
+BRANCH_KEYS = {
+    "bert.embeddings.glyph_embeddings.embedding.weight",
+    "bert.embeddings.glyph_map.weight",
+    "bert.embeddings.glyph_map.bias",
+    "bert.embeddings.pinyin_embeddings.embedding.weight",
+    "bert.embeddings.pinyin_embeddings.conv.weight",
+    "bert.embeddings.pinyin_embeddings.conv.bias",
+    "bert.embeddings.map_fc.weight",
+    "bert.embeddings.map_fc.bias",
+}
+
+
+def tiny_glycebert_config(**overrides) -> GlyceBertConfig:
+    values = dict(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+        num_fonts=2,
+        glyph_size=6,
+    )
+    values.update(overrides)
+    return GlyceBertConfig(**values)
+
+
+def bert_inputs(seed: int = 3) -> dict[str, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    attention_mask = torch.ones(2, 11, dtype=torch.long)
+    attention_mask[1, 8:] = 0
+    token_type_ids = torch.zeros(2, 11, dtype=torch.long)
+    token_type_ids[:, 6:] = 1
+    input_ids = torch.randint(1, VOCAB, (2, 11), generator=generator)
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+
+
+@pytest.fixture(scope="module")
+def bert_checkpoint(tmp_path_factory) -> tuple[Path, BertForPreTraining]:
+    """A tiny random transformers BertForPreTraining saved with save_pretrained (safetensors)."""
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+    )
+    bert = BertForPreTraining(config).eval()
+    with torch.no_grad():  # non-trivial values everywhere, so that nothing matches by accident
+        for parameter in bert.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+    path = tmp_path_factory.mktemp("bert")
+    bert.save_pretrained(path)
+    (path / "vocab.txt").write_text("".join(f"t{i}\n" for i in range(VOCAB)), encoding="utf-8")
+    return path, bert
+
+
+def assert_same_as_bert(glycebert, bert, pinyin: bool, atol: float = 1e-6) -> None:
+    inputs = bert_inputs()
+    with torch.no_grad():
+        expected = bert(**inputs, output_hidden_states=True)
+        extra = {"pinyin_ids": torch.randint(0, 32, (2, 11, 8))} if pinyin else {}
+        got = glycebert(**inputs, **extra, output_hidden_states=True)
+    for layer, (a, b) in enumerate(zip(expected.hidden_states, got.hidden_states)):
+        assert torch.allclose(a, b, atol=atol), f"hidden state {layer}"
+    assert torch.allclose(expected.prediction_logits, got.prediction_logits, atol=atol)
+    assert torch.allclose(expected.seq_relationship_logits, got.seq_relationship_logits, atol=atol)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# original ChineseBERT: reference outputs
+
+
+def reference_outputs_match(directory: Path) -> None:
+    expected = np.load(FIXTURES / "tiny_expected.npz")
+    inputs = {
+        "input_ids": torch.from_numpy(expected["input_ids"]),
+        "pinyin_ids": torch.from_numpy(expected["pinyin_ids"]),
+        "attention_mask": torch.from_numpy(expected["attention_mask"]),
+    }
+    model = GlyceBertForMaskedLM.from_pretrained(directory)
+    base = GlyceBertModel.from_pretrained(directory)
+    assert not model.training and not base.training
+    with torch.no_grad():
+        logits = model(**inputs).logits.numpy()
+        hidden = base(**inputs).last_hidden_state.numpy()
+        flat = model(**dict(inputs, pinyin_ids=inputs["pinyin_ids"].reshape(6, -1))).logits.numpy()  # (B, T*8)
+    np.testing.assert_allclose(hidden, expected["last_hidden_state"], atol=1e-5, rtol=0)
+    np.testing.assert_allclose(logits, expected["logits"], atol=1e-5, rtol=0)
+    np.testing.assert_array_equal(flat, logits)
+
+
+@pytest.mark.reference
+@needs_fixtures
+def test_original_chinesebert_directory_loads_directly():
+    directory = FIXTURES / "tiny_checkpoint"
+    model, info = GlyceBertForMaskedLM.from_pretrained(directory, output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["new_keys"]
+    config = model.config
+    assert isinstance(config, GlyceBertConfig) and config.model_type == "glycebert"
+    assert (config.vocab_size, config.hidden_size, config.num_fonts, config.glyph_size) == (256, 32, 3, 24)
+    assert config.use_glyph and config.use_pinyin and not config.glyph_trainable
+    reference_outputs_match(directory)
+
+
+@pytest.mark.reference
+@needs_fixtures
+def test_convert_chinesebert_cli_round_trip(tmp_path):
+    source, destination = FIXTURES / "tiny_checkpoint", tmp_path / "converted"
+    report = convert_main(["chinesebert", str(source), str(destination)])
+    assert report["kind"] == "chinesebert"
+    assert report["new_weights"] == ["cls.seq_relationship.bias", "cls.seq_relationship.weight"]
+    for name in ("model.safetensors", "config.json", "vocab.txt", "config/pinyin_map.json",
+                 "config/pinyin2tensor.json", "config/id2pinyin.json", "modeling_glycebert.py"):
+        assert (destination / name).is_file(), name
+    assert not (destination / "pytorch_model.bin").exists()
+    assert json.loads((destination / "config.json").read_text())["model_type"] == "glycebert"
+    reference_outputs_match(destination)
+    # the tokenizer loads from DST and encodes like the one of SRC
+    text = "据南非和安哥拉军方称"
+    a = GlyceBertTokenizer.from_pretrained(str(source))(text)
+    b = GlyceBertTokenizer.from_pretrained(str(destination))(text)
+    assert a["input_ids"] == b["input_ids"] and a["pinyin_ids"] == b["pinyin_ids"]
+    with pytest.raises(ValueError, match="convert chinesebert"):
+        convert_main(["bert", str(source), str(tmp_path / "wrong")])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Chinese BERT checkpoints
+
+
+def test_bert_checkpoint_with_branches_off_equals_bert(bert_checkpoint):
+    path, bert = bert_checkpoint
+    model, info = GlyceBertForPreTraining.from_pretrained(
+        path, use_glyph=False, use_pinyin=False, output_loading_info=True
+    )
+    assert not model.config.use_glyph and not model.config.use_pinyin
+    assert set(info["new_keys"]) == {"bert.embeddings.map_fc.weight", "bert.embeddings.map_fc.bias"}
+    assert not info["unexpected_keys"]
+    assert_same_as_bert(model, bert, pinyin=False)
+
+
+def test_bert_checkpoint_with_branches_on_starts_as_bert(bert_checkpoint):
+    path, bert = bert_checkpoint
+    model, info = GlyceBertForPreTraining.from_pretrained(path, output_loading_info=True)
+    assert set(info["new_keys"]) == BRANCH_KEYS  # only glyph, pinyin and fusion weights are new
+    map_fc = model.bert.embeddings.map_fc
+    assert torch.equal(map_fc.weight[:, :HIDDEN], torch.eye(HIDDEN)) and map_fc.weight[:, HIDDEN:].abs().sum() == 0
+    assert map_fc.bias.abs().sum() == 0
+    # the pinyin and glyph branches are live (random init) but enter map_fc with zero weights
+    assert model.bert.embeddings.pinyin_embeddings.conv.weight.abs().sum() > 0
+    assert model.bert.embeddings.glyph_embeddings.embedding.weight.abs().sum() == 0  # no table given: zeros
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        assert torch.isfinite(tensor).all(), name
+    assert_same_as_bert(model, bert, pinyin=True)
+
+
+def test_bert_checkpoint_legacy_names_and_bin_file(tmp_path):
+    """A bare BertModel state dict with TF-era gamma/beta names and position_ids, in pytorch_model.bin."""
+    torch.manual_seed(1)
+    config = BertConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=1, num_attention_heads=4,
+                        intermediate_size=37, max_position_embeddings=64)
+    bert = BertModel(config).eval()
+    state = {}
+    for key, value in bert.state_dict().items():
+        if "LayerNorm" in key:
+            key = key.replace(".weight", ".gamma").replace(".bias", ".beta")
+        state[key] = value.clone()
+    state["embeddings.position_ids"] = torch.arange(64)[None]
+    torch.save(state, tmp_path / "pytorch_model.bin")
+    config_dict = config.to_dict()
+    config_dict["model_type"] = "bert"
+    (tmp_path / "config.json").write_text(json.dumps(config_dict))
+    model, info = GlyceBertModel.from_pretrained(
+        tmp_path, use_glyph=False, use_pinyin=False, output_loading_info=True
+    )
+    assert not info["unexpected_keys"] and set(info["missing_keys"]) <= BRANCH_KEYS
+    inputs = bert_inputs()
+    with torch.no_grad():
+        assert torch.allclose(model(**inputs).last_hidden_state, bert(**inputs).last_hidden_state, atol=1e-6)
+
+
+def test_convert_bert_cli(bert_checkpoint, tmp_path):
+    path, bert = bert_checkpoint
+    plain = tmp_path / "plain"
+    report = convert_main(["bert", str(path), str(plain), "--no-glyph", "--no-pinyin"])
+    assert set(report["new_weights"]) == {"bert.embeddings.map_fc.weight", "bert.embeddings.map_fc.bias"}
+    assert (plain / "model.safetensors").is_file() and (plain / "vocab.txt").is_file()
+    assert_same_as_bert(GlyceBertForPreTraining.from_pretrained(plain), bert, pinyin=False)
+
+    table = np.random.default_rng(0).integers(0, 256, (VOCAB, 2, 5, 5), dtype=np.uint8)  # any fonts and size
+    np.save(tmp_path / "glyphs.npy", table)
+    full = tmp_path / "full"
+    report = convert_main(["bert", str(path), str(full), "--glyph-table", str(tmp_path / "glyphs.npy")])
+    assert set(report["new_weights"]) == BRANCH_KEYS and report["glyph_table"].endswith("glyphs.npy")
+    model = GlyceBertForPreTraining.from_pretrained(full)
+    assert (model.config.num_fonts, model.config.glyph_size) == (2, 5)
+    glyphs = model.bert.embeddings.glyph_embeddings.embedding.weight
+    assert torch.equal(glyphs, torch.from_numpy(table).reshape(VOCAB, -1).float())
+    assert_same_as_bert(model, bert, pinyin=True)
+    assert (full / "config" / "pinyin2tensor.json").is_file()  # the tokenizer's tables were built for DST
+
+
+# --------------------------------------------------------------------------------------------------------------
+# our checkpoints without chinese_ptm
+
+
+REMOTE_SCRIPT = """
+import sys
+sys.modules["chinese_ptm"] = None  # importing chinese_ptm would fail: only the checkpoint's own code may run
+import numpy as np, torch
+from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification
+directory, inputs = sys.argv[1], np.load(sys.argv[2])
+model = AutoModelForMaskedLM.from_pretrained(directory, trust_remote_code=True)
+assert type(model).__name__ == "GlyceBertForMaskedLM", type(model)
+assert not type(model).__module__.startswith("chinese_ptm"), type(model).__module__
+with torch.no_grad():
+    logits = model(torch.from_numpy(inputs["input_ids"]), torch.from_numpy(inputs["pinyin_ids"])).logits
+np.save(sys.argv[3], logits.numpy())
+classifier = AutoModelForSequenceClassification.from_pretrained(directory, trust_remote_code=True, num_labels=3)
+assert type(classifier).__name__ == "GlyceBertForSequenceClassification"
+"""
+
+
+@pytest.mark.slow
+def test_saved_checkpoint_loads_with_trust_remote_code_without_chinese_ptm(tmp_path):
+    torch.manual_seed(0)
+    model = GlyceBertForMaskedLM(tiny_glycebert_config()).eval()
+    model.load_glyph_table(torch.randint(0, 256, (VOCAB, 2 * 6 * 6), dtype=torch.uint8))
+    checkpoint = tmp_path / "checkpoint"
+    model.save_pretrained(checkpoint)
+    inputs = {"input_ids": np.random.default_rng(0).integers(1, VOCAB, (2, 9)),
+              "pinyin_ids": np.random.default_rng(1).integers(0, 32, (2, 9, 8))}
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    environment.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
+    result = subprocess.run(
+        [sys.executable, "-c", REMOTE_SCRIPT, str(checkpoint), str(tmp_path / "inputs.npz"), str(tmp_path / "out.npy")],
+        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    with torch.no_grad():
+        expected = model(torch.from_numpy(inputs["input_ids"]), torch.from_numpy(inputs["pinyin_ids"])).logits
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected.numpy(), atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# fill-mask pipeline
+
+
+def test_fill_mask_pipeline_with_glycebert_tokenizer(tmp_path):
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    characters = list("我们喜欢北京天安门中国人民银行长大的了是在有")
+    vocab = specials + characters
+    (tmp_path / "vocab.txt").write_text("".join(t + "\n" for t in vocab), encoding="utf-8")
+    tokenizer = GlyceBertTokenizer(vocab_file=str(tmp_path / "vocab.txt"))
+    torch.manual_seed(0)
+    model = GlyceBertForMaskedLM(tiny_glycebert_config(vocab_size=len(vocab))).eval()
+
+    seen = {}
+    model.bert.embeddings.register_forward_pre_hook(
+        lambda module, args, kwargs: seen.update(pinyin_ids=kwargs["pinyin_ids"]), with_kwargs=True
+    )
+    fill_mask = pipeline("fill-mask", model=model, tokenizer=tokenizer)
+    predictions = fill_mask("我喜欢北[MASK]", top_k=3)
+    assert len(predictions) == 3
+    assert all(p["token_str"] in vocab for p in predictions)
+    assert sum(p["score"] for p in predictions) <= 1.0
+    pinyin = seen["pinyin_ids"]
+    assert pinyin.shape == (1, 7, 8)  # [CLS] 我 喜 欢 北 [MASK] [SEP]
+    assert pinyin[0, 1].abs().sum() > 0 and pinyin[0, 5].abs().sum() == 0  # 我 has a reading, [MASK] none
