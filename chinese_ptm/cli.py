@@ -18,6 +18,17 @@ COMMANDS = {
 }
 
 
+def parse_sets(values: list[str], example: str = "--set name=value") -> dict[str, str]:
+    """``["a.b=1", "c=x"]`` -> ``{"a.b": "1", "c": "x"}`` (the ``--set`` options of several commands)."""
+    settings = {}
+    for item in values:
+        if "=" not in item:
+            raise ValueError(f"--set {item!r}: expected NAME=VALUE, e.g. {example}")
+        name, value = item.split("=", 1)
+        settings[name.strip()] = value.strip()
+    return settings
+
+
 def _usage() -> str:
     lines = ["usage: chinese-ptm <command> [options]", "", "commands:"]
     lines += [f"  {name:<10} {help_}" for name, (_, help_) in COMMANDS.items()]

@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .cli import parse_sets
 from .masking import MaskingCollator
 from .recipe import Recipe, RecipeError, load_recipe, recipe_help, stage_recipes
 
@@ -530,16 +531,6 @@ def run(recipe: Recipe, resume: bool = True) -> list[dict]:
     return [run_stage(stage, resume=resume) for stage in stage_recipes(recipe)]
 
 
-def parse_sets(values: list[str]) -> dict[str, str]:
-    out = {}
-    for item in values:
-        if "=" not in item:
-            raise RecipeError(f"--set {item!r}: expected section.field=value")
-        key, value = item.split("=", 1)
-        out[key.strip()] = value
-    return out
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chinese-ptm pretrain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -563,16 +554,16 @@ def main(argv: list[str] | None = None):
     if not args.recipe:
         build_parser().print_usage()
         return 2
-    overrides = parse_sets(args.set)
-    if args.train_files:
-        overrides["data.train_files"] = args.train_files
-    if args.output_dir:
-        overrides["output_dir"] = args.output_dir
-    if args.max_steps is not None:
-        overrides["training.max_steps"] = args.max_steps
-    if args.init_from:
-        overrides["model.init_from"] = args.init_from
     try:
+        overrides = parse_sets(args.set, "--set training.learning_rate=5e-4")
+        if args.train_files:
+            overrides["data.train_files"] = args.train_files
+        if args.output_dir:
+            overrides["output_dir"] = args.output_dir
+        if args.max_steps is not None:
+            overrides["training.max_steps"] = args.max_steps
+        if args.init_from:
+            overrides["model.init_from"] = args.init_from
         recipe = load_recipe(args.recipe, overrides)
         reports = run(recipe, resume=not args.no_resume)
     except (RecipeError, FileNotFoundError, ValueError, ImportError) as err:

@@ -295,3 +295,21 @@ def test_fill_mask_pipeline_with_glycebert_tokenizer(tmp_path):
     pinyin = seen["pinyin_ids"]
     assert pinyin.shape == (1, 7, 8)  # [CLS] 我 喜 欢 北 [MASK] [SEP]
     assert pinyin[0, 1].abs().sum() > 0 and pinyin[0, 5].abs().sum() == 0  # 我 has a reading, [MASK] none
+
+
+def test_bert_saved_with_our_tokenizer_is_still_bert(tmp_path):
+    """A plain BERT checkpoint saved next to our tokenizer (which writes config/pinyin_map.json) loads as the
+    BERT it is: map_fc starts as [I | 0 | 0], not as a ChineseBERT checkpoint with random fusion weights."""
+    from chinese_ptm.modeling.bert_format import BERT, checkpoint_kind
+    from chinese_ptm.tokenization import load_tokenizer
+
+    tokenizer = load_tokenizer()
+    bert = BertForPreTraining(BertConfig(vocab_size=len(tokenizer), hidden_size=HIDDEN, num_hidden_layers=1,
+                                         num_attention_heads=4, intermediate_size=37, max_position_embeddings=64))
+    bert.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    assert (tmp_path / "config" / "pinyin_map.json").is_file()
+    assert checkpoint_kind(tmp_path) == BERT
+    model = GlyceBertForMaskedLM.from_pretrained(tmp_path)
+    fc = model.bert.embeddings.map_fc.weight
+    assert torch.equal(fc[:, :HIDDEN], torch.eye(HIDDEN)) and not fc[:, HIDDEN:].any()

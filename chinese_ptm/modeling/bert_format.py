@@ -49,9 +49,11 @@ def checkpoint_kind(path: str | Path) -> str | None:
         model_type = json.load(f).get("model_type", "bert")
     if model_type != "bert":
         return None
-    if (path / "config" / "pinyin_map.json").is_file():
-        return CHINESEBERT
-    names = _weight_names(path)
+    # the weights decide: a plain BERT saved next to a pinyin-aware tokenizer has config/pinyin_map.json too
+    try:
+        names = _weight_names(path)
+    except FileNotFoundError:
+        return CHINESEBERT if (path / "config" / "pinyin_map.json").is_file() else BERT
     if any(".glyph_embeddings." in n or ".pinyin_embeddings." in n for n in names):
         return CHINESEBERT
     return BERT

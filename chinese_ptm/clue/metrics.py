@@ -1,0 +1,196 @@
+"""CLUE metrics: accuracy, CMRC 2018 EM/F1 and entity F1, with BIOS tag conversion.  [no torch]
+
+CMRC 2018 scores answers over *units*: every Chinese character is one unit, every run of other characters
+(letters, digits, symbols) between spaces, punctuation and Chinese characters is one unit; punctuation and
+white space only separate units and case is ignored. EM is 1 when a prediction has the units of one of the
+gold answers; F1 takes the longest common run of units (a common substring, not a subsequence) as the
+overlap. Both take the best gold answer of a question and are averaged over questions (reported x 100).
+"""
+
+from __future__ import annotations
+
+import string
+import unicodedata
+from collections import Counter
+from typing import Iterable, Mapping, Sequence
+
+from ..text import is_cjk
+
+OUTSIDE = "O"
+BEGIN, INSIDE, SINGLE = "B", "I", "S"
+_ASCII_PUNCTUATION = frozenset(string.punctuation)
+
+
+def accuracy(predictions: Sequence, references: Sequence) -> float:
+    """Share of equal items, x 100 (0 for empty input)."""
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    if not references:
+        return 0.0
+    return 100.0 * sum(p == r for p, r in zip(predictions, references)) / len(references)
+
+
+# ---------------------------------------------------------------------------------------------
+# CMRC 2018
+# ---------------------------------------------------------------------------------------------
+
+
+def is_punctuation(char: str) -> bool:
+    """Unicode punctuation (categories P*) and ASCII punctuation and symbols."""
+    return char in _ASCII_PUNCTUATION or unicodedata.category(char).startswith("P")
+
+
+def answer_units(text: str) -> list[str]:
+    """The units an answer is scored over: Chinese characters one by one, other runs whole (lower case,
+    punctuation and white space dropped)."""
+    units: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            units.append("".join(run))
+            run.clear()
+
+    for char in text.lower():
+        if char.isspace() or is_punctuation(char):
+            flush()
+        elif is_cjk(char):
+            flush()
+            units.append(char)
+        else:
+            run.append(char)
+    flush()
+    return units
+
+
+def longest_common_run(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest contiguous run of units shared by ``a`` and ``b``."""
+    best = 0
+    previous = [0] * (len(b) + 1)
+    for item in a:
+        current = [0] * (len(b) + 1)
+        for j, other in enumerate(b, start=1):
+            if item == other:
+                current[j] = previous[j - 1] + 1
+                best = max(best, current[j])
+        previous = current
+    return best
+
+
+def exact_match(prediction: str, gold: str) -> bool:
+    """Same units (lower case, punctuation and white space dropped): an exact match always has F1 1."""
+    return answer_units(prediction) == answer_units(gold)
+
+
+def span_f1(prediction: str, gold: str) -> float:
+    """F1 of one prediction against one gold answer, the overlap being the longest common run of units."""
+    pred_units, gold_units = answer_units(prediction), answer_units(gold)
+    overlap = longest_common_run(pred_units, gold_units)
+    if overlap == 0:
+        return 0.0
+    precision, recall = overlap / len(pred_units), overlap / len(gold_units)
+    return 2 * precision * recall / (precision + recall)
+
+
+def cmrc_scores(predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> dict:
+    """EM and F1 (x 100) of ``{qid: answer}`` against ``{qid: [gold answers]}``; a question without a
+    prediction scores 0 (counted in ``missing``)."""
+    em = f1 = 0.0
+    missing = 0
+    for qid, golds in references.items():
+        if qid not in predictions:
+            missing += 1
+            continue
+        prediction = predictions[qid]
+        em += max((float(exact_match(prediction, g)) for g in golds), default=0.0)
+        f1 += max((span_f1(prediction, g) for g in golds), default=0.0)
+    total = len(references)
+    return {
+        "em": 100.0 * em / total if total else 0.0,
+        "f1": 100.0 * f1 / total if total else 0.0,
+        "questions": total,
+        "missing": missing,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Entities (CLUENER 2020)
+# ---------------------------------------------------------------------------------------------
+
+Entity = tuple[str, int, int]  # (type, start, end inclusive) in characters
+
+
+def bios_labels(types: Iterable[str]) -> list[str]:
+    """``["O", "B-t", "I-t", "S-t", ...]`` for the entity types, in the given order."""
+    return [OUTSIDE] + [f"{prefix}-{kind}" for kind in types for prefix in (BEGIN, INSIDE, SINGLE)]
+
+
+def spans_to_bios(length: int, entities: Iterable[Entity]) -> list[str]:
+    """Character tags of a text of ``length`` characters: ``S-t`` for a one-character entity, else ``B-t``
+    then ``I-t`` up to and including the end. Raises ValueError on a span outside the text or overlapping
+    another."""
+    tags = [OUTSIDE] * length
+    for kind, start, end in sorted(entities, key=lambda e: (e[1], e[2])):
+        if not 0 <= start <= end < length:
+            raise ValueError(f"entity {kind} [{start}, {end}] lies outside a text of {length} characters")
+        if any(tag != OUTSIDE for tag in tags[start : end + 1]):
+            raise ValueError(f"entity {kind} [{start}, {end}] overlaps another entity")
+        if start == end:
+            tags[start] = f"{SINGLE}-{kind}"
+        else:
+            tags[start] = f"{BEGIN}-{kind}"
+            for i in range(start + 1, end + 1):
+                tags[i] = f"{INSIDE}-{kind}"
+    return tags
+
+
+def bios_to_spans(tags: Sequence[str]) -> list[Entity]:
+    """Entities of a tag sequence. ``B-t`` opens an entity that following ``I-t`` extend; ``S-t`` is a
+    one-character entity; an ``I`` that continues nothing (or another type) is ignored, as is anything
+    that is not a well-formed tag."""
+    entities: list[Entity] = []
+    open_kind: str | None = None
+    open_start = 0
+
+    def close(end: int) -> None:
+        nonlocal open_kind
+        if open_kind is not None:
+            entities.append((open_kind, open_start, end))
+        open_kind = None
+
+    for i, tag in enumerate(tags):
+        prefix, _, kind = tag.partition("-")
+        if prefix == INSIDE and kind and kind == open_kind:
+            continue
+        close(i - 1)
+        if prefix == BEGIN and kind:
+            open_kind, open_start = kind, i
+        elif prefix == SINGLE and kind:
+            entities.append((kind, i, i))
+    close(len(tags) - 1)
+    return entities
+
+
+def entity_scores(predictions: Sequence[Iterable[Entity]], references: Sequence[Iterable[Entity]]) -> dict:
+    """Micro precision, recall and F1 (x 100) over exact (type, start, end) matches, and F1 per type."""
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    hits, predicted, gold = Counter(), Counter(), Counter()
+    for pred, ref in zip(predictions, references):
+        pred, ref = set(pred), set(ref)
+        for kind, *_ in pred:
+            predicted[kind] += 1
+        for kind, *_ in ref:
+            gold[kind] += 1
+        for kind, *_ in pred & ref:
+            hits[kind] += 1
+
+    def prf(h: int, p: int, g: int) -> tuple[float, float, float]:
+        precision = h / p if p else 0.0
+        recall = h / g if g else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return 100 * precision, 100 * recall, 100 * f1
+
+    precision, recall, f1 = prf(sum(hits.values()), sum(predicted.values()), sum(gold.values()))
+    per_type = {kind: prf(hits[kind], predicted[kind], gold[kind])[2] for kind in sorted(set(gold) | set(predicted))}
+    return {"f1": f1, "precision": precision, "recall": recall, "per_type_f1": per_type}
