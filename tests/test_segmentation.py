@@ -82,3 +82,10 @@ def test_jieba_f1_on_peoples_daily():
 
     gold = peoples_daily_words()[-300:]
     assert word_f1(JiebaSegmenter(), gold)["f1"] > 0.8
+
+
+def test_pkuseg_offsets_when_installed():
+    pytest.importorskip("pkuseg")
+    text = "１９９８年，iPhone 售价 5999 元。"
+    spans = PkusegSegmenter().segment(text)
+    assert "".join(text[s:e] for s, e in spans) == text.replace(" ", "")
