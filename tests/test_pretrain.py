@@ -88,12 +88,6 @@ def _run_cli(args, env=None, **kw):
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
 
 
-def _losses(out):
-    state = json.loads((Path(out) / "final" / "trainer_state.json").read_text()) if (Path(out) / "final" / "trainer_state.json").is_file() else None
-    report = json.loads((Path(out) / "report.json").read_text())
-    return report
-
-
 @pytest.mark.slow
 def test_resume_after_kill_continues_the_same_run(small_corpus, tmp_path):
     """Kill -9 a run after its first checkpoint; the rerun resumes and ends as the uninterrupted run."""

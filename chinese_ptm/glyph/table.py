@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from chinese_ptm import DEFAULT_VOCAB_DIR
 from chinese_ptm.vocab import VOCAB_FILE as VOCAB_NAME
-from chinese_ptm.vocab import VocabError
+from chinese_ptm.vocab import VocabError  # noqa: F401 - re-exported as chinese_ptm.glyph.VocabError
 from chinese_ptm.vocab import read_vocab_tokens as read_vocab
 
 from .fonts import (

@@ -1,0 +1,259 @@
+"""Corpus preparation: raw text -> documents -> segmented, tokenised, packed records (datasets).
+
+Input: plain text (one sentence or paragraph per line, a blank line between documents) or JSON
+lines with a text field (one document per object), one or many files, gzip accepted; or a list of
+strings (one document each). Lines are cleaned (control and invisible characters, HTML remnants),
+lines that are mostly not text are dropped, identical lines are kept once, paragraphs are split
+into sentences. A bad record (invalid UTF-8, NUL bytes, an over-long line, broken JSON) is
+skipped and counted, never fatal.
+
+Records (one per training sequence, DESIGN.md 3):
+``input_ids`` ([CLS] sentences [SEP]), ``token_type_ids``, ``pinyin_ids`` (L x 8), ``word_ids``
+(-1 for special tokens, one id per word of the segmentation), ``sentence_starts`` (token position
+of each sentence, for SOP/NSP) and ``doc_id``. Packing fills a record with consecutive sentences of
+one document up to ``max_length - 3`` tokens (room for the middle [SEP] of a sentence task) and
+never splits a word; ``packed_ratio`` of the records are packed, the others hold one sentence
+(ChineseBERT: 9:1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..segmentation import Segmenter, get_segmenter
+from .reading import (
+    FORMAT_VERSION,
+    PREPARE_META,
+    PrepareConfig,
+    ReadStats,
+    _split_inputs,
+    iter_documents,
+)
+from .records import RecordBuilder, batch_word_ids, record_features
+
+__all__ = [
+    "PREPARE_META", "PrepareConfig", "ReadStats", "RecordBuilder", "batch_word_ids", "format_summary",
+    "is_prepared", "iter_documents", "main", "peoples_daily_lines_file", "prepare_corpus", "record_features",
+]
+
+
+def _fingerprint(files: Sequence[Path], texts: Sequence[str] | None, cfg: PrepareConfig, extra: str) -> str:
+    h = hashlib.sha256(f"v{FORMAT_VERSION}|{json.dumps(asdict(cfg), sort_keys=True)}|{extra}".encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    for t in texts or []:
+        h.update(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest())
+    return h.hexdigest()[:32]
+
+
+def source_manifest(files: Sequence[Path]) -> list[dict]:
+    """Path, size and modification time of each input (what staleness checks compare)."""
+    return [{"path": str(f.resolve()), "size": f.stat().st_size, "mtime_ns": f.stat().st_mtime_ns} for f in files]
+
+
+def tokenizer_digest(tokenizer) -> str:
+    vocab = "\n".join(tokenizer.ordered_vocab())
+    return hashlib.sha256(f"{vocab}|{tokenizer.normalize_text}|{tokenizer.do_lower_case}".encode()).hexdigest()[:16]
+
+
+def prepare_corpus(
+    inputs: Sequence[str | Path] | str,
+    tokenizer,
+    segmenter: Segmenter | None = None,
+    max_length: int = 512,
+    num_proc: int | None = None,
+    output_dir: str | Path | None = None,
+    streaming: bool = False,
+    config: PrepareConfig | None = None,
+    cache_dir: str | None = None,
+    num_shards: int | None = None,
+    progress: bool = True,
+    **options,
+):
+    """Prepare records for pretraining; returns a ``datasets.Dataset`` (``IterableDataset`` when
+    ``streaming``) whose ``.info.description`` holds nothing and whose summary is in
+    ``dataset.prepare_summary`` (also written to ``output_dir/prepare_meta.json``).
+
+    ``inputs``: corpus files (``.txt``, ``.jsonl``, ``.gz``) or raw texts (one document each).
+    ``options`` are :class:`PrepareConfig` fields (``packed_ratio``, ``text_field`` ...).
+    """
+    import datasets
+
+    cfg = config or PrepareConfig(max_length=max_length, **options)
+    segmenter = segmenter or get_segmenter("jieba")
+    files, texts = _split_inputs(inputs)
+    stats = ReadStats()
+    builder = RecordBuilder(tokenizer, segmenter, cfg)
+    started = time.perf_counter()
+    doc_features = datasets.Features(
+        {"doc_id": datasets.Value("int64"), "sentences": datasets.Sequence(datasets.Value("string"))}
+    )
+    if not progress:
+        datasets.disable_progress_bars()
+
+    def gen():
+        yield from iter_documents(files, cfg, stats, texts)
+
+    if streaming:
+        docs = datasets.IterableDataset.from_generator(gen, features=doc_features)
+        records = docs.map(builder, batched=True, batch_size=64, remove_columns=["sentences"])
+        records = records.remove_columns(["_tokens", "_unk", "_fallback", "_split_words"])
+        records.prepare_summary = {"streaming": True, "config": asdict(cfg)}
+        return records
+
+    fp = _fingerprint(files, texts, cfg, f"{tokenizer_digest(tokenizer)}|{type(segmenter).__name__}|{vars(segmenter)!r}")
+    # reading is sequential and cheap next to segmentation: it always runs, so its counts are exact
+    docs = datasets.Dataset.from_generator(gen, features=doc_features, cache_dir=cache_dir,
+                                           fingerprint=f"docs-{fp}-{time.time_ns()}")
+    records = docs.map(
+        builder,
+        batched=True,
+        batch_size=64,
+        num_proc=num_proc if num_proc and num_proc > 1 and len(docs) >= num_proc else None,
+        remove_columns=["sentences"],
+        features=record_features(),
+        new_fingerprint=f"records-{fp}",
+        desc="segment, tokenise, pack",
+    )
+    summary = _summary(records, stats, cfg, time.perf_counter() - started, files, texts, tokenizer, segmenter)
+    records = records.remove_columns(["_tokens", "_unk", "_fallback", "_split_words"])
+    if output_dir is not None:
+        output_dir = Path(output_dir)
+        records.save_to_disk(str(output_dir), num_shards=num_shards, num_proc=None)
+        (output_dir / PREPARE_META).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    if not progress:
+        datasets.enable_progress_bars()
+    records.prepare_summary = summary
+    return records
+
+
+def _summary(records, stats: ReadStats, cfg, seconds, files, texts, tokenizer, segmenter) -> dict:
+    tokens = int(np.sum(records["_tokens"])) if len(records) else 0
+    unk = int(np.sum(records["_unk"])) if len(records) else 0
+    lengths = np.asarray(records["_tokens"]) + 2 if len(records) else np.zeros(0)
+    return {
+        "format_version": FORMAT_VERSION,
+        "config": asdict(cfg),
+        "sources": source_manifest(files) if files else [{"texts": len(texts or [])}],
+        "tokenizer": tokenizer_digest(tokenizer),
+        "segmenter": getattr(segmenter, "name", type(segmenter).__name__),
+        "files": stats.files,
+        "lines": stats.lines,
+        "documents": stats.documents,
+        "paragraphs": stats.paragraphs,
+        "sentences": stats.sentences,
+        "chars": stats.chars,
+        "records": len(records),
+        "tokens": tokens,
+        "unk_rate": unk / max(tokens, 1),
+        "mean_record_length": float(lengths.mean()) if len(lengths) else 0.0,
+        "char_masking_fallbacks": int(np.sum(records["_fallback"])) if len(records) else 0,
+        "words_cut_at_record_end": int(np.sum(records["_split_words"])) if len(records) else 0,
+        "skipped": dict(stats.skipped),
+        "skip_examples": stats.examples,
+        "seconds": seconds,
+        "chars_per_s": stats.chars / max(seconds, 1e-9),
+    }
+
+
+def format_summary(summary: dict) -> str:
+    lines = [
+        f"{summary['documents']} documents, {summary['sentences']} sentences, {summary['records']} records, "
+        f"{summary['tokens']} tokens ([UNK] {summary['unk_rate']:.4%}) in {summary['seconds']:.1f}s "
+        f"({summary['chars_per_s']:.0f} chars/s)",
+    ]
+    if summary.get("char_masking_fallbacks"):
+        lines.append(f"{summary['char_masking_fallbacks']} sentences whose tokens straddle words: char masking")
+    for reason, count in sorted(summary.get("skipped", {}).items()):
+        where = ", ".join(summary.get("skip_examples", {}).get(reason, []))
+        lines.append(f"skipped {count} x {reason}" + (f" (e.g. {where})" if where else ""))
+    return "\n".join(lines)
+
+
+def is_prepared(output_dir: str | Path, files: Sequence[str | Path], tokenizer, cfg: PrepareConfig) -> bool:
+    """True when ``output_dir`` holds records prepared from these files (same size and mtime),
+    this tokenizer and these options: nothing to redo."""
+    meta_path = Path(output_dir) / PREPARE_META
+    if not meta_path.is_file():
+        return False
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return False
+    return (
+        meta.get("format_version") == FORMAT_VERSION
+        and meta.get("config") == asdict(cfg)
+        and meta.get("tokenizer") == tokenizer_digest(tokenizer)
+        and meta.get("sources") == source_manifest([Path(f) for f in files])
+    )
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """``chinese-ptm prepare FILES... --out DIR``."""
+    parser = argparse.ArgumentParser(prog="chinese-ptm prepare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("files", nargs="*", help="corpus files (.txt, .jsonl, .gz); default: People's Daily 1998")
+    parser.add_argument("--out", required=True, help="output directory (datasets save_to_disk)")
+    parser.add_argument("--tokenizer", default=None, help="tokenizer directory (default: vocab/)")
+    parser.add_argument("--segmenter", default="jieba", help="jieba | pkuseg | ltp")
+    parser.add_argument("--hmm", action="store_true", help="jieba: use the HMM for unknown words")
+    parser.add_argument("--user-dict", action="append", default=[], help="jieba user dictionary (repeatable)")
+    parser.add_argument("--ltp-model", default=None, help="ltp: local model directory")
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--packed-ratio", type=float, default=0.9)
+    parser.add_argument("--text-field", default="text")
+    parser.add_argument("--num-proc", type=int, default=1)
+    parser.add_argument("--num-shards", type=int, default=None)
+    parser.add_argument("--no-dedupe", action="store_true", help="keep repeated identical lines")
+    parser.add_argument("--line-is-document", action="store_true",
+                        help="one document per line (default: a blank line ends a document)")
+    args = parser.parse_args(argv)
+
+    from ..tokenization import load_tokenizer
+
+    files = args.files
+    line_is_document = args.line_is_document
+    if not files:  # the embedded corpus: paragraphs without article boundaries, one document each
+        files = [str(peoples_daily_lines_file(Path(args.out).parent / "_corpus"))]
+        line_is_document = True
+    options = {}
+    if args.segmenter == "jieba":
+        options = {"hmm": args.hmm, "user_dicts": args.user_dict}
+    elif args.segmenter == "ltp":
+        options = {"model_path": args.ltp_model}
+    try:
+        segmenter = get_segmenter(args.segmenter, **options)
+        cfg = PrepareConfig(max_length=args.max_length, packed_ratio=args.packed_ratio, text_field=args.text_field,
+                            dedupe=not args.no_dedupe, line_is_document=line_is_document)
+        ds = prepare_corpus(files, load_tokenizer(args.tokenizer), segmenter=segmenter, config=cfg,
+                            num_proc=args.num_proc, output_dir=args.out, num_shards=args.num_shards)
+    except (FileNotFoundError, ValueError, ImportError) as err:
+        print(f"chinese-ptm prepare: error: {err}", file=sys.stderr)
+        return 1
+    print(format_summary(ds.prepare_summary))
+    print(f"saved {len(ds)} records to {args.out}")
+    return ds.prepare_summary
+
+
+def peoples_daily_lines_file(directory: Path) -> Path:
+    """The embedded corpus as a plain text file (one paragraph per line), written once."""
+    from ..corpora import peoples_daily_lines
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "peoples_daily_1998.txt"
+    if not path.is_file():
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("\n".join(peoples_daily_lines()) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    return path
