@@ -70,7 +70,6 @@ class RecordBuilder:
         tok = self.tokenizer
         rng = random.Random(self.cfg.seed * 1_000_003 + doc_id)
         ids_all, rows_all = enc["input_ids"], enc["pinyin_ids"]
-        zero_row = np.zeros((1, PINYIN_SLOTS), dtype=np.int8)
         i = 0
         while i < len(units):
             packed = rng.random() < self.cfg.packed_ratio
@@ -80,16 +79,25 @@ class RecordBuilder:
                 group.append(units[i])
                 size += units[i][1] - units[i][0]
                 i += 1
-            index = np.concatenate([np.arange(a, b) for a, b, _, _ in group])
-            local = [words[a:b] - words[a] for a, b, _, _ in group]  # each unit's words from 0
-            shift = np.cumsum([0] + [int(w[-1]) + 1 for w in local[:-1]])
-            word_ids = np.concatenate([[-1]] + [w + s for w, s in zip(local, shift)] + [[-1]])
-            ids = np.concatenate(([tok.cls_token_id], ids_all[index], [tok.sep_token_id])).astype(np.int32)
+            # the units of a document are consecutive token ranges: a record is one slice
+            first_token, last_token = group[0][0], group[-1][1]
+            starts = np.fromiter((u[0] for u in group), dtype=np.int64, count=len(group))
+            lengths = np.fromiter((u[1] - u[0] for u in group), dtype=np.int64, count=len(group))
+            first_word = words[starts]  # word ids restart in every sentence: renumber per unit
+            span = words[starts + lengths - 1] - first_word + 1
+            shift = np.concatenate(([0], np.cumsum(span[:-1])))
+            n = last_token - first_token
+            ids = np.empty(n + 2, dtype=np.int32)
+            ids[0], ids[1:-1], ids[-1] = tok.cls_token_id, ids_all[first_token:last_token], tok.sep_token_id
+            rows = np.zeros((n + 2, PINYIN_SLOTS), dtype=np.int8)
+            rows[1:-1] = rows_all[first_token:last_token]
+            word_ids = np.full(n + 2, -1, dtype=np.int32)
+            word_ids[1:-1] = words[first_token:last_token] + np.repeat(shift - first_word, lengths)
             out["input_ids"].append(ids)
-            out["token_type_ids"].append(np.zeros(len(ids), dtype=np.int8))
-            out["pinyin_ids"].append(np.concatenate((zero_row, rows_all[index], zero_row)))
-            out["word_ids"].append(word_ids.astype(np.int32))
-            out["sentence_starts"].append(1 + np.cumsum([0] + [b - a for a, b, _, _ in group[:-1]]).astype(np.int32))
+            out["token_type_ids"].append(np.zeros(n + 2, dtype=np.int8))
+            out["pinyin_ids"].append(rows)
+            out["word_ids"].append(word_ids)
+            out["sentence_starts"].append((1 + starts - first_token).astype(np.int32))
             out["doc_id"].append(doc_id)
             out["_tokens"].append(len(ids) - 2)
             out["_unk"].append(int(np.count_nonzero(ids == tok.unk_token_id)))
