@@ -1,7 +1,7 @@
 """Pinyin: the 32-symbol alphabet, syllable -> 8 ids, contextual readings, vocab tables.
 
 Readings are exactly ``pypinyin.pinyin(segment, style=TONE3, heteronym=True)[i][0]`` for every
-character of ``segment`` (DESIGN.md 4.1), computed without pypinyin's per-call overhead:
+character of ``segment`` (as the original ChineseBERT tokenizer reads them), computed without pypinyin's per-call overhead:
 
 * pypinyin splits a text into runs of Chinese characters (its ``RE_HANS``), cuts each run by forward
   maximum matching over its phrase dictionary, and reads a phrase from that dictionary and any other
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 ALPHABET = "012345abcdefghijklmnopqrstuvwxyz"
 #: Number of id slots per character (the longest TONE3 syllable has 7 symbols).
 PINYIN_SLOTS = 8
-#: pypinyin version the shipped tables and the fixtures were made with (DESIGN.md 4.1).
+#: pypinyin version the shipped tables and the reference outputs were made with.
 PINNED_PYPINYIN = "0.55.0"
 #: What the original tokenizer's ``errors=`` callback gives a character without a reading.
 NOT_CHINESE = "not chinese"

@@ -2,7 +2,7 @@
 
 Every call returns what ``BertTokenizer`` returns and ``pinyin_ids``: 8 ids per token, the
 contextual reading of the token's character when the token covers exactly one character of the
-input, zeros otherwise (DESIGN.md 4.1). The ids are bit-identical to the original ChineseBERT
+input, zeros otherwise. The ids are bit-identical to the original ChineseBERT
 tokenizer's; readings of a pair are computed on each side on its own.
 """
 

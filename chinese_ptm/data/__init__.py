@@ -7,7 +7,7 @@ lines that are mostly not text are dropped, identical lines are kept once, parag
 into sentences. A bad record (invalid UTF-8, NUL bytes, an over-long line, broken JSON) is
 skipped and counted, never fatal.
 
-Records (one per training sequence, DESIGN.md 3):
+Records (one per training sequence):
 ``input_ids`` ([CLS] sentences [SEP]), ``token_type_ids``, ``pinyin_ids`` (L x 8), ``word_ids``
 (-1 for special tokens, one id per word of the segmentation), ``sentence_starts`` (token position
 of each sentence, for SOP/NSP) and ``doc_id``. Packing fills a record with consecutive sentences of
