@@ -506,3 +506,23 @@ def test_ddp_wrapping_skips_the_frozen_glyph_table(tmp_path):
         cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=180,
     )
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("trainable", [False, True])
+def test_resize_token_embeddings_resizes_the_glyph_table(trainable):
+    import numpy as np
+
+    from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForMaskedLM
+
+    config = GlyceBertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                             intermediate_size=37, max_position_embeddings=32, num_fonts=2, glyph_size=4,
+                             glyph_trainable=trainable)
+    model = GlyceBertForMaskedLM(config)
+    table = np.random.default_rng(0).integers(0, 256, (50, 2, 4, 4)).astype(np.uint8)
+    model.load_glyph_table(table)
+    model.resize_token_embeddings(60)
+    weight = model.bert.embeddings.glyph_embeddings.embedding.weight
+    assert weight.shape == (60, 32) and isinstance(weight, torch.nn.Parameter) == trainable
+    assert torch.equal(weight[:50], torch.as_tensor(table).reshape(50, -1).float()) and not weight[50:].any()
+    ids = torch.tensor([[1, 55, 59]])
+    assert model(input_ids=ids).logits.shape == (1, 3, 60)

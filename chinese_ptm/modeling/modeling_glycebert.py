@@ -83,11 +83,24 @@ class GlyceBertGlyphTable(nn.Module):
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__()
-        table = torch.zeros(config.vocab_size, config.glyph_dim)
-        if config.glyph_trainable:
+        self._set(torch.zeros(config.vocab_size, config.glyph_dim), config.glyph_trainable)
+
+    def _set(self, table: torch.Tensor, trainable: bool) -> None:
+        if trainable:
             self.weight = nn.Parameter(table)
         else:
             self.register_buffer("weight", table, persistent=True)
+
+    @torch.no_grad()
+    def resize(self, num_rows: int) -> None:
+        """Keep the first rows, add zero rows for new tokens (fill them with ``load_glyph_table``)."""
+        old = self.weight
+        table = old.new_zeros(num_rows, old.shape[1])  # (V_new, F*S*S)
+        keep = min(num_rows, old.shape[0])
+        table[:keep] = old[:keep]
+        trainable = isinstance(old, nn.Parameter)
+        del self.weight
+        self._set(table, trainable)
 
 
 class GlyceBertGlyphEmbedding(nn.Module):
@@ -227,6 +240,14 @@ class GlyceBertPreTrainedModel(PreTrainedModel):
         self._ddp_params_and_buffers_to_ignore = [
             name for name, _ in self.named_buffers() if name.endswith("glyph_embeddings.embedding.weight")
         ]
+
+    def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None, mean_resizing=True):
+        """BERT's resizing, and the glyph table with it (new tokens get blank glyphs)."""
+        embeddings = super().resize_token_embeddings(new_num_tokens, pad_to_multiple_of, mean_resizing)
+        glyphs = self.base_model.embeddings.glyph_embeddings
+        if glyphs is not None and glyphs.embedding.weight.shape[0] != embeddings.num_embeddings:
+            glyphs.embedding.resize(embeddings.num_embeddings)
+        return embeddings
 
     def load_glyph_table(self, table) -> None:
         """Fill the glyph table: numpy or torch, (V, F, S, S) or (V, F*S*S), uint8 0..255 or float, used as-is."""
