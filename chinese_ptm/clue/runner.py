@@ -54,10 +54,8 @@ DEV_PREFIX = "dev_"  # dev predictions are written as dev_<submission name>
 
 #: checkpoint kinds
 GLYCEBERT = "glycebert"  # ours (config model_type "glycebert")
-CHINESEBERT = "chinesebert"  # the original ChineseBERT release
-BERT = "bert"  # Chinese BERT checkpoints (BERT-wwm-ext, MacBERT, RoBERTa-wwm-ext ...)
-#: weight-name parts only GlyceBERT/ChineseBERT checkpoints have
-GLYCE_WEIGHT_MARKERS = frozenset({"glyph_embeddings", "pinyin_embeddings"})
+CHINESEBERT = "chinesebert"  # the original ChineseBERT release (chinese_ptm.modeling.bert_format.CHINESEBERT)
+BERT = "bert"  # Chinese BERT checkpoints: BERT-wwm-ext, MacBERT ... (chinese_ptm.modeling.bert_format.BERT)
 
 #: head class per task kind: (GlyceBERT class in chinese_ptm.modeling, BERT class in transformers)
 HEADS = {
@@ -85,9 +83,10 @@ def model_kind(path: str | Path) -> str:
     """``glycebert`` (ours), ``chinesebert`` (original release) or ``bert`` (Chinese BERT checkpoint).
 
     A ``model_type: bert`` directory is ChineseBERT when its weights hold glyph or pinyin embeddings, else a
-    plain BERT checkpoint, whatever tokenizer files lie next to it (a BERT checkpoint saved with our tokenizer
-    has pinyin tables in ``config/`` too).
+    plain BERT checkpoint, whatever tokenizer files lie next to it (see ``checkpoint_kind``).
     """
+    from ..modeling.bert_format import checkpoint_kind
+
     path = Path(path)
     if not path.is_dir():
         raise FileNotFoundError(f"--model {path}: no such directory")
@@ -98,31 +97,13 @@ def model_kind(path: str | Path) -> str:
         model_type = json.load(handle).get("model_type", BERT)
     if model_type == GLYCEBERT:
         return GLYCEBERT
-    if model_type == BERT:
-        glyce = any(GLYCE_WEIGHT_MARKERS & set(name.split(".")) for name in weight_names(path))
-        return CHINESEBERT if glyce else BERT
-    raise ValueError(
-        f"{config_file}: model_type {model_type!r} is not supported; use a GlyceBERT, original ChineseBERT or "
-        "Chinese BERT checkpoint"
-    )
-
-
-def weight_names(path: Path) -> list[str]:
-    """Tensor names of a checkpoint directory (safetensors headers or a memory-mapped ``.bin``)."""
-    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
-        if (path / index_name).is_file():
-            with open(path / index_name, encoding="utf-8") as handle:
-                return list(json.load(handle)["weight_map"])
-    if (path / "model.safetensors").is_file():
-        from safetensors import safe_open
-
-        with safe_open(str(path / "model.safetensors"), framework="pt") as handle:
-            return list(handle.keys())
-    if (path / "pytorch_model.bin").is_file():
-        import torch
-
-        return list(torch.load(path / "pytorch_model.bin", map_location="cpu", weights_only=True, mmap=True))
-    raise FileNotFoundError(f"{path}: no model.safetensors or pytorch_model.bin next to config.json")
+    kind = checkpoint_kind(path) if model_type == BERT else None
+    if kind is None:
+        raise ValueError(
+            f"{config_file}: model_type {model_type!r} is not supported; use a GlyceBERT, original ChineseBERT or "
+            "Chinese BERT checkpoint"
+        )
+    return kind
 
 
 def load_run_tokenizer(model_dir: str | Path, kind: str, tokenizer_dir: str | Path | None = None):
