@@ -79,8 +79,17 @@ def prepared_records(recipe: Recipe, tokenizer, args) -> tuple[Any, Any, dict]:
     from .data import PREPARE_META, PrepareConfig, is_prepared, prepare_corpus
     from .segmentation import get_segmenter
 
+    from .data import tokenizer_digest
+
     out = Path(recipe.output_dir)
     prepared = Path(recipe.data.prepared_dir) if recipe.data.prepared_dir else out / DATA_DIR
+    if recipe.data.prepared_dir and not recipe.data.train_files and (prepared / PREPARE_META).is_file():
+        # a prepared dataset given without its corpus: use it as it is, never prepare over it
+        summary = json.loads((prepared / PREPARE_META).read_text(encoding="utf-8"))
+        if summary.get("tokenizer") != tokenizer_digest(tokenizer):
+            raise ValueError(f"data.prepared_dir={prepared} was prepared with another tokenizer; set "
+                             "model.tokenizer to that tokenizer, or give data.train_files to prepare again")
+        return _split_heldout(datasets.load_from_disk(str(prepared)), recipe, prepared) + (summary,)
     files, per_line = train_files(recipe, prepared.parent / "_corpus")
     cfg = PrepareConfig(max_length=recipe.data.max_length, packed_ratio=recipe.data.packed_ratio,
                         text_field=recipe.data.text_field, line_is_document=per_line, seed=recipe.training.seed)
@@ -96,13 +105,16 @@ def prepared_records(recipe: Recipe, tokenizer, args) -> tuple[Any, Any, dict]:
                            output_dir=prepared, progress=is_main_process())
         records = datasets.load_from_disk(str(prepared))
         summary = json.loads((prepared / PREPARE_META).read_text(encoding="utf-8"))
-    n_eval = min(recipe.data.eval_records, max(len(records) // 10, 1))
+    return _split_heldout(records, recipe, prepared) + (summary,)
+
+
+def _split_heldout(records, recipe: Recipe, where: Path) -> tuple[Any, Any]:
+    """(train, held-out): the last ``data.eval_records`` records (at most a tenth) are held out."""
     if len(records) < 2:
-        raise ValueError(f"{prepared}: only {len(records)} records; the corpus is too small to train on")
+        raise ValueError(f"{where}: only {len(records)} records; the corpus is too small to train on")
+    n_eval = min(recipe.data.eval_records, max(len(records) // 10, 1))
     records = records.add_column("record_id", np.arange(len(records)))
-    train = records.select(range(len(records) - n_eval))
-    heldout = records.select(range(len(records) - n_eval, len(records)))
-    return train, heldout, summary
+    return records.select(range(len(records) - n_eval)), records.select(range(len(records) - n_eval, len(records)))
 
 
 def build_model(recipe: Recipe, tokenizer):

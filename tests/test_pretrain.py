@@ -133,3 +133,22 @@ def test_torchrun_two_cpu_ranks_end_with_identical_weights(small_corpus, tmp_pat
     assert report["world_size"] == 2
     digests = report["rank_weight_digests"]
     assert len(digests) == 2 and digests[0] == digests[1]
+
+
+@pytest.mark.slow
+def test_prepared_dataset_is_used_as_given(small_corpus, tmp_path):
+    """A prepared dataset given without its corpus is trained on as it is, never prepared over."""
+    from chinese_ptm.data import prepare_corpus
+    from chinese_ptm.pretrain import main
+    from chinese_ptm.tokenization import load_tokenizer
+
+    prepared = tmp_path / "prepared"
+    ds = prepare_corpus([small_corpus], load_tokenizer(), max_length=128, output_dir=prepared, progress=False,
+                        line_is_document=True)
+    before = (prepared / "prepare_meta.json").read_text()
+    reports = main(["chinesebert-tiny", "--output-dir", str(tmp_path / "run"), "--max-steps", "2",
+                    "--set", f"data.prepared_dir={prepared}", "--set", "data.eval_records=8",
+                    "--set", "training.report_to=none", "--set", "training.global_batch_size=8",
+                    "--set", "training.per_device_train_batch_size=8"])
+    assert reports[0]["steps"] == 2 and reports[0]["data"]["records"] == len(ds)
+    assert (prepared / "prepare_meta.json").read_text() == before
