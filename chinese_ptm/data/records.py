@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
 import numpy as np
@@ -21,19 +20,10 @@ class RecordBuilder:
         self.cfg = cfg
         self.limit = cfg.max_length - 3  # [CLS] A [SEP] B [SEP] once a sentence task splits a record
 
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_pool"] = None
-        return state
-
     def __call__(self, batch: dict) -> dict:
         sentences = [s for doc in batch["sentences"] for s in doc]
-        # WordPiece runs in Rust without the GIL: tokenise in a thread while jieba segments here
-        if getattr(self, "_pool", None) is None:
-            self._pool = ThreadPoolExecutor(max_workers=1)
-        pending = self._pool.submit(self.tokenizer.encode_arrays, sentences)
+        enc = self.tokenizer.encode_arrays(sentences)
         spans = [self.segmenter.segment(s) for s in sentences]
-        enc = pending.result()
         words, aligned = batch_word_ids(sentences, spans, enc["offsets"], enc["lengths"])
         bounds = np.concatenate(([0], np.cumsum(enc["lengths"])))
         out = {k: [] for k in record_features()}
