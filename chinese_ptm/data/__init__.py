@@ -22,7 +22,9 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -99,8 +101,6 @@ def prepare_corpus(
     doc_features = datasets.Features(
         {"doc_id": datasets.Value("int64"), "sentences": datasets.Sequence(datasets.Value("string"))}
     )
-    if not progress:
-        datasets.disable_progress_bars()
 
     def gen():
         yield from iter_documents(files, cfg, stats, texts)
@@ -112,28 +112,42 @@ def prepare_corpus(
         records.prepare_summary = {"streaming": True, "config": asdict(cfg)}
         return records
 
-    fp = _fingerprint(files, texts, cfg, f"{tokenizer_digest(tokenizer)}|{type(segmenter).__name__}|{vars(segmenter)!r}")
-    # reading is sequential and cheap next to segmentation: it always runs, so its counts are exact
-    docs = datasets.Dataset.from_generator(gen, features=doc_features, cache_dir=cache_dir,
-                                           fingerprint=f"docs-{fp}-{time.time_ns()}")
-    records = docs.map(
-        builder,
-        batched=True,
-        batch_size=64,
-        num_proc=num_proc if num_proc and num_proc > 1 and len(docs) >= num_proc else None,
-        remove_columns=["sentences"],
-        features=record_features(),
-        new_fingerprint=f"records-{fp}",
-        desc="segment, tokenise, pack",
-    )
-    summary = _summary(records, stats, cfg, time.perf_counter() - started, files, texts, tokenizer, segmenter)
-    records = records.remove_columns(["_tokens", "_unk", "_fallback", "_split_words"])
-    if output_dir is not None:
-        output_dir = Path(output_dir)
-        records.save_to_disk(str(output_dir), num_shards=num_shards, num_proc=None)
-        (output_dir / PREPARE_META).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     if not progress:
-        datasets.enable_progress_bars()
+        datasets.disable_progress_bars()
+    fp = _fingerprint(files, texts, cfg, f"{tokenizer_digest(tokenizer)}|{type(segmenter).__name__}|{vars(segmenter)!r}")
+    staging = None
+    if output_dir is not None and cache_dir is None:
+        # intermediate Arrow files live beside the output and go once it is saved
+        output_dir = Path(output_dir)
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = cache_dir = tempfile.mkdtemp(prefix=".prepare-", dir=output_dir.parent)
+    try:
+        # reading is sequential and cheap next to segmentation: it always runs, so its counts are exact
+        docs = datasets.Dataset.from_generator(gen, features=doc_features, cache_dir=cache_dir,
+                                               fingerprint=f"docs-{fp}-{time.time_ns()}")
+        records = docs.map(
+            builder,
+            batched=True,
+            batch_size=64,
+            num_proc=num_proc if num_proc and num_proc > 1 and len(docs) >= num_proc else None,
+            remove_columns=["sentences"],
+            features=record_features(),
+            new_fingerprint=f"records-{fp}",
+            desc="segment, tokenise, pack",
+        )
+        summary = _summary(records, stats, cfg, time.perf_counter() - started, files, texts, tokenizer, segmenter)
+        records = records.remove_columns(["_tokens", "_unk", "_fallback", "_split_words"])
+        if output_dir is not None:
+            output_dir = Path(output_dir)
+            records.save_to_disk(str(output_dir), num_shards=num_shards, num_proc=None)
+            (output_dir / PREPARE_META).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
+            records = datasets.load_from_disk(str(output_dir))
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if not progress:
+            datasets.enable_progress_bars()
     records.prepare_summary = summary
     return records
 
