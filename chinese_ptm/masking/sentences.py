@@ -95,16 +95,24 @@ def join(first: Sample, second: Sample, frame: Sample, sep_id: int) -> Sample:
     return Sample(ids, types, pinyin, words, starts, frame.doc_id)
 
 
+def _halves(sample: Sample, rng: np.random.Generator) -> tuple[Sample, Sample] | None:
+    """The record's content cut at a sentence boundary (None when it cannot be cut)."""
+    split = split_point(sample, rng)
+    if split is None:
+        return None
+    return _segment(sample, 1, split), _segment(sample, split, len(sample) - 1)
+
+
 def sentence_order(samples: Sequence[Sample], rng: np.random.Generator, sep_id: int) -> tuple[list[Sample], np.ndarray]:
     """SOP pairs and labels (1 = swapped)."""
     out, labels = [], np.zeros(len(samples), dtype=np.int64)
     swaps = rng.random(len(samples)) < SWAP_PROBABILITY
     for i, sample in enumerate(samples):
-        split = split_point(sample, rng)
-        if split is None:
+        halves = _halves(sample, rng)
+        if halves is None:
             out.append(sample)
             continue
-        first, second = _segment(sample, 1, split), _segment(sample, split, len(sample) - 1)
+        first, second = halves
         if swaps[i]:
             first, second = second, first
             labels[i] = SWAPPED
@@ -119,11 +127,11 @@ def next_sentence(samples: Sequence[Sample], rng: np.random.Generator, sep_id: i
     docs = np.array([s.doc_id for s in samples], dtype=np.int64)
     has_content = np.array([len(s) > 2 for s in samples], dtype=bool)
     for i, sample in enumerate(samples):
-        split = split_point(sample, rng)
-        if split is None:
+        halves = _halves(sample, rng)
+        if halves is None:
             out.append(sample)
             continue
-        first, second = _segment(sample, 1, split), _segment(sample, split, len(sample) - 1)
+        first, second = halves
         if randoms[i]:
             others = np.flatnonzero((docs != docs[i]) & has_content)
             if len(others):

@@ -4,16 +4,7 @@ Importing this package registers ``glycebert`` with transformers' Auto classes (
 AutoModelFor* classes of every head). Checkpoint conversion lives in :mod:`chinese_ptm.modeling.convert`.
 """
 
-from transformers import (
-    AutoConfig,
-    AutoModel,
-    AutoModelForMaskedLM,
-    AutoModelForMultipleChoice,
-    AutoModelForPreTraining,
-    AutoModelForQuestionAnswering,
-    AutoModelForSequenceClassification,
-    AutoModelForTokenClassification,
-)
+import transformers
 
 from .configuration_glycebert import GlyceBertConfig
 from .modeling_glycebert import (
@@ -29,17 +20,15 @@ from .modeling_glycebert import (
     GlyceBertPreTrainedModel,
 )
 
-AutoConfig.register(GlyceBertConfig.model_type, GlyceBertConfig, exist_ok=True)
-for _auto_class, _model_class in (
-    (AutoModel, GlyceBertModel),
-    (AutoModelForMaskedLM, GlyceBertForMaskedLM),
-    (AutoModelForPreTraining, GlyceBertForPreTraining),
-    (AutoModelForSequenceClassification, GlyceBertForSequenceClassification),
-    (AutoModelForTokenClassification, GlyceBertForTokenClassification),
-    (AutoModelForQuestionAnswering, GlyceBertForQuestionAnswering),
-    (AutoModelForMultipleChoice, GlyceBertForMultipleChoice),
-):
-    _auto_class.register(GlyceBertConfig, _model_class, exist_ok=True)
+from . import modeling_glycebert as _models
+
+# one list of heads: the auto_map written into saved configs ({"AutoModelFor...": "module.Class"})
+transformers.AutoConfig.register(GlyceBertConfig.model_type, GlyceBertConfig, exist_ok=True)
+for _auto_name, _target in GLYCEBERT_AUTO_MAP.items():
+    if _auto_name != "AutoConfig":
+        getattr(transformers, _auto_name).register(
+            GlyceBertConfig, getattr(_models, _target.rsplit(".", 1)[-1]), exist_ok=True
+        )
 
 __all__ = [
     "GLYCEBERT_AUTO_MAP",
