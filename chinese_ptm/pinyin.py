@@ -502,7 +502,3 @@ class PinyinTables:
             self._rows = np.array([self.reading_ids(r) for r in engine.readings], dtype=np.int64)
             self._rows_engine = engine
         return self._rows
-
-    def token_readings(self, token_id: int) -> list[list[int]]:
-        """All readings (8 ids each) of a vocabulary token; ``[[0]*8]`` when it has none."""
-        return self.id2pinyin.get(str(token_id), [list(_ZERO_ROW)])
