@@ -1,16 +1,9 @@
 """chinese_ptm: a Chinese-specific pretraining toolkit (glyph + pinyin inputs, whole-word masking,
 GlyceBERT/ChineseBERT, BERT-wwm-ext and MacBERT recipes, CLUE fine-tuning)."""
 
-from pathlib import Path
-
 __version__ = "0.1.0"
 
-#: Root of the source tree (holds ``vocab/``, ``fonts/`` and ``recipes/`` next to the package).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-#: The default vocabulary directory (vocab.txt, pinyin tables, prebuilt glyph tables).
-DEFAULT_VOCAB_DIR = PROJECT_ROOT / "vocab"
-#: The shipped open-licence font subsets.
-DEFAULT_FONTS_DIR = PROJECT_ROOT / "fonts"
+# The bundled data (default vocabulary, fonts, recipes) is found through chinese_ptm.resources.
 
 #: public names, imported on first use (``import chinese_ptm`` stays light: no torch, no jieba)
 _EXPORTS = {
@@ -32,7 +25,7 @@ _EXPORTS = {
     "GlyceBertForQuestionAnswering": "chinese_ptm.modeling",
     "GlyceBertForMultipleChoice": "chinese_ptm.modeling",
 }
-__all__ = sorted(_EXPORTS) + ["DEFAULT_FONTS_DIR", "DEFAULT_VOCAB_DIR", "PROJECT_ROOT", "__version__"]
+__all__ = sorted(_EXPORTS) + ["__version__"]
 
 
 def __getattr__(name: str):

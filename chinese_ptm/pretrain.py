@@ -166,9 +166,9 @@ def build_model(recipe: Recipe, tokenizer):
 
 
 def _vocab_dir(tokenizer) -> str:
-    from . import DEFAULT_VOCAB_DIR
+    from .resources import vocab_dir
 
-    return str(Path(tokenizer.vocab_file).parent) if getattr(tokenizer, "vocab_file", None) else str(DEFAULT_VOCAB_DIR)
+    return str(Path(tokenizer.vocab_file).parent) if getattr(tokenizer, "vocab_file", None) else str(vocab_dir())
 
 
 # ---------------------------------------------------------------------------------------------

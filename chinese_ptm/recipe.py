@@ -15,9 +15,7 @@ from typing import Any, Literal, Optional, get_args, get_origin, get_type_hints
 
 import yaml
 
-from . import PROJECT_ROOT
-
-RECIPES_DIR = PROJECT_ROOT / "recipes"
+from .resources import recipes_dir
 
 #: model sizes (BERT's naming); any field can still be set one by one
 SIZES = {
@@ -250,14 +248,20 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def bundled_recipe_names() -> list[str]:
+    """The names of the recipes shipped with the package."""
+    return sorted(p.stem for p in recipes_dir().glob("*.yaml"))
+
+
 def resolve_recipe_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.is_file():
         return path
-    for candidate in (RECIPES_DIR / f"{name_or_path}.yaml", RECIPES_DIR / str(name_or_path)):
+    root = recipes_dir()
+    for candidate in (root / f"{name_or_path}.yaml", root / str(name_or_path)):
         if candidate.is_file():
             return candidate
-    available = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
+    available = ", ".join(bundled_recipe_names())
     raise RecipeError(f"{name_or_path}: no such recipe file (bundled recipes: {available})")
 
 

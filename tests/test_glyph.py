@@ -14,7 +14,7 @@ from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTCollection, TTFont
 from PIL import Image
 
-from chinese_ptm import DEFAULT_FONTS_DIR, DEFAULT_VOCAB_DIR
+from chinese_ptm.resources import fonts_dir, vocab_dir
 from chinese_ptm import glyph as g
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
@@ -200,14 +200,14 @@ def test_font_collection_faces_and_specs(tiny_collection):
 
 @pytest.mark.fonts
 def test_shipped_fonts_manifest_and_licences(fonts):
-    manifest = tomllib.loads((DEFAULT_FONTS_DIR / g.MANIFEST_NAME).read_text(encoding="utf-8"))
+    manifest = tomllib.loads((fonts_dir() / g.MANIFEST_NAME).read_text(encoding="utf-8"))
     assert [entry["style"] for entry in manifest["font"]] == list(SHIPPED_STYLES)
     assert manifest["subset"]["hinting"] is False
     total = 0
     for entry, font in zip(manifest["font"], fonts):
         assert font.sha256 == entry["sha256"], f"{entry['file']} differs from fonts.toml: rebuild the subsets"
-        assert (DEFAULT_FONTS_DIR / entry["licence"]).is_file()
-        assert "SIL OPEN FONT LICENSE" in (DEFAULT_FONTS_DIR / entry["licence"]).read_text(encoding="utf-8")
+        assert (fonts_dir() / entry["licence"]).is_file()
+        assert "SIL OPEN FONT LICENSE" in (fonts_dir() / entry["licence"]).read_text(encoding="utf-8")
         assert font.family.startswith("PTM") and "Noto" not in font.family and "LXGW" not in font.family
         assert entry["source_package"] and entry["source_version"]
         total += font.path.stat().st_size
@@ -218,16 +218,34 @@ def test_shipped_fonts_manifest_and_licences(fonts):
 
 @pytest.mark.fonts
 def test_shipped_fonts_cover_default_vocab_cjk(fonts):
-    vocab = DEFAULT_VOCAB_DIR / g.VOCAB_NAME
-    if not vocab.is_file():
-        pytest.skip("vocab/vocab.txt not built yet")
+    vocab = vocab_dir() / g.VOCAB_NAME
     manifest = g.load_manifest()
-    assert manifest["subset"]["vocab_sha256"] == g.fonts.sha256_file(vocab), (
-        "vocab/vocab.txt changed since the fonts were subset: run `python fonts/build_subsets.py`"
+    recorded = [v["sha256"] for v in manifest["subset"]["vocabulary"]]
+    assert g.fonts.sha256_file(vocab) in recorded, (
+        "the bundled vocab.txt changed since the fonts were subset: run `chinese-ptm glyphs subset` (fonts README)"
     )
     cjk = [t for t in g.read_vocab(vocab) if g.is_cjk_ideograph(t)]
     for font in fonts:
         assert font.missing(cjk) == [], f"{font.name} lacks vocab characters"
+
+
+@pytest.mark.fonts
+@pytest.mark.reference
+def test_shipped_fonts_cover_the_standard_chinese_bert_vocab(fonts, capsys):
+    """BERT-wwm-ext, MacBERT and bert-base-chinese checkpoints use this vocabulary: converted to GlyceBERT,
+    none of their Chinese characters may get a blank glyph."""
+    standard = FIXTURES / "chinesebert_reference" / "tokenizer" / g.VOCAB_NAME
+    if not standard.is_file():
+        pytest.skip("shared fixtures absent")
+    cjk = [t for t in g.read_vocab(standard) if g.is_cjk_ideograph(t)]
+    assert len(cjk) > 7000
+    for font in fonts:
+        assert font.missing(cjk) == [], f"{font.name} lacks characters of the standard Chinese BERT vocabulary"
+    recorded = {v["sha256"]: v for v in g.load_manifest()["subset"]["vocabulary"]}
+    assert g.fonts.sha256_file(standard) in recorded
+    g.main(["coverage", "--vocab", str(standard)])
+    out = capsys.readouterr().out
+    assert "(0 Chinese characters)" in out and "bert-base-chinese" in out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -313,13 +331,13 @@ def test_table_with_user_font_and_changed_vocab(tmp_path, tiny_collection):
 
 @pytest.mark.fonts
 def test_prebuilt_table_matches_fresh_rendering(fonts):
-    if not (DEFAULT_VOCAB_DIR / g.TABLE_NAME).is_file():
+    if not (vocab_dir() / g.TABLE_NAME).is_file():
         pytest.skip("no prebuilt glyph table in vocab/")
     start = time.perf_counter()
     table = g.load_glyph_table()
     seconds = time.perf_counter() - start
     header = g.read_glyph_header()
-    tokens = g.read_vocab(DEFAULT_VOCAB_DIR / g.VOCAB_NAME)
+    tokens = g.read_vocab(vocab_dir() / g.VOCAB_NAME)
     assert table.shape == (len(tokens), len(fonts), 24, 24) and seconds < 2.0
     assert [f["sha256"] for f in header["fonts"]] == [f.sha256 for f in fonts], "fonts changed: rebuild the table"
     for char in "中国的龍，A":
@@ -332,9 +350,9 @@ def test_prebuilt_table_matches_fresh_rendering(fonts):
 @pytest.mark.fonts
 @pytest.mark.slow
 def test_prebuilt_table_rebuilds_byte_identical(fonts):
-    if not (DEFAULT_VOCAB_DIR / g.TABLE_NAME).is_file():
+    if not (vocab_dir() / g.TABLE_NAME).is_file():
         pytest.skip("no prebuilt glyph table in vocab/")
-    table, _ = g.build_glyph_table(DEFAULT_VOCAB_DIR / g.VOCAB_NAME, fonts, progress=False)
+    table, _ = g.build_glyph_table(vocab_dir() / g.VOCAB_NAME, fonts, progress=False)
     assert g.table_digest(table) == g.read_glyph_header()["table_sha256"]
 
 
@@ -425,7 +443,7 @@ def test_cli_build_similar_sheet(tmp_path, capsys, fonts):
     assert g.main(["sheet", "中文字形", "--out", str(sheet), "--font", "serif", "sans"]) == sheet
     with Image.open(sheet) as image:
         assert image.format == "PNG" and image.width > 4 * 4 * 24 and image.height > 2 * 4 * 24
-    coverage = g.main(["coverage", "--vocab", str(vocab), "--fonts", "kai"])
+    (coverage,) = g.main(["coverage", "--vocab", str(vocab), "--fonts", "kai"])
     assert coverage.missing(0) == [PRIVATE_USE_CHAR] and "1 missing" in capsys.readouterr().out
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from chinese_ptm.recipe import RECIPES_DIR, RecipeError, load_recipe, stage_recipes
+from chinese_ptm.recipe import RecipeError, bundled_recipe_names, load_recipe, stage_recipes
 
 PY = sys.executable
-RECIPES = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
+RECIPES = bundled_recipe_names()
 TINY = [r for r in RECIPES if r.endswith("-tiny")]
 
 

@@ -1,13 +1,13 @@
 import hashlib
 import json
 
-from chinese_ptm import DEFAULT_VOCAB_DIR
+from chinese_ptm.resources import vocab_dir
 from chinese_ptm.tokenization import read_vocab
 from chinese_ptm.vocab import SPECIAL_TOKENS, build_vocab, gb2312_chars, main, write_vocab
 
 
 def test_default_vocab_layout():
-    vocab = read_vocab(DEFAULT_VOCAB_DIR / "vocab.txt")
+    vocab = read_vocab(vocab_dir() / "vocab.txt")
     assert [vocab[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")] == [0, 100, 101, 102, 103]
     hanzi = {c for c in gb2312_chars() if "\u4e00" <= c <= "\u9fff"}
     assert len(hanzi) == 6763 and hanzi <= vocab.keys()
@@ -18,8 +18,8 @@ def test_default_vocab_layout():
 
 
 def test_default_vocab_meta_matches_file():
-    meta = json.loads((DEFAULT_VOCAB_DIR / "vocab_meta.json").read_text())
-    data = (DEFAULT_VOCAB_DIR / "vocab.txt").read_bytes()
+    meta = json.loads((vocab_dir() / "vocab_meta.json").read_text())
+    data = (vocab_dir() / "vocab.txt").read_bytes()
     assert meta["vocab_sha256"] == hashlib.sha256(data).hexdigest(), "rebuild with `chinese-ptm vocab build`"
     assert meta["size"] == data.count(b"\n")
 

@@ -1,4 +1,4 @@
-"""``chinese-ptm glyphs build | sheet | similar | coverage``."""
+"""``chinese-ptm glyphs build | sheet | similar | coverage | subset``."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import sys
 import time
 from pathlib import Path
 
-from chinese_ptm import DEFAULT_VOCAB_DIR
+from chinese_ptm.resources import vocab_dir
+from chinese_ptm.text import is_cjk
 from chinese_ptm.vocab import VocabError, VocabNotFoundError
 
-from .fonts import GlyphError, resolve_fonts
+from .fonts import GlyphError, load_manifest, resolve_fonts
 from .render import DEFAULT_SIZE
 from .sheet import DEFAULT_SCALE, write_contact_sheet
 from .similar import DEFAULT_K, GlyphIndex
@@ -39,7 +40,7 @@ def _add_font_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _build(args: argparse.Namespace) -> dict:
-    vocab = args.vocab
+    vocab = args.vocab if args.vocab is not None else vocab_dir() / VOCAB_NAME
     out = args.out if args.out is not None else (vocab.parent if vocab.is_file() else vocab) / TABLE_NAME
     fonts = resolve_fonts(args.fonts)
     start = time.perf_counter()
@@ -58,10 +59,19 @@ def _build(args: argparse.Namespace) -> dict:
     return header
 
 
-def _coverage(args: argparse.Namespace) -> CoverageReport:
-    report = coverage_report(args.vocab, args.fonts, size=DEFAULT_SIZE)
-    print(report.summary(limit=10**9))
-    return report
+def _coverage(args: argparse.Namespace) -> list[CoverageReport]:
+    reports = []
+    for vocab in args.vocab or [vocab_dir() / VOCAB_NAME]:
+        reports.append(coverage_report(vocab, args.fonts, size=DEFAULT_SIZE))
+        print(f"{vocab}: {reports[-1].summary(limit=10**9)}")
+    if args.fonts is None:  # what the shipped subsets were cut for, as recorded when they were built
+        for entry in load_manifest()["subset"].get("vocabulary", []):
+            missing = entry["missing_in_some_font"]
+            cjk = sum(is_cjk(c) for c in missing)
+            state = f"{cjk} Chinese characters and {len(missing) - cjk} other symbols missing in some font"
+            print(f"shipped subsets keep {entry['name']} ({entry['tokens']} tokens, {entry['characters']} characters, "
+                  f"{entry['cjk_characters']} Chinese; sha256 {entry['sha256'][:12]}): {state}")
+    return reports
 
 
 def _sheet(args: argparse.Namespace) -> Path:
@@ -88,11 +98,11 @@ def _similar(args: argparse.Namespace) -> dict[str, list[tuple[str, float]]]:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of ``chinese-ptm glyphs``."""
     parser = argparse.ArgumentParser(prog="chinese-ptm glyphs", description="Glyph tables and contact sheets.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{build,sheet,similar,coverage}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{build,sheet,similar,coverage,subset}")
 
     build = commands.add_parser("build", help="render a glyph table for a vocabulary and store it")
     build.add_argument(
-        "--vocab", type=Path, default=DEFAULT_VOCAB_DIR / VOCAB_NAME, help="vocab.txt (default: vocab/vocab.txt)"
+        "--vocab", type=Path, default=None, help="vocab.txt (default: the bundled vocabulary)"
     )
     _add_font_option(build)
     build.add_argument("--size", type=int, default=DEFAULT_SIZE, help="bitmap side in pixels (default 24)")
@@ -119,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     similar.set_defaults(run=_similar)
 
     coverage = commands.add_parser("coverage", help="list the vocabulary characters each font lacks")
-    coverage.add_argument("--vocab", type=Path, default=DEFAULT_VOCAB_DIR / VOCAB_NAME, help="vocab.txt")
+    coverage.add_argument("--vocab", type=Path, action="append",
+                          help="vocab.txt, repeatable (default: the bundled vocabulary); e.g. a BERT checkpoint's")
     _add_font_option(coverage)
     coverage.set_defaults(run=_coverage)
     return parser
@@ -132,6 +143,11 @@ def main(argv: list[str] | None = None):
     {char: [(neighbour, cosine)]}; coverage: the CoverageReport), or the exit status 1 after
     printing the message of a bad input.
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["subset"]:  # a builder with its own options (source fonts, vocabularies)
+        from .subset import main as subset_main
+
+        return subset_main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

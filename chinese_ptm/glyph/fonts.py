@@ -11,7 +11,7 @@ from pathlib import Path
 from fontTools.ttLib import TTFont
 from PIL import ImageFont
 
-from chinese_ptm import DEFAULT_FONTS_DIR, PROJECT_ROOT
+from chinese_ptm.resources import fonts_dir as bundled_fonts_dir
 
 #: The manifest of the shipped fonts (in ``fonts/``), read with tomllib.
 MANIFEST_NAME = "fonts.toml"
@@ -22,7 +22,7 @@ FONT_MAGICS = (b"\x00\x01\x00\x00", b"OTTO", b"true", b"typ1", b"wOFF", b"wOF2",
 #: Glyph name fontTools gives the "missing glyph" box; a cmap entry pointing to it is no coverage.
 NOTDEF = ".notdef"
 #: How to rebuild the shipped fonts (quoted in error messages).
-REBUILD_FONTS_HINT = "rebuild them with `python fonts/build_subsets.py` (see fonts/README.md)"
+REBUILD_FONTS_HINT = "rebuild them with `chinese-ptm glyphs subset` (see chinese_ptm/bundled/fonts/README.md)"
 
 
 class GlyphError(Exception):
@@ -65,10 +65,11 @@ def sha256_file(path: str | Path) -> str:
 
 
 def display_path(path: str | Path) -> str:
-    """A path relative to the project root when it lies inside it (for headers and messages)."""
+    """A bundled file as ``fonts/NAME`` (the same in every installation, so that table headers
+    built anywhere agree), any other path as given (for headers and messages)."""
     path = Path(path)
     try:
-        return path.resolve().relative_to(PROJECT_ROOT).as_posix()
+        return path.resolve().relative_to(bundled_fonts_dir().parent.resolve()).as_posix()
     except ValueError:
         return str(path)
 
@@ -193,7 +194,7 @@ class Font:
 
 def load_manifest(fonts_dir: str | Path | None = None) -> dict:
     """The parsed ``fonts.toml`` of a fonts folder (default: the shipped ``fonts/``)."""
-    fonts_dir = Path(fonts_dir) if fonts_dir is not None else DEFAULT_FONTS_DIR
+    fonts_dir = Path(fonts_dir) if fonts_dir is not None else bundled_fonts_dir()
     path = fonts_dir / MANIFEST_NAME
     if not path.is_file():
         raise FontNotFoundError(f"font manifest not found: {path}; {REBUILD_FONTS_HINT}")
@@ -209,7 +210,7 @@ def load_manifest(fonts_dir: str | Path | None = None) -> dict:
 
 def shipped_fonts(styles: list[str] | tuple[str, ...] | None = None, fonts_dir: str | Path | None = None) -> list[Font]:
     """The shipped fonts in manifest order (the glyph-table order), optionally only some styles."""
-    fonts_dir = Path(fonts_dir) if fonts_dir is not None else DEFAULT_FONTS_DIR
+    fonts_dir = Path(fonts_dir) if fonts_dir is not None else bundled_fonts_dir()
     entries = load_manifest(fonts_dir)["font"]
     by_style = {entry["style"]: entry for entry in entries}
     if styles is not None:

@@ -18,7 +18,8 @@ import PIL
 from PIL import features
 from tqdm.auto import tqdm
 
-from chinese_ptm import DEFAULT_VOCAB_DIR
+from chinese_ptm.resources import vocab_dir
+from chinese_ptm.text import is_cjk
 from chinese_ptm.vocab import VOCAB_FILE as VOCAB_NAME
 from chinese_ptm.vocab import VocabError  # noqa: F401 - re-exported as chinese_ptm.glyph.VocabError
 from chinese_ptm.vocab import read_vocab_tokens as read_vocab
@@ -136,9 +137,10 @@ class CoverageReport:
         """A few human-readable lines."""
         lines = [f"{self.n_tokens} tokens, {self.n_chars} single-character tokens, {self.size}x{self.size} bitmaps"]
         for font in self.fonts:
+            cjk_missing = sum(is_cjk(c) for c in font.missing)
             lines.append(
                 f"  {font.name} ({font.style or font.file}): {font.rendered} drawn, {len(font.missing)} missing"
-                + (f": {_short(font.missing, limit)}" if font.missing else "")
+                + (f" ({cjk_missing} Chinese characters): {_short(font.missing, limit)}" if font.missing else "")
             )
             if font.blank:
                 lines.append(f"    {len(font.blank)} without ink: {[c for c in font.blank[:limit]]}")
@@ -301,7 +303,7 @@ def save_glyph_table(
 
 
 def _table_paths(path_or_vocab_dir: str | Path | None) -> tuple[Path, Path]:
-    target = Path(path_or_vocab_dir) if path_or_vocab_dir is not None else DEFAULT_VOCAB_DIR
+    target = Path(path_or_vocab_dir) if path_or_vocab_dir is not None else vocab_dir()
     table_path = target / TABLE_NAME if target.is_dir() or target.suffix == "" else target
     if not table_path.is_file():
         raise GlyphTableNotFoundError(

@@ -1,8 +1,10 @@
-"""Build the shipped font subsets in ``fonts/`` from open-licence source fonts.
+"""Build the shipped font subsets (``chinese_ptm/bundled/fonts``) from open-licence source fonts.
 
-Every single-character token of the vocabulary (plus every character that occurs inside a longer
-token, plus printable ASCII for labels) is kept; everything else is dropped. The subsets are
-written so that a rerun on the same inputs gives byte-identical files:
+Every character of the given vocabularies (single-character tokens and characters inside longer
+tokens) plus printable ASCII is kept; everything else is dropped. The shipped subsets keep the
+characters of the bundled vocabulary and of the standard 21,128-entry Chinese BERT vocabulary (the
+one Google's and HFL's Chinese checkpoints use), so that glyph tables for those checkpoints have no
+blank characters. A rerun on the same inputs gives byte-identical files:
 
 * hinting is dropped (TrueType instructions and CFF hints), so 24 px renderings do not depend on a
   hinting engine; this choice is fixed, never a flag;
@@ -10,14 +12,14 @@ written so that a rerun on the same inputs gives byte-identical files:
 * ``head.modified`` is kept from the source font instead of being set to the current time;
 * the family names are replaced (the OFL reserves the original names for unmodified fonts).
 
-Usage, from the project root::
+Usage::
 
-    python fonts/build_subsets.py                       # Debian paths, vocab/vocab.txt
-    python fonts/build_subsets.py --vocab path/to/vocab.txt --serif /path/NotoSerifCJK-Regular.ttc:2
+    chinese-ptm glyphs subset --vocab BUNDLED --vocab path/to/bert-base-chinese/vocab.txt --out DIR
+    chinese-ptm glyphs subset --vocab my/vocab.txt --serif /path/NotoSerifCJK-Regular.ttc:2 --out DIR
 
-It writes the subsets, one ``<name>.OFL.txt`` licence beside each, and ``fonts/fonts.toml``.
-Source fonts come from the Debian packages ``fonts-noto-cjk`` and ``fonts-lxgw-wenkai``
-(``apt-get install fonts-noto-cjk fonts-lxgw-wenkai``).
+It writes the subsets, one ``<name>.OFL.txt`` licence beside each, and ``fonts.toml`` (sources,
+vocabularies with their digests and coverage). Source fonts come from the Debian packages
+``fonts-noto-cjk`` and ``fonts-lxgw-wenkai`` (``apt-get install fonts-noto-cjk fonts-lxgw-wenkai``).
 """
 
 from __future__ import annotations
@@ -26,27 +28,19 @@ import argparse
 import hashlib
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-FONTS_DIR = Path(__file__).resolve().parent
-PROJECT_ROOT = FONTS_DIR.parent
-if str(PROJECT_ROOT) not in sys.path:  # run as a script from a source checkout
-    sys.path.insert(0, str(PROJECT_ROOT))
+from fontTools import subset as ft_subset
+from fontTools.ttLib import TTFont
 
-from fontTools import subset as ft_subset  # noqa: E402
-from fontTools.ttLib import TTFont  # noqa: E402
+from ..resources import vocab_dir
+from .fonts import MANIFEST_NAME, open_ttfont, sha256_file
+from ..text import is_cjk as is_cjk_char
+from .table import VOCAB_NAME, read_vocab, vocab_characters
 
-from chinese_ptm.glyph import (  # noqa: E402
-    MANIFEST_NAME,
-    FontError,
-    open_ttfont,
-    read_vocab,
-    vocab_characters,
-)
-
-DEFAULT_VOCAB = PROJECT_ROOT / "vocab" / "vocab.txt"
+#: ``--vocab BUNDLED`` stands for the bundled vocabulary
+BUNDLED_VOCAB = "BUNDLED"
 #: Printable ASCII, always kept so that the fonts can label contact sheets.
 ASCII_PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
 #: Name-table entries copied from the source (copyright, version, designers, URLs, licence).
@@ -111,15 +105,6 @@ SOURCES = (
         description="Hei-style sans serif",
     ),
 )
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def dpkg_version(package: str) -> str:
@@ -199,10 +184,31 @@ def licence_file_text(source: SourceFont, source_path: Path, package: str, versi
     return "\n".join(parts)
 
 
-def subset_codepoints(vocab_path: Path) -> list[int]:
-    """Every character the fonts must keep: the vocabulary's characters plus printable ASCII."""
-    tokens = read_vocab(vocab_path)
-    chars = set(vocab_characters(tokens)) | set(ASCII_PRINTABLE)
+@dataclass(frozen=True)
+class VocabChars:
+    """The characters one vocabulary needs from the fonts."""
+
+    label: str  # as shown in the manifest (bundled: ``vocab/vocab.txt``)
+    sha256: str  # of the vocab file's bytes
+    tokens: int
+    chars: frozenset[str]
+
+
+def read_vocab_chars(spec: str | Path) -> VocabChars:
+    """``BUNDLED``, ``PATH`` or ``NAME=PATH`` (a ``vocab.txt``) -> the characters of its tokens."""
+    label, _, given = str(spec).rpartition("=")
+    bundled = given == BUNDLED_VOCAB
+    path = vocab_dir() / VOCAB_NAME if bundled else Path(given)
+    if not path.is_file():
+        raise FileNotFoundError(f"--vocab {spec}: no such vocabulary file (give a vocab.txt, or {BUNDLED_VOCAB})")
+    tokens = read_vocab(path)
+    label = label or ("the bundled vocabulary" if bundled else str(path))
+    return VocabChars(label, sha256_file(path), len(tokens), frozenset(vocab_characters(tokens)))
+
+
+def subset_codepoints(vocabs: list[VocabChars]) -> list[int]:
+    """Every character the fonts must keep: the vocabularies' characters plus printable ASCII."""
+    chars = set(ASCII_PRINTABLE).union(*(v.chars for v in vocabs))
     return sorted(ord(c) for c in chars)
 
 
@@ -225,7 +231,7 @@ def rename(font: TTFont, source: SourceFont, source_path: Path) -> None:
         PS_NAME_ID: ps_name,
         DESCRIPTION_ID: (
             f"Subset of {source.source_family} ({source_path.name}, face {source.face_index}) "
-            "made by chinese_ptm fonts/build_subsets.py for glyph tables; hinting and layout removed."
+            "made by `chinese-ptm glyphs subset` for glyph tables; hinting and layout removed."
         ),
     }
     name_table.names = []
@@ -313,23 +319,31 @@ def _toml_value(value) -> str:
     return _toml_string(str(value))
 
 
-def write_manifest(
-    path: Path, entries: list[dict], vocab_shown: str, vocab_sha: str, n_codepoints: int, command: str
-) -> None:
+def write_manifest(path: Path, entries: list[dict], vocabs: list[VocabChars], n_codepoints: int, command: str) -> None:
     """Write fonts.toml (read back with tomllib by chinese_ptm.glyph)."""
     lines = [
         "# The shipped fonts of chinese_ptm, in glyph-table order (one table plane per font).",
-        "# Written by fonts/build_subsets.py; rerun it instead of editing by hand.",
+        "# Written by `chinese-ptm glyphs subset`; rerun it instead of editing by hand.",
         "",
         "[subset]",
         f"command = {_toml_string(command)}",
         f"options = {_toml_string(SUBSET_OPTIONS_TEXT)}",
-        f"vocab = {_toml_string(vocab_shown)}",
-        f"vocab_sha256 = {_toml_string(vocab_sha)}",
         f"codepoints = {n_codepoints}",
         "hinting = false",
         "",
     ]
+    for vocab in vocabs:
+        missing = sorted({c for entry in entries for c in entry["missing"] if c in vocab.chars})
+        lines += [
+            "[[subset.vocabulary]]",
+            f"name = {_toml_string(vocab.label)}",
+            f"sha256 = {_toml_string(vocab.sha256)}",
+            f"tokens = {vocab.tokens}",
+            f"characters = {len(vocab.chars)}",
+            f"cjk_characters = {sum(is_cjk_char(c) for c in vocab.chars)}",
+            f"missing_in_some_font = {_toml_string(''.join(missing))}",
+            "",
+        ]
     for entry in entries:
         lines.append("[[font]]")
         lines += [f"{key} = {_toml_value(value)}" for key, value in entry.items()]
@@ -347,10 +361,13 @@ def _parse_source(spec: str | None, default: SourceFont) -> tuple[Path, int]:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Build the subsets; returns {"fonts": [manifest entries], "manifest": path}."""
-    parser = argparse.ArgumentParser(prog="fonts/build_subsets.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--vocab", type=Path, default=DEFAULT_VOCAB, help="vocab.txt (default: vocab/vocab.txt)")
-    parser.add_argument("--out", type=Path, default=FONTS_DIR, help="output folder (default: fonts/)")
+    """``chinese-ptm glyphs subset``; returns {"fonts": [manifest entries], "manifest": path}."""
+    parser = argparse.ArgumentParser(prog="chinese-ptm glyphs subset", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--vocab", action="append", required=True, metavar="VOCAB",
+                        help=f"vocab.txt whose characters to keep, as PATH or NAME=PATH (repeatable; {BUNDLED_VOCAB} = the "
+                             "bundled vocabulary)")
+    parser.add_argument("--out", type=Path, required=True,
+                        help="output folder (the shipped fonts live in chinese_ptm/bundled/fonts)")
     for source in SOURCES:
         parser.add_argument(
             f"--{source.style}",
@@ -358,45 +375,32 @@ def main(argv: list[str] | None = None) -> dict:
             help=f"source font for the {source.style} subset (default: {source.path}:{source.face_index})",
         )
     args = parser.parse_args(argv)
-    if not args.vocab.is_file():
-        raise FileNotFoundError(f"vocabulary not found: {args.vocab} (pass --vocab path/to/vocab.txt)")
-    codepoints = subset_codepoints(args.vocab)
-    vocab_sha = sha256_file(args.vocab)
-    print(f"vocab {args.vocab}: {len(codepoints)} characters to keep (vocab characters + printable ASCII)")
+    vocabs = [read_vocab_chars(spec) for spec in args.vocab]
+    codepoints = subset_codepoints(vocabs)
+    for vocab in vocabs:
+        print(f"{vocab.label}: {vocab.tokens} tokens, {len(vocab.chars)} characters")
+    print(f"{len(codepoints)} characters to keep (vocabulary characters + printable ASCII)")
     args.out.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for source in SOURCES:
-        path, face = _parse_source(getattr(args, source.style), source)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"source font not found: {path} (install it: apt-get install {source.package}, "
-                f"or pass --{source.style} PATH[:FACE])"
-            )
-        print(f"{source.style}: {path} face {face} -> {args.out / source.out_name}")
-        entry = build_subset(source, path, face, codepoints, args.out)
-        missing = entry["missing"]
-        print(
-            f"  {entry['glyphs']} glyphs, {entry['bytes'] / 1e6:.2f} MB, sha256 {entry['sha256'][:12]}; "
-            f"{len(missing)} characters missing from the source"
-            + (f": {missing}" if missing else "")
-        )
-        entries.append(entry)
-    argv_text = " ".join(argv if argv is not None else sys.argv[1:])
-    try:
-        vocab_shown = args.vocab.resolve().relative_to(PROJECT_ROOT).as_posix()
-    except ValueError:
-        vocab_shown = str(args.vocab)
-    command = f"python fonts/build_subsets.py {argv_text}".strip() if argv_text else "python fonts/build_subsets.py"
+    entries = [_subset_one(source, args, codepoints) for source in SOURCES]
+    shown = [f"--vocab {v if '=' not in v else v.split('=')[0] + '=VOCAB_TXT'}" for v in args.vocab]
+    command = "chinese-ptm glyphs subset " + " ".join(shown) + " --out OUT"
     manifest_path = args.out / MANIFEST_NAME
-    write_manifest(manifest_path, entries, vocab_shown, vocab_sha, len(codepoints), command)
+    write_manifest(manifest_path, entries, vocabs, len(codepoints), command)
     total = sum(entry["bytes"] for entry in entries)
     print(f"wrote {manifest_path}; fonts total {total / 1e6:.2f} MB")
     return {"fonts": entries, "manifest": manifest_path}
 
 
-if __name__ == "__main__":
-    try:
-        main()
-    except (FileNotFoundError, FontError, ValueError) as error:
-        print(f"build_subsets: error: {error}", file=sys.stderr)
-        sys.exit(1)
+def _subset_one(source: SourceFont, args: argparse.Namespace, codepoints: list[int]) -> dict:
+    path, face = _parse_source(getattr(args, source.style), source)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"source font not found: {path} (install it: apt-get install {source.package}, "
+            f"or pass --{source.style} PATH[:FACE])"
+        )
+    print(f"{source.style}: {path} face {face} -> {args.out / source.out_name}")
+    entry = build_subset(source, path, face, codepoints, args.out)
+    missing = entry["missing"]
+    print(f"  {entry['glyphs']} glyphs, {entry['bytes'] / 1e6:.2f} MB, sha256 {entry['sha256'][:12]}; "
+          f"{len(missing)} characters missing from the source" + (f": {missing}" if missing else ""))
+    return entry
