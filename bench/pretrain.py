@@ -107,7 +107,7 @@ def ddp_rate(nproc: int, steps: int, corpus: Path, workdir: Path) -> dict:
            str(29600 + nproc), "-m", "chinese_ptm.pretrain", "chinesebert-tiny", "--train-files", str(corpus),
            "--output-dir", str(out), "--max-steps", str(steps), "--set", "data.line_is_document=true",
            "--set", "training.report_to=none", "--set", "training.global_batch_size=32",
-           "--set", f"training.per_device_train_batch_size={32 // nproc}", "--set", "training.save_steps=100000",
+           "--set", "training.save_steps=100000",
            "--set", "data.eval_records=16"]
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // nproc))}
     # the report times the training loop only (corpus preparation is excluded)

@@ -23,7 +23,9 @@ def parse_sets(values: list[str], example: str = "--set name=value") -> dict[str
     settings = {}
     for item in values:
         if "=" not in item:
-            raise ValueError(f"--set {item!r}: expected NAME=VALUE, e.g. {example}")
+            from .runtime.errors import SettingsError
+
+            raise SettingsError(f"--set {item!r}: expected NAME=VALUE, e.g. {example}")
         name, value = item.split("=", 1)
         settings[name.strip()] = value.strip()
     return settings

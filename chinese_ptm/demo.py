@@ -2,7 +2,7 @@
 
 1. tokenises the corpus with pinyin, shows readings that depend on context, reports throughput
    and the [UNK] rate;
-2. pretrains the tiny ChineseBERT recipe (``recipes/chinesebert-tiny.yaml``): prepares the corpus
+2. pretrains the tiny ChineseBERT recipe (``chinesebert-tiny``): prepares the corpus
    (segmentation, word ids, packing), trains a few hundred steps on the CPU, reports MLM accuracy on
    held-out records and draws the loss curve.
 
@@ -75,14 +75,13 @@ def main(argv: list[str] | None = None) -> dict:
     for ex in tok["examples"]:
         print(f"  {ex['context']}: {ex['char']} = {ex['reading']} (alone: {ex['alone']})")
 
-    from .pretrain import main as pretrain_main
+    from .pretrain import run as pretrain
+    from .recipe import load_recipe
 
-    pretrain_args = [args.recipe, "--output-dir", str(out_dir / "pretrain")]
+    overrides = {"output_dir": str(out_dir / "pretrain")}
     if args.max_steps is not None:
-        pretrain_args += ["--max-steps", str(args.max_steps)]
-    reports = pretrain_main(pretrain_args)
-    if isinstance(reports, int):
-        raise SystemExit(reports)
+        overrides["training.max_steps"] = args.max_steps
+    reports = pretrain(load_recipe(args.recipe, overrides))
     report["pretrain"] = {k: v for k, v in reports[-1].items() if k != "recipe_config"}
     (out_dir / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"outputs in {out_dir}/ (report.json, pretrain/loss_curve.png, pretrain/final/)")

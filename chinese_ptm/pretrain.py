@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import sys
 import time
 from pathlib import Path
@@ -26,12 +27,15 @@ from typing import Any
 import numpy as np
 
 from .cli import parse_sets
-from .recipe import Recipe, RecipeError, load_recipe, recipe_help, stage_recipes
+from .recipe import Recipe, bundled_recipe_names, load_recipe, recipe_help, stage_recipes
+from .runtime.loading import resolve_bundled_file
+from .runtime import UserError, is_main_process, run_once
+from .runtime.ranks import finish_distributed
+from .runtime.loading import check_vocab_size
 from .training import (
     _make_trainer_class,
     _optimizer,
     draw_loss_curve,
-    is_main_process,
     last_complete_checkpoint,
     make_collator,
     rank_digests,
@@ -55,63 +59,73 @@ def load_run_tokenizer(recipe: Recipe):
     from .tokenization import GlyceBertTokenizer, load_tokenizer
 
     source = recipe.model.tokenizer
-    if source is None and recipe.model.init_from and (Path(recipe.model.init_from) / "vocab.txt").is_file():
+    if source is None and _has_vocab(recipe.model.init_from):
         source = recipe.model.init_from
     return GlyceBertTokenizer.from_pretrained(source) if source else load_tokenizer()
 
 
 def train_files(recipe: Recipe, work_dir: Path) -> tuple[list[str], bool]:
-    """The corpus files and whether each line is a document (the embedded corpus: yes)."""
+    """The corpus files and whether each line is a document (the embedded corpus: yes, written to
+    ``work_dir`` by whichever process prepares)."""
     if recipe.data.train_files:
         missing = [f for f in recipe.data.train_files if not Path(f).is_file()]
         if missing:
-            raise FileNotFoundError(f"data.train_files: {missing[0]}: no such file")
+            raise UserError(f"data.train_files: {missing[0]}: no such file")
         return list(recipe.data.train_files), recipe.data.line_is_document
-    from .data import peoples_daily_lines_file
+    from .data import EMBEDDED_CORPUS_FILE
 
-    return [str(peoples_daily_lines_file(work_dir))], True
+    return [str(work_dir / EMBEDDED_CORPUS_FILE)], True
 
 
-def prepared_records(recipe: Recipe, tokenizer, args) -> tuple[Any, Any, dict]:
-    """(train, held-out) datasets; preparation runs on the main process when missing or stale."""
+def prepared_dir(recipe: Recipe) -> Path:
+    return Path(recipe.data.prepared_dir) if recipe.data.prepared_dir else Path(recipe.output_dir) / DATA_DIR
+
+
+def prepared_records(recipe: Recipe, tokenizer) -> tuple[Any, Any, dict]:
+    """(train, held-out, summary). Records missing or stale are prepared by one process per shared
+    filesystem (``data.prepare_scope=shared``) or per node (``node``); the others wait for them."""
     import datasets
 
-    from .data import PREPARE_META, PrepareConfig, is_prepared, prepare_corpus
-    from .segmentation import get_segmenter
+    from .data import PREPARE_META, PrepareConfig, is_prepared, tokenizer_digest
 
-    from .data import tokenizer_digest
-
-    out = Path(recipe.output_dir)
-    prepared = Path(recipe.data.prepared_dir) if recipe.data.prepared_dir else out / DATA_DIR
+    prepared = prepared_dir(recipe)
     if recipe.data.prepared_dir and not recipe.data.train_files and (prepared / PREPARE_META).is_file():
         # a prepared dataset given without its corpus: use it as it is, never prepare over it
         summary = json.loads((prepared / PREPARE_META).read_text(encoding="utf-8"))
         if summary.get("tokenizer") != tokenizer_digest(tokenizer):
-            raise ValueError(f"data.prepared_dir={prepared} was prepared with another tokenizer; set "
-                             "model.tokenizer to that tokenizer, or give data.train_files to prepare again")
+            raise UserError(f"data.prepared_dir={prepared} was prepared with another tokenizer; set "
+                            "model.tokenizer to that tokenizer, or give data.train_files to prepare again")
         return _split_heldout(datasets.load_from_disk(str(prepared)), recipe, prepared) + (summary,)
     files, per_line = train_files(recipe, prepared.parent / "_corpus")
     cfg = PrepareConfig(max_length=recipe.data.max_length, packed_ratio=recipe.data.packed_ratio,
                         text_field=recipe.data.text_field, line_is_document=per_line, seed=recipe.training.seed)
-    with args.main_process_first(desc="corpus preparation"):
-        if not is_prepared(prepared, files, tokenizer, cfg):
-            options = {}
-            if recipe.data.segmenter == "jieba":
-                options = {"hmm": recipe.data.jieba_hmm}
-            elif recipe.data.segmenter == "ltp":
-                options = {"model_path": recipe.data.ltp_model}
-            segmenter = get_segmenter(recipe.data.segmenter, **options)
-            prepare_corpus(files, tokenizer, segmenter=segmenter, config=cfg, num_proc=recipe.data.num_proc,
-                           output_dir=prepared, progress=is_main_process())
-        records = datasets.load_from_disk(str(prepared))
-        summary = json.loads((prepared / PREPARE_META).read_text(encoding="utf-8"))
-    return _split_heldout(records, recipe, prepared) + (summary,)
+    run_once(prepared, lambda: is_prepared(prepared, files, tokenizer, cfg),
+             lambda: _prepare(recipe, tokenizer, files, cfg, prepared), scope=recipe.data.prepare_scope,
+             timeout_s=recipe.data.prepare_timeout_minutes * 60, what="corpus preparation")
+    summary = json.loads((prepared / PREPARE_META).read_text(encoding="utf-8"))
+    return _split_heldout(datasets.load_from_disk(str(prepared)), recipe, prepared) + (summary,)
+
+
+def _prepare(recipe: Recipe, tokenizer, files: list[str], cfg, prepared: Path) -> None:
+    from .data import peoples_daily_lines_file, prepare_corpus
+    from .segmentation import get_segmenter
+
+    if not recipe.data.train_files:
+        peoples_daily_lines_file(Path(files[0]).parent)
+    options = {}
+    if recipe.data.segmenter == "jieba":
+        options = {"hmm": recipe.data.jieba_hmm}
+    elif recipe.data.segmenter == "ltp":
+        options = {"model_path": recipe.data.ltp_model}
+    segmenter = get_segmenter(recipe.data.segmenter, **options)
+    prepare_corpus(files, tokenizer, segmenter=segmenter, config=cfg, num_proc=recipe.data.num_proc,
+                   output_dir=prepared, progress=True)
 
 
 def _split_heldout(records, recipe: Recipe, where: Path) -> tuple[Any, Any]:
     """(train, held-out): the last ``data.eval_records`` records (at most a tenth) are held out."""
     if len(records) < 2:
-        raise ValueError(f"{where}: only {len(records)} records; the corpus is too small to train on")
+        raise UserError(f"{where}: only {len(records)} records; the corpus is too small to train on")
     n_eval = min(recipe.data.eval_records, max(len(records) // 10, 1))
     records = records.add_column("record_id", np.arange(len(records)))
     return records.select(range(len(records) - n_eval)), records.select(range(len(records) - n_eval, len(records)))
@@ -126,7 +140,9 @@ def build_model(recipe: Recipe, tokenizer):
 
         cls = BertForPreTraining if with_sentence else BertForMaskedLM
         if m.init_from:
-            return cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation)
+            model = cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation)
+            check_vocab_size(model, tokenizer, m.init_from, _tokenizer_source(recipe))
+            return model
         config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=m.max_position_embeddings,
                             pad_token_id=tokenizer.pad_token_id, **m.dims())
         config._attn_implementation = m.attn_implementation
@@ -142,12 +158,13 @@ def build_model(recipe: Recipe, tokenizer):
 
         table = load_glyph_table(m.glyph_table) if m.glyph_table else load_glyph_table(_vocab_dir(tokenizer))
         if table.shape[0] != len(tokenizer):
-            raise ValueError(f"glyph table has {table.shape[0]} rows, the tokenizer {len(tokenizer)} tokens: "
+            raise UserError(f"glyph table has {table.shape[0]} rows, the tokenizer {len(tokenizer)} tokens: "
                              "build a table for this vocab with `chinese-ptm glyphs build --vocab ...`")
         return table
 
     if m.init_from:
         model = cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation, **branches)
+        check_vocab_size(model, tokenizer, m.init_from, _tokenizer_source(recipe))
         glyphs = model.base_model.embeddings.glyph_embeddings
         if glyphs is not None and not glyphs.embedding.weight.any():  # a BERT checkpoint brings no glyphs
             model.load_glyph_table(glyph_table())
@@ -163,6 +180,16 @@ def build_model(recipe: Recipe, tokenizer):
     if table is not None:
         model.load_glyph_table(table)
     return model
+
+
+def _tokenizer_source(recipe: Recipe) -> str:
+    """Where the run's tokenizer comes from, in words (for messages)."""
+    return recipe.model.tokenizer or (recipe.model.init_from if _has_vocab(recipe.model.init_from) else
+                                      "the bundled vocabulary")
+
+
+def _has_vocab(directory: str | None) -> bool:
+    return bool(directory) and (Path(directory) / "vocab.txt").is_file()
 
 
 def _vocab_dir(tokenizer) -> str:
@@ -181,14 +208,14 @@ def run_stage(recipe: Recipe, resume: bool = True) -> dict:
     from transformers import set_seed
 
     if recipe.model.requires_init and not recipe.model.init_from:
-        raise RecipeError(f"recipe {recipe.name!r} continues pretraining from a checkpoint: set "
+        raise UserError(f"recipe {recipe.name!r} continues pretraining from a checkpoint: set "
                           "--set model.init_from=DIR (a Chinese BERT checkpoint such as bert-base-chinese)")
     out = Path(recipe.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     args = training_arguments(recipe)
     set_seed(recipe.training.seed)
     tokenizer = load_run_tokenizer(recipe)
-    train, heldout, data_summary = prepared_records(recipe, tokenizer, args)
+    train, heldout, data_summary = prepared_records(recipe, tokenizer)
     model = build_model(recipe, tokenizer)
     if recipe.training.gradient_checkpointing:
         model.config.use_cache = False
@@ -249,13 +276,56 @@ def run_stage(recipe: Recipe, resume: bool = True) -> dict:
 
 
 def run(recipe: Recipe, resume: bool = True) -> list[dict]:
-    return [run_stage(stage, resume=resume) for stage in stage_recipes(recipe)]
+    """Train every stage of the recipe; returns their reports."""
+    reports = [run_stage(stage, resume=resume) for stage in stage_recipes(recipe)]
+    finish_distributed()
+    return reports
+
+
+def describe(recipe: Recipe, world: int | None = None) -> list[dict]:
+    """What each stage would run, without running it: the batch plan for the world size, steps, tokens
+    per step, warm-up, precision, optimizer and where the data comes from (``--dry-run``)."""
+    import torch
+
+    from .training import batch_plan
+
+    plans = []
+    for stage in stage_recipes(recipe):
+        t, d = stage.training, stage.data
+        plan = batch_plan(stage, world)
+        gpu = torch.cuda.is_available() and not t.use_cpu
+        precision = ("bf16" if t.bf16 else "fp16" if t.fp16 else "fp32") if gpu else \
+            "fp32" + (" (no GPU: bf16/fp16 apply on GPUs only)" if t.bf16 or t.fp16 else "")
+        plans.append({
+            "recipe": stage.name,
+            **{k: v for k, v in plan.to_dict().items()},
+            "warning": plan.warning(),
+            "max_steps": t.max_steps,
+            "sequence_length": d.max_length,
+            "tokens_per_step": plan.global_batch * d.max_length,
+            "tokens_total": plan.global_batch * d.max_length * t.max_steps,
+            "warmup_steps": int(t.warmup_steps) if t.warmup_steps >= 1 else math.ceil(t.warmup_steps * t.max_steps),
+            "learning_rate": t.learning_rate,
+            "lr_scheduler": t.lr_scheduler_type,
+            "precision": precision,
+            "device": "cuda" if gpu else "cpu",
+            "optimizer": t.optimizer,
+            "deepspeed": str(resolve_bundled_file(t.deepspeed, "recipes")) if t.deepspeed else None,
+            "fsdp": t.fsdp,
+            "model": {"architecture": stage.model.architecture, **stage.model.dims(), "init_from": stage.model.init_from},
+            "data": {"train_files": d.train_files or ["(embedded) People's Daily 1998"],
+                     "prepared_dir": str(prepared_dir(stage)), "prepare_scope": d.prepare_scope,
+                     "prepare_timeout_minutes": d.prepare_timeout_minutes},
+            "output_dir": stage.output_dir,
+        })
+    return plans
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chinese-ptm pretrain", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("recipe", nargs="?", help="recipe name (recipes/<name>.yaml) or path")
+    parser.add_argument("recipe", nargs="?", help=f"a bundled recipe by name ({', '.join(bundled_recipe_names())}) "
+                        "or a recipe file")
     parser.add_argument("--train-files", nargs="+", default=None, help="corpus files (data.train_files)")
     parser.add_argument("--output-dir", default=None, help="output directory (output_dir)")
     parser.add_argument("--max-steps", type=int, default=None, help="optimizer steps (training.max_steps)")
@@ -263,40 +333,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="any recipe field, e.g. --set training.learning_rate=5e-4 (repeatable)")
     parser.add_argument("--no-resume", action="store_true", help="start over even if checkpoints exist")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the resolved plan of every stage as JSON for this world size and exit")
     parser.add_argument("--help-recipe", action="store_true", help="list every recipe field with its help")
     return parser
 
 
-def main(argv: list[str] | None = None):
-    args = build_parser().parse_args(argv)
+def recipe_from_args(args: argparse.Namespace) -> Recipe:
+    """The recipe named on the command line with its shortcuts and ``--set`` overrides applied."""
+    overrides = parse_sets(args.set, "--set training.learning_rate=5e-4")
+    shortcuts = {"data.train_files": args.train_files, "output_dir": args.output_dir,
+                 "training.max_steps": args.max_steps, "model.init_from": args.init_from}
+    overrides.update({k: v for k, v in shortcuts.items() if v is not None})
+    return load_recipe(args.recipe, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``chinese-ptm pretrain``: exit status 0, 1 for a user error (printed in one line), 2 for usage."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.help_recipe:
         print(recipe_help())
         return 0
     if not args.recipe:
-        build_parser().print_usage()
+        parser.print_usage()
         return 2
     try:
-        overrides = parse_sets(args.set, "--set training.learning_rate=5e-4")
-        if args.train_files:
-            overrides["data.train_files"] = args.train_files
-        if args.output_dir:
-            overrides["output_dir"] = args.output_dir
-        if args.max_steps is not None:
-            overrides["training.max_steps"] = args.max_steps
-        if args.init_from:
-            overrides["model.init_from"] = args.init_from
-        recipe = load_recipe(args.recipe, overrides)
+        recipe = recipe_from_args(args)
+        if args.dry_run:
+            if is_main_process():
+                print(json.dumps(describe(recipe), indent=2, ensure_ascii=False))
+            return 0
         reports = run(recipe, resume=not args.no_resume)
-    except (RecipeError, FileNotFoundError, ValueError, ImportError) as err:
+    except UserError as err:
         print(f"chinese-ptm pretrain: error: {err}", file=sys.stderr)
         return 1
     if is_main_process():
         for report in reports:
             print(f"{report['recipe']}: {report['steps']} steps, {report['tokens_seen']} tokens, held-out MLM "
                   f"accuracy {report['heldout_mlm_accuracy']:.4f}, loss curve {report['loss_curve']}")
-    return reports
+    return 0
 
 
 if __name__ == "__main__":
-    result = main()
-    sys.exit(result if isinstance(result, int) else 0)
+    sys.exit(main())

@@ -16,6 +16,7 @@ from typing import Any, Literal, Optional, get_args, get_origin, get_type_hints
 import yaml
 
 from .resources import recipes_dir
+from .runtime.errors import SettingsError
 
 #: model sizes (BERT's naming); any field can still be set one by one
 SIZES = {
@@ -76,6 +77,10 @@ class DataSection:
     jieba_hmm: bool = _help("jieba: HMM for unknown words", False)
     ltp_model: Optional[str] = _help("ltp: local model directory", None)
     num_proc: int = _help("processes for preparation", 1)
+    prepare_scope: Literal["shared", "node"] = _help(
+        "shared: global rank 0 prepares once for all nodes (prepared_dir on a shared filesystem); node: local "
+        "rank 0 of every node prepares its own copy (prepared_dir on node-local disk)", "shared")
+    prepare_timeout_minutes: float = _help("how long the other ranks wait for preparation", 720.0)
     eval_records: int = _help("records held out (the end of the corpus) for MLM accuracy", 200)
 
 
@@ -92,8 +97,12 @@ class MaskingSection:
 @dataclass
 class TrainingSection:
     max_steps: int = _help("optimizer steps", 1000)
-    global_batch_size: int = _help("sequences per optimizer step over all devices (accumulation derived)", 256)
-    per_device_train_batch_size: int = _help("sequences per device per micro-step", 32)
+    global_batch_size: int = _help(
+        "sequences per optimizer step over all devices; kept exact when the world size divides it, else the "
+        "nearest reachable size is used (with a warning)", 256)
+    micro_batch_size: int = _help(
+        "most sequences per device per forward pass: the per-device batch is the largest divisor of each device's "
+        "share up to this, accumulation makes up the rest (`--dry-run` shows the plan)", 32)
     learning_rate: float = _help("peak learning rate", 1e-4)
     warmup_steps: float = _help("warm-up: steps (>= 1) or a ratio of max_steps (< 1)", 0.01)
     lr_scheduler_type: str = _help("transformers scheduler name", "linear")
@@ -112,12 +121,13 @@ class TrainingSection:
     fp16: bool = _help("float16 mixed precision", False)
     gradient_checkpointing: bool = _help("activation checkpointing", False)
     torch_compile: bool = _help("torch.compile the model", False)
-    deepspeed: Optional[str] = _help("DeepSpeed config (recipes/deepspeed/zero2.json, zero3.json)", None)
+    deepspeed: Optional[str] = _help("DeepSpeed config: a file, or a bundled one by name (zero2, zero3)", None)
     fsdp: Optional[str] = _help("FSDP mode, e.g. 'full_shard auto_wrap'", None)
-    fsdp_config: Optional[str] = _help("FSDP config file (recipes/fsdp.json)", None)
+    fsdp_config: Optional[str] = _help("FSDP config: a file, or the bundled one by name (fsdp)", None)
     dataloader_num_workers: int = _help("DataLoader workers", 0)
     use_cpu: bool = _help("train on the CPU even when a GPU is present", False)
-    report_to: list[str] = _help("loggers", factory=lambda: ["tensorboard"])
+    report_to: list[str] = _help("logging integrations (transformers' names); those not installed are skipped",
+                                 factory=lambda: ["tensorboard"])
 
 
 @dataclass
@@ -150,9 +160,8 @@ class Recipe:
             problems.append(f"masking.mlm_probability={k.mlm_probability} must lie in (0, 1)")
         if len(k.replace_probs) != 3 or abs(sum(k.replace_probs) - 1) > 1e-6 or min(k.replace_probs) < 0:
             problems.append(f"masking.replace_probs={k.replace_probs} must be three probabilities summing to 1")
-        if t.global_batch_size % t.per_device_train_batch_size:
-            problems.append(f"training.global_batch_size={t.global_batch_size} is not a multiple of "
-                            f"per_device_train_batch_size={t.per_device_train_batch_size}")
+        if t.global_batch_size < 1 or t.micro_batch_size < 1:
+            problems.append("training.global_batch_size and training.micro_batch_size must be at least 1")
         if t.bf16 and t.fp16:
             problems.append("training.bf16 and training.fp16 are exclusive")
         if t.max_steps < 1:
@@ -168,7 +177,7 @@ class Recipe:
         return dataclasses.asdict(self)
 
 
-class RecipeError(ValueError):
+class RecipeError(SettingsError):
     """A recipe that does not load or validate; the message names the file and the field."""
 
 

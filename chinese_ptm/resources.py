@@ -49,22 +49,3 @@ def fonts_dir() -> Path:
 def recipes_dir() -> Path:
     """The pretraining recipes (``*.yaml``) and their ``deepspeed/*.json`` and ``fsdp.json``."""
     return bundled("recipes")
-
-
-def resolve_bundled_file(value: str | Path, folder: str) -> Path:
-    """A user-given config file: the path itself when it exists, else a bundled file of ``folder``
-    by name (``zero2`` and ``deepspeed/zero2.json`` both find ``recipes/deepspeed/zero2.json``)."""
-    path = Path(value)
-    if path.is_file():
-        return path
-    root = bundled(folder)
-    name = path.as_posix()
-    for prefix in (f"{folder}/", f"chinese_ptm/{BUNDLED}/{folder}/"):
-        name = name.removeprefix(prefix)
-    candidates = [root / name, root / f"{name}.json", root / f"{name}.yaml"]
-    candidates += sorted(p for p in root.rglob(f"{Path(name).name}*") if p.is_file() and p.stem == Path(name).stem)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    known = ", ".join(sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()))
-    raise FileNotFoundError(f"{value}: no such file, nor a bundled one (bundled {folder}: {known})")

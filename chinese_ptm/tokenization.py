@@ -387,20 +387,19 @@ def load_tokenizer(path: str | Path | None = None, **kwargs) -> GlyceBertTokeniz
 
 
 def _register() -> None:
+    """AutoTokenizer for GlyceBERT configs; saved tokenizers carry this code (``auto_map``) so that
+    ``AutoTokenizer.from_pretrained(dir, trust_remote_code=True)`` works without chinese_ptm."""
     from transformers import AutoTokenizer
 
-    from .modeling.configuration_glycebert import GlyceBertConfig
+    GlyceBertTokenizer.register_for_auto_class("AutoTokenizer")
+    try:  # absent where this file runs as code saved next to a checkpoint
+        from chinese_ptm.modeling.configuration_glycebert import GlyceBertConfig
+    except ImportError:
+        return
+    AutoTokenizer.register(GlyceBertConfig, fast_tokenizer_class=GlyceBertTokenizer, exist_ok=True)
 
-    try:
-        AutoTokenizer.register(GlyceBertConfig, fast_tokenizer_class=GlyceBertTokenizer, exist_ok=True)
-    except TypeError:  # older signature without exist_ok
-        AutoTokenizer.register(GlyceBertConfig, fast_tokenizer_class=GlyceBertTokenizer)
 
-
-try:
-    _register()
-except ImportError:  # the model package is optional for tokenizer-only use
-    pass
+_register()
 
 
 def main(argv: list[str] | None = None) -> list[dict]:

@@ -13,17 +13,33 @@ import numpy as np
 import torch
 
 from .masking import MaskingCollator
-from .recipe import Recipe, RecipeError
+from .recipe import Recipe
+from .runtime.loading import resolve_bundled_file
+from .runtime.plan import BatchPlan, plan_batches
+from .runtime.ranks import is_main_process, world_size
 
 logger = logging.getLogger(__name__)
 
 
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
+def batch_plan(recipe: Recipe, world: int | None = None) -> BatchPlan:
+    """The recipe's global batch spread over ``world`` devices (default: this run's world size)."""
+    t = recipe.training
+    return plan_batches(t.global_batch_size, world_size() if world is None else world, t.micro_batch_size)
 
 
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
+def active_loggers(requested: list[str]) -> list[str]:
+    """The requested logging integrations that are installed (the others are skipped, said once)."""
+    from transformers.integrations import get_available_reporting_integrations
+
+    wanted = [r for r in requested if r != "none"]
+    available = set(get_available_reporting_integrations())
+    active = [r for r in wanted if r in available]
+    missing = [r for r in wanted if r not in available]
+    if is_main_process() and wanted:
+        note = f"; not installed, skipped: {', '.join(missing)} (pip install 'chinese_ptm[tensorboard]' adds " \
+               "TensorBoard)" if missing else ""
+        logger.warning("logging to: %s%s", ", ".join(active) or "the console and report.json only", note)
+    return active
 
 
 def _batch_seed(records) -> int:
@@ -211,18 +227,17 @@ def training_arguments(recipe: Recipe):
 
     t = recipe.training
     world = world_size()
-    per_step = t.per_device_train_batch_size * world
-    if t.global_batch_size % per_step:
-        raise RecipeError(f"training.global_batch_size={t.global_batch_size} is not a multiple of "
-                          f"per_device_train_batch_size x world size = {per_step}")
+    plan = batch_plan(recipe, world)
+    if plan.warning() and is_main_process():
+        logger.warning(plan.warning())
     cpu = t.use_cpu or not torch.cuda.is_available()
     warmup = int(t.warmup_steps) if t.warmup_steps >= 1 else float(t.warmup_steps)
     options = dict(
         output_dir=recipe.output_dir,
         max_steps=t.max_steps,
-        per_device_train_batch_size=t.per_device_train_batch_size,
-        per_device_eval_batch_size=t.per_device_train_batch_size,
-        gradient_accumulation_steps=t.global_batch_size // per_step,
+        per_device_train_batch_size=plan.per_device_batch,
+        per_device_eval_batch_size=plan.per_device_batch,
+        gradient_accumulation_steps=plan.accumulation,
         learning_rate=t.learning_rate,
         warmup_steps=warmup,
         lr_scheduler_type=t.lr_scheduler_type,
@@ -240,10 +255,10 @@ def training_arguments(recipe: Recipe):
         fp16=t.fp16 and not cpu,
         activation_checkpointing=t.gradient_checkpointing,
         torch_compile=t.torch_compile,
-        deepspeed=t.deepspeed,
+        deepspeed=str(resolve_bundled_file(t.deepspeed, "recipes")) if t.deepspeed else None,
         dataloader_num_workers=t.dataloader_num_workers,
         remove_unused_columns=False,  # the collator needs word_ids, sentence_starts, doc_id, record_id
-        report_to=[r for r in t.report_to if r != "none"] or "none",
+        report_to=active_loggers(t.report_to) or "none",
         use_cpu=cpu,
         disable_tqdm=not is_main_process(),
     )
@@ -252,7 +267,7 @@ def training_arguments(recipe: Recipe):
     if t.fsdp:
         options["fsdp"] = t.fsdp
         if t.fsdp_config:
-            options["fsdp_config"] = t.fsdp_config
+            options["fsdp_config"] = str(resolve_bundled_file(t.fsdp_config, "recipes"))
     if cpu and world > 1:
         options["ddp_backend"] = "gloo"
     return TrainingArguments(**options)

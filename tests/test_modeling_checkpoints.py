@@ -14,7 +14,14 @@ import pytest
 import torch
 from transformers import BertConfig, BertForPreTraining, BertModel, pipeline
 
-from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForMaskedLM, GlyceBertForPreTraining, GlyceBertModel
+from chinese_ptm.modeling import (
+    GlyceBertConfig,
+    GlyceBertForMaskedLM,
+    GlyceBertForPreTraining,
+    GlyceBertForSequenceClassification,
+    GlyceBertForTokenClassification,
+    GlyceBertModel,
+)
 from chinese_ptm.modeling.convert import main as convert_main
 from chinese_ptm.tokenization import GlyceBertTokenizer
 
@@ -227,6 +234,27 @@ def test_convert_bert_cli(bert_checkpoint, tmp_path):
     assert (full / "config" / "pinyin2tensor.json").is_file()  # the tokenizer's tables were built for DST
 
 
+@needs_fixtures
+@pytest.mark.slow
+def test_convert_bert_with_the_standard_vocabulary_renders_its_glyphs(tmp_path):
+    """A BERT-wwm-ext / MacBERT style checkpoint (21,128-entry vocabulary) converted without --glyph-table gets a
+    table drawn from the shipped fonts: every Chinese character has ink in every font."""
+    from chinese_ptm.glyph import read_vocab
+
+    standard = FIXTURES / "tokenizer" / "vocab.txt"
+    tokens = read_vocab(standard)
+    source = tmp_path / "bert-standard"
+    BertForPreTraining(BertConfig(vocab_size=len(tokens), hidden_size=HIDDEN, num_hidden_layers=1,
+                                  num_attention_heads=4, intermediate_size=37)).save_pretrained(source)
+    (source / "vocab.txt").write_bytes(standard.read_bytes())
+    report = convert_main(["bert", str(source), str(tmp_path / "glyce")])
+    assert report["glyph_table"].startswith("rendered from the shipped fonts")
+    model = GlyceBertForPreTraining.from_pretrained(tmp_path / "glyce")
+    glyphs = model.bert.embeddings.glyph_embeddings.embedding.weight.reshape(len(tokens), 3, -1)
+    cjk = [i for i, t in enumerate(tokens) if len(t) == 1 and "\u4e00" <= t <= "\u9fff"]
+    assert len(cjk) > 7000 and bool((glyphs[cjk].sum(-1) > 0).all())
+
+
 # --------------------------------------------------------------------------------------------------------------
 # our checkpoints without chinese_ptm
 
@@ -235,39 +263,57 @@ REMOTE_SCRIPT = """
 import sys
 sys.modules["chinese_ptm"] = None  # importing chinese_ptm would fail: only the checkpoint's own code may run
 import numpy as np, torch
-from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification
-directory, inputs = sys.argv[1], np.load(sys.argv[2])
+from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, AutoTokenizer
+directory = sys.argv[1]
+tokenizer = AutoTokenizer.from_pretrained(directory, trust_remote_code=True)
+assert type(tokenizer).__name__ == "GlyceBertTokenizer", type(tokenizer)
+assert not type(tokenizer).__module__.startswith("chinese_ptm"), type(tokenizer).__module__
 model = AutoModelForMaskedLM.from_pretrained(directory, trust_remote_code=True)
 assert type(model).__name__ == "GlyceBertForMaskedLM", type(model)
 assert not type(model).__module__.startswith("chinese_ptm"), type(model).__module__
+inputs = tokenizer(["我们喜欢北京", "银行行长"], padding=True, return_tensors="pt")
 with torch.no_grad():
-    logits = model(torch.from_numpy(inputs["input_ids"]), torch.from_numpy(inputs["pinyin_ids"])).logits
-np.save(sys.argv[3], logits.numpy())
+    logits = model(**inputs).logits
+np.savez(sys.argv[2], logits=logits.numpy(), **{k: v.numpy() for k, v in inputs.items()})
 classifier = AutoModelForSequenceClassification.from_pretrained(directory, trust_remote_code=True, num_labels=3)
 assert type(classifier).__name__ == "GlyceBertForSequenceClassification"
 """
 
 
+def tiny_tokenizer(directory: Path) -> tuple[GlyceBertTokenizer, list[str]]:
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = specials + list("我们喜欢北京天安门中国人民银行长大的了是在有")
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "vocab.txt").write_text("".join(t + "\n" for t in vocab), encoding="utf-8")
+    return GlyceBertTokenizer(vocab_file=str(directory / "vocab.txt")), vocab
+
+
 @pytest.mark.slow
 def test_saved_checkpoint_loads_with_trust_remote_code_without_chinese_ptm(tmp_path):
+    """Model and tokenizer both load through the Auto classes from the code saved beside them."""
+    tokenizer, vocab = tiny_tokenizer(tmp_path / "vocab")
     torch.manual_seed(0)
-    model = GlyceBertForMaskedLM(tiny_glycebert_config()).eval()
-    model.load_glyph_table(torch.randint(0, 256, (VOCAB, 2 * 6 * 6), dtype=torch.uint8))
+    model = GlyceBertForMaskedLM(tiny_glycebert_config(vocab_size=len(vocab))).eval()
+    model.load_glyph_table(torch.randint(0, 256, (len(vocab), 2 * 6 * 6), dtype=torch.uint8))
     checkpoint = tmp_path / "checkpoint"
     model.save_pretrained(checkpoint)
-    inputs = {"input_ids": np.random.default_rng(0).integers(1, VOCAB, (2, 9)),
-              "pinyin_ids": np.random.default_rng(1).integers(0, 32, (2, 9, 8))}
-    np.savez(tmp_path / "inputs.npz", **inputs)
+    tokenizer.save_pretrained(checkpoint)
+    assert json.loads((checkpoint / "tokenizer_config.json").read_text())["auto_map"]["AutoTokenizer"][0] == \
+        "tokenization.GlyceBertTokenizer"
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     environment.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
     result = subprocess.run(
-        [sys.executable, "-c", REMOTE_SCRIPT, str(checkpoint), str(tmp_path / "inputs.npz"), str(tmp_path / "out.npy")],
+        [sys.executable, "-c", REMOTE_SCRIPT, str(checkpoint), str(tmp_path / "out.npz")],
         cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+    remote = np.load(tmp_path / "out.npz")
+    expected_inputs = tokenizer(["我们喜欢北京", "银行行长"], padding=True, return_tensors="np")
+    for key in ("input_ids", "pinyin_ids", "attention_mask", "token_type_ids"):
+        np.testing.assert_array_equal(remote[key], expected_inputs[key])
     with torch.no_grad():
-        expected = model(torch.from_numpy(inputs["input_ids"]), torch.from_numpy(inputs["pinyin_ids"])).logits
-    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected.numpy(), atol=1e-6)
+        expected = model(**tokenizer(["我们喜欢北京", "银行行长"], padding=True, return_tensors="pt")).logits
+    np.testing.assert_allclose(remote["logits"], expected.numpy(), atol=1e-6)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -275,11 +321,7 @@ def test_saved_checkpoint_loads_with_trust_remote_code_without_chinese_ptm(tmp_p
 
 
 def test_fill_mask_pipeline_with_glycebert_tokenizer(tmp_path):
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    characters = list("我们喜欢北京天安门中国人民银行长大的了是在有")
-    vocab = specials + characters
-    (tmp_path / "vocab.txt").write_text("".join(t + "\n" for t in vocab), encoding="utf-8")
-    tokenizer = GlyceBertTokenizer(vocab_file=str(tmp_path / "vocab.txt"))
+    tokenizer, vocab = tiny_tokenizer(tmp_path)
     torch.manual_seed(0)
     model = GlyceBertForMaskedLM(tiny_glycebert_config(vocab_size=len(vocab))).eval()
 
@@ -295,6 +337,46 @@ def test_fill_mask_pipeline_with_glycebert_tokenizer(tmp_path):
     pinyin = seen["pinyin_ids"]
     assert pinyin.shape == (1, 7, 8)  # [CLS] 我 喜 欢 北 [MASK] [SEP]
     assert pinyin[0, 1].abs().sum() > 0 and pinyin[0, 5].abs().sum() == 0  # 我 has a reading, [MASK] none
+
+
+PIPELINE_HEADS = {
+    "fill-mask": GlyceBertForMaskedLM,
+    "text-classification": GlyceBertForSequenceClassification,
+    "token-classification": GlyceBertForTokenClassification,
+    "feature-extraction": GlyceBertModel,
+}
+
+
+@pytest.mark.parametrize("task", sorted(PIPELINE_HEADS))
+def test_pipelines_pass_the_tokenizers_pinyin_to_the_pinyin_branch(task, tmp_path):
+    """What reaches the pinyin branch inside each transformers pipeline is exactly the tokenizer's pinyin_ids."""
+    tokenizer, vocab = tiny_tokenizer(tmp_path)
+    torch.manual_seed(0)
+    model = PIPELINE_HEADS[task](tiny_glycebert_config(vocab_size=len(vocab), num_labels=2)).eval()
+    seen = []
+    model.base_model.embeddings.pinyin_embeddings.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    text = "银行行长了解[MASK]" if task == "fill-mask" else "银行行长了解中国"
+    pipeline(task, model=model, tokenizer=tokenizer)(text)
+    expected = tokenizer(text, return_tensors="pt")["pinyin_ids"]
+    assert len(seen) == 1 and torch.equal(seen[0], expected)
+    assert expected[0, 1:7].any(-1).all()  # every Chinese character carries its reading
+
+
+def test_missing_pinyin_ids_warn_once_or_raise(caplog):
+    torch.manual_seed(0)
+    model = GlyceBertModel(tiny_glycebert_config()).eval()
+    ids = torch.randint(5, VOCAB, (2, 6))
+    with caplog.at_level("WARNING"):
+        model(input_ids=ids)
+        model(input_ids=ids)
+    warnings = [r for r in caplog.records if "without pinyin_ids" in r.getMessage()]
+    assert len(warnings) == 1
+    model(input_ids=ids, pinyin_ids=torch.zeros(2, 6, 8, dtype=torch.long))  # explicit zeros are fine
+    strict = GlyceBertModel(tiny_glycebert_config(require_pinyin_ids=True)).eval()
+    with pytest.raises(ValueError, match="without pinyin_ids"):
+        strict(input_ids=ids)
+    no_pinyin = GlyceBertModel(tiny_glycebert_config(use_pinyin=False, require_pinyin_ids=True)).eval()
+    no_pinyin(input_ids=ids)  # nothing to lose without the pinyin branch
 
 
 def test_bert_saved_with_our_tokenizer_is_still_bert(tmp_path):

@@ -8,7 +8,6 @@ file and writes the submission file CLUE expects plus ``results.json``.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -28,6 +27,7 @@ from .features import (
     logits_of,
 )
 from .metrics import accuracy, bios_labels, cmrc_scores, entity_scores
+from ..runtime.ranks import is_main_process, world_size
 from .readers import Split, read_split
 from .tasks import (
     CLASSIFICATION,
@@ -64,14 +64,6 @@ HEADS = {
     SPAN: ("GlyceBertForQuestionAnswering", "BertForQuestionAnswering"),
     TAGGING: ("GlyceBertForTokenClassification", "BertForTokenClassification"),
 }
-
-
-def is_main_process() -> bool:
-    return int(os.environ.get("RANK", "0")) == 0
-
-
-def world_size() -> int:
-    return int(os.environ.get("WORLD_SIZE", "1"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,6 +139,13 @@ def build_model(spec: TaskSpec, model_dir: str | Path, kind: str):
         kwargs = dict(num_labels=len(labels), id2label=dict(enumerate(labels)),
                       label2id={label: i for i, label in enumerate(labels)})
     return cls.from_pretrained(str(model_dir), ignore_mismatched_sizes=True, **kwargs)
+
+
+def check_pairing(model, tokenizer, model_dir, tokenizer_dir) -> None:
+    """The tokenizer must index the model's embedding table (see runtime.loading)."""
+    from ..runtime.loading import check_vocab_size
+
+    check_vocab_size(model, tokenizer, str(model_dir), str(tokenizer_dir or model_dir))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,6 +294,7 @@ def run_task(
 
     set_seed(hp.seed)
     network = build_model(spec, model, kind)
+    check_pairing(network, tokenizer, model, tokenizer_dir)
     positions = network.config.max_position_embeddings
     if hp.max_length > positions:
         hp = hp.replace(max_length=positions)

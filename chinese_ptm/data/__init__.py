@@ -116,11 +116,12 @@ def prepare_corpus(
         datasets.disable_progress_bars()
     fp = _fingerprint(files, texts, cfg, f"{tokenizer_digest(tokenizer)}|{type(segmenter).__name__}|{vars(segmenter)!r}")
     staging = None
-    if output_dir is not None and cache_dir is None:
-        # intermediate Arrow files live beside the output and go once it is saved
+    if output_dir is not None:
+        # intermediate Arrow files and the saved records live beside the output until it is complete
         output_dir = Path(output_dir)
         output_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = cache_dir = tempfile.mkdtemp(prefix=".prepare-", dir=output_dir.parent)
+        staging = tempfile.mkdtemp(prefix=f".{output_dir.name}.prepare-", dir=output_dir.parent)
+        cache_dir = cache_dir or staging
     try:
         # reading is sequential and cheap next to segmentation: it always runs, so its counts are exact
         docs = datasets.Dataset.from_generator(gen, features=doc_features, cache_dir=cache_dir,
@@ -138,10 +139,11 @@ def prepare_corpus(
         summary = _summary(records, stats, cfg, time.perf_counter() - started, files, texts, tokenizer, segmenter)
         records = records.remove_columns(["_tokens", "_unk", "_fallback", "_split_words"])
         if output_dir is not None:
-            output_dir = Path(output_dir)
-            records.save_to_disk(str(output_dir), num_shards=num_shards, num_proc=None)
-            (output_dir / PREPARE_META).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
-                                                   encoding="utf-8")
+            complete = Path(staging) / "records"
+            records.save_to_disk(str(complete), num_shards=num_shards, num_proc=None)
+            (complete / PREPARE_META).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
+                                                 encoding="utf-8")
+            _replace_dir(complete, output_dir)
             records = datasets.load_from_disk(str(output_dir))
     finally:
         if staging is not None:
@@ -150,6 +152,18 @@ def prepare_corpus(
             datasets.enable_progress_bars()
     records.prepare_summary = summary
     return records
+
+
+def _replace_dir(complete: Path, output_dir: Path) -> None:
+    """Move finished records into place: a reader sees the old records, none, or the new ones
+    with their ``prepare_meta.json``, never a half-written folder that looks complete."""
+    old = None
+    if output_dir.exists():
+        old = output_dir.with_name(f".{output_dir.name}.old-{os.getpid()}-{time.time_ns()}")
+        os.replace(output_dir, old)
+    os.replace(complete, output_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def _summary(records, stats: ReadStats, cfg, seconds, files, texts, tokenizer, segmenter) -> dict:
@@ -199,7 +213,7 @@ def is_prepared(output_dir: str | Path, files: Sequence[str | Path], tokenizer, 
     """True when ``output_dir`` holds records prepared from these files (same size and mtime),
     this tokenizer and these options: nothing to redo."""
     meta_path = Path(output_dir) / PREPARE_META
-    if not meta_path.is_file():
+    if not meta_path.is_file() or not all(Path(f).is_file() for f in files):
         return False
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
@@ -260,14 +274,18 @@ def main(argv: list[str] | None = None) -> dict:
     return ds.prepare_summary
 
 
+EMBEDDED_CORPUS_FILE = "peoples_daily_1998.txt"
+
+
 def peoples_daily_lines_file(directory: Path) -> Path:
-    """The embedded corpus as a plain text file (one paragraph per line), written once."""
+    """The embedded corpus as a plain text file (one paragraph per line), written once: its size
+    and modification time are part of the prepared records' staleness check."""
     from ..corpora import peoples_daily_lines
 
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / "peoples_daily_1998.txt"
+    path = directory / EMBEDDED_CORPUS_FILE
     if not path.is_file():
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text("\n".join(peoples_daily_lines()) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     return path

@@ -25,7 +25,6 @@ vocabularies with their digests and coverage). Source fonts come from the Debian
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 import subprocess
 from dataclasses import dataclass

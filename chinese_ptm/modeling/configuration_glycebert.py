@@ -41,6 +41,9 @@ class GlyceBertConfig(BertConfig):
         ``pinyin_slots - pinyin_kernel_size + 1`` outputs.
     use_pinyin (`bool`, defaults to `True`):
         Switch the pinyin branch on or off.
+    require_pinyin_ids (`bool`, defaults to `False`):
+        With the pinyin branch on, a call without ``pinyin_ids`` runs with zero pinyin and warns once; `True`
+        makes it an error instead (for pipelines that must never lose pinyin).
     sparse_mlm_logits (`bool`, defaults to `True`):
         When MLM labels are given, compute the prediction head only at labelled positions (``labels != -100``)
         and return logits of shape ``(n_labelled, vocab_size)``. Without labels the logits are always
@@ -61,6 +64,7 @@ class GlyceBertConfig(BertConfig):
     pinyin_embedding_size: int = 128
     pinyin_kernel_size: int = 2
     use_pinyin: bool = True
+    require_pinyin_ids: bool = False
     sparse_mlm_logits: bool = True
 
     @property

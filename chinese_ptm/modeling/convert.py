@@ -84,15 +84,20 @@ def _glyph_module():
     return glyph
 
 
-def _default_glyph_table(vocab_file: Path) -> np.ndarray | None:
-    """The prebuilt glyph table of the default vocabulary, if SRC uses that vocabulary; else None."""
+def _default_glyph_table(vocab_file: Path) -> tuple[np.ndarray | None, str | None]:
+    """(table, where it came from) for SRC's vocabulary: the prebuilt table when SRC uses the bundled
+    vocabulary, else one rendered from the shipped fonts (which cover every Chinese character of the
+    standard Chinese BERT vocabulary; a few seconds); (None, None) without a vocabulary."""
     glyph = _glyph_module()
     if glyph is None or not vocab_file.is_file():
-        return None
+        return None, None
     try:
-        return glyph.load_glyph_table(None, vocab=vocab_file)
-    except (glyph.GlyphError, OSError, ValueError):
-        return None
+        return glyph.load_glyph_table(None, vocab=vocab_file), "prebuilt table of the bundled vocabulary"
+    except glyph.GlyphTableError:  # another vocabulary: render it
+        table, coverage = glyph.build_glyph_table(vocab_file, progress=False)
+        missing = sorted({c for font in coverage.fonts for c in font.missing})
+        return table, (f"rendered from the shipped fonts for {vocab_file} ({coverage.n_chars} characters; "
+                       f"{len(missing)} symbols missing from some font)")
 
 
 def _copy_tokenizer_files(source: Path, destination: Path) -> list[str]:
@@ -154,8 +159,7 @@ def convert(
             if glyph_table is not None:
                 table, report.glyph_table = read_glyph_table(glyph_table), str(glyph_table)
             else:
-                table = _default_glyph_table(source / VOCAB_FILE)
-                report.glyph_table = "default vocabulary table" if table is not None else None
+                table, report.glyph_table = _default_glyph_table(source / VOCAB_FILE)
             if table is None:
                 report.notes.append(
                     "glyph table left as zeros: pass --glyph-table (see `chinese-ptm glyphs build`), or call "
@@ -204,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--glyph-table",
         metavar="PATH",
         help="glyph table for the vocabulary: .npy/.npz (V, F, S, S) or a folder of ChineseBERT font arrays "
-        "(default: the prebuilt table when SRC uses the default vocabulary, else zeros)",
+        "(default: the prebuilt table when SRC uses the bundled vocabulary, else one rendered for SRC's vocab.txt "
+        "from the shipped fonts)",
     )
     return parser
 

@@ -9,7 +9,7 @@
 The encoder, pooler and prediction heads are transformers' BERT modules, imported and reused as they are, so
 state-dict names are those of the original ChineseBERT release. ``pinyin_ids`` follows ``input_ids`` in every
 ``forward`` and may be given as (B, T, P) or flattened (B, T * P); when the pinyin branch is on and
-``pinyin_ids`` is None, every token gets P zeros (the ids of tokens without a reading).
+``pinyin_ids`` is None, every token gets P zeros (the ids of tokens without a reading) and a warning says so once.
 
 This file imports only torch, transformers and its own package; it is copied next to saved checkpoints so they
 load with ``trust_remote_code=True`` where ``chinese_ptm`` is not installed.
@@ -145,6 +145,8 @@ class GlyceBertEmbeddings(nn.Module):
         super().__init__()
         hidden = config.hidden_size
         self.pinyin_slots = config.pinyin_slots
+        self.require_pinyin_ids = config.require_pinyin_ids
+        self._warned_missing_pinyin = False
         self.word_embeddings = nn.Embedding(config.vocab_size, hidden, padding_idx=config.pad_token_id)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, hidden)
         self.token_type_embeddings = nn.Embedding(config.type_vocab_size, hidden)
@@ -175,6 +177,7 @@ class GlyceBertEmbeddings(nn.Module):
 
         if self.pinyin_embeddings is not None:
             if pinyin_ids is None:
+                self._missing_pinyin_ids()
                 pinyin_ids = torch.zeros(
                     batch_size, seq_length, self.pinyin_slots, dtype=torch.long, device=inputs_embeds.device
                 )
@@ -203,6 +206,19 @@ class GlyceBertEmbeddings(nn.Module):
         embeddings = fused + self.token_type_embeddings(token_type_ids) + self.position_embeddings(position_ids)
         embeddings = self.LayerNorm(embeddings)
         return self.dropout(embeddings)  # (B, T, H)
+
+    def _missing_pinyin_ids(self) -> None:
+        """Input built by another tokenizer, or a dropped key, would silently run without pinyin: say so once per
+        model (raise with ``config.require_pinyin_ids``)."""
+        message = (
+            "GlyceBERT was called without pinyin_ids although its pinyin branch is on: every token gets zero "
+            "pinyin, as if no text were Chinese. Pass the pinyin_ids that GlyceBertTokenizer returns"
+        )
+        if self.require_pinyin_ids:
+            raise ValueError(message + ".")
+        if not self._warned_missing_pinyin:
+            self._warned_missing_pinyin = True
+            logger.warning(message + " (config.require_pinyin_ids=True makes this an error).")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -358,9 +374,10 @@ class GlyceBertModel(GlyceBertPreTrainedModel):
         inputs_embeds: torch.Tensor | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPooling:
-        r"""input_ids (B, T); pinyin_ids (B, T, P) or (B, T*P), zeros when None; attention_mask (B, T), 1 = attend;
-        token_type_ids, position_ids (B, T); inputs_embeds (B, T, H) replaces the word embedding (the glyph branch
-        still needs input_ids). Returns last_hidden_state (B, T, H) and pooler_output (B, H)."""
+        r"""input_ids (B, T); pinyin_ids (B, T, P) or (B, T*P), zeros when None (with a warning, or an error under
+        config.require_pinyin_ids); attention_mask (B, T), 1 = attend; token_type_ids, position_ids (B, T);
+        inputs_embeds (B, T, H) replaces the word embedding (the glyph branch still needs input_ids). Returns
+        last_hidden_state (B, T, H) and pooler_output (B, H)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Give exactly one of input_ids and inputs_embeds.")
         embedding_output = self.embeddings(
