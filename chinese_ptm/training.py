@@ -298,7 +298,7 @@ def draw_loss_curve(log_history: list[dict], path: Path, title: str) -> Path | N
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        logger.warning("matplotlib is not installed: no loss curve (pip install 'chinese_ptm[demo]')")
+        logger.warning("matplotlib is not installed: no loss curve (pip install 'chinese_ptm[plots]')")
         return None
     train = [(h["step"], h["loss"]) for h in log_history if "loss" in h and "step" in h]
     heldout = [(h["step"], h["heldout_mlm_loss"]) for h in log_history if "heldout_mlm_loss" in h]
