@@ -13,7 +13,8 @@ COMMANDS = {
     "glyphs": ("chinese_ptm.glyph", "build glyph tables, draw contact sheets"),
     "prepare": ("chinese_ptm.data", "clean, segment, tokenise and pack a corpus into records"),
     "pretrain": ("chinese_ptm.pretrain", "pretrain with a recipe (recipes/*.yaml), also under torchrun"),
-    "finetune": ("chinese_ptm.clue", "fine-tune on CLUE tasks, evaluate, write submission files"),
+    "finetune": ("chinese_ptm.finetune.cli", "fine-tune on your data, the embedded tasks or CLUE (several seeds, strategies)"),
+    "predict": ("chinese_ptm.finetune.predict", "predict a file with a fine-tuned model"),
     "convert": ("chinese_ptm.modeling.convert", "convert checkpoints (original ChineseBERT, Chinese BERT)"),
 }
 

@@ -1,21 +1,28 @@
-"""Pretraining recipes: a typed, validated schema for ``recipes/*.yaml``.  [no torch]
+"""Pretraining recipes: the typed schema of ``chinese_ptm/bundled/recipes/*.yaml``.  [no torch]
 
 A recipe is a small YAML file that states only what differs from the defaults below (or from the
 recipe it ``extends``). Every field has help text (``chinese-ptm pretrain --help-recipe``); an
-unknown key is an error naming it. ``--set section.field=value`` overrides any field.
+unknown key is an error naming it; ``--set section.field=value`` overrides any field. The
+``training`` section is transformers' TrainingArguments plus a few settings of ours
+(:mod:`chinese_ptm.runtime.config`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional, get_args, get_origin, get_type_hints
-
-import yaml
+from typing import Any, Literal, Optional
 
 from .resources import recipes_dir
+from .runtime.config import (
+    TrainingSettings,
+    apply_overrides,
+    describe_fields,
+    fill,
+    read_layers,
+    setting,
+)
 from .runtime.errors import SettingsError
 
 #: model sizes (BERT's naming); any field can still be set one by one
@@ -27,33 +34,26 @@ SIZES = {
 }
 
 
-def _help(text: str, default=dataclasses.MISSING, factory=dataclasses.MISSING):
-    kw = {"metadata": {"help": text}}
-    if factory is not dataclasses.MISSING:
-        return field(default_factory=factory, **kw)
-    return field(default=default, **kw)
-
-
 @dataclass
 class ModelSection:
-    architecture: Literal["glycebert", "bert"] = _help(
+    architecture: Literal["glycebert", "bert"] = setting(
         "glycebert: char + glyph + pinyin embeddings (ChineseBERT); bert: plain BERT", "glycebert")
-    size: Literal["tiny", "small", "base", "large"] = _help("preset of hidden size, layers, heads, FFN width", "base")
-    hidden_size: Optional[int] = _help("override the preset's hidden size", None)
-    num_hidden_layers: Optional[int] = _help("override the preset's number of layers", None)
-    num_attention_heads: Optional[int] = _help("override the preset's attention heads", None)
-    intermediate_size: Optional[int] = _help("override the preset's FFN width", None)
-    max_position_embeddings: int = _help("position table size (>= data.max_length)", 512)
-    use_glyph: bool = _help("glycebert: glyph branch on", True)
-    use_pinyin: bool = _help("glycebert: pinyin branch on", True)
-    glyph_trainable: bool = _help("glycebert: train the glyph table (original) instead of a frozen buffer", False)
-    init_from: Optional[str] = _help(
+    size: Literal["tiny", "small", "base", "large"] = setting("preset of hidden size, layers, heads, FFN width", "base")
+    hidden_size: Optional[int] = setting("override the preset's hidden size", None)
+    num_hidden_layers: Optional[int] = setting("override the preset's number of layers", None)
+    num_attention_heads: Optional[int] = setting("override the preset's attention heads", None)
+    intermediate_size: Optional[int] = setting("override the preset's FFN width", None)
+    max_position_embeddings: int = setting("position table size (>= data.max_length)", 512)
+    use_glyph: bool = setting("glycebert: glyph branch on", True)
+    use_pinyin: bool = setting("glycebert: pinyin branch on", True)
+    glyph_trainable: bool = setting("glycebert: train the glyph table (original) instead of a frozen buffer", False)
+    init_from: Optional[str] = setting(
         "start from this checkpoint: a Chinese BERT directory (BERT-wwm-ext, MacBERT, bert-base-chinese), an "
         "original ChineseBERT directory or one of ours; empty: random initialisation", None)
-    requires_init: bool = _help("the recipe is defined as continued pretraining: init_from must be set", False)
-    tokenizer: Optional[str] = _help("tokenizer directory; default: init_from's, else the bundled vocab/", None)
-    glyph_table: Optional[str] = _help("glyph table (.npz/.npy) for a new glycebert model; default: vocab/'s", None)
-    attn_implementation: str = _help("sdpa (default) or eager", "sdpa")
+    requires_init: bool = setting("the recipe is defined as continued pretraining: init_from must be set", False)
+    tokenizer: Optional[str] = setting("tokenizer directory; default: init_from's, else the bundled vocab/", None)
+    glyph_table: Optional[str] = setting("glyph table (.npz/.npy) for a new glycebert model; default: vocab/'s", None)
+    attn_implementation: str = setting("sdpa (default) or eager", "sdpa")
 
     def dims(self) -> dict:
         dims = dict(SIZES[self.size])
@@ -65,87 +65,70 @@ class ModelSection:
 
 @dataclass
 class DataSection:
-    train_files: list[str] = _help("corpus files (.txt, .jsonl, .gz); empty: People's Daily 1998 (embedded)",
+    train_files: list[str] = setting("corpus files (.txt, .jsonl, .gz); empty: People's Daily 1998 (embedded)",
                                    factory=list)
-    prepared_dir: Optional[str] = _help("where prepared records live (default: OUTPUT_DIR/data); "
+    prepared_dir: Optional[str] = setting("where prepared records live (default: OUTPUT_DIR/data); "
                                         "prepared again when missing or stale", None)
-    max_length: int = _help("tokens per record, [CLS] and [SEP]s included", 512)
-    packed_ratio: float = _help("share of records packed with several sentences (rest: one sentence)", 0.9)
-    line_is_document: bool = _help("one document per line instead of blank-line-separated documents", False)
-    text_field: str = _help("text field of JSON-lines corpora", "text")
-    segmenter: Literal["jieba", "pkuseg", "ltp"] = _help("word segmentation for whole-word masking", "jieba")
-    jieba_hmm: bool = _help("jieba: HMM for unknown words", False)
-    ltp_model: Optional[str] = _help("ltp: local model directory", None)
-    num_proc: int = _help("processes for preparation", 1)
-    prepare_scope: Literal["shared", "node"] = _help(
+    max_length: int = setting("tokens per record, [CLS] and [SEP]s included", 512)
+    packed_ratio: float = setting("share of records packed with several sentences (rest: one sentence)", 0.9)
+    line_is_document: bool = setting("one document per line instead of blank-line-separated documents", False)
+    text_field: str = setting("text field of JSON-lines corpora", "text")
+    segmenter: Literal["jieba", "pkuseg", "ltp"] = setting("word segmentation for whole-word masking", "jieba")
+    jieba_hmm: bool = setting("jieba: HMM for unknown words", False)
+    ltp_model: Optional[str] = setting("ltp: local model directory", None)
+    num_proc: int = setting("processes for preparation", 1)
+    prepare_scope: Literal["shared", "node"] = setting(
         "shared: global rank 0 prepares once for all nodes (prepared_dir on a shared filesystem); node: local "
         "rank 0 of every node prepares its own copy (prepared_dir on node-local disk)", "shared")
-    prepare_timeout_minutes: float = _help("how long the other ranks wait for preparation", 720.0)
-    eval_records: int = _help("records held out (the end of the corpus) for MLM accuracy", 200)
+    prepare_timeout_minutes: float = setting("how long the other ranks wait for preparation", 720.0)
+    eval_records: int = setting("records held out (the end of the corpus) for MLM accuracy", 200)
 
 
 @dataclass
 class MaskingSection:
-    strategy: Literal["wwm", "char", "mixed", "ngram", "mac"] = _help(
+    strategy: Literal["wwm", "char", "mixed", "ngram", "mac"] = setting(
         "wwm: whole words; char; mixed: ChineseBERT's 90% wwm / 10% char per sample; ngram: MacBERT's 1-4 "
         "word spans; mac: ngram with similar-word correction", "wwm")
-    mlm_probability: float = _help("share of tokens to predict", 0.15)
-    replace_probs: list[float] = _help("[MASK or similar word, random, keep]", factory=lambda: [0.8, 0.1, 0.1])
-    sentence_task: Optional[Literal["sop", "nsp"]] = _help("sentence-level task; empty: none", None)
+    mlm_probability: float = setting("share of tokens to predict", 0.15)
+    replace_probs: list[float] = setting("[MASK or similar word, random, keep]", factory=lambda: [0.8, 0.1, 0.1])
+    sentence_task: Optional[Literal["sop", "nsp"]] = setting("sentence-level task; empty: none", None)
 
 
-@dataclass
-class TrainingSection:
-    max_steps: int = _help("optimizer steps", 1000)
-    global_batch_size: int = _help(
-        "sequences per optimizer step over all devices; kept exact when the world size divides it, else the "
-        "nearest reachable size is used (with a warning)", 256)
-    micro_batch_size: int = _help(
-        "most sequences per device per forward pass: the per-device batch is the largest divisor of each device's "
-        "share up to this, accumulation makes up the rest (`--dry-run` shows the plan)", 32)
-    learning_rate: float = _help("peak learning rate", 1e-4)
-    warmup_steps: float = _help("warm-up: steps (>= 1) or a ratio of max_steps (< 1)", 0.01)
-    lr_scheduler_type: str = _help("transformers scheduler name", "linear")
-    weight_decay: float = _help("decoupled weight decay", 0.01)
-    optimizer: Literal["adamw", "lamb"] = _help("adamw (torch) or lamb (pytorch_optimizer)", "adamw")
-    adam_beta1: float = _help("beta1", 0.9)
-    adam_beta2: float = _help("beta2", 0.999)
-    adam_epsilon: float = _help("epsilon", 1e-6)
-    max_grad_norm: float = _help("gradient clipping", 1.0)
-    seed: int = _help("seed of initialisation, data order and masking", 42)
-    logging_steps: int = _help("log every N steps", 50)
-    save_steps: int = _help("checkpoint every N steps", 1000)
-    save_total_limit: int = _help("checkpoints kept", 3)
-    eval_steps: Optional[int] = _help("held-out MLM accuracy every N steps (empty: at the end only)", None)
-    bf16: bool = _help("bfloat16 mixed precision", False)
-    fp16: bool = _help("float16 mixed precision", False)
-    gradient_checkpointing: bool = _help("activation checkpointing", False)
-    torch_compile: bool = _help("torch.compile the model", False)
-    deepspeed: Optional[str] = _help("DeepSpeed config: a file, or a bundled one by name (zero2, zero3)", None)
-    fsdp: Optional[str] = _help("FSDP mode, e.g. 'full_shard auto_wrap'", None)
-    fsdp_config: Optional[str] = _help("FSDP config: a file, or the bundled one by name (fsdp)", None)
-    dataloader_num_workers: int = _help("DataLoader workers", 0)
-    use_cpu: bool = _help("train on the CPU even when a GPU is present", False)
-    report_to: list[str] = _help("logging integrations (transformers' names); those not installed are skipped",
-                                 factory=lambda: ["tensorboard"])
+#: the training defaults of pretraining runs (a recipe states what differs)
+PRETRAINING_DEFAULTS = {
+    "max_steps": 1000,
+    "global_batch_size": 256,
+    "micro_batch_size": 32,
+    "learning_rate": 1e-4,
+    "warmup_steps": 0.01,  # a ratio of max_steps when < 1
+    "lr_scheduler_type": "linear",
+    "weight_decay": 0.01,
+    "adam_epsilon": 1e-6,
+    "max_grad_norm": 1.0,
+    "seed": 42,
+    "logging_steps": 50,
+    "save_steps": 1000,
+    "save_total_limit": 3,
+    "report_to": ["tensorboard"],  # integrations that are not installed are skipped
+}
 
 
 @dataclass
 class Stage:
-    name: str = _help("stage name (its output folder)", "stage")
-    set: dict = _help("fields this stage overrides ('section.field': value)", factory=dict)
+    name: str = setting("stage name (its output folder)", "stage")
+    set: dict = setting("fields this stage overrides ('section.field': value)", factory=dict)
 
 
 @dataclass
 class Recipe:
-    name: str = _help("recipe name", "custom")
-    description: str = _help("one line: what the recipe reproduces", "")
-    output_dir: str = _help("where checkpoints, logs and reports go", "runs/pretrain")
+    name: str = setting("recipe name", "custom")
+    description: str = setting("one line: what the recipe reproduces", "")
+    output_dir: str = setting("where checkpoints, logs and reports go", "runs/pretrain")
     model: ModelSection = field(default_factory=ModelSection)
     data: DataSection = field(default_factory=DataSection)
     masking: MaskingSection = field(default_factory=MaskingSection)
-    training: TrainingSection = field(default_factory=TrainingSection)
-    stages: list[Stage] = _help("consecutive stages, each with its own schedule, chained by init_from",
+    training: TrainingSettings = field(default_factory=lambda: TrainingSettings(PRETRAINING_DEFAULTS))
+    stages: list[Stage] = setting("consecutive stages, each with its own schedule, chained by init_from",
                                 factory=list)
 
     def validate(self) -> "Recipe":
@@ -160,7 +143,7 @@ class Recipe:
             problems.append(f"masking.mlm_probability={k.mlm_probability} must lie in (0, 1)")
         if len(k.replace_probs) != 3 or abs(sum(k.replace_probs) - 1) > 1e-6 or min(k.replace_probs) < 0:
             problems.append(f"masking.replace_probs={k.replace_probs} must be three probabilities summing to 1")
-        if t.global_batch_size < 1 or t.micro_batch_size < 1:
+        if not t.global_batch_size or t.global_batch_size < 1 or t.micro_batch_size < 1:
             problems.append("training.global_batch_size and training.micro_batch_size must be at least 1")
         if t.bf16 and t.fp16:
             problems.append("training.bf16 and training.fp16 are exclusive")
@@ -174,87 +157,14 @@ class Recipe:
         return self
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out = {k: (v.to_dict() if isinstance(v, TrainingSettings) else v) for k, v in out.items()}
+        return {k: (dataclasses.asdict(v) if dataclasses.is_dataclass(v) else
+                    [dataclasses.asdict(x) for x in v] if k == "stages" else v) for k, v in out.items()}
 
 
 class RecipeError(SettingsError):
     """A recipe that does not load or validate; the message names the file and the field."""
-
-
-def _coerce(value: Any, hint: Any, where: str) -> Any:
-    origin = get_origin(hint)
-    if origin is Optional or (origin is not None and type(None) in get_args(hint) and origin is not list):
-        if value is None or value == "":
-            return None
-        inner = [a for a in get_args(hint) if a is not type(None)][0]
-        return _coerce(value, inner, where)
-    if origin is Literal:
-        if value not in get_args(hint):
-            raise RecipeError(f"{where}: {value!r} is not one of {', '.join(map(repr, get_args(hint)))}")
-        return value
-    if origin is list:
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v]
-        if not isinstance(value, list):
-            raise RecipeError(f"{where}: expected a list, got {value!r}")
-        (inner,) = get_args(hint) or (Any,)
-        return [_coerce(v, inner, f"{where}[{i}]") for i, v in enumerate(value)]
-    if hint is bool:
-        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        if not isinstance(value, bool):
-            raise RecipeError(f"{where}: expected true or false, got {value!r}")
-        return value
-    if hint in (int, float):
-        if isinstance(value, bool):
-            raise RecipeError(f"{where}: expected a number, got {value!r}")
-        try:
-            number = hint(value) if not isinstance(value, str) else hint(float(value)) if hint is int else hint(value)
-        except (TypeError, ValueError):
-            raise RecipeError(f"{where}: expected {hint.__name__}, got {value!r}") from None
-        if hint is int and float(value) != number:
-            raise RecipeError(f"{where}: expected an integer, got {value!r}")
-        return number
-    if hint is str:
-        if not isinstance(value, (str, int, float)):
-            raise RecipeError(f"{where}: expected a string, got {value!r}")
-        return str(value)
-    if hint is dict:
-        if not isinstance(value, dict):
-            raise RecipeError(f"{where}: expected a mapping, got {value!r}")
-        return value
-    return value
-
-
-def _fill(cls, data: dict, where: str):
-    if not isinstance(data, dict):
-        raise RecipeError(f"{where}: expected a mapping, got {data!r}")
-    hints = get_type_hints(cls)
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise RecipeError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
-    obj = cls()
-    for name, value in data.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            value = _fill(hint, value, f"{where}.{name}")
-        elif name == "stages":
-            value = [_fill(Stage, v, f"{where}.stages[{i}]") for i, v in enumerate(value or [])]
-        else:
-            value = _coerce(value, hint, f"{where}.{name}")
-        setattr(obj, name, value)
-    return obj
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "set":
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
 
 
 def bundled_recipe_names() -> list[str]:
@@ -262,62 +172,56 @@ def bundled_recipe_names() -> list[str]:
     return sorted(p.stem for p in recipes_dir().glob("*.yaml"))
 
 
-def resolve_recipe_path(name_or_path: str | Path) -> Path:
+def resolve_recipe_path(name_or_path: str | Path, beside: Path | None = None) -> Path:
+    """A recipe file: a path, a name next to ``beside`` (for ``extends``), or a bundled recipe's name."""
     path = Path(name_or_path)
     if path.is_file():
         return path
     root = recipes_dir()
-    for candidate in (root / f"{name_or_path}.yaml", root / str(name_or_path)):
+    candidates = [root / f"{name_or_path}.yaml", root / str(name_or_path)]
+    if beside is not None:
+        candidates.insert(0, beside.parent / f"{name_or_path}.yaml")
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
-    available = ", ".join(bundled_recipe_names())
-    raise RecipeError(f"{name_or_path}: no such recipe file (bundled recipes: {available})")
+    raise RecipeError(f"{name_or_path}: no such recipe file (bundled recipes: {', '.join(bundled_recipe_names())})")
 
 
-def _raw(path: Path, seen: tuple = ()) -> dict:
-    if path in seen:
-        raise RecipeError(f"{path}: 'extends' loops back to itself")
+def _raw(path: Path) -> dict:
+    data = read_layers(path, lambda name, child: resolve_recipe_path(name, child))
+    data.pop("name", None)
+    data["name"] = _own_name(path)
+    return data
+
+
+def _own_name(path: Path) -> str:
+    import yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise RecipeError(f"{path}: not valid YAML ({err})") from None
-    if not isinstance(data, dict):
-        raise RecipeError(f"{path}: a recipe is a mapping of sections")
-    own_name = data.pop("name", None) or path.stem
-    parent = data.pop("extends", None)
-    if parent:
-        base_path = resolve_recipe_path(parent if Path(str(parent)).suffix else str(parent))
-        if not Path(str(parent)).suffix and (path.parent / f"{parent}.yaml").is_file():
-            base_path = path.parent / f"{parent}.yaml"
-        data = _merge(_raw(base_path, seen + (path,)), data)
-    data["name"] = own_name
-    return data
+        own = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError:
+        own = {}
+    return (own.get("name") if isinstance(own, dict) else None) or path.stem
 
 
-def apply_overrides(data: dict, overrides: dict[str, Any]) -> dict:
-    """``{"training.max_steps": 10}`` -> nested update (values from the command line are strings)."""
-    data = json.loads(json.dumps(data))
-    for key, value in overrides.items():
-        parts = key.split(".")
-        node = data
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise RecipeError(f"--set {key}: {part} is not a section")
-        if isinstance(value, str):
-            try:
-                value = yaml.safe_load(value)
-            except yaml.YAMLError:
-                pass
-        node[parts[-1]] = value
-    return data
+def _build(data: dict, where: str) -> "Recipe":
+    try:
+        return fill(Recipe(), data, where).validate()
+    except RecipeError:
+        raise
+    except SettingsError as err:
+        raise RecipeError(str(err)) from None
 
 
 def load_recipe(name_or_path: str | Path, overrides: dict[str, Any] | None = None) -> Recipe:
     """Load, merge (``extends``), override and validate a recipe."""
     path = resolve_recipe_path(name_or_path)
-    data = apply_overrides(_raw(path), overrides or {})
-    recipe = _fill(Recipe, data, str(path)).validate()
+    try:
+        data = apply_overrides(_raw(path), overrides or {}, schema=Recipe)
+    except SettingsError as err:
+        raise RecipeError(str(err)) from None
+    recipe = _build(data, str(path))
+    recipe.raw = data
     recipe.overrides = dict(overrides or {})  # they win over stage settings too
     return recipe
 
@@ -328,27 +232,19 @@ def stage_recipes(recipe: Recipe) -> list[Recipe]:
     if not recipe.stages:
         return [recipe]
     out = []
-    base = recipe.to_dict()
-    base.pop("stages")
+    base = {k: v for k, v in getattr(recipe, "raw", recipe.to_dict()).items() if k != "stages"}
     previous = None
     for stage in recipe.stages:
         command_line = {k: v for k, v in getattr(recipe, "overrides", {}).items() if k != "output_dir"}
-        data = apply_overrides(apply_overrides(base, stage.set), command_line)
+        data = apply_overrides(apply_overrides(base, stage.set, Recipe), command_line, Recipe)
         data["output_dir"] = str(Path(recipe.output_dir) / stage.name)
         data["name"] = f"{recipe.name}/{stage.name}"
         if previous is not None:
-            data["model"]["init_from"] = str(Path(previous) / "final")
-        out.append(_fill(Recipe, data, f"{recipe.name} stage {stage.name}").validate())
+            data.setdefault("model", {})["init_from"] = str(Path(previous) / "final")
+        out.append(_build(data, f"{recipe.name} stage {stage.name}"))
         previous = data["output_dir"]
     return out
 
 
 def recipe_help() -> str:
-    lines = []
-    for section_name, cls in (("model", ModelSection), ("data", DataSection), ("masking", MaskingSection),
-                              ("training", TrainingSection)):
-        lines.append(f"{section_name}:")
-        for f in fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
-            lines.append(f"  {f.name} = {default!r}: {f.metadata.get('help', '')}")
-    return "\n".join(lines)
+    return describe_fields(Recipe)

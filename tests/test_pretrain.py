@@ -30,7 +30,7 @@ def test_recipe_errors(tmp_path):
     bad.write_text("extends: chinesebert-tiny\nmasking:\n  strategy: whole\n")
     with pytest.raises(RecipeError, match="masking.strategy: 'whole' is not one of"):
         load_recipe(bad)
-    with pytest.raises(RecipeError, match="training.max_steps: expected int"):
+    with pytest.raises(RecipeError, match="training.max_steps: .many. is not a valid value"):
         load_recipe("chinesebert-tiny", {"training.max_steps": "many"})
     with pytest.raises(RecipeError, match="exceeds model.max_position_embeddings"):
         load_recipe("chinesebert-tiny", {"data.max_length": 1024})

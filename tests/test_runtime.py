@@ -30,12 +30,12 @@ WORLD_SIZES = (1, 2, 3, 4, 6, 8, 16, 64)
 
 @pytest.mark.parametrize("name", bundled_recipe_names())
 def test_every_recipe_and_stage_has_a_plan_for_every_world_size(name):
-    from chinese_ptm.training import batch_plan
+    from chinese_ptm.runtime.trainer import batch_plan
 
     for stage in stage_recipes(load_recipe(name)):
         wanted, ceiling = stage.training.global_batch_size, stage.training.micro_batch_size
         for world in WORLD_SIZES:
-            plan = batch_plan(stage, world)
+            plan = batch_plan(stage.training, world)
             assert plan.global_batch == world * plan.per_device_batch * plan.accumulation
             assert 1 <= plan.per_device_batch <= ceiling
             assert plan.exact == (wanted % world == 0), (stage.name, world, plan)
@@ -210,7 +210,7 @@ def test_two_nodes_prepare_one_shared_directory_once(tmp_path):
 def test_missing_logging_integrations_are_skipped(monkeypatch, caplog):
     import transformers.integrations
 
-    from chinese_ptm import training
+    from chinese_ptm.runtime import trainer as training
 
     monkeypatch.setattr(transformers.integrations, "get_available_reporting_integrations", lambda: ["wandb"])
     with caplog.at_level("WARNING"):

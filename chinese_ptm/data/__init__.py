@@ -274,18 +274,19 @@ def main(argv: list[str] | None = None) -> dict:
     return ds.prepare_summary
 
 
-EMBEDDED_CORPUS_FILE = "peoples_daily_1998.txt"
+EMBEDDED_CORPUS_FILE = "peoples_daily_1998_train.txt"
 
 
 def peoples_daily_lines_file(directory: Path) -> Path:
     """The embedded corpus as a plain text file (one paragraph per line), written once: its size
-    and modification time are part of the prepared records' staleness check."""
+    and modification time are part of the prepared records' staleness check. The lines of the
+    evaluation splits (People's Daily NER dev and test) are left out."""
     from ..corpora import peoples_daily_lines
 
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / EMBEDDED_CORPUS_FILE
     if not path.is_file():
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text("\n".join(peoples_daily_lines()) + "\n", encoding="utf-8")
+        tmp.write_text("\n".join(peoples_daily_lines(splits=("train",))) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     return path

@@ -14,6 +14,7 @@
 """
 
 from .collator import IGNORE_INDEX, MaskingCollator, default_similarity
+from .resumable import ResumableMaskingCollator
 from .sentences import LABEL_KEYS, NSP, SOP
 from .similarity import PinyinGlyphSimilarity, SimilarWordSource, jieba_dictionary
 from .word2vec import Word2VecSimilarity, read_word2vec
@@ -29,6 +30,7 @@ __all__ = [
     "NGRAM",
     "NSP",
     "PinyinGlyphSimilarity",
+    "ResumableMaskingCollator",
     "SOP",
     "STRATEGIES",
     "SimilarWordSource",

@@ -1,11 +1,60 @@
-"""Checks shared by everything that puts a tokenizer and a model together."""
+"""Checkpoints, tokenizers and the checks between them, for every runner.
+
+One place decides what a checkpoint directory is (ours, the original ChineseBERT release or a Chinese
+BERT checkpoint: the weights decide, not the tokenizer files beside them), which tokenizer goes with it
+(with pinyin for GlyceBERT and ChineseBERT, transformers' BERT tokenizer for BERT) and whether the two fit.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..resources import BUNDLED, bundled
 from .errors import UserError
+
+
+GLYCEBERT, CHINESEBERT, BERT = "glycebert", "chinesebert", "bert"
+
+
+def checkpoint_kind(path: str | Path, option: str = "--model") -> str:
+    """``glycebert`` (ours), ``chinesebert`` (original release) or ``bert`` (Chinese BERT checkpoint).
+
+    A ``model_type: bert`` directory is ChineseBERT when its weights hold glyph or pinyin embeddings, else a
+    plain BERT checkpoint, whatever tokenizer files lie next to it.
+    """
+    from ..modeling.bert_format import checkpoint_kind as weights_kind
+
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{option} {path}: no such directory")
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise UserError(f"{path}: no config.json; point {option} at a checkpoint directory")
+    with open(config_file, encoding="utf-8") as handle:
+        model_type = json.load(handle).get("model_type", BERT)
+    if model_type == GLYCEBERT:
+        return GLYCEBERT
+    kind = weights_kind(path) if model_type == BERT else None
+    if kind is None:
+        raise UserError(f"{config_file}: model_type {model_type!r} is not supported; use a GlyceBERT, original "
+                        "ChineseBERT or Chinese BERT checkpoint")
+    return kind
+
+
+def load_tokenizer_for(model_dir: str | Path, kind: str, tokenizer_dir: str | Path | None = None):
+    """The checkpoint's tokenizer: GlyceBertTokenizer (with pinyin) for GlyceBERT and ChineseBERT, transformers'
+    BertTokenizer (without) for Chinese BERT checkpoints."""
+    source = Path(tokenizer_dir or model_dir)
+    if not (source / "vocab.txt").is_file():
+        raise UserError(f"{source}: no vocab.txt; pass the tokenizer directory with --tokenizer DIR")
+    if kind == BERT:
+        from transformers import BertTokenizer
+
+        return BertTokenizer.from_pretrained(str(source))
+    from ..tokenization import GlyceBertTokenizer
+
+    return GlyceBertTokenizer.from_pretrained(str(source))
 
 
 def check_vocab_size(model, tokenizer, model_source: str, tokenizer_source: str) -> None:

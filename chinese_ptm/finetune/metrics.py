@@ -1,4 +1,5 @@
-"""CLUE metrics: accuracy, CMRC 2018 EM/F1 and entity F1, with BIOS tag conversion.  [no torch]
+"""Metrics of every task kind: accuracy and macro F1, Pearson/Spearman, multi-label F1, CMRC 2018 EM/F1,
+entity F1, with BIOS tag conversion.  [no torch]
 
 CMRC 2018 scores answers over *units*: every Chinese character is one unit, every run of other characters
 (letters, digits, symbols) between spaces, punctuation and Chinese characters is one unit; punctuation and
@@ -28,6 +29,69 @@ def accuracy(predictions: Sequence, references: Sequence) -> float:
     if not references:
         return 0.0
     return 100.0 * sum(p == r for p, r in zip(predictions, references)) / len(references)
+
+
+def macro_f1(predictions: Sequence[int], references: Sequence[int], num_labels: int) -> float:
+    """Unweighted mean over labels of per-label F1, x 100 (labels absent from both count as 0)."""
+    scores = []
+    for label in range(num_labels):
+        hits = sum(p == r == label for p, r in zip(predictions, references))
+        predicted = sum(p == label for p in predictions)
+        gold = sum(r == label for r in references)
+        scores.append(2 * hits / (predicted + gold) if predicted + gold else 0.0)
+    return 100.0 * sum(scores) / max(num_labels, 1)
+
+
+def _ranks(values: Sequence[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2.0  # ties share their mean rank
+        i = j + 1
+    return ranks
+
+
+def _pearson(x: Sequence[float], y: Sequence[float]) -> float:
+    n = len(x)
+    if n < 2:
+        return 0.0
+    mx, my = sum(x) / n, sum(y) / n
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxx = sum((a - mx) ** 2 for a in x)
+    syy = sum((b - my) ** 2 for b in y)
+    return sxy / (sxx * syy) ** 0.5 if sxx > 0 and syy > 0 else 0.0
+
+
+def regression_scores(predictions: Sequence[float], references: Sequence[float]) -> dict:
+    """Pearson and Spearman correlation (x 100) and mean squared error."""
+    if len(predictions) != len(references):
+        raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
+    mse = sum((p - r) ** 2 for p, r in zip(predictions, references)) / max(len(references), 1)
+    return {"pearson": 100.0 * _pearson(predictions, references),
+            "spearman": 100.0 * _pearson(_ranks(predictions), _ranks(references)), "mse": mse}
+
+
+def multilabel_scores(predictions: Sequence[Iterable[int]], references: Sequence[Iterable[int]]) -> dict:
+    """Micro F1, macro F1 over the labels seen, and exact-set accuracy (x 100)."""
+    hits, predicted, gold = Counter(), Counter(), Counter()
+    exact = 0
+    for pred, ref in zip(predictions, references):
+        pred, ref = set(pred), set(ref)
+        exact += pred == ref
+        predicted.update(pred)
+        gold.update(ref)
+        hits.update(pred & ref)
+    total_hits, total_pred, total_gold = sum(hits.values()), sum(predicted.values()), sum(gold.values())
+    micro = 2 * total_hits / (total_pred + total_gold) if total_pred + total_gold else 0.0
+    labels = set(gold) | set(predicted)
+    macro = sum(2 * hits[k] / (predicted[k] + gold[k]) for k in labels) / max(len(labels), 1)
+    return {"micro_f1": 100.0 * micro, "macro_f1": 100.0 * macro,
+            "exact_match": 100.0 * exact / max(len(references), 1)}
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """Examples -> model features (numpy, unpadded), the padding collator, and decoding of model outputs.
 
 Features hold ``input_ids``, ``token_type_ids``, ``attention_mask``, ``pinyin_ids`` (GlyceBERT only) and,
-for training, the targets (``labels`` or ``start_positions``/``end_positions``). What decoding needs besides
+for training, the targets (``labels`` or ``start_positions``/``end_positions``); features to predict on carry
+their position (``feature_index``), which the trainer takes off before the model sees the batch. What decoding needs besides
 the logits (which example a window belongs to, where context tokens sit in the context, which token starts
 each character) is kept next to the features, never passed to the model.
 """
@@ -15,15 +16,17 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .examples import ChoiceExample, ClassificationExample, SpanExample, Split, TaggingExample
 from .metrics import OUTSIDE, bios_labels, bios_to_spans, spans_to_bios
-from .readers import ChoiceExample, ClassificationExample, SpanExample, TaggingExample
-from .tasks import CLASSIFICATION, MULTIPLE_CHOICE, SPAN, TAGGING, HyperParams, TaskSpec
+from .tasks import CLASSIFICATION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING, TaskData
 
 IGNORE_INDEX = -100  # targets cross-entropy skips
 ENCODE_CHUNK = 512  # examples per tokenizer call
 NO_OFFSET = -1  # context offset of a token outside the context
 #: room for [CLS] and two [SEP] in a pair
 PAIR_SPECIAL_TOKENS = 3
+#: the position of a feature in its split (predictions are put back in this order)
+FEATURE_INDEX = "feature_index"
 
 
 @dataclass
@@ -67,6 +70,9 @@ class PaddingCollator:
         batch: dict[str, torch.Tensor] = {}
         for key in features[0]:
             values = [f[key] for f in features]
+            if values[0].dtype.kind == "f":  # regression values, multi-hot label vectors
+                batch[key] = torch.as_tensor(np.stack(values), dtype=torch.float32)
+                continue
             if values[0].ndim == 0:
                 batch[key] = torch.as_tensor(np.stack(values), dtype=torch.long)
                 continue
@@ -106,30 +112,41 @@ class Encoder:
     """Turns a task's examples into features with one tokenizer.
 
     Args:
-        spec: the task.
+        task: the task (kind, labels).
         tokenizer: a GlyceBertTokenizer (pinyin) or a transformers BertTokenizer.
-        hp: hyper-parameters (``max_length`` already capped at the model's positions).
+        settings: the task settings (``max_length`` already capped at the model's positions, span windows).
         with_pinyin: keep ``pinyin_ids`` (GlyceBERT with its pinyin branch).
     """
 
-    def __init__(self, spec: TaskSpec, tokenizer, hp: HyperParams, with_pinyin: bool, progress: bool = True):
-        self.spec, self.tokenizer, self.hp = spec, tokenizer, hp
+    def __init__(self, task: TaskData, tokenizer, settings, with_pinyin: bool, progress: bool = True):
+        self.task, self.tokenizer, self.hp = task, tokenizer, settings
         self.with_pinyin = with_pinyin
         self.progress = progress
-        self.tags = bios_labels(spec.labels) if spec.kind == TAGGING else []
+        self.tags = bios_labels(task.labels) if task.kind == TAGGING else []
 
     def encode(self, examples: list, train: bool, desc: str = "encoding") -> Encoded:
-        """Features of ``examples``; targets only when ``train``."""
+        """Features of ``examples``: with targets when ``train``, else with their ``feature_index``."""
         method = {
-            CLASSIFICATION: self._classification,
             MULTIPLE_CHOICE: self._choice,
             SPAN: self._span,
             TAGGING: self._tagging,
-        }[self.spec.kind]
+        }.get(self.task.kind, self._classification)
         out = Encoded()
         for start, chunk in _chunks(examples, desc, self.progress):
             method(chunk, start, train, out)
+        if not train:
+            for index, feature in enumerate(out.features):
+                feature[FEATURE_INDEX] = np.asarray(index, dtype=np.int64)
         return out
+
+    def _label_array(self, label) -> np.ndarray:
+        if self.task.kind == REGRESSION:
+            return np.asarray(label, dtype=np.float32)
+        if self.task.kind == MULTILABEL:
+            hot = np.zeros(len(self.task.labels), dtype=np.float32)
+            hot[list(label)] = 1.0
+            return hot
+        return np.asarray(label, dtype=np.int64)
 
     # -- one method per kind -------------------------------------------------------------------
     def _classification(self, chunk: list[ClassificationExample], start: int, train: bool, out: Encoded) -> None:
@@ -139,7 +156,7 @@ class Encoder:
         for i, example in enumerate(chunk):
             feature = _feature(enc, i, self.with_pinyin)
             if train:
-                feature["labels"] = np.asarray(example.label, dtype=np.int64)
+                feature["labels"] = self._label_array(example.label)
             out.features.append(feature)
             out.owners.append(start + i)
 
@@ -249,7 +266,7 @@ def decode_choices(logits: np.ndarray, examples: list[ChoiceExample]) -> list[in
 
 
 def decode_spans(start_logits: np.ndarray, end_logits: np.ndarray, encoded: Encoded, examples: list[SpanExample],
-                 hp: HyperParams) -> dict[str, str]:
+                 hp) -> dict[str, str]:
     """``{qid: answer}``: over all windows of a question, the context span with the highest start + end score
     (end not before start, at most ``max_answer_length`` tokens); an empty answer when no window has one."""
     best: dict[int, tuple[float, str]] = {}
@@ -297,3 +314,30 @@ def logits_of(predictions: Any) -> Any:
     if isinstance(predictions, (tuple, list)) and len(predictions) == 1:
         return predictions[0]
     return predictions
+
+
+def in_feature_order(predictions: Any, feature_index: np.ndarray) -> Any:
+    """Predictions put back in feature order (``feature_index`` of each row, as gathered by the Trainer)."""
+    order = np.argsort(np.asarray(feature_index).reshape(-1), kind="stable")
+    if isinstance(predictions, (tuple, list)):
+        return type(predictions)(in_feature_order(p, feature_index) for p in predictions)
+    return np.asarray(predictions)[order]
+
+
+def decode(task: TaskData, predictions: Any, encoded: Encoded, split: Split, settings) -> Any:
+    """Model outputs (in feature order) -> label indices (classification, choice), label index lists
+    (multi-label), values (regression), {qid: answer} (span) or entities (tagging)."""
+    output = logits_of(predictions)
+    if task.kind == CLASSIFICATION:
+        return decode_classification(output)
+    if task.kind == REGRESSION:
+        return np.asarray(output, dtype=np.float64).reshape(-1).tolist()
+    if task.kind == MULTILABEL:
+        probabilities = 1.0 / (1.0 + np.exp(-np.asarray(output, dtype=np.float64)))
+        return [np.flatnonzero(row > settings.threshold).tolist() for row in probabilities]
+    if task.kind == MULTIPLE_CHOICE:
+        return decode_choices(output, split.examples)
+    if task.kind == SPAN:
+        start_logits, end_logits = output
+        return decode_spans(start_logits, end_logits, encoded, split.examples, settings)
+    return decode_tags(output, encoded, split.examples, bios_labels(task.labels))

@@ -1,0 +1,187 @@
+"""``chinese-ptm finetune data | clue | multitask | stages | export`` (also ``python -m chinese_ptm.finetune``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from ..runtime.errors import SettingsError, UserError
+from ..runtime.ranks import finish_distributed, is_main_process
+
+PROG = "chinese-ptm finetune"
+DEFAULT_OUTPUT_DIR = "runs/finetune"
+
+EPILOG = """\
+examples:
+  chinese-ptm finetune data --preset reviews --model runs/cb/final --seeds 3
+  chinese-ptm finetune data --task pair --train t.jsonl --dev d.jsonl --test e.jsonl --model ckpt/ \\
+      --text-field sentence1 --text-pair-field sentence2 --set strategy=frozen --set pooling=mean
+  chinese-ptm finetune data --preset pd98-ner --model ckpt/ --set peft=lora --set training.learning_rate=5e-4
+  chinese-ptm finetune clue tnews --model ckpt/ --data-dir CLUEdatasets --output-dir runs/tnews
+  chinese-ptm finetune clue all --model ckpt/ --data-dir CLUEdatasets --output-dir runs/clue
+  chinese-ptm finetune multitask --tasks reviews,pd98-ner --model ckpt/ --set sampling=proportional
+  chinese-ptm finetune stages --tasks reviews,pd98-ner --model ckpt/      # intermediate task, then the target
+  chinese-ptm finetune export reviews --out data/reviews                   # the embedded task as JSON lines
+  torchrun --nproc_per_node 8 -m chinese_ptm.finetune clue tnews --model ckpt/ --data-dir CLUEdatasets
+
+--set NAME=VALUE sets any setting (`--help-settings` lists them): a bare name when one section has it
+(strategy, pooling, layers, peft, max_length ...), else section.name (training.learning_rate, training.num_train_epochs,
+any TrainingArguments field). --seeds takes a list (1,2,3) or a count (3 = seeds 1, 2, 3).
+"""
+
+
+def _common(parser: argparse.ArgumentParser, model_required: bool = True) -> None:
+    parser.add_argument("--model", required=model_required, help="checkpoint: ours, the original ChineseBERT, a Chinese BERT")
+    parser.add_argument("--tokenizer", default=None, help="tokenizer directory (default: the checkpoint's)")
+    parser.add_argument("--output-dir", default=None, help=f"where results go (default {DEFAULT_OUTPUT_DIR}/<task>)")
+    parser.add_argument("--config", default=None, help="a YAML file of settings (sections task, model, method, training)")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="any setting (see below)")
+    parser.add_argument("--seeds", default=None, help="seeds: a list (1,2,3) or a count (3)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop each run after this many optimizer steps")
+    parser.add_argument("--scratch", action="store_true", help="random weights of the same architecture (baseline)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="Fine-tune on your data, the embedded tasks or CLUE.",
+                                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--help-settings", action="store_true", help="list every setting with its default")
+    commands = parser.add_subparsers(dest="command")
+    data = commands.add_parser("data", help="your own files, or an embedded task (--preset reviews|pd98-ner)",
+                               epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    data.add_argument("--preset", default=None, help="an embedded task: reviews, pd98-ner")
+    data.add_argument("--task", default=None, help="single | pair | tagging | span | choice | regression | multilabel")
+    for name in ("train", "dev", "test"):
+        data.add_argument(f"--{name}", default=None, help=f"{name} file (.jsonl, .json, .csv, .tsv)")
+    for name in ("text-field", "text-pair-field", "label-field", "format"):
+        data.add_argument(f"--{name}", default=None, help=f"task.{name.replace('-', '_')}")
+    _common(data)
+    clue = commands.add_parser("clue", help="a CLUE task or all of them", epilog=EPILOG,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    clue.add_argument("task", nargs="?", help="a task (afqmc, tnews, ... cluener) or 'all'")
+    clue.add_argument("--data-dir", default=None, help="the task's folder (e.g. tnews_public/), or the folder holding them")
+    clue.add_argument("--list", action="store_true", help="list the tasks and their default settings")
+    _common(clue, model_required=False)
+    for name, text in (("multitask", "one encoder, one head per task, batches drawn from the tasks"),
+                       ("stages", "two-stage: each task in turn on the previous encoder, a fresh head each time")):
+        sub = commands.add_parser(name, help=text, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_argument("--tasks", required=True, help="comma-separated presets (reviews, pd98-ner, clue:NAME) or "
+                         "task YAML files; for stages the last is the target")
+        sub.add_argument("--data-dir", default=None, help="CLUE tasks: the folder holding them")
+        _common(sub)
+    export = commands.add_parser("export", help="write an embedded task as train/dev/test.jsonl")
+    export.add_argument("name", help="reviews or pd98-ner")
+    export.add_argument("--out", required=True, help="output folder")
+    return parser
+
+
+def parse_seeds(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise SettingsError(f"--seeds {text}: expected a list of integers (1,2,3) or a count (3)") from None
+    if len(values) == 1 and "," not in text:
+        if values[0] < 1:
+            raise SettingsError(f"--seeds {text}: a count must be at least 1")
+        return list(range(1, values[0] + 1))
+    return values
+
+
+def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
+    """``--set`` and the shortcut options as ``section.field`` overrides."""
+    from ..cli import parse_sets
+
+    values = parse_sets(args.set, "--set strategy=frozen")
+    seeds = parse_seeds(args.seeds)
+    shortcuts = {"seeds": seeds, "training.max_steps": args.max_steps, "model.tokenizer": args.tokenizer,
+                 "model.scratch": True if args.scratch else None,
+                 "training.disable_tqdm": True if args.no_progress else None}
+    for name in ("text_field", "text_pair_field", "label_field", "format"):
+        shortcuts[f"task.{name}"] = getattr(args, name, None)
+    values.update({k: v for k, v in shortcuts.items() if v is not None})
+    return values
+
+
+def _run_data(args) -> list[dict]:
+    from ..runtime.config import apply_overrides
+    from .config import build_config, read_config_file
+    from .runner import preset_settings, run
+
+    layers = [read_config_file(args.config)] if args.config else []
+    base: dict = {"model.path": args.model}
+    if args.preset:
+        base.update({**preset_settings(args.preset), "task.preset": args.preset})
+    else:
+        base.update({"task.kind": args.task, "task.train": args.train, "task.dev": args.dev, "task.test": args.test})
+    name = args.preset or "data"
+    base["output_dir"] = args.output_dir or f"{DEFAULT_OUTPUT_DIR}/{name}"
+    config = build_config([apply_overrides({}, {k: v for k, v in base.items() if v is not None}), *layers],
+                          overrides_of(args))
+    return [run(config, progress=not args.no_progress)]
+
+
+def _run_clue(args) -> list[dict]:
+    from .clue import get_task
+    from .clue_runs import run_clue_all, run_clue_task
+
+    if not args.task or not args.model or not args.data_dir:
+        raise SettingsError("give a task (or 'all'), --model and --data-dir")
+    options = dict(overrides=overrides_of(args), tokenizer_dir=args.tokenizer, progress=not args.no_progress)
+    if args.task.lower() == "all":
+        return run_clue_all(args.model, args.data_dir, args.output_dir or f"{DEFAULT_OUTPUT_DIR}/clue", **options)
+    spec = get_task(args.task)
+    return [run_clue_task(spec, args.model, args.data_dir, args.output_dir or f"{DEFAULT_OUTPUT_DIR}/{spec.name}",
+                          **options)]
+
+
+def _run_several(args) -> list[dict]:
+    from .multitask import run_multitask, run_stages
+
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    output = args.output_dir or f"{DEFAULT_OUTPUT_DIR}/{args.command}"
+    runner = run_multitask if args.command == "multitask" else run_stages
+    return runner(tasks, args.model, output, overrides_of(args), data_dir=args.data_dir,
+                  config_file=args.config, progress=not args.no_progress)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit status 0, 1 for a user error (printed in one line) or a failed task, 2 for usage."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.help_settings:
+        from .config import settings_help
+
+        print(settings_help())
+        return 0
+    if args.command is None:
+        parser.print_usage(sys.stderr)
+        return 2
+    from .clue_runs import summary_table, task_table
+
+    try:
+        if args.command == "export":
+            from .embedded import export
+
+            for path in export(args.name, args.out):
+                print(f"wrote {path}")
+            return 0
+        if args.command == "clue" and args.list:
+            print(task_table())
+            return 0
+        results = {"data": _run_data, "clue": _run_clue}.get(args.command, _run_several)(args)
+    except UserError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    finally:
+        finish_distributed()
+    if is_main_process():
+        print(summary_table(results))
+        for result in results:
+            if "error" not in result and result.get("test"):
+                print(f"{result['task']}: test {json.dumps({k: round(v, 2) for k, v in result['test'].items()})}")
+    return 1 if any("error" in r for r in results) else 0

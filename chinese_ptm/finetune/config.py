@@ -1,0 +1,148 @@
+"""The typed configuration of a fine-tuning run: task, model, method, training.  [no torch]
+
+``chinese-ptm finetune`` builds it from a preset (the embedded tasks, the CLUE tasks), an optional YAML file
+and ``--set`` overrides (``--set strategy=frozen``, ``--set training.learning_rate=3e-5``); the ``training``
+section is transformers' TrainingArguments (see :mod:`chinese_ptm.runtime.config`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from ..runtime.config import TrainingSettings, apply_overrides, describe_fields, fill, merge, read_layers, setting
+from ..runtime.errors import SettingsError
+
+#: the training defaults of fine-tuning runs (BERT's: lr 2e-5, 3 epochs, 10% warm-up); evaluation on dev every
+#: epoch, the best epoch kept by the task's main metric
+FINETUNING_DEFAULTS = {
+    "learning_rate": 2e-5,
+    "num_train_epochs": 3,
+    "per_device_train_batch_size": 16,
+    "per_device_eval_batch_size": 32,
+    "warmup_steps": 0.1,
+    "weight_decay": 0.01,
+    "logging_steps": 50,
+    "eval_strategy": "epoch",
+    "save_strategy": "epoch",
+    "save_total_limit": 1,
+    "load_best_model_at_end": True,
+    "metric_for_best_model": "score",
+    "greater_is_better": True,
+    "report_to": [],
+    "seed": 42,
+    "ddp_find_unused_parameters": False,
+}
+
+
+@dataclass
+class TaskSection:
+    preset: Optional[str] = setting(
+        "an embedded task (reviews, pd98-ner) or a CLUE task (clue:tnews ...; with data_dir); empty: own files", None)
+    kind: Optional[Literal["single", "pair", "tagging", "span", "choice", "regression", "multilabel"]] = setting(
+        "what the task is (own files)", None)
+    train: Optional[str] = setting("training file (.jsonl, .json, .csv, .tsv)", None)
+    dev: Optional[str] = setting("development file: evaluated every epoch, picks the best checkpoint", None)
+    test: Optional[str] = setting("test file: predictions, and metrics when it has labels", None)
+    data_dir: Optional[str] = setting("CLUE: the task's folder, or the folder holding it", None)
+    format: Literal["auto", "jsonl", "csv", "tsv"] = setting("file format; auto: by file name", "auto")
+    text_field: str = setting("field of the (first) text", "text")
+    text_pair_field: str = setting("pair tasks: field of the second text", "text_pair")
+    label_field: str = setting("field of the label (tagging: per-character tags or entity spans)", "label")
+    question_field: str = setting("span tasks: field of the question", "question")
+    context_field: str = setting("span tasks: field of the context", "context")
+    answers_field: str = setting("span tasks: field of the answers (SQuAD/CMRC style)", "answers")
+    choices_field: str = setting("choice tasks: field of the choices", "choices")
+    max_length: int = setting("tokens per input (capped at the model's positions)", 128)
+    stride: int = setting("span tasks: tokens shared by consecutive windows over a long context", 128)
+    max_query_length: int = setting("span tasks: characters of the question kept", 64)
+    max_answer_length: int = setting("span tasks: tokens of a predicted answer at most", 50)
+    n_best: int = setting("span tasks: start and end candidates tried per window", 20)
+    threshold: float = setting("multi-label tasks: probability above which a label is predicted", 0.5)
+    limit: int = setting("use only the first N examples of each split (0: all)", 0)
+
+
+@dataclass
+class ModelChoice:
+    path: Optional[str] = setting("checkpoint: ours (GlyceBERT or BERT), the original ChineseBERT, a Chinese BERT", None)
+    tokenizer: Optional[str] = setting("tokenizer directory (default: the checkpoint's)", None)
+    scratch: bool = setting("same architecture and size, random weights (the baseline of `chinese-ptm evaluate`)",
+                            False)
+
+
+@dataclass
+class MethodSection:
+    strategy: Literal["full", "frozen", "top_k", "gradual"] = setting(
+        "full: every weight trains; frozen: feature extraction, only the head trains; top_k: the top layers and "
+        "the head; gradual: top layer first, one more layer per epoch (ULMFiT)", "full")
+    top_k: int = setting("strategy=top_k: how many top layers train", 2)
+    layers: Literal["top", "embeddings", "scalar_mix"] = setting(
+        "which layers feed the head: the top layer, the embedding output, or all layers mixed by learned "
+        "softmax weights times a scale (ELMo)", "top")
+    pooling: Literal["pooler", "cls", "mean"] = setting(
+        "sentence tasks: BERT's pooler over [CLS], [CLS] itself, or the mean over tokens", "pooler")
+    layer_lr_decay: float = setting("learning rate x this per layer below the top (1: off; 0.9-0.95 usual)", 1.0)
+    head_learning_rate: Optional[float] = setting("learning rate of the head (default: the training rate)", None)
+    peft: Literal["none", "lora", "adapters"] = setting(
+        "parameter-efficient fine-tuning: LoRA (peft) or Houlsby bottleneck adapters; the base stays fixed", "none")
+    lora_r: int = setting("LoRA rank", 8)
+    lora_alpha: int = setting("LoRA scaling alpha", 16)
+    lora_dropout: float = setting("LoRA dropout", 0.1)
+    lora_targets: list[str] = setting("LoRA target modules (attention projections)", factory=lambda: ["query", "value"])
+    adapter_size: int = setting("adapter bottleneck width", 64)
+    early_stopping_patience: Optional[int] = setting("stop after this many evaluations without improvement "
+                                                     "(empty: never)", 3)
+
+
+@dataclass
+class FinetuneConfig:
+    task: TaskSection = field(default_factory=TaskSection)
+    model: ModelChoice = field(default_factory=ModelChoice)
+    method: MethodSection = field(default_factory=MethodSection)
+    training: TrainingSettings = field(default_factory=lambda: TrainingSettings(FINETUNING_DEFAULTS))
+    seeds: list[int] = setting("one run per seed; results.json holds each run and the mean and std", factory=lambda: [42])
+    output_dir: str = setting("where results.json, predictions, submissions and the model go", "runs/finetune")
+    save_model: bool = setting("save the best run's model (and tokenizer) in OUTPUT_DIR/model", True)
+
+    def validate(self) -> "FinetuneConfig":
+        t, m = self.task, self.method
+        if not self.model.path:
+            raise SettingsError("model.path: give the checkpoint to fine-tune (--model DIR)")
+        if not t.preset and not (t.kind and t.train and t.dev):
+            raise SettingsError("task: give a preset (--preset reviews) or --task KIND --train FILE --dev FILE")
+        if m.peft != "none" and m.strategy != "full":
+            raise SettingsError(f"method.peft={m.peft} trains its own parameters: leave method.strategy=full")
+        if not 0 < m.layer_lr_decay <= 1:
+            raise SettingsError(f"method.layer_lr_decay={m.layer_lr_decay} must lie in (0, 1]")
+        if not self.seeds:
+            raise SettingsError("seeds: give at least one seed")
+        return self
+
+    def to_dict(self) -> dict:
+        import dataclasses
+
+        out = {name: dataclasses.asdict(getattr(self, name)) for name in ("task", "model", "method")}
+        return {**out, "training": self.training.to_dict(), "seeds": list(self.seeds), "output_dir": self.output_dir,
+                "save_model": self.save_model}
+
+
+def build_config(layers: list[dict], overrides: dict[str, Any] | None = None, where: str = "settings") -> FinetuneConfig:
+    """Layers of settings (a preset's, a file's, the command line's) merged in order, then ``--set`` overrides."""
+    data: dict = {}
+    for layer in layers:
+        data = merge(data, layer)
+    data = apply_overrides(data, overrides or {}, schema=FinetuneConfig)
+    return fill(FinetuneConfig(), data, where).validate()
+
+
+def read_config_file(path: str | Path) -> dict:
+    """A YAML settings file (may ``extends`` another, by path relative to it)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SettingsError(f"--config {path}: no such file")
+    return read_layers(path, lambda name, child: (child.parent / name) if (child.parent / name).is_file() else Path(name))
+
+
+def settings_help() -> str:
+    return describe_fields(FinetuneConfig)

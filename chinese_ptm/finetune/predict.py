@@ -1,0 +1,177 @@
+"""``chinese-ptm predict --model DIR --input FILE``: a saved fine-tuned model on new data.
+
+The model directory is one written by ``chinese-ptm finetune`` (``OUTPUT_DIR/model``): ``task.json`` says
+how to rebuild the model and read the input (the fields it was trained with; ``--set task.text_field=...``
+changes them). The input is read like a test file: labels are optional, and when present the task's
+metrics are printed. Predictions are JSON lines: the row's id and the prediction (label, labels, value,
+answer, choice or entities with their text and character offsets, end exclusive).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..runtime.errors import SettingsError, UserError
+from .examples import Split
+from .saving import HEAD_FILE, TASK_FILE
+from .tasks import CLASSIFICATION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TaskData
+
+
+def prediction_rows(task: TaskData, predicted: Any, split: Split) -> list[dict]:
+    """One JSON-ready row per example."""
+    rows = []
+    for i, example in enumerate(split.examples):
+        if task.kind == SPAN:
+            rows.append({"id": example.uid, "answer": predicted[example.uid]})
+            continue
+        value = predicted[i]
+        if task.kind == CLASSIFICATION:
+            rows.append({"id": example.uid, "label": task.labels[value]})
+        elif task.kind == MULTILABEL:
+            rows.append({"id": example.uid, "labels": [task.labels[k] for k in value]})
+        elif task.kind == REGRESSION:
+            rows.append({"id": example.uid, "value": value})
+        elif task.kind == MULTIPLE_CHOICE:
+            rows.append({"id": example.uid, "choice": int(value)})
+        else:
+            rows.append({"id": example.uid, "entities": [
+                {"type": k, "start": s, "end": e + 1, "text": example.text[s : e + 1]} for k, s, e in value]})
+    return rows
+
+
+def read_task_record(directory: Path) -> dict:
+    path = directory / TASK_FILE
+    if not path.is_file():
+        raise UserError(f"--model {directory}: no {TASK_FILE}; give a model saved by `chinese-ptm finetune` "
+                        "(OUTPUT_DIR/model)")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load_task_model(directory: str | Path):
+    """(model, record) of a saved fine-tuned model, ready to predict."""
+    from types import SimpleNamespace
+
+    from .model import ENCODERS, HEADS, TaskModel, _class, build_task_model, head_config
+    from .strategies import add_adapters, load_trained_parameters
+
+    directory = Path(directory)
+    record = read_task_record(directory)
+    task = TaskData(record["task"], record["kind"], tuple(record["labels"]), record["metric"], {},
+                    num_choices=record.get("num_choices", 0))
+    method = SimpleNamespace(**record["method"])
+    kind = record["checkpoint_kind"]
+    fmt = record["format"]
+    if fmt in ("lora", "adapters") and record.get("scratch"):
+        raise SettingsError(f"{directory}: trained on a randomly initialised base, which cannot be rebuilt")
+    if fmt == "standard":
+        model = _class(HEADS[task.kind], "bert" if kind == "bert" else "glycebert").from_pretrained(str(directory))
+    elif fmt == "task_model":
+        from safetensors.torch import load_file
+
+        encoder = _class(ENCODERS, "bert" if kind == "bert" else "glycebert").from_pretrained(str(directory))
+        options = head_config(task)
+        model = TaskModel(encoder, task.kind, options.get("num_labels", 1), options.get("problem_type"),
+                          method.layers, method.pooling)
+        model.load_state_dict(load_file(str(directory / HEAD_FILE)), strict=False)
+    else:
+        base = build_task_model(task, record["base_model"], kind, method)
+        if fmt == "lora":
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(base, str(directory))
+        else:
+            add_adapters(base, method.adapter_size, method.pooling)
+            load_trained_parameters(base, directory)
+            model = base
+    return model.eval(), record, task
+
+
+def predict(model_dir: str | Path, input_file: str | Path, output: str | Path | None = None,
+            overrides: dict[str, Any] | None = None, batch_size: int = 32) -> dict:
+    """Predict ``input_file`` with a saved model; returns {"predictions": rows, "metrics": ... or None}."""
+    import torch
+
+    from ..runtime.config import fill
+    from ..runtime.loading import load_tokenizer_for
+    from .config import TaskSection
+    from .features import Encoder, PaddingCollator, decode, logits_of
+    from .files import LabelReader, read_file_split
+    from .runner import task_metrics
+
+    model, record, task = load_task_model(model_dir)
+    settings = fill(TaskSection(), {k: v for k, v in record["task_settings"].items()
+                                    if k in {f for f in TaskSection.__dataclass_fields__}}, "task.json")
+    settings = fill(settings, {k.removeprefix("task."): v for k, v in (overrides or {}).items()}, "--set")
+    settings.kind = settings.kind or _user_kind(task)
+    labels = LabelReader(task.kind, settings.label_field, task.labels if task.kind != "tagging" else None)
+    split = read_file_split(Path(input_file), "test", settings, task.kind, labels, set())
+    tokenizer = load_tokenizer_for(model_dir, "bert" if record["checkpoint_kind"] == "bert" else "glycebert")
+    encoded = Encoder(task, tokenizer, settings, record["pinyin"], progress=False).encode(split.examples, train=False)
+    collate = PaddingCollator(tokenizer.pad_token_id)
+    outputs = []
+    with torch.no_grad():
+        for start in range(0, len(encoded.features), batch_size):
+            batch = collate([{k: v for k, v in f.items() if k != "feature_index"}
+                             for f in encoded.features[start : start + batch_size]])
+            out = model(**batch)
+            outputs.append(_numpy_logits(out, task))
+    predictions = tuple(_concat([o[i] for o in outputs]) for i in range(len(outputs[0])))
+    predicted = decode(task, logits_of(predictions), encoded, split, settings)
+    rows = prediction_rows(task, predicted, split)
+    metrics = task_metrics(task, predicted, split) if split.labelled else None
+    if output is not None:
+        Path(output).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return {"predictions": rows, "metrics": metrics}
+
+
+def _user_kind(task: TaskData) -> str:
+    return {CLASSIFICATION: "single", MULTILABEL: "multilabel", REGRESSION: "regression",
+            MULTIPLE_CHOICE: "choice", SPAN: "span"}.get(task.kind, "tagging")
+
+
+def _numpy_logits(out, task: TaskData) -> tuple:
+    if task.kind == SPAN:
+        return out.start_logits.float().numpy(), out.end_logits.float().numpy()
+    return (out.logits.float().numpy(),)
+
+
+def _concat(arrays: list):
+    import numpy as np
+
+    if arrays[0].ndim == 1 or all(a.shape[1:] == arrays[0].shape[1:] for a in arrays):
+        return np.concatenate(arrays)
+    width = max(a.shape[1] for a in arrays)  # token tasks: batches of different lengths
+    padded = [np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2), constant_values=-1e4)
+              for a in arrays]
+    return np.concatenate(padded)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``chinese-ptm predict``: exit status 0, 1 for a user error (one line), 2 for usage."""
+    from ..cli import parse_sets
+
+    parser = argparse.ArgumentParser(prog="chinese-ptm predict", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="a model saved by chinese-ptm finetune (OUTPUT_DIR/model)")
+    parser.add_argument("--input", required=True, help="JSON lines, CSV or TSV with the fields the model was trained on")
+    parser.add_argument("--output", default=None, help="predictions as JSON lines (default: print them)")
+    parser.add_argument("--set", action="append", default=[], metavar="task.FIELD=VALUE",
+                        help="read the input with other field names, e.g. --set task.text_field=sentence")
+    args = parser.parse_args(argv)
+    try:
+        result = predict(args.model, args.input, args.output, parse_sets(args.set, "--set task.text_field=review"))
+    except UserError as err:
+        print(f"chinese-ptm predict: error: {err}", file=sys.stderr)
+        return 1
+    if args.output is None:
+        for row in result["predictions"]:
+            print(json.dumps(row, ensure_ascii=False))
+    else:
+        print(f"wrote {len(result['predictions'])} predictions to {args.output}")
+    if result["metrics"] is not None:
+        print(json.dumps({k: v for k, v in result["metrics"].items() if isinstance(v, (int, float))}), file=sys.stderr)
+    return 0

@@ -1,0 +1,307 @@
+"""One fine-tuning run: a task, a checkpoint, a method, several seeds.
+
+The data are read and encoded once; every seed then builds the model, applies the method (what trains, at
+which rate, LoRA or adapters), trains with the Trainer (evaluation on dev every epoch or every N steps, the
+best checkpoint kept by the task's main metric, early stopping), evaluates dev and test and predicts.
+``results.json`` holds every run and the mean and standard deviation over seeds; the best run's model,
+predictions (and for CLUE tasks the submission file) are written beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..runtime.errors import SettingsError
+from ..runtime.loading import BERT, check_vocab_size, checkpoint_kind, load_tokenizer_for
+from ..runtime.ranks import is_main_process, world_size
+from ..runtime.trainer import ChinesePtmTrainer, training_arguments
+from .clue import DEV_PREFIX, get_task, load_clue_task, submission, write_submission
+from .config import FinetuneConfig, build_config
+from .embedded import PRESETS, load_embedded_task
+from .examples import Split
+from .features import FEATURE_INDEX, Encoded, Encoder, FeatureDataset, PaddingCollator, decode, in_feature_order
+from .files import load_file_task
+from .metrics import accuracy, cmrc_scores, entity_scores, macro_f1, multilabel_scores, regression_scores
+from .model import build_task_model, count_parameters
+from .saving import save_task_model
+from .strategies import add_adapters, apply_lora, apply_strategy
+from .tasks import CLASSIFICATION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TaskData
+
+RESULTS_FILE = "results.json"
+MODEL_DIR = "model"
+TRAINER_DIR = "trainer"
+
+
+class FinetuneTrainer(ChinesePtmTrainer):
+    """Takes each feature's position off the batch before the model sees it and hands it back as the label, so
+    that predictions are decoded against the examples they belong to, whatever the gathering order."""
+
+    def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+        index = inputs.pop(FEATURE_INDEX, None)
+        loss, logits, _ = super().prediction_step(model, inputs, False, ignore_keys=ignore_keys)
+        return loss, logits, index
+
+
+# ---------------------------------------------------------------------------------------------
+# tasks and configurations
+# ---------------------------------------------------------------------------------------------
+
+
+def preset_settings(preset: str) -> dict:
+    """The settings a preset brings (``section.field``: value)."""
+    if preset in PRESETS:
+        return dict(PRESETS[preset])
+    if preset.startswith("clue:"):
+        return dict(get_task(preset).settings)
+    raise SettingsError(f"task.preset {preset!r}: not an embedded task ({', '.join(PRESETS)}) nor clue:<task>")
+
+
+def load_task(config: FinetuneConfig) -> TaskData:
+    """The task the configuration names: an embedded task, a CLUE task or the user's files."""
+    preset = config.task.preset
+    if preset in PRESETS:
+        return load_embedded_task(preset, config.task)
+    if preset and preset.startswith("clue:"):
+        if not config.task.data_dir:
+            raise SettingsError("a CLUE task needs its data: --data-dir DIR (the task's folder or its parent)")
+        return load_clue_task(get_task(preset), config.task.data_dir, config.task)
+    return load_file_task(config.task)
+
+
+def run_preset(preset: str, model: str, overrides: dict[str, Any] | None = None, **sections) -> dict:
+    """Python entry point: fine-tune ``model`` on a preset (``reviews``, ``pd98-ner``, ``clue:tnews``)."""
+    from ..runtime.config import apply_overrides
+
+    layer = apply_overrides({}, {**preset_settings(preset), "task.preset": preset, "model.path": str(model)})
+    return run(build_config([layer, sections], overrides))
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Prepared:
+    """What every seed shares: the task, its encoded splits, the tokenizer and the checkpoint's kind."""
+
+    task: TaskData
+    encoded: dict[str, Encoded]
+    tokenizer: Any
+    kind: str
+    with_pinyin: bool
+    positions: int
+
+
+def prepare(config: FinetuneConfig, task: TaskData | None = None, progress: bool = True) -> Prepared:
+    from transformers import AutoConfig
+
+    source = config.model.path
+    kind = checkpoint_kind(source)
+    tokenizer = load_tokenizer_for(source, kind, config.model.tokenizer)
+    model_config = AutoConfig.from_pretrained(source) if kind != "chinesebert" else None
+    positions = model_config.max_position_embeddings if model_config is not None else _json_positions(source)
+    config.task.max_length = min(config.task.max_length, positions)
+    task = task or load_task(config)
+    with_pinyin = kind != BERT and bool(getattr(model_config, "use_pinyin", True))
+    encoder = Encoder(task, tokenizer, config.task, with_pinyin, progress=progress and is_main_process())
+    encoded = {name: encoder.encode(split.examples, train=name == "train", desc=f"{task.name} {name}")
+               for name, split in task.splits.items()}
+    return Prepared(task, encoded, tokenizer, kind, with_pinyin, positions)
+
+
+def _json_positions(source: str) -> int:
+    return int(json.loads((Path(source) / "config.json").read_text()).get("max_position_embeddings", 512))
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics
+# ---------------------------------------------------------------------------------------------
+
+
+def task_metrics(task: TaskData, predicted: Any, split: Split) -> dict:
+    """The task's metrics on a labelled split (x 100 where they are rates); ``score`` is the main one."""
+    examples = split.examples
+    if task.kind in (CLASSIFICATION, MULTIPLE_CHOICE):
+        gold = [e.label for e in examples]
+        metrics = {"accuracy": accuracy(predicted, gold)}
+        if task.kind == CLASSIFICATION:
+            metrics["macro_f1"] = macro_f1(predicted, gold, len(task.labels))
+    elif task.kind == REGRESSION:
+        metrics = regression_scores(predicted, [e.label for e in examples])
+    elif task.kind == MULTILABEL:
+        metrics = multilabel_scores(predicted, [e.label for e in examples])
+    elif task.kind == SPAN:
+        metrics = cmrc_scores(predicted, {e.uid: e.answers for e in examples})
+    else:
+        metrics = entity_scores(predicted, [e.entities for e in examples])
+    return {"score": metrics[task.metric], **metrics}
+
+
+def metrics_function(task: TaskData, encoded: Encoded, split: Split, settings):
+    """The Trainer's compute_metrics for ``split``: decode in feature order, then the task's metrics."""
+
+    def compute(prediction) -> dict:
+        outputs = in_feature_order(prediction.predictions, prediction.label_ids)
+        scores = task_metrics(task, decode(task, outputs, encoded, split, settings), split)
+        return {k: v for k, v in scores.items() if isinstance(v, (int, float))}
+
+    return compute
+
+
+# ---------------------------------------------------------------------------------------------
+# one seed
+# ---------------------------------------------------------------------------------------------
+
+
+def build_model(config: FinetuneConfig, prepared: Prepared):
+    """The task model with the method applied: (model, callbacks, parameter groups or None)."""
+    method = config.method
+    model = build_task_model(prepared.task, config.model.path, prepared.kind, method, scratch=config.model.scratch)
+    check_vocab_size(getattr(model, "bert", model), prepared.tokenizer, config.model.path,
+                     config.model.tokenizer or config.model.path)
+    if method.peft == "lora":
+        return apply_lora(model, method, method.pooling), [], None
+    if method.peft == "adapters":
+        add_adapters(model, method.adapter_size, method.pooling)
+        return model, [], None
+    callbacks, groups = apply_strategy(model, method, world_size())
+    return model, callbacks, groups
+
+
+def finetuning_arguments(config: FinetuneConfig, out: Path, seed: int, task: TaskData):
+    t = config.training
+    forced: dict = {"seed": seed, "data_seed": seed,
+                    "label_names": ["start_positions", "end_positions"] if task.kind == SPAN else ["labels"]}
+    if t.eval_strategy == "steps" and "save_strategy" not in t.values:
+        forced.update(save_strategy="steps", save_steps=t.eval_steps)  # the best checkpoint needs both
+    return training_arguments(t, out, **forced)
+
+
+def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) -> tuple[dict, Any]:
+    """Train and evaluate one seed; returns (its results, the trainer holding the best model)."""
+    from transformers import EarlyStoppingCallback, set_seed
+
+    set_seed(seed)
+    task, encoded = prepared.task, prepared.encoded
+    model, callbacks, groups = build_model(config, prepared)
+    trainable, total = count_parameters(model)
+    args = finetuning_arguments(config, out / TRAINER_DIR, seed, task)
+    if config.method.early_stopping_patience and args.eval_strategy != "no":
+        callbacks.append(EarlyStoppingCallback(config.method.early_stopping_patience))
+    trainer = FinetuneTrainer(
+        model=model, args=args, train_dataset=FeatureDataset(encoded["train"].features),
+        eval_dataset=FeatureDataset(encoded["dev"].features), data_collator=PaddingCollator(prepared.tokenizer.pad_token_id),
+        compute_metrics=metrics_function(task, encoded["dev"], task.splits["dev"], config.task),
+        callbacks=callbacks, param_groups=groups, optimizer_name=config.training.optimizer,
+    )
+    started = time.perf_counter()
+    train_output = trainer.train()
+    seconds = time.perf_counter() - started
+    result = {"seed": seed, "steps": int(trainer.state.global_step), "epochs": float(trainer.state.epoch or 0.0),
+              "train_loss": float(train_output.training_loss), "train_seconds": round(seconds, 3),
+              "best_checkpoint": trainer.state.best_model_checkpoint, "trainable_parameters": trainable,
+              "total_parameters": total, "predicted": {}}
+    for name in ("dev", "test"):
+        if name in encoded:
+            output = trainer.predict(FeatureDataset(encoded[name].features))
+            outputs = in_feature_order(output.predictions, output.label_ids)
+            result["predicted"][name] = decode(task, outputs, encoded[name], task.splits[name], config.task)
+            if task.splits[name].labelled:
+                result[name] = task_metrics(task, result["predicted"][name], task.splits[name])
+    result["score"] = result["dev"]["score"]
+    return result, trainer
+
+
+# ---------------------------------------------------------------------------------------------
+# several seeds
+# ---------------------------------------------------------------------------------------------
+
+
+def _mean_std(runs: list[dict], split: str) -> tuple[dict, dict]:
+    if not all(split in r for r in runs):
+        return {}, {}
+    keys = [k for k, v in runs[0][split].items() if isinstance(v, (int, float))]
+    values = {k: [r[split][k] for r in runs] for k in keys}
+    return ({k: statistics.fmean(v) for k, v in values.items()},
+            {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in values.items()})
+
+
+def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool = True) -> dict:
+    """Fine-tune with every seed of the configuration; returns the results (also in OUTPUT_DIR/results.json)."""
+    started = time.perf_counter()
+    prepared = prepared or prepare(config, progress=progress)
+    out = Path(config.output_dir)
+    runs, best = [], None
+    for seed in config.seeds:
+        seed_dir = out / f"seed-{seed}" if len(config.seeds) > 1 else out
+        result, trainer = train_one(config, prepared, seed, seed_dir)
+        if best is None or result["score"] > best["score"]:
+            best = result
+            if config.save_model and is_main_process():
+                save_task_model(trainer.model, prepared, config, out / MODEL_DIR)
+        shutil.rmtree(seed_dir / TRAINER_DIR, ignore_errors=True)  # checkpoints: the best one is loaded already
+        runs.append(result)
+        del trainer
+    results = _summary(config, prepared, runs, best)
+    if is_main_process():
+        _write_outputs(config, prepared, best, results, out)
+        results["seconds"] = round(time.perf_counter() - started, 3)
+        (out / RESULTS_FILE).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n",
+                                        encoding="utf-8")
+    return results
+
+
+def _summary(config: FinetuneConfig, prepared: Prepared, runs: list[dict], best: dict) -> dict:
+    task = prepared.task
+    dev, dev_std = _mean_std(runs, "dev")
+    test, test_std = _mean_std(runs, "test")
+    return {
+        "task": task.name, "kind": task.kind, "metric": task.metric, "labels": list(task.labels),
+        "model": str(config.model.path), "model_kind": prepared.kind, "pinyin": prepared.with_pinyin,
+        "scratch": config.model.scratch, "method": config.to_dict()["method"], "seeds": list(config.seeds),
+        "score": dev["score"], "score_std": dev_std["score"], "dev": dev, "dev_std": dev_std,
+        "test": test or None, "test_std": test_std or None, "best_seed": best["seed"],
+        "steps": best["steps"], "epochs": best["epochs"], "world_size": world_size(),
+        "trainable_parameters": best["trainable_parameters"], "total_parameters": best["total_parameters"],
+        "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in runs),
+        "runs": [{k: v for k, v in r.items() if k != "predicted"} for r in runs],
+        "examples": {name: len(split.examples) for name, split in task.splits.items()},
+        "features": {name: len(e.features) for name, e in prepared.encoded.items()},
+        "skipped": {name: dict(split.skipped) for name, split in task.splits.items() if split.skipped},
+        "data": task.source, "settings": config.to_dict(), "submission": None, "predictions": {},
+        "saved_model": str(Path(config.output_dir) / MODEL_DIR) if config.save_model else None,
+    }
+
+
+def _write_outputs(config: FinetuneConfig, prepared: Prepared, best: dict, results: dict, out: Path) -> None:
+    """The best run's predictions: JSON lines per split, and CLUE's submission files for CLUE tasks."""
+    from .predict import prediction_rows
+
+    task = prepared.task
+    out.mkdir(parents=True, exist_ok=True)
+    for name, predicted in best["predicted"].items():
+        split = task.splits[name]
+        if task.clue is not None:
+            path = out / ((DEV_PREFIX if name == "dev" else "") + task.clue.submission)
+            write_submission(submission(task.clue, predicted, split), path)
+            if name == "test":
+                results["submission"] = str(path)
+        path = out / f"predictions_{name}.jsonl"
+        rows = prediction_rows(task, predicted, split)
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        results["predictions"][name] = str(path)
+
+
+def describe_score(results: dict) -> str:
+    """``82.10 +- 0.45`` (the mean and standard deviation over seeds)."""
+    return f"{results['score']:.2f} +- {results['score_std']:.2f}" if len(results["seeds"]) > 1 else \
+        f"{results['score']:.2f}"
+
+

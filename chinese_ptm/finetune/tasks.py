@@ -1,0 +1,69 @@
+"""Task kinds, their metrics, and :class:`TaskData`: what a fine-tuning run trains and evaluates on.  [no torch]"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .examples import Split
+
+#: kinds of model head
+CLASSIFICATION = "classification"
+REGRESSION = "regression"
+MULTILABEL = "multilabel"
+MULTIPLE_CHOICE = "multiple_choice"
+SPAN = "span"
+TAGGING = "tagging"
+
+#: the kinds users name (``--task``) -> the head kind
+USER_KINDS = {
+    "single": CLASSIFICATION,
+    "pair": CLASSIFICATION,
+    "regression": REGRESSION,
+    "multilabel": MULTILABEL,
+    "choice": MULTIPLE_CHOICE,
+    "span": SPAN,
+    "tagging": TAGGING,
+}
+
+#: metric names (x 100 except pearson/spearman/mse)
+ACCURACY = "accuracy"
+EM = "em"  # CMRC 2018 reports EM (main) and F1
+F1 = "f1"
+PEARSON = "pearson"
+MICRO_F1 = "micro_f1"
+
+#: the main metric of each kind, unless a task says otherwise
+MAIN_METRIC = {CLASSIFICATION: ACCURACY, REGRESSION: PEARSON, MULTILABEL: MICRO_F1, MULTIPLE_CHOICE: ACCURACY,
+               SPAN: F1, TAGGING: F1}
+
+
+@dataclass
+class TaskData:
+    """A task ready to run: its kind, label names, main metric and read splits (``train``, ``dev``, ``test``).
+
+    ``labels`` are class names (classification, multi-label), entity types (tagging) or empty. ``clue`` is the
+    CLUE task spec when the task is a CLUE preset (its submission files are written too).
+    """
+
+    name: str
+    kind: str
+    labels: tuple[str, ...]
+    metric: str
+    splits: dict[str, Split]
+    num_choices: int = 0
+    clue: Any = None
+    source: dict = field(default_factory=dict)  # where the data came from, for results.json
+
+    @property
+    def num_labels(self) -> int:
+        if self.kind == REGRESSION:
+            return 1
+        if self.kind == MULTIPLE_CHOICE:
+            return 1
+        return len(self.labels)
+
+    @property
+    def problem_type(self) -> str | None:
+        return {CLASSIFICATION: "single_label_classification", REGRESSION: "regression",
+                MULTILABEL: "multi_label_classification"}.get(self.kind)

@@ -1,0 +1,211 @@
+"""The Trainer every run uses, the TrainingArguments a run gets, checkpoints and the loss curve.
+
+:class:`ChinesePtmTrainer` is transformers' Trainer with one hook of ours: ``create_optimizer``
+builds the optimizer from parameter groups a runner supplies (layer-wise learning-rate decay,
+parameters that gradual unfreezing will wake up later) and can be LAMB. Everything else (loops,
+evaluation, metrics, checkpoints, best model, early stopping, DDP/DeepSpeed/FSDP) is the Trainer's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+from transformers import Trainer
+
+from .config import TrainingSettings
+from .errors import SettingsError
+from .loading import resolve_bundled_file
+from .plan import BatchPlan, plan_batches
+from .ranks import is_main_process, world_size
+
+logger = logging.getLogger(__name__)
+
+#: (model, training arguments) -> parameter groups for the optimizer (dicts with "params", maybe "lr")
+ParamGroups = Callable[[torch.nn.Module, object], list[dict]]
+
+
+def default_param_groups(model: torch.nn.Module, args) -> list[dict]:
+    """Weight decay on weights, none on biases and LayerNorms (the Trainer's rule), trainable parameters only."""
+    decay = set(Trainer.get_decay_parameter_names(None, model))
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    return [
+        {"params": [p for n, p in named if n in decay], "weight_decay": args.weight_decay},
+        {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0},
+    ]
+
+
+class ChinesePtmTrainer(Trainer):
+    """The Trainer with our optimizer hook: parameter groups from the runner, AdamW or LAMB."""
+
+    def __init__(self, *args, optimizer_name: str = "adamw", param_groups: ParamGroups | None = None, **kwargs):
+        self.optimizer_name = optimizer_name
+        self.param_groups = param_groups
+        super().__init__(*args, **kwargs)
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is not None:
+            return self.optimizer
+        if self.optimizer_name == "adamw" and self.param_groups is None:
+            return super().create_optimizer(model)
+        model = model if model is not None else self.model
+        groups = (self.param_groups or default_param_groups)(model, self.args)
+        groups = [g for g in groups if g["params"]]
+        a = self.args
+        if self.optimizer_name == "lamb":
+            try:
+                from pytorch_optimizer import Lamb
+            except ImportError:
+                raise SettingsError("training.optimizer=lamb needs pytorch_optimizer: pip install pytorch_optimizer") from None
+            self.optimizer = Lamb(groups, lr=a.learning_rate, betas=(a.adam_beta1, a.adam_beta2), eps=a.adam_epsilon)
+        else:
+            self.optimizer = torch.optim.AdamW(groups, lr=a.learning_rate, betas=(a.adam_beta1, a.adam_beta2),
+                                               eps=a.adam_epsilon)
+        return self.optimizer
+
+
+def batch_plan(settings: TrainingSettings, world: int | None = None) -> BatchPlan | None:
+    """The global batch spread over ``world`` devices (default: this run's), or None when the
+    settings give per-device batch and accumulation directly."""
+    if not settings.global_batch_size:
+        return None
+    return plan_batches(settings.global_batch_size, world_size() if world is None else world, settings.micro_batch_size)
+
+
+def active_loggers(requested) -> list[str]:
+    """The requested logging integrations that are installed (the others are skipped, said once)."""
+    from transformers.integrations import get_available_reporting_integrations
+
+    requested = [requested] if isinstance(requested, str) else list(requested or [])
+    wanted = [r for r in requested if r != "none"]
+    if wanted == ["all"]:
+        wanted = list(get_available_reporting_integrations())
+    available = set(get_available_reporting_integrations())
+    active = [r for r in wanted if r in available]
+    missing = [r for r in wanted if r not in available]
+    if is_main_process() and wanted:
+        note = f"; not installed, skipped: {', '.join(missing)} (pip install 'chinese_ptm[tensorboard]' adds " \
+               "TensorBoard)" if missing else ""
+        logger.warning("logging to: %s%s", ", ".join(active) or "the console and report.json only", note)
+    return active
+
+
+def on_cpu(settings: TrainingSettings) -> bool:
+    return bool(settings.use_cpu) or not torch.cuda.is_available()
+
+
+def training_arguments(settings: TrainingSettings, output_dir: str | Path, **forced):
+    """TrainingArguments for a run: the settings with what the machine and our data need on top
+    (CPU without a GPU and gloo under torchrun, bf16/fp16 only on GPUs, no column dropping since our
+    collators need their extra columns, the batch plan, installed loggers, bundled configs by name)."""
+    cpu = on_cpu(settings)
+    plan = batch_plan(settings)
+    if plan is not None and plan.warning() and is_main_process():
+        logger.warning(plan.warning())
+    options = dict(
+        output_dir=str(output_dir),
+        use_cpu=cpu,
+        bf16=bool(settings.bf16) and not cpu,  # recipes for GPUs ask for bf16; a CPU run stays in float32
+        fp16=bool(settings.fp16) and not cpu,
+        remove_unused_columns=False,
+        report_to=active_loggers(settings.report_to) or "none",
+        disable_tqdm=bool(settings.disable_tqdm) or not is_main_process(),
+    )
+    if plan is not None:
+        options.update(per_device_train_batch_size=plan.per_device_batch,
+                       gradient_accumulation_steps=plan.accumulation)
+        if "per_device_eval_batch_size" not in settings.values:
+            options["per_device_eval_batch_size"] = plan.per_device_batch
+    if settings.deepspeed and isinstance(settings.deepspeed, str):
+        options["deepspeed"] = str(resolve_bundled_file(settings.deepspeed, "recipes"))
+    if settings.fsdp_config and isinstance(settings.fsdp_config, str):
+        options["fsdp_config"] = str(resolve_bundled_file(settings.fsdp_config, "recipes"))
+    if cpu and world_size() > 1:
+        options["ddp_backend"] = "gloo"
+    # TensorBoard event files go to OUTPUT_DIR/logs
+    os.environ.setdefault("TENSORBOARD_LOGGING_DIR", str(Path(output_dir) / "logs"))
+    return settings.arguments(**{**options, **forced})
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints
+# ---------------------------------------------------------------------------------------------
+
+
+def weights_digest(model) -> str:
+    """sha256 over the model's state dict (names and bytes): equal digests mean equal weights."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def rank_digests(model) -> list[str]:
+    """Every rank's :func:`weights_digest` (one entry when not distributed)."""
+    digest = weights_digest(model)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        gathered: list = [None] * torch.distributed.get_world_size()
+        torch.distributed.all_gather_object(gathered, digest)
+        return gathered
+    return [digest]
+
+
+def last_complete_checkpoint(output_dir: Path) -> str | None:
+    """The newest checkpoint whose files are all there (a run killed while saving leaves a partial one)."""
+    if not Path(output_dir).is_dir():
+        return None
+    found = []
+    for path in Path(output_dir).glob("checkpoint-*"):
+        try:
+            step = int(path.name.split("-")[-1])
+        except ValueError:
+            continue
+        weights = any((path / f).exists() for f in ("model.safetensors", "pytorch_model.bin",
+                                                     "model.safetensors.index.json", "adapter_model.safetensors"))
+        deepspeed_state = any(path.glob("global_step*"))
+        if (path / "trainer_state.json").is_file() and (weights or deepspeed_state):
+            found.append((step, path))
+    return str(max(found)[1]) if found else None
+
+
+def draw_loss_curve(log_history: list[dict], path: Path, title: str, heldout_key: str = "heldout_loss",
+                    accuracy_key: str = "mlm_accuracy") -> Path | None:
+    """Training loss, held-out loss and an accuracy over steps as a PNG (None without matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        logger.warning("matplotlib is not installed: no loss curve (pip install 'chinese_ptm[plots]')")
+        return None
+    train = [(h["step"], h["loss"]) for h in log_history if "loss" in h and "step" in h]
+    heldout = [(h["step"], h[heldout_key]) for h in log_history if heldout_key in h]
+    acc = [(h["step"], h[accuracy_key]) for h in log_history if accuracy_key in h]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    if train:
+        ax.plot(*zip(*train), label="training loss", color="tab:blue")
+    if heldout:
+        ax.plot(*zip(*heldout), "o-", label="held-out loss", color="tab:orange")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.grid(alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    if acc:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*acc), label=accuracy_key.replace("_", " "), color="tab:green", alpha=0.6)
+        ax2.set_ylabel("accuracy")
+        ax2.set_ylim(0, 1)
+        more = ax2.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    ax.legend(handles, labels, loc="upper right")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
