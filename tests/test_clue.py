@@ -1,4 +1,4 @@
-"""CLUE fine-tuning: readers for every task's format, metrics against hand-computed values, submission files
+"""CLUE tasks as presets of the fine-tuning runner: readers for every task's format, metrics against hand-computed values, submission files
 in CLUE's exact formats, the three checkpoint kinds, and clear errors on bad input.
 
 The data are tiny hand-written files in each task's official layout, written into tmp dirs by the helpers
@@ -14,33 +14,42 @@ import numpy as np
 import pytest
 import torch
 
-from chinese_ptm.clue import (
-    TASKS,
-    ClueDataError,
-    HyperParams,
+import dataclasses
+
+from chinese_ptm.finetune.cli import main
+from chinese_ptm.finetune.clue import TASKS, get_task
+from chinese_ptm.finetune.clue_readers import chid_window, mark_wsc_text, read_split
+from chinese_ptm.finetune.clue_runs import run_clue_all, run_clue_task
+from chinese_ptm.finetune.config import TaskSection
+from chinese_ptm.finetune.examples import DataError as ClueDataError
+from chinese_ptm.finetune.features import Encoder, PaddingCollator
+from chinese_ptm.finetune.metrics import (
     answer_units,
     bios_labels,
     bios_to_spans,
     cmrc_scores,
     entity_scores,
     exact_match,
-    get_task,
-    main,
-    read_split,
-    run_task,
     span_f1,
     spans_to_bios,
 )
-from chinese_ptm.clue.features import Encoder, PaddingCollator
-from chinese_ptm.clue.readers import chid_window, mark_wsc_text
+from chinese_ptm.finetune.tasks import TaskData
+from chinese_ptm.runtime.loading import checkpoint_kind as model_kind
+from chinese_ptm.runtime.loading import load_tokenizer_for as load_run_tokenizer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "chinesebert_reference"
 needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"reference fixtures not found at {FIXTURES}")
 
 SPECIALS = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 #: tiny settings every end-to-end run uses
-TINY = {"batch_size": "2", "max_length": "64", "stride": "16", "epochs": "1", "logging_steps": "1"}
+TINY = {"training.per_device_train_batch_size": "2", "task.max_length": "64", "task.stride": "16",
+        "training.num_train_epochs": "1", "training.logging_steps": "1"}
 STEPS = 2
+
+
+def task_of(spec) -> TaskData:
+    """The runner's view of a CLUE spec (kind, labels, choices) without its data."""
+    return TaskData(spec.name, spec.kind, spec.labels, spec.metric, {}, num_choices=spec.num_choices)
 
 # ---------------------------------------------------------------------------------------------
 # Tiny data in each task's official format
@@ -286,8 +295,8 @@ def clue_data(tmp_path_factory) -> Path:
     return parent
 
 
-def hp(**changes) -> HyperParams:
-    return HyperParams(max_length=64).replace(**changes)
+def hp(**changes) -> TaskSection:
+    return dataclasses.replace(TaskSection(max_length=64), **changes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,8 +359,9 @@ def test_all_tasks_with_glycebert(glycebert_dir, clue_data, tmp_path, capsys):
             "--max-steps", str(STEPS), "--no-progress"]
     for key, value in TINY.items():
         argv += ["--set", f"{key}={value}"]
-    results = main(argv)
-    assert isinstance(results, list) and [r["task"] for r in results] == list(TASKS)
+    assert main(argv) == 0
+    results = [json.loads((out / name / "results.json").read_text(encoding="utf-8")) for name in TASKS]
+    assert [r["task"] for r in results] == list(TASKS)
     table = capsys.readouterr().out
     for name in TASKS:
         assert name in table
@@ -360,8 +370,7 @@ def test_all_tasks_with_glycebert(glycebert_dir, clue_data, tmp_path, capsys):
         assert "error" not in result, result
         assert result["steps"] == STEPS and result["model_kind"] == "glycebert" and result["pinyin"]
         assert 0.0 <= result["score"] <= 100.0
-        saved = json.loads((out / name / "results.json").read_text(encoding="utf-8"))
-        assert saved["dev"] == result["dev"] and saved["hyperparameters"]["max_length"] == 64
+        assert result["settings"]["task"]["max_length"] == 64 and result["seeds"] == [42]
         check_submission(name, Path(result["submission"]), clue_data / TASKS[name].folder)
         assert (out / "submission" / TASKS[name].submission).is_file()
         assert (out / name / f"dev_{TASKS[name].submission}").is_file()
@@ -383,7 +392,7 @@ def test_all_keeps_going_after_a_failing_task(glycebert_dir, tmp_path, capsys):
     broken = write_task(parent, "cluener")
     write_lines(broken / "dev.json", [{"text": "小明", "label": {"name": {"小明": [[0, 5]]}}}])
     argv = ["clue", "all", "--model", str(glycebert_dir), "--data-dir", str(parent), "--output-dir",
-            str(tmp_path / "out"), "--max-steps", "1", "--no-progress", "--set", "batch_size=2"]
+            str(tmp_path / "out"), "--max-steps", "1", "--no-progress", "--set", "per_device_train_batch_size=2"]
     assert main(argv) == 1
     captured = capsys.readouterr()
     assert "chinese-ptm finetune: error: cluener: " in captured.err and "lies outside the text" in captured.err
@@ -398,10 +407,10 @@ def test_all_keeps_going_after_a_failing_task(glycebert_dir, tmp_path, capsys):
 @needs_fixtures
 def test_original_chinesebert_checkpoint_finetunes(clue_data, tmp_path):
     """The original release's directory: GlyceBERT with pinyin, max_length capped at its 64 positions."""
-    result = run_task("tnews", FIXTURES / "tiny_checkpoint", clue_data, tmp_path,
-                      settings={"batch_size": "2", "max_length": "512"}, max_steps=STEPS, progress=False)
+    result = run_clue_task("tnews", FIXTURES / "tiny_checkpoint", clue_data, tmp_path, progress=False,
+                           overrides={"per_device_train_batch_size": "2", "max_length": "512", "max_steps": STEPS})
     assert result["model_kind"] == "chinesebert" and result["pinyin"]
-    assert result["hyperparameters"]["max_length"] == 64
+    assert result["settings"]["task"]["max_length"] == 64
     assert result["steps"] == STEPS
     check_submission("tnews", tmp_path / "tnews11_predict.json", clue_data / "tnews_public")
 
@@ -410,8 +419,8 @@ def test_original_chinesebert_checkpoint_finetunes(clue_data, tmp_path):
 @pytest.mark.parametrize("task", ["afqmc", "c3", "cmrc2018", "cluener"])
 def test_chinese_bert_checkpoint_finetunes(task, bert_dir, clue_data, tmp_path):
     """A Chinese BERT checkpoint runs as transformers' BERT with a tokenizer without pinyin."""
-    result = run_task(task, bert_dir, clue_data / TASKS[task].folder, tmp_path, settings=TINY, max_steps=STEPS,
-                      progress=False, save_model=(task == "afqmc"))
+    result = run_clue_task(task, bert_dir, clue_data / TASKS[task].folder, tmp_path, progress=False,
+                           overrides={**TINY, "training.max_steps": STEPS, "save_model": task == "afqmc"})
     assert result["model_kind"] == "bert" and not result["pinyin"]
     check_submission(task, Path(result["submission"]), clue_data / TASKS[task].folder)
     if task == "afqmc":
@@ -426,7 +435,6 @@ def test_checkpoint_kinds(bert_dir, glycebert_dir, tmp_path):
 
     from transformers import BertTokenizer
 
-    from chinese_ptm.clue.runner import load_run_tokenizer, model_kind
     from chinese_ptm.tokenization import GlyceBertTokenizer
 
     assert model_kind(bert_dir) == "bert" and model_kind(glycebert_dir) == "glycebert"
@@ -442,9 +450,8 @@ def test_checkpoint_kinds(bert_dir, glycebert_dir, tmp_path):
 
 
 def test_chinese_bert_features_have_no_pinyin(bert_dir, glycebert_dir, clue_data):
-    from chinese_ptm.clue.runner import load_run_tokenizer
-    spec = get_task("afqmc")
-    examples = read_split(spec, clue_data / "afqmc_public", "train", hp()).examples
+    spec = task_of(get_task("afqmc"))
+    examples = read_split(get_task("afqmc"), clue_data / "afqmc_public", "train", hp()).examples
     plain = Encoder(spec, load_run_tokenizer(bert_dir, "bert"), hp(), with_pinyin=False, progress=False)
     glyce = Encoder(spec, load_run_tokenizer(glycebert_dir, "glycebert"), hp(), with_pinyin=True, progress=False)
     a, b = plain.encode(examples, train=True).features, glyce.encode(examples, train=True).features
@@ -501,13 +508,11 @@ def test_chid_window_and_wsc_markers():
 
 
 def test_span_features_windows_and_answer_positions(glycebert_dir, clue_data):
-    from chinese_ptm.clue.runner import load_run_tokenizer
-
     spec = get_task("cmrc2018")
     settings = hp(max_length=32, stride=8)
     split = read_split(spec, clue_data / "cmrc2018_public", "train", settings)
     tokenizer = load_run_tokenizer(glycebert_dir, "glycebert")
-    encoded = Encoder(spec, tokenizer, settings, with_pinyin=True, progress=False).encode(split.examples, train=True)
+    encoded = Encoder(task_of(spec), tokenizer, settings, with_pinyin=True, progress=False).encode(split.examples, train=True)
     assert len(encoded.features) > len(split.examples)  # long contexts become several windows
     found = 0
     for feature, owner, offsets in zip(encoded.features, encoded.owners, encoded.context_offsets):
@@ -569,12 +574,11 @@ def test_bios_both_ways_and_entity_f1():
 
 
 def test_tagging_labels_follow_characters(glycebert_dir, clue_data):
-    from chinese_ptm.clue.features import decode_tags
-    from chinese_ptm.clue.runner import load_run_tokenizer
+    from chinese_ptm.finetune.features import decode_tags
 
     spec = get_task("cluener")
     split = read_split(spec, clue_data / "cluener_public", "train", hp())
-    encoder = Encoder(spec, load_run_tokenizer(glycebert_dir, "glycebert"), hp(), with_pinyin=True, progress=False)
+    encoder = Encoder(task_of(spec), load_run_tokenizer(glycebert_dir, "glycebert"), hp(), with_pinyin=True, progress=False)
     encoded = encoder.encode(split.examples, train=True)
     tags = bios_labels(spec.labels)
     # logits that put all mass on the gold labels decode back to the gold entities
@@ -681,14 +685,20 @@ def test_task_table_and_hyperparameters():
         "afqmc_predict.json", "tnews11_predict.json", "iflytek_predict.json", "ocnli_50k_predict.json",
         "cmnli_predict.json", "cluewsc11_predict.json", "csl_predict.json", "cmrc2018_predict.json",
         "chid11_predict.json", "c311_predict.json", "cluener_predict.json"}
-    cmrc = TASKS["cmrc2018"].defaults
-    assert (cmrc.max_length, cmrc.stride, cmrc.lr, cmrc.epochs) == (512, 128, 3e-5, 2)
-    assert (TASKS["tnews"].defaults.lr, TASKS["tnews"].defaults.epochs, TASKS["tnews"].defaults.max_length) == (2e-5, 3, 128)
-    from chinese_ptm.clue.tasks import parse_hyperparams
+    from chinese_ptm.finetune.clue_runs import clue_config
+    from chinese_ptm.runtime.errors import SettingsError
 
-    changed = parse_hyperparams({"lr": "5e-5", "epochs": "2", "batch_size": "8", "max_seq_length": "256",
-                                 "fp16": "true"}, TASKS["tnews"].defaults)
-    assert (changed.lr, changed.epochs, changed.batch_size, changed.max_length, changed.fp16) == (5e-5, 2.0, 8, 256, True)
-    with pytest.raises(ValueError, match="batch_size=2.5: expected int"):
-        parse_hyperparams({"batch_size": "2.5"}, HyperParams())
-    assert math.isclose(HyperParams().warmup, 0.1)
+    cmrc = clue_config(TASKS["cmrc2018"], "m", "d", "o")
+    assert (cmrc.task.max_length, cmrc.task.stride, cmrc.training.learning_rate, cmrc.training.num_train_epochs) == \
+        (512, 128, 3e-5, 2)
+    tnews = clue_config(TASKS["tnews"], "m", "d", "o")
+    assert (tnews.training.learning_rate, tnews.training.num_train_epochs, tnews.task.max_length) == (2e-5, 3, 128)
+    changed = clue_config(TASKS["tnews"], "m", "d", "o", {"learning_rate": "5e-5", "num_train_epochs": "2",
+                                                         "per_device_train_batch_size": "8", "max_length": "256",
+                                                         "training.fp16": "true"})
+    t = changed.training
+    assert (t.learning_rate, t.num_train_epochs, t.per_device_train_batch_size, changed.task.max_length, t.fp16) == \
+        (5e-5, 2.0, 8, 256, True)
+    with pytest.raises(SettingsError, match="per_device_train_batch_size: 2.5 is not a valid value"):
+        clue_config(TASKS["tnews"], "m", "d", "o", {"per_device_train_batch_size": "2.5"})
+    assert math.isclose(tnews.training.warmup_steps, 0.1)

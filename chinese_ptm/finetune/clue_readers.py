@@ -14,6 +14,7 @@ from typing import Any
 
 from .clue import TaskSpec, candidate_names, find_split_files
 from .examples import (
+    PAD_CHOICE,
     ChoiceExample,
     ClassificationExample,
     DataError,
@@ -37,8 +38,6 @@ from .tasks import CLASSIFICATION
 IDIOM_TAG = re.compile(r"#idiom\d+#")
 #: what the other blanks of a ChID passage become (BERT's mask token: one token, no reading)
 OTHER_BLANK = "[MASK]"
-#: text of a padding choice (C3 questions have 2 to 4 choices; the model sees 4): "invalid answer"
-PAD_CHOICE = "无效答案"
 #: markers around the two spans of a CLUEWSC2020 text: the noun phrase and the pronoun
 WSC_NOUN_MARKERS = ("_", "_")
 WSC_PRONOUN_MARKERS = ("[", "]")
@@ -73,7 +72,7 @@ def _label(spec: TaskSpec, row: dict, where: str, skipped: Counter):
 # ---------------------------------------------------------------------------------------------
 
 
-def mark_wsctext_field(text: str, target: Any, where: str) -> str:
+def mark_wsc_text(text: str, target: Any, where: str) -> str:
     """The CLUEWSC2020 text with the noun phrase in ``_ _`` and the pronoun in ``[ ]``; each span is
     checked against the text at its index."""
     if not isinstance(target, dict):
@@ -103,7 +102,7 @@ def _read_classification(spec: TaskSpec, files: list[Path], split: Split, labell
         for line, index, row in iter_json_lines(path):
             where = f"{path}:{line}"
             if spec.format == "wsc":
-                text_a, text_b = mark_wsctext_field(text_field(row, "text", where), row.get("target"), where), None
+                text_a, text_b = mark_wsc_text(text_field(row, "text", where), row.get("target"), where), None
             elif spec.format == "csl":
                 keywords = strings_field(row.get("keyword"), "keyword", where) if "keyword" in row else None
                 if keywords is None:

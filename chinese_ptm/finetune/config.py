@@ -61,6 +61,7 @@ class TaskSection:
     n_best: int = setting("span tasks: start and end candidates tried per window", 20)
     threshold: float = setting("multi-label tasks: probability above which a label is predicted", 0.5)
     limit: int = setting("use only the first N examples of each split (0: all)", 0)
+    max_train_examples: int = setting("use only the first N training examples (0: all); dev and test stay whole", 0)
 
 
 @dataclass

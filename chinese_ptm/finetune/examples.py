@@ -16,6 +16,10 @@ from ..runtime.errors import UserError
 from .metrics import Entity  # noqa: F401 - re-exported: (type, first character, last character inclusive)
 
 
+#: text of a padding choice when an example has fewer choices than the model sees ("invalid answer")
+PAD_CHOICE = "无效答案"
+
+
 class DataError(UserError, ValueError):
     """A data file that cannot be read as its task's format; the message names file, line and field."""
 

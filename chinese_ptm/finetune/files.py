@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .examples import (
+    PAD_CHOICE,
     ChoiceExample,
     ClassificationExample,
     DataError,
@@ -34,8 +35,6 @@ from .tasks import CLASSIFICATION, MAIN_METRIC, MULTILABEL, MULTIPLE_CHOICE, REG
 
 #: separator of several labels in one CSV/TSV cell (multi-label tasks)
 LABEL_SEPARATOR = "|"
-#: text of a padding choice when examples have fewer choices than others ("invalid answer")
-PAD_CHOICE = "无效答案"
 _SHOWN = 12
 
 

@@ -20,7 +20,7 @@ from ..runtime.errors import SettingsError
 from ..runtime.ranks import is_main_process
 from ..runtime.trainer import training_arguments
 from .config import FinetuneConfig, build_config, read_config_file
-from .features import FeatureDataset, PaddingCollator, decode, in_feature_order
+from .features import FeatureDataset, PaddingCollator, decode
 from .model import ENCODERS, TaskModel, _class, head_config
 from .runner import RESULTS_FILE, FinetuneTrainer, Prepared, _mean_std, prepare, preset_settings, run, task_metrics
 
@@ -219,10 +219,8 @@ def _train_multitask(configs: list[FinetuneConfig], prepared: list[Prepared], se
         for name, encoded in prep.encoded.items():
             if name == "train":
                 continue
-            data = FeatureDataset([{**f, TASK_KEY: np.asarray(index)} for f in encoded.features])
-            output = trainer.predict(data)
-            predicted = decode(prep.task, in_feature_order(output.predictions, output.label_ids), encoded,
-                               prep.task.splits[name], config.task)
+            outputs = trainer.outputs_for([{**f, TASK_KEY: np.asarray(index)} for f in encoded.features])
+            predicted = decode(prep.task, outputs, encoded, prep.task.splits[name], config.task)
             if prep.task.splits[name].labelled:
                 result[name] = task_metrics(prep.task, predicted, prep.task.splits[name])
         result["score"] = result["dev"]["score"]

@@ -47,6 +47,15 @@ class FinetuneTrainer(ChinesePtmTrainer):
         loss, logits, _ = super().prediction_step(model, inputs, False, ignore_keys=ignore_keys)
         return loss, logits, index
 
+    def outputs_for(self, features: list[dict]):
+        """The model's outputs for ``features``, in their order (no metrics: they belong to the dev set)."""
+        compute_metrics, self.compute_metrics = self.compute_metrics, None
+        try:
+            output = self.predict(FeatureDataset(features))
+        finally:
+            self.compute_metrics = compute_metrics
+        return in_feature_order(output.predictions, output.label_ids)
+
 
 # ---------------------------------------------------------------------------------------------
 # tasks and configurations
@@ -109,6 +118,8 @@ def prepare(config: FinetuneConfig, task: TaskData | None = None, progress: bool
     positions = model_config.max_position_embeddings if model_config is not None else _json_positions(source)
     config.task.max_length = min(config.task.max_length, positions)
     task = task or load_task(config)
+    if config.task.max_train_examples > 0:
+        task.splits["train"].examples = task.splits["train"].examples[: config.task.max_train_examples]
     with_pinyin = kind != BERT and bool(getattr(model_config, "use_pinyin", True))
     encoder = Encoder(task, tokenizer, config.task, with_pinyin, progress=progress and is_main_process())
     encoded = {name: encoder.encode(split.examples, train=name == "train", desc=f"{task.name} {name}")
@@ -210,8 +221,7 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) 
               "total_parameters": total, "predicted": {}}
     for name in ("dev", "test"):
         if name in encoded:
-            output = trainer.predict(FeatureDataset(encoded[name].features))
-            outputs = in_feature_order(output.predictions, output.label_ids)
+            outputs = trainer.outputs_for(encoded[name].features)
             result["predicted"][name] = decode(task, outputs, encoded[name], task.splits[name], config.task)
             if task.splits[name].labelled:
                 result[name] = task_metrics(task, result["predicted"][name], task.splits[name])
