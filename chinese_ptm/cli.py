@@ -24,7 +24,7 @@ def parse_sets(values: list[str], example: str = "--set name=value") -> dict[str
     settings = {}
     for item in values:
         if "=" not in item:
-            from .runtime.errors import SettingsError
+            from .errors import SettingsError
 
             raise SettingsError(f"--set {item!r}: expected NAME=VALUE, e.g. {example}")
         name, value = item.split("=", 1)

@@ -23,7 +23,7 @@ from .runtime.config import (
     read_layers,
     setting,
 )
-from .runtime.errors import SettingsError
+from .errors import SettingsError
 
 #: model sizes (BERT's naming); any field can still be set one by one
 SIZES = {

@@ -18,6 +18,7 @@ from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from .errors import UserError
 from .text import NormalizedText, normalize
 
 Span = tuple[int, int]
@@ -34,7 +35,11 @@ class Segmenter(Protocol):
         ...
 
 
-class MissingBackendError(ImportError):
+class SegmenterError(UserError, ValueError):
+    """A segmenter that cannot be built as asked (unknown name, missing dictionary or model)."""
+
+
+class MissingBackendError(UserError, ImportError):
     """An optional segmentation backend is not installed."""
 
 
@@ -106,9 +111,9 @@ class JiebaSegmenter:
                 try:
                     tokenizer.load_userdict(str(path))
                 except FileNotFoundError:
-                    raise FileNotFoundError(f"{path}: jieba user dictionary not found") from None
+                    raise SegmenterError(f"{path}: jieba user dictionary not found") from None
                 except Exception as err:  # jieba reports a malformed line with its own message
-                    raise ValueError(f"{path}: cannot load as a jieba user dictionary ({err}); "
+                    raise SegmenterError(f"{path}: cannot load as a jieba user dictionary ({err}); "
                                      "expected 'word [freq] [tag]' per line") from None
             self._tokenizer = tokenizer
         return self._tokenizer
@@ -172,7 +177,7 @@ class LtpSegmenter:
         from pathlib import Path
 
         if not Path(model_path).exists():
-            raise FileNotFoundError(f"{model_path}: LTP model not found; pass a local LTP model directory")
+            raise SegmenterError(f"{model_path}: LTP model not found; pass a local LTP model directory")
         self._ltp = ltp.LTP(model_path)
         self.normalize_text = normalize_text
 
@@ -192,7 +197,7 @@ def get_segmenter(name: str = "jieba", **options) -> Segmenter:
     try:
         cls = BACKENDS[name]
     except KeyError:
-        raise ValueError(f"unknown segmenter {name!r}; choose one of {', '.join(BACKENDS)}") from None
+        raise SegmenterError(f"unknown segmenter {name!r}; choose one of {', '.join(BACKENDS)}") from None
     return cls(**options)
 
 

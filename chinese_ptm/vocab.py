@@ -25,6 +25,7 @@ import unicodedata
 from pathlib import Path
 from typing import Iterable
 
+from .errors import UserError
 from .text import is_cjk, normalize
 
 VOCAB_FILE = "vocab.txt"
@@ -34,11 +35,11 @@ VOCAB_META_FILE = "vocab_meta.json"
 DEFAULT_PIECES = 3000
 
 
-class VocabError(ValueError):
+class VocabError(UserError, ValueError):
     """A vocab.txt (or token list) that cannot serve as a vocabulary; the message names the line."""
 
 
-class VocabNotFoundError(FileNotFoundError):
+class VocabNotFoundError(UserError, FileNotFoundError):
     """No vocab.txt where one was expected."""
 
 

@@ -30,6 +30,26 @@ def write_tiny_vocab(directory: Path, extra: str = "") -> Path:
     return path
 
 
+def save_tiny_glycebert(directory: Path, tokens: list[str], positions: int = 128) -> Path:
+    """A tiny random GlyceBERT (hidden 32, 2 layers) with a random glyph table, saved with its tokenizer."""
+    import numpy as np
+    import torch
+
+    from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForMaskedLM
+    from chinese_ptm.tokenization import GlyceBertTokenizer
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "vocab.txt").write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
+    torch.manual_seed(0)
+    config = GlyceBertConfig(vocab_size=len(tokens), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                             intermediate_size=37, max_position_embeddings=positions, pinyin_embedding_size=16)
+    model = GlyceBertForMaskedLM(config)
+    model.load_glyph_table(np.random.default_rng(0).integers(0, 256, (len(tokens), 3, 24, 24), dtype=np.uint8))
+    model.save_pretrained(directory)
+    GlyceBertTokenizer(vocab_file=str(directory / "vocab.txt")).save_pretrained(str(directory))
+    return directory
+
+
 @pytest.fixture(scope="session")
 def default_tokenizer():
     from chinese_ptm.tokenization import load_tokenizer

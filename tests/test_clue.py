@@ -16,10 +16,12 @@ import torch
 
 import dataclasses
 
+from conftest import save_tiny_glycebert
+
 from chinese_ptm.finetune.cli import main
 from chinese_ptm.finetune.clue import TASKS, get_task
 from chinese_ptm.finetune.clue_readers import chid_window, mark_wsc_text, read_split
-from chinese_ptm.finetune.clue_runs import run_clue_all, run_clue_task
+from chinese_ptm.finetune.clue_runs import run_clue_task
 from chinese_ptm.finetune.config import TaskSection
 from chinese_ptm.finetune.examples import DataError as ClueDataError
 from chinese_ptm.finetune.features import Encoder, PaddingCollator
@@ -258,19 +260,8 @@ def write_vocab(directory: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def glycebert_dir(tmp_path_factory) -> Path:
     """Our kind: a tiny random GlyceBERT with a random glyph table, saved with its tokenizer."""
-    from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForMaskedLM
-    from chinese_ptm.tokenization import GlyceBertTokenizer
-
     directory = tmp_path_factory.mktemp("glycebert")
-    tokens = write_vocab(directory)
-    torch.manual_seed(0)
-    config = GlyceBertConfig(vocab_size=len(tokens), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                             intermediate_size=37, max_position_embeddings=128, pinyin_embedding_size=16)
-    model = GlyceBertForMaskedLM(config)
-    model.load_glyph_table(np.random.default_rng(0).integers(0, 256, (len(tokens), 3, 24, 24), dtype=np.uint8))
-    model.save_pretrained(directory)
-    GlyceBertTokenizer(vocab_file=str(directory / "vocab.txt")).save_pretrained(str(directory))
-    return directory
+    return save_tiny_glycebert(directory, write_vocab(directory))
 
 
 @pytest.fixture(scope="module")
@@ -686,7 +677,7 @@ def test_task_table_and_hyperparameters():
         "cmnli_predict.json", "cluewsc11_predict.json", "csl_predict.json", "cmrc2018_predict.json",
         "chid11_predict.json", "c311_predict.json", "cluener_predict.json"}
     from chinese_ptm.finetune.clue_runs import clue_config
-    from chinese_ptm.runtime.errors import SettingsError
+    from chinese_ptm.errors import SettingsError
 
     cmrc = clue_config(TASKS["cmrc2018"], "m", "d", "o")
     assert (cmrc.task.max_length, cmrc.task.stride, cmrc.training.learning_rate, cmrc.training.num_train_epochs) == \

@@ -4,6 +4,7 @@ import json
 import numpy as np
 import pytest
 
+from chinese_ptm.errors import UserError
 from chinese_ptm.data import PrepareConfig, batch_word_ids, is_prepared, main, prepare_corpus
 from chinese_ptm.text import clean_text, split_sentences
 
@@ -92,7 +93,7 @@ def test_files_bad_records_and_meta(tmp_path, tok):
 
 
 def test_missing_file_is_a_clear_error(tmp_path, tok):
-    with pytest.raises(FileNotFoundError, match="missing.txt: corpus file not found"):
+    with pytest.raises(UserError, match="missing.txt: corpus file not found"):
         prepare_corpus([str(tmp_path / "missing.txt")], tok, progress=False)
 
 

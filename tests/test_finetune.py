@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import save_tiny_glycebert
 
 from chinese_ptm.finetune.cli import main
 from chinese_ptm.finetune.config import TaskSection, build_config
@@ -35,20 +36,8 @@ def sentiment_rows(n: int = 8, offset: int = 0) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def glycebert_dir(tmp_path_factory) -> Path:
-    from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForMaskedLM
-    from chinese_ptm.tokenization import GlyceBertTokenizer
-
-    directory = tmp_path_factory.mktemp("glycebert")
     tokens = SPECIALS + list(dict.fromkeys("，。_[]|abc0123456789" + CHARS))
-    (directory / "vocab.txt").write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
-    torch.manual_seed(0)
-    config = GlyceBertConfig(vocab_size=len(tokens), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                             intermediate_size=37, max_position_embeddings=64, pinyin_embedding_size=16)
-    model = GlyceBertForMaskedLM(config)
-    model.load_glyph_table(np.random.default_rng(0).integers(0, 256, (len(tokens), 3, 24, 24), dtype=np.uint8))
-    model.save_pretrained(directory)
-    GlyceBertTokenizer(vocab_file=str(directory / "vocab.txt")).save_pretrained(str(directory))
-    return directory
+    return save_tiny_glycebert(tmp_path_factory.mktemp("glycebert"), tokens, positions=64)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from chinese_ptm.errors import UserError
 from chinese_ptm.segmentation import (
     JiebaSegmenter,
     MissingBackendError,
@@ -41,7 +42,7 @@ def test_user_dictionary(tmp_path):
     path.write_text("纠缠态制备 100 n\n", encoding="utf-8")
     seg = JiebaSegmenter(user_dicts=[str(path)])
     assert (2, 7) in seg.segment(text)
-    with pytest.raises(FileNotFoundError, match="user dictionary"):
+    with pytest.raises(UserError, match="user dictionary"):
         JiebaSegmenter(user_dicts=[str(tmp_path / "missing.txt")]).segment(text)
 
 

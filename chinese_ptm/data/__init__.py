@@ -32,6 +32,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import UserError
 from ..segmentation import Segmenter, get_segmenter
 from .reading import (
     FORMAT_VERSION,
@@ -266,7 +267,7 @@ def main(argv: list[str] | None = None) -> dict:
                             dedupe=not args.no_dedupe, line_is_document=line_is_document)
         ds = prepare_corpus(files, load_tokenizer(args.tokenizer), segmenter=segmenter, config=cfg,
                             num_proc=args.num_proc, output_dir=args.out, num_shards=args.num_shards)
-    except (FileNotFoundError, ValueError, ImportError) as err:
+    except UserError as err:
         print(f"chinese-ptm prepare: error: {err}", file=sys.stderr)
         return 1
     print(format_summary(ds.prepare_summary))

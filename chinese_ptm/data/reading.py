@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
+from ..errors import UserError
 from ..text import clean_text, split_sentences, text_ratio
 
 PREPARE_META = "prepare_meta.json"
@@ -18,7 +19,10 @@ JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 SKIP_EXAMPLES = 3  # examples kept per skip reason for the report
 
 
-@dataclass
+class CorpusError(UserError, ValueError):
+    """Corpus input or preparation settings that cannot be used; the message names the file or the option."""
+
+
 @dataclass
 class PrepareConfig:
     """Options of :func:`prepare_corpus` (all recorded in the output's metadata)."""
@@ -34,11 +38,11 @@ class PrepareConfig:
 
     def __post_init__(self):
         if self.max_length < 8:
-            raise ValueError(f"max_length={self.max_length}: needs room for [CLS], [SEP], [SEP] and text (>= 8)")
+            raise CorpusError(f"max_length={self.max_length}: needs room for [CLS], [SEP], [SEP] and text (>= 8)")
         if not 0.0 <= self.packed_ratio <= 1.0:
-            raise ValueError(f"packed_ratio={self.packed_ratio}: must lie in [0, 1]")
+            raise CorpusError(f"packed_ratio={self.packed_ratio}: must lie in [0, 1]")
         if not 0.0 <= self.min_text_ratio <= 1.0:
-            raise ValueError(f"min_text_ratio={self.min_text_ratio}: must lie in [0, 1]")
+            raise CorpusError(f"min_text_ratio={self.min_text_ratio}: must lie in [0, 1]")
 
 
 @dataclass
@@ -83,7 +87,7 @@ def _decode_lines(path: Path, cfg: PrepareConfig, stats: ReadStats) -> Iterator[
     try:
         handle = _open_binary(path)
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: corpus file not found") from None
+        raise CorpusError(f"{path}: corpus file not found") from None
     with handle:
         number = 0
         try:
@@ -215,9 +219,9 @@ def _split_inputs(inputs: Sequence[str | Path] | str) -> tuple[list[Path], list[
         files = [Path(x) for x in inputs]
         for f in files:
             if not f.is_file():
-                raise FileNotFoundError(f"{f}: corpus file not found")
+                raise CorpusError(f"{f}: corpus file not found")
         return files, None
     if any(looks_like_file):
         bad = next(x for x, f in zip(inputs, looks_like_file) if f)
-        raise ValueError(f"inputs mix files ({bad!r}) and raw texts; pass either file paths or texts")
+        raise CorpusError(f"inputs mix files ({bad!r}) and raw texts; pass either file paths or texts")
     return [], [str(x) if not isinstance(x, str) else x for x in inputs]

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from ..runtime.errors import SettingsError, UserError
+from ..errors import SettingsError, UserError
 from ..runtime.ranks import finish_distributed, is_main_process
 
 PROG = "chinese-ptm finetune"

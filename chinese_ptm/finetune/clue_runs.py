@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..runtime.errors import UserError
+from ..errors import UserError
 from ..runtime.ranks import is_main_process
 from .clue import TASKS, TaskSpec, get_task, tasks_under
 from .config import FinetuneConfig, build_config

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 from ..runtime.config import TrainingSettings, apply_overrides, describe_fields, fill, merge, read_layers, setting
-from ..runtime.errors import SettingsError
+from ..errors import SettingsError
 
 #: the training defaults of fine-tuning runs (BERT's: lr 2e-5, 3 epochs, 10% warm-up); evaluation on dev every
 #: epoch, the best epoch kept by the task's main metric

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..runtime.errors import UserError
+from ..errors import UserError
 from .metrics import Entity  # noqa: F401 - re-exported: (type, first character, last character inclusive)
 
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..runtime.config import apply_overrides
-from ..runtime.errors import SettingsError
+from ..errors import SettingsError
 from ..runtime.ranks import is_main_process
 from ..runtime.trainer import training_arguments
 from .config import FinetuneConfig, build_config, read_config_file

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..runtime.errors import SettingsError, UserError
+from ..errors import SettingsError, UserError
 from .examples import Split
 from .saving import HEAD_FILE, TASK_FILE
 from .tasks import CLASSIFICATION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TaskData

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..runtime.errors import SettingsError
+from ..errors import SettingsError
 from ..runtime.loading import BERT, check_vocab_size, checkpoint_kind, load_tokenizer_for
 from ..runtime.ranks import is_main_process, world_size
 from ..runtime.trainer import ChinesePtmTrainer, training_arguments

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 from transformers import TrainerCallback
 
-from ..runtime.errors import SettingsError
+from ..errors import SettingsError
 from .model import head_modules
 
 ADAPTERS_FILE = "adapters.safetensors"

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from chinese_ptm.resources import vocab_dir
 from chinese_ptm.text import is_cjk
-from chinese_ptm.vocab import VocabError, VocabNotFoundError
+from chinese_ptm.errors import UserError
 
-from .fonts import GlyphError, load_manifest, resolve_fonts
+from .fonts import load_manifest, resolve_fonts
 from .render import DEFAULT_SIZE
 from .sheet import DEFAULT_SCALE, write_contact_sheet
 from .similar import DEFAULT_K, GlyphIndex
@@ -151,6 +151,6 @@ def main(argv: list[str] | None = None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except (GlyphError, VocabError, VocabNotFoundError) as error:
+    except UserError as error:
         print(f"chinese-ptm glyphs {args.command}: error: {error}", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ from pathlib import Path
 from fontTools.ttLib import TTFont
 from PIL import ImageFont
 
+from chinese_ptm.errors import UserError
 from chinese_ptm.resources import fonts_dir as bundled_fonts_dir
 
 #: The manifest of the shipped fonts (in ``fonts/``), read with tomllib.
@@ -25,7 +26,7 @@ NOTDEF = ".notdef"
 REBUILD_FONTS_HINT = "rebuild them with `chinese-ptm glyphs subset` (see chinese_ptm/bundled/fonts/README.md)"
 
 
-class GlyphError(Exception):
+class GlyphError(UserError):
     """Base class of every error raised by chinese_ptm.glyph (the CLI reports these without a traceback)."""
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Literal, Optional, get_args, get_origin, get_t
 
 import yaml
 
-from .errors import SettingsError
+from ..errors import SettingsError
 
 
 def setting(text: str, default=dataclasses.MISSING, factory=dataclasses.MISSING):

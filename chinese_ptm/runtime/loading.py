@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from ..resources import BUNDLED, bundled
-from .errors import UserError
+from ..errors import UserError
 
 
 GLYCEBERT, CHINESEBERT, BERT = "glycebert", "chinesebert", "bert"

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Callable, Literal
 
-from .errors import UserError
+from ..errors import UserError
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import torch
 from transformers import Trainer
 
 from .config import TrainingSettings
-from .errors import SettingsError
+from ..errors import SettingsError
 from .loading import resolve_bundled_file
 from .plan import BatchPlan, plan_batches
 from .ranks import is_main_process, world_size

@@ -1,4 +1,4 @@
-"""The errors a user can fix (bad files, bad settings).  [no torch]
+"""The errors a user can fix (bad files, bad settings).  [no torch, no imports of ours]
 
 Command-line entry points print a :class:`UserError` as one line and exit with status 1; any other
 exception is a bug of ours and keeps its traceback.
