@@ -15,6 +15,7 @@ COMMANDS = {
     "pretrain": ("chinese_ptm.pretrain", "pretrain with a recipe (recipes/*.yaml), also under torchrun"),
     "finetune": ("chinese_ptm.finetune.cli", "fine-tune on your data, the embedded tasks or CLUE (several seeds, strategies)"),
     "predict": ("chinese_ptm.finetune.predict", "predict a file with a fine-tuned model"),
+    "evaluate": ("chinese_ptm.evaluate", "a checkpoint against training from scratch on the embedded real tasks"),
     "convert": ("chinese_ptm.modeling.convert", "convert checkpoints (original ChineseBERT, Chinese BERT)"),
 }
 

@@ -146,7 +146,7 @@ def build_model(recipe: Recipe, tokenizer):
             check_vocab_size(model, tokenizer, m.init_from, _tokenizer_source(recipe))
             return model
         config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=m.max_position_embeddings,
-                            pad_token_id=tokenizer.pad_token_id, **m.dims())
+                            pad_token_id=tokenizer.pad_token_id, **m.dims(), **_dropouts(m))
         config._attn_implementation = m.attn_implementation
         return cls(config)
 
@@ -175,13 +175,18 @@ def build_model(recipe: Recipe, tokenizer):
     config = GlyceBertConfig(
         vocab_size=len(tokenizer), max_position_embeddings=m.max_position_embeddings,
         pad_token_id=tokenizer.pad_token_id, num_fonts=table.shape[1] if table is not None else 3,
-        glyph_size=table.shape[2] if table is not None else 24, **branches, **m.dims(),
+        glyph_size=table.shape[2] if table is not None else 24, glyph_scale=m.glyph_scale,
+        fusion_init=m.fusion_init, **branches, **m.dims(), **_dropouts(m),
     )
     config._attn_implementation = m.attn_implementation
     model = cls(config)
     if table is not None:
         model.load_glyph_table(table)
     return model
+
+
+def _dropouts(m) -> dict:
+    return {"hidden_dropout_prob": m.hidden_dropout_prob, "attention_probs_dropout_prob": m.attention_probs_dropout_prob}
 
 
 def _tokenizer_source(recipe: Recipe) -> str:
@@ -366,6 +371,7 @@ def run_stage(recipe: Recipe, resume: bool = True) -> dict:
         "final_checkpoint": str(out / FINAL_DIR), "loss_curve": str(curve) if curve else None,
         "data": {k: data_summary.get(k) for k in ("documents", "sentences", "records", "tokens", "unk_rate")},
         "world_size": args.world_size, "rank_weight_digests": digests, "recipe_config": recipe.to_dict(),
+        "log_history": trainer.state.log_history,
     }
     (out / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report

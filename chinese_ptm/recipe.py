@@ -47,6 +47,13 @@ class ModelSection:
     use_glyph: bool = setting("glycebert: glyph branch on", True)
     use_pinyin: bool = setting("glycebert: pinyin branch on", True)
     glyph_trainable: bool = setting("glycebert: train the glyph table (original) instead of a frozen buffer", False)
+    glyph_scale: float = setting("glycebert: factor on the 0..255 bitmap values before glyph_map (1: as the original)",
+                                 1.0)
+    fusion_init: Literal["random", "identity"] = setting(
+        "glycebert: a new map_fc starts random, or as [I | 0 | 0] (the BERT inside, branches added as it learns)",
+        "random")
+    hidden_dropout_prob: float = setting("dropout after embeddings and sublayers", 0.1)
+    attention_probs_dropout_prob: float = setting("dropout on attention weights", 0.1)
     init_from: Optional[str] = setting(
         "start from this checkpoint: a Chinese BERT directory (BERT-wwm-ext, MacBERT, bert-base-chinese), an "
         "original ChineseBERT directory or one of ours; empty: random initialisation", None)

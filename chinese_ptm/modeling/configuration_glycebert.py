@@ -30,6 +30,13 @@ class GlyceBertConfig(BertConfig):
         original ChineseBERT.
     use_glyph (`bool`, defaults to `True`):
         Switch the glyph branch (table + ``glyph_map``) on or off.
+    glyph_scale (`float`, defaults to `1.0`):
+        Factor on the bitmap values (0..255) before ``glyph_map``. 1.0 feeds them as the original does (its
+        checkpoints were trained so); new models do better with ``1/255``: raw values put a glyph signal hundreds
+        of times larger than the word embedding into the fusion, which drowns the characters early in training.
+    fusion_init (`str`, defaults to `"random"`):
+        How a new ``map_fc`` starts: ``"random"`` (BERT's initialisation), or ``"identity"``: ``[I | 0 | 0]``, the
+        model starts as the BERT it contains and learns how much pinyin and glyph to add.
     pinyin_vocab_size (`int`, defaults to 32):
         Size of the pinyin alphabet: ``0-5`` (tones) and ``a-z``.
     pinyin_slots (`int`, defaults to 8):
@@ -59,6 +66,8 @@ class GlyceBertConfig(BertConfig):
     glyph_size: int = 24
     glyph_trainable: bool = False
     use_glyph: bool = True
+    glyph_scale: float = 1.0
+    fusion_init: str = "random"
     pinyin_vocab_size: int = 32
     pinyin_slots: int = 8
     pinyin_embedding_size: int = 128
@@ -87,6 +96,10 @@ class GlyceBertConfig(BertConfig):
                 f"GlyceBertConfig.pinyin_kernel_size must be between 1 and pinyin_slots ({self.pinyin_slots}), "
                 f"got {self.pinyin_kernel_size}."
             )
+        if not self.glyph_scale > 0:
+            raise ValueError(f"GlyceBertConfig.glyph_scale must be positive, got {self.glyph_scale}.")
+        if self.fusion_init not in ("random", "identity"):
+            raise ValueError(f"GlyceBertConfig.fusion_init must be 'random' or 'identity', got {self.fusion_init!r}.")
         if self.is_decoder or self.add_cross_attention:
             raise ValueError(
                 "GlyceBERT is a bidirectional encoder: set is_decoder=False and add_cross_attention=False."

@@ -146,6 +146,7 @@ class GlyceBertEmbeddings(nn.Module):
         hidden = config.hidden_size
         self.pinyin_slots = config.pinyin_slots
         self.require_pinyin_ids = config.require_pinyin_ids
+        self.glyph_scale = config.glyph_scale
         self._warned_missing_pinyin = False
         self.word_embeddings = nn.Embedding(config.vocab_size, hidden, padding_idx=config.pad_token_id)
         self.position_embeddings = nn.Embedding(config.max_position_embeddings, hidden)
@@ -195,6 +196,8 @@ class GlyceBertEmbeddings(nn.Module):
             if input_ids is None:
                 raise ValueError("The glyph branch looks glyphs up by input_ids: pass them, or set use_glyph=False.")
             glyphs = self.glyph_embeddings(input_ids).to(self.glyph_map.weight.dtype)  # (B, T, F*S*S)
+            if self.glyph_scale != 1.0:
+                glyphs = glyphs * self.glyph_scale
             parts.append(self.glyph_map(glyphs))  # (B, T, H)
 
         fused = self.map_fc(torch.cat(parts, dim=-1))  # (B, T, k*H) -> (B, T, H), k = 1 + branches switched on
@@ -246,6 +249,10 @@ class GlyceBertPreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
         elif isinstance(module, GlyceBertEmbeddings):
             init.copy_(module.position_ids, torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
+            if self.config.fusion_init == "identity":  # start as the BERT inside: [I | 0 | 0]
+                hidden = self.config.hidden_size
+                init.copy_(module.map_fc.weight, torch.eye(hidden, module.map_fc.weight.shape[1]))
+                init.zeros_(module.map_fc.bias)
         elif isinstance(module, GlyceBertGlyphTable):
             init.zeros_(module.weight)
 

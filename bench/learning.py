@@ -1,0 +1,106 @@
+"""Does the tiny recipe learn, and does what it learns pay off? Two measurements on this machine.
+
+``--explore``: variants of the tiny ChineseBERT recipe at a fixed number of steps (learning rate, sequence
+length vs batch, dropout, masking, depth vs width, the glyph input scale and the fusion initialisation),
+each reported with its held-out MLM accuracy and wall time.
+
+default: GlyceBERT (glyph + pinyin) and BERT of the same width and depth, pretrained for the same wall time
+on the same prepared corpus, then ``chinese-ptm evaluate``d (pretrained vs scratch, several seeds) on the
+embedded real tasks.
+
+    python bench/learning.py --explore --steps 600
+    python bench/learning.py --minutes 4 --seeds 3
+
+Prints JSON (and writes it with --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+VARIANTS = {
+    "shipped recipe": {},
+    "lr 2e-3": {"training.learning_rate": 2e-3},
+    "lr 5e-4": {"training.learning_rate": 5e-4},
+    "no dropout": {"model.hidden_dropout_prob": 0.0, "model.attention_probs_dropout_prob": 0.0},
+    "64 tokens x 64 sequences": {"data.max_length": 64, "training.global_batch_size": 64, "training.micro_batch_size": 64},
+    "char masking": {"masking.strategy": "char"},
+    "glyph scale 1/255": {"model.glyph_scale": 1 / 255},
+    "glyph scale 1/255 + identity fusion": {"model.glyph_scale": 1 / 255, "model.fusion_init": "identity"},
+    "4 layers x 256 (small)": {"model.size": "small"},
+    "BERT (no glyph, no pinyin)": {"model.architecture": "bert"},
+}
+
+
+def pretrain(name: str, overrides: dict, workdir: Path, recipe: str) -> dict:
+    from chinese_ptm.pretrain import run
+    from chinese_ptm.recipe import load_recipe
+
+    out = workdir / name.replace(" ", "_").replace("/", "-")
+    prepared = workdir / f"prepared-{overrides.get('data.max_length', 'recipe')}"  # records fit one length
+    settings = {"output_dir": str(out), "data.prepared_dir": str(prepared), "training.report_to": "none",
+                "training.disable_tqdm": True, "training.save_steps": 100000, **overrides}
+    started = time.perf_counter()
+    report = run(load_recipe(recipe, settings), resume=False)[-1]
+    return {"variant": name, "overrides": overrides, "steps": report["steps"],
+            "heldout_mlm_accuracy": report["heldout_mlm_accuracy"], "heldout_mlm_loss": report["heldout_mlm_loss"],
+            "train_seconds": report["seconds_this_run"], "wall_seconds": time.perf_counter() - started,
+            "tokens_seen": report["tokens_seen"], "final_checkpoint": report["final_checkpoint"]}
+
+
+def seconds_per_step(name: str, overrides: dict, workdir: Path, recipe: str, steps: int = 40) -> float:
+    """Calibration: the training loop's seconds per step of an arm (startup and preparation excluded)."""
+    result = pretrain(f"calibrate {name}", {**overrides, "training.max_steps": steps, "training.warmup_steps": 1,
+                                             "training.eval_steps": None}, workdir, recipe)
+    return result["train_seconds"] / result["steps"]
+
+
+def explore(args) -> dict:
+    rows = []
+    for name in args.variants.split(",") if args.variants else VARIANTS:
+        rows.append(pretrain(name, {**VARIANTS[name], "training.max_steps": args.steps}, args.workdir, args.recipe))
+        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return {"mode": "explore", "recipe": args.recipe, "steps": args.steps, "rows": rows}
+
+
+def compare(args) -> dict:
+    from chinese_ptm.evaluate import run as evaluate
+
+    arms = {"GlyceBERT": {}, "BERT": {"model.architecture": "bert"}}
+    out = {"mode": "compare", "recipe": args.recipe, "minutes": args.minutes, "seeds": args.seeds, "arms": {}}
+    for name, overrides in arms.items():
+        per_step = seconds_per_step(name, overrides, args.workdir, args.recipe)
+        steps = max(int(args.minutes * 60 / per_step), 10)
+        arm = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, args.recipe)
+        arm["seconds_per_step"] = per_step
+        arm["evaluation"] = evaluate(arm["final_checkpoint"], seeds=list(range(1, args.seeds + 1)),
+                                     output_dir=args.workdir / f"evaluate-{name}", progress=False)["tasks"]
+        out["arms"][name] = arm
+        print(json.dumps({k: v for k, v in arm.items() if k != "evaluation"}), file=sys.stderr, flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--explore", action="store_true", help="the recipe variants at a fixed number of steps")
+    parser.add_argument("--variants", default=None, help="comma-separated names of VARIANTS (default: all)")
+    parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--minutes", type=float, default=4.0, help="compare: pretraining wall time of each arm")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--recipe", default="chinesebert-tiny")
+    parser.add_argument("--workdir", type=Path, default=Path("runs/bench-learning"))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    result = explore(args) if args.explore else compare(args)
+    text = json.dumps(result, indent=2, ensure_ascii=False, default=str)
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
