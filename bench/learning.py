@@ -28,11 +28,11 @@ VARIANTS = {
     "lr 5e-4": {"training.learning_rate": 5e-4},
     "no dropout": {"model.hidden_dropout_prob": 0.0, "model.attention_probs_dropout_prob": 0.0},
     "64 tokens x 64 sequences": {"data.max_length": 64, "training.global_batch_size": 64, "training.micro_batch_size": 64},
-    "char masking": {"masking.strategy": "char"},
+    "char masking": {"masking.strategy": "char", "masking.heldout_strategy": "mixed"},
     "glyph scale 1/255": {"model.glyph_scale": 1 / 255},
     "glyph scale 1/255 + identity fusion": {"model.glyph_scale": 1 / 255, "model.fusion_init": "identity"},
     "4 layers x 256 (small)": {"model.size": "small"},
-    "BERT (no glyph, no pinyin)": {"model.architecture": "bert"},
+    "BERT (no glyph or pinyin)": {"model.architecture": "bert"},
 }
 
 

@@ -67,8 +67,8 @@ def load_run_tokenizer(recipe: Recipe):
 
 
 def train_files(recipe: Recipe, work_dir: Path) -> tuple[list[str], bool]:
-    """The corpus files and whether each line is a document (the embedded corpus: yes, written to
-    ``work_dir`` by whichever process prepares)."""
+    """The corpus files and whether each line is a document (``data.line_is_document``); the embedded
+    corpus (one paragraph per line, no blank lines) is written to ``work_dir`` by whichever process prepares."""
     if recipe.data.train_files:
         missing = [f for f in recipe.data.train_files if not Path(f).is_file()]
         if missing:
@@ -76,7 +76,7 @@ def train_files(recipe: Recipe, work_dir: Path) -> tuple[list[str], bool]:
         return list(recipe.data.train_files), recipe.data.line_is_document
     from .data import EMBEDDED_CORPUS_FILE
 
-    return [str(work_dir / EMBEDDED_CORPUS_FILE)], True
+    return [str(work_dir / EMBEDDED_CORPUS_FILE)], recipe.data.line_is_document
 
 
 def prepared_dir(recipe: Recipe) -> Path:
@@ -210,10 +210,10 @@ def _vocab_dir(tokenizer) -> str:
 # ---------------------------------------------------------------------------------------------
 
 
-def make_collator(recipe: Recipe, tokenizer, seed: int) -> ResumableMaskingCollator:
+def make_collator(recipe: Recipe, tokenizer, seed: int, strategy: str | None = None) -> ResumableMaskingCollator:
     return ResumableMaskingCollator(
         tokenizer,
-        strategy=recipe.masking.strategy,
+        strategy=strategy or recipe.masking.strategy,
         mlm_probability=recipe.masking.mlm_probability,
         replace_probs=tuple(recipe.masking.replace_probs),
         sentence_task=recipe.masking.sentence_task,
@@ -345,7 +345,7 @@ def run_stage(recipe: Recipe, resume: bool = True) -> dict:
     trainer = PretrainTrainer(
         model=model, args=args, train_dataset=train, eval_dataset=heldout, data_collator=collator,
         processing_class=tokenizer, callbacks=[EpochCallback(collator)], optimizer_name=recipe.training.optimizer,
-        heldout_collator=make_collator(recipe, tokenizer, recipe.training.seed + 1),
+        heldout_collator=make_collator(recipe, tokenizer, recipe.training.seed + 1, recipe.masking.heldout_strategy),
     )
     checkpoint = last_complete_checkpoint(out) if resume else None
     if checkpoint and is_main_process():

@@ -99,6 +99,9 @@ class MaskingSection:
     mlm_probability: float = setting("share of tokens to predict", 0.15)
     replace_probs: list[float] = setting("[MASK or similar word, random, keep]", factory=lambda: [0.8, 0.1, 0.1])
     sentence_task: Optional[Literal["sop", "nsp"]] = setting("sentence-level task; empty: none", None)
+    heldout_strategy: Optional[Literal["wwm", "char", "mixed", "ngram", "mac"]] = setting(
+        "masking of the held-out records (empty: the training strategy); fix it to compare runs that train with "
+        "different masking", None)
 
 
 #: the training defaults of pretraining runs (a recipe states what differs)

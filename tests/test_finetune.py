@@ -343,3 +343,28 @@ def test_cli_errors_are_one_line(glycebert_dir, tmp_path, capsys):
     assert "method.strategy: 'melt' is not one of" in capsys.readouterr().err
     assert main(["data", "--preset", "reviews", "--model", str(glycebert_dir), "--seeds", "x"]) == 1
     assert "--seeds x: expected a list of integers" in capsys.readouterr().err
+
+
+def test_long_texts_are_tagged_through_overlapping_windows(glycebert_dir):
+    """Entities beyond max_length are not lost: every character gets a tag from some window, and gold logits
+    decode back to every entity."""
+    from chinese_ptm.finetune.features import Encoder, decode_tags
+    from chinese_ptm.finetune.examples import TaggingExample
+    from chinese_ptm.finetune.metrics import bios_labels
+    from chinese_ptm.finetune.tasks import TAGGING, TaskData
+    from chinese_ptm.runtime.loading import load_tokenizer_for
+
+    text = "他在上海工作" * 12  # 72 characters, windows of 32 tokens
+    entities = [("LOC", 6 * i + 2, 6 * i + 3) for i in range(12)]
+    task = TaskData("t", TAGGING, ("LOC",), "f1", {})
+    encoder = Encoder(task, load_tokenizer_for(glycebert_dir, "glycebert"), settings(max_length=32, stride=8),
+                      with_pinyin=True, progress=False)
+    encoded = encoder.encode([TaggingExample(0, text, entities)], train=True)
+    assert len(encoded.features) > 2 and set(encoded.owners) == {0}
+    tags = bios_labels(["LOC"])
+    logits = []
+    for feature in encoded.features:
+        one_hot = np.zeros((len(feature["labels"]), len(tags)))
+        one_hot[np.arange(len(feature["labels"])), np.maximum(feature["labels"], 0)] = 1
+        logits.append(one_hot)
+    assert decode_tags(logits, encoded, [TaggingExample(0, text, entities)], tags) == [entities]

@@ -211,23 +211,29 @@ class Encoder:
             out.context_offsets.append(context_offsets)
 
     def _tagging(self, chunk: list[TaggingExample], start: int, train: bool, out: Encoded) -> None:
+        """A text longer than ``max_length`` becomes overlapping windows (``stride`` tokens shared): every
+        character is tagged, from the window where it has the most context."""
+        stride = max(0, min(self.hp.stride, (self.hp.max_length - 2) // 2))
         enc = self.tokenizer([list(e.text) for e in chunk], is_split_into_words=True, truncation=True,
-                             max_length=self.hp.max_length)
+                             max_length=self.hp.max_length, stride=stride, return_overflowing_tokens=True)
         tag_ids = {tag: i for i, tag in enumerate(self.tags)}
-        for i, example in enumerate(chunk):
-            feature = _feature(enc, i, self.with_pinyin)
-            first = np.full(len(example.text), NO_OFFSET, dtype=np.int64)
-            for token, char in enumerate(enc.word_ids(i)):
+        char_tags = {}
+        for w, sample in enumerate(enc["overflow_to_sample_mapping"]):
+            example = chunk[sample]
+            feature = _feature(enc, w, self.with_pinyin)
+            first = np.full(len(example.text), NO_OFFSET, dtype=np.int64)  # this window's token of each character
+            for token, char in enumerate(enc.word_ids(w)):
                 if char is not None and first[char] == NO_OFFSET:
                     first[char] = token
             if train:
-                char_tags = spans_to_bios(len(example.text), example.entities)
+                if sample not in char_tags:
+                    char_tags[sample] = spans_to_bios(len(example.text), example.entities)
                 labels = np.full(len(feature["input_ids"]), IGNORE_INDEX, dtype=np.int64)
                 kept = first >= 0
-                labels[first[kept]] = [tag_ids[t] for t, k in zip(char_tags, kept) if k]
+                labels[first[kept]] = [tag_ids[t] for t, k in zip(char_tags[sample], kept) if k]
                 feature["labels"] = labels
             out.features.append(feature)
-            out.owners.append(start + i)
+            out.owners.append(start + int(sample))
             out.first_tokens.append(first)
 
 
@@ -291,14 +297,19 @@ def decode_spans(start_logits: np.ndarray, end_logits: np.ndarray, encoded: Enco
 
 
 def decode_tags(logits: np.ndarray, encoded: Encoded, examples: list[TaggingExample], tags: list[str]) -> list[list]:
-    """Entities of each example: the tag of a character's first token, characters without one ``O``."""
-    entities = []
-    for i, example in enumerate(examples):
-        first = encoded.first_tokens[i]
-        predicted = np.asarray(logits[i]).argmax(-1)  # (T,)
-        char_tags = [tags[int(predicted[t])] if t >= 0 else OUTSIDE for t in first]
-        entities.append(bios_to_spans(char_tags))
-    return entities
+    """Entities of each example: each character takes the tag of its first token in the window where that token
+    is farthest from the window's edges (most context on both sides); characters without a token are ``O``."""
+    best = [np.full(len(e.text), -1, dtype=np.int64) for e in examples]  # tag index per character
+    margin = [np.full(len(e.text), -1, dtype=np.int64) for e in examples]
+    for f, owner in enumerate(encoded.owners):
+        first = encoded.first_tokens[f]
+        predicted = np.asarray(logits[f]).argmax(-1)  # (T,)
+        inside = first >= 0
+        room = np.where(inside, np.minimum(first, first.max(initial=0) - first + 1), -1)
+        better = inside & (room > margin[owner])
+        best[owner][better] = predicted[first[better]]
+        margin[owner][better] = room[better]
+    return [bios_to_spans([tags[int(t)] if t >= 0 else OUTSIDE for t in chars]) for chars in best]
 
 
 def entities_to_label(text: str, entities: list) -> dict[str, dict[str, list[list[int]]]]:

@@ -88,7 +88,7 @@ def _load(cls, source: str, scratch: bool, options: dict):
     model = cls(pretrained.config)  # same architecture and size, fresh initialisation
     glyphs = getattr(getattr(pretrained.base_model, "embeddings", None), "glyph_embeddings", None)
     if glyphs is not None:  # glyph bitmaps are input data, not learned weights: keep them
-        model.load_glyph_table(glyphs.embedding.detach().clone())
+        model.load_glyph_table(glyphs.embedding.weight.detach().clone())
     return model
 
 

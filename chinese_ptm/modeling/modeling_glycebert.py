@@ -195,10 +195,7 @@ class GlyceBertEmbeddings(nn.Module):
         if self.glyph_embeddings is not None:
             if input_ids is None:
                 raise ValueError("The glyph branch looks glyphs up by input_ids: pass them, or set use_glyph=False.")
-            glyphs = self.glyph_embeddings(input_ids).to(self.glyph_map.weight.dtype)  # (B, T, F*S*S)
-            if self.glyph_scale != 1.0:
-                glyphs = glyphs * self.glyph_scale
-            parts.append(self.glyph_map(glyphs))  # (B, T, H)
+            parts.append(self._glyph_features(input_ids))  # (B, T, H)
 
         fused = self.map_fc(torch.cat(parts, dim=-1))  # (B, T, k*H) -> (B, T, H), k = 1 + branches switched on
 
@@ -209,6 +206,19 @@ class GlyceBertEmbeddings(nn.Module):
         embeddings = fused + self.token_type_embeddings(token_type_ids) + self.position_embeddings(position_ids)
         embeddings = self.LayerNorm(embeddings)
         return self.dropout(embeddings)  # (B, T, H)
+
+    def _glyph_features(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """``glyph_map`` of each token's bitmaps. A batch repeats its tokens (a few hundred distinct ones in thousands),
+        so each distinct token's glyph is mapped once and gathered: the same values, a fraction of the work."""
+        if torch.compiler.is_compiling():  # unique() has a data-dependent size: keep the compiled graph whole
+            distinct, position = input_ids, None
+        else:
+            distinct, position = torch.unique(input_ids, return_inverse=True)  # (U,), (B, T)
+        glyphs = self.glyph_embeddings(distinct).to(self.glyph_map.weight.dtype)  # (U, F*S*S)
+        if self.glyph_scale != 1.0:
+            glyphs = glyphs * self.glyph_scale
+        mapped = self.glyph_map(glyphs)  # (U, H)
+        return mapped if position is None else mapped[position]  # (U, H) -> (B, T, H)
 
     def _missing_pinyin_ids(self) -> None:
         """Input built by another tokenizer, or a dropped key, would silently run without pinyin: say so once per
