@@ -23,17 +23,27 @@ from typing import Any
 from .errors import UserError
 
 DEFAULT_TASKS = ("reviews", "pd98-ner")
-#: the fine-tuning budget of an evaluation (a small model on two CPU cores: minutes per run); --set changes it
+#: the fine-tuning budget of an evaluation (a small model on two CPU cores: minutes per run); --set changes it.
+#: Mean pooling: a model pretrained with MLM alone has no trained pooler or [CLS] (BERT's pooler learns from NSP)
 EVALUATION_SETTINGS = {
-    "training.num_train_epochs": 2,
-    "training.learning_rate": 5e-4,
+    "training.num_train_epochs": 3,
     "training.per_device_train_batch_size": 32,
     "training.warmup_steps": 0.1,
     "training.logging_steps": 1000,
     "task.max_length": 128,
     "task.max_train_examples": 4000,
+    "method.pooling": "mean",
     "save_model": False,
 }
+#: learning rate by model width when not set: small models need (and tolerate) larger rates
+LEARNING_RATES = ((256, 1e-3), (512, 3e-4), (None, 5e-5))
+
+
+def default_learning_rate(model: str | Path) -> float:
+    """1e-3 up to hidden size 256, 3e-4 up to 512, else 5e-5 (BERT-base fine-tuning rates)."""
+    config = json.loads((Path(model) / "config.json").read_text(encoding="utf-8"))
+    hidden = config.get("hidden_size", 768)
+    return next(rate for width, rate in LEARNING_RATES if width is None or hidden <= width)
 
 
 def evaluate_task(task: str, model: str | Path, out: Path, seeds: list[int], scratch: bool, overrides: dict,
@@ -47,7 +57,7 @@ def evaluate_task(task: str, model: str | Path, out: Path, seeds: list[int], scr
     def config_for(kind: str):
         settings = {**preset_settings(task), "task.preset": task, "model.path": str(model), "seeds": seeds,
                     "output_dir": str(out / task / kind), "model.scratch": kind == "scratch",
-                    **EVALUATION_SETTINGS}
+                    "training.learning_rate": default_learning_rate(model), **EVALUATION_SETTINGS}
         return build_config([apply_overrides({}, settings)], overrides)
 
     pretrained_config = config_for("pretrained")
@@ -92,7 +102,9 @@ def run(model: str | Path, tasks=DEFAULT_TASKS, seeds: list[int] | None = None, 
     """Evaluate ``model``; returns ``{"model", "settings", "tasks": [summaries], "details": [...]}``."""
     out = Path(output_dir)
     details = [evaluate_task(t, model, out, seeds or [1], scratch, dict(overrides or {}), progress) for t in tasks]
-    report = {"model": str(model), "seeds": seeds or [1], "settings": {**EVALUATION_SETTINGS, **(overrides or {})},
+    report = {"model": str(model), "seeds": seeds or [1],
+              "settings": {"training.learning_rate": default_learning_rate(model), **EVALUATION_SETTINGS,
+                           **(overrides or {})},
               "tasks": [summary(d) for d in details]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "evaluation.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n",
