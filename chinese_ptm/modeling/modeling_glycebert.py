@@ -218,7 +218,9 @@ class GlyceBertEmbeddings(nn.Module):
         if self.glyph_scale != 1.0:
             glyphs = glyphs * self.glyph_scale
         mapped = self.glyph_map(glyphs)  # (U, H)
-        return mapped if position is None else mapped[position]  # (U, H) -> (B, T, H)
+        # embedding(), not mapped[position]: the backward of advanced indexing accumulates in a thread-dependent
+        # order on CPU (runs stop being reproducible); embedding's backward sums each row in a fixed order
+        return mapped if position is None else nn.functional.embedding(position, mapped)  # (U, H) -> (B, T, H)
 
     def _missing_pinyin_ids(self) -> None:
         """Input built by another tokenizer, or a dropped key, would silently run without pinyin: say so once per
