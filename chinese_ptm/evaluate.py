@@ -58,6 +58,8 @@ def evaluate_task(task: str, model: str | Path, out: Path, seeds: list[int], scr
         settings = {**preset_settings(task), "task.preset": task, "model.path": str(model), "seeds": seeds,
                     "output_dir": str(out / task / kind), "model.scratch": kind == "scratch",
                     "training.learning_rate": default_learning_rate(model), **EVALUATION_SETTINGS}
+        if not progress:
+            settings["training.disable_tqdm"] = True
         return build_config([apply_overrides({}, settings)], overrides)
 
     pretrained_config = config_for("pretrained")

@@ -109,11 +109,11 @@ def prepared_records(recipe: Recipe, tokenizer) -> tuple[Any, Any, dict]:
 
 
 def _prepare(recipe: Recipe, tokenizer, files: list[str], cfg, prepared: Path) -> None:
-    from .data import peoples_daily_lines_file, prepare_corpus
+    from .data import embedded_corpus_file, prepare_corpus
     from .segmentation import get_segmenter
 
     if not recipe.data.train_files:
-        peoples_daily_lines_file(Path(files[0]).parent)
+        embedded_corpus_file(Path(files[0]).parent)
     options = {}
     if recipe.data.segmenter == "jieba":
         options = {"hmm": recipe.data.jieba_hmm}
@@ -138,9 +138,11 @@ def build_model(recipe: Recipe, tokenizer):
     m = recipe.model
     with_sentence = recipe.masking.sentence_task is not None
     if m.architecture == "bert":
-        from transformers import BertConfig, BertForMaskedLM, BertForPreTraining
+        from transformers import BertConfig
 
-        cls = BertForPreTraining if with_sentence else BertForMaskedLM
+        from .modeling.sparse_bert import SparseBertForMaskedLM, SparseBertForPreTraining
+
+        cls = SparseBertForPreTraining if with_sentence else SparseBertForMaskedLM
         if m.init_from:
             model = cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation)
             check_vocab_size(model, tokenizer, m.init_from, _tokenizer_source(recipe))

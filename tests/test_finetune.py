@@ -146,8 +146,9 @@ def test_span_choice_regression_multilabel_readers(tmp_path):
     assert task.labels == ("city", "capital") and [e.label for e in task.splits["train"].examples] == [[0, 1], [0]]
 
 
-def test_embedded_tasks_and_the_pretraining_corpus_leaves_evaluation_lines_out():
-    from chinese_ptm.corpora import peoples_daily_lines, peoples_daily_split
+def test_embedded_tasks_and_the_pretraining_corpus_leaves_evaluation_lines_out(tmp_path):
+    from chinese_ptm.corpora import peoples_daily_split
+    from chinese_ptm.data import embedded_corpus_file
     from chinese_ptm.finetune.embedded import ner_entities, ner_examples, review_examples
 
     reviews = review_examples()
@@ -159,8 +160,10 @@ def test_embedded_tasks_and_the_pretraining_corpus_leaves_evaluation_lines_out()
     ner = ner_examples()
     held_out = {e.text for name in ("dev", "test") for e in ner[name]}
     assert len(ner["test"]) == 1900 and [peoples_daily_split(i) for i in (799, 850, 950, 1050)] == ["train", "dev", "test", "train"]
-    corpus = set(peoples_daily_lines(splits=("train",)))
+    corpus = set(embedded_corpus_file(tmp_path).read_text(encoding="utf-8").splitlines())
     assert not (held_out - {e.text for e in ner["train"]}) & corpus
+    assert {e.text_a for e in reviews["train"][:100]} <= corpus  # review texts read without their labels
+    assert not {e.text_a for name in ("dev", "test") for e in reviews[name]} & corpus
 
 
 # --------------------------------------------------------------------------------------------------

@@ -395,3 +395,38 @@ def test_bert_saved_with_our_tokenizer_is_still_bert(tmp_path):
     model = GlyceBertForMaskedLM.from_pretrained(tmp_path)
     fc = model.bert.embeddings.map_fc.weight
     assert torch.equal(fc[:, :HIDDEN], torch.eye(HIDDEN)) and not fc[:, HIDDEN:].any()
+
+
+@pytest.mark.parametrize("name", ["SparseBertForMaskedLM", "SparseBertForPreTraining"])
+def test_sparse_bert_pretraining_heads_equal_transformers_and_save_as_bert(name, tmp_path):
+    """BERT pretraining runs the MLM head only at labelled positions: same loss and gradients as transformers'
+    class, and the checkpoint is transformers' own (its class name in config.json)."""
+    from transformers import AutoModelForMaskedLM, BertConfig
+
+    from chinese_ptm.modeling import sparse_bert
+
+    config = BertConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=32)
+    torch.manual_seed(0)
+    model = getattr(sparse_bert, name)(config).eval()
+    dense_cls = model.__class__.__mro__[2]
+    ids = torch.randint(5, 97, (3, 10))
+    labels = torch.full_like(ids, -100)
+    labels[:, ::3] = ids[:, ::3]
+    extra = {"next_sentence_label": torch.tensor([0, 1, 0])} if "PreTraining" in name else {}
+    sparse = model(input_ids=ids, labels=labels, **extra)
+    sparse.loss.backward()
+    grad = model.bert.embeddings.word_embeddings.weight.grad.clone()
+    model.zero_grad()
+    dense = dense_cls.forward(model, input_ids=ids, labels=labels, **extra)
+    dense.loss.backward()
+    assert torch.allclose(sparse.loss, dense.loss, atol=1e-6)
+    assert torch.allclose(grad, model.bert.embeddings.word_embeddings.weight.grad, atol=1e-6)
+    dense_logits = dense[1] if "PreTraining" not in name else dense.prediction_logits
+    assert sparse[1].shape == (int((labels != -100).sum()), 97)
+    assert torch.allclose(sparse[1], dense_logits[labels != -100], atol=1e-5)
+    model.save_pretrained(tmp_path)
+    assert json.loads((tmp_path / "config.json").read_text())["architectures"] == [dense_cls.__name__]
+    loaded = AutoModelForMaskedLM.from_pretrained(tmp_path).eval()
+    assert type(loaded).__name__ == "BertForMaskedLM"
+    assert torch.allclose(loaded(input_ids=ids).logits, model(input_ids=ids)[0], atol=1e-5)

@@ -275,19 +275,25 @@ def main(argv: list[str] | None = None) -> dict:
     return ds.prepare_summary
 
 
-EMBEDDED_CORPUS_FILE = "peoples_daily_1998_train.txt"
+EMBEDDED_CORPUS_FILE = "embedded_train.txt"
 
 
-def peoples_daily_lines_file(directory: Path) -> Path:
-    """The embedded corpus as a plain text file (one paragraph per line), written once: its size
-    and modification time are part of the prepared records' staleness check. The lines of the
-    evaluation splits (People's Daily NER dev and test) are left out."""
-    from ..corpora import peoples_daily_lines
+def embedded_corpus_lines() -> list[str]:
+    """The default pretraining corpus: the train texts of the review-sentiment task (no labels), then People's
+    Daily 1998 without the NER task's dev and test lines. Nothing a task is tested on; the People's Daily part
+    comes last, so the held-out records (the corpus' end) are news, as before reviews were added."""
+    from ..corpora import peoples_daily_lines, review_splits
 
+    return [text for text, _ in review_splits()["train"]] + peoples_daily_lines(splits=("train",))
+
+
+def embedded_corpus_file(directory: Path) -> Path:
+    """The embedded corpus as a plain text file (one paragraph or review per line), written once: its size
+    and modification time are part of the prepared records' staleness check."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / EMBEDDED_CORPUS_FILE
     if not path.is_file():
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text("\n".join(peoples_daily_lines(splits=("train",))) + "\n", encoding="utf-8")
+        tmp.write_text("\n".join(embedded_corpus_lines()) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     return path

