@@ -1,0 +1,89 @@
+"""Spelling-correction pairs: SIGHAN-style TSV files (``wrong<TAB>correct``, one sentence pair per line).
+
+CSC keeps the length: each character of the input is kept or replaced by one character. A line without a
+tab, with an empty side or with sides of different length is skipped and counted with its file:line (the
+first few are shown), never fatal; a file where no line is usable is an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import UserError
+
+SHOWN_PROBLEMS = 5
+SIGHAN15_TEST = "sighan2015_test.tsv"
+
+
+class PairsError(UserError):
+    """A pairs file that cannot be used at all."""
+
+
+@dataclass
+class Pairs:
+    """Sentence pairs read from a file, with what was skipped and why."""
+
+    wrong: list[str] = field(default_factory=list)
+    correct: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # the first SHOWN_PROBLEMS, as file:line: reason
+
+    def __len__(self) -> int:
+        return len(self.wrong)
+
+    def skip(self, where: str, reason: str, detail: str = "") -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+        if len(self.problems) < SHOWN_PROBLEMS:
+            self.problems.append(f"{where}: {reason}{detail}")
+
+    def typos(self) -> list[tuple[str, str]]:
+        """Every (correct char, wrong char) substitution in the pairs."""
+        return [(c, w) for wrong, right in zip(self.wrong, self.correct) for w, c in zip(wrong, right) if w != c]
+
+
+def read_pairs(path: str | Path, limit: int | None = None) -> Pairs:
+    """Read ``wrong<TAB>correct`` lines (a third column, e.g. an id, is ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        raise PairsError(f"{path}: no such file (expected wrong<TAB>correct lines)")
+    pairs = Pairs()
+    with path.open(encoding="utf-8-sig") as f:
+        for number, line in enumerate(f, 1):
+            line = line.rstrip("\r\n")
+            where = f"{path}:{number}"
+            if not line.strip():
+                pairs.skip(where, "empty line")
+                continue
+            parts = line.split("\t")
+            if len(parts) < 2:
+                pairs.skip(where, "no tab between the wrong and the correct sentence")
+            elif not parts[0] or not parts[1]:
+                pairs.skip(where, "an empty side")
+            elif len(parts[0]) != len(parts[1]):
+                pairs.skip(where, "sides of different length (spelling correction replaces characters one for "
+                                  "one)", f": {len(parts[0])} vs {len(parts[1])} characters")
+            else:
+                pairs.wrong.append(parts[0])
+                pairs.correct.append(parts[1])
+                if limit is not None and len(pairs) >= limit:
+                    break
+    if not pairs.wrong:
+        shown = "; ".join(pairs.problems) or "the file is empty"
+        raise PairsError(f"{path}: no usable wrong<TAB>correct line ({shown})")
+    return pairs
+
+
+def sighan15_test() -> Pairs:
+    """SIGHAN 2015 test in the simplified-Chinese form pycorrector ships (707 lines, 10 of them with sides of
+    different length, skipped); for evaluation only, never for training."""
+    from .confusion import pycorrector_data_dir
+
+    return read_pairs(pycorrector_data_dir() / SIGHAN15_TEST)
+
+
+def write_pairs(path: str | Path, wrong: list[str], correct: list[str]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"{w}\t{c}\n" for w, c in zip(wrong, correct)), encoding="utf-8")
+    return path

@@ -1,0 +1,142 @@
+"""Chinese spelling correction: confusion sets, pair synthesis, SIGHAN pairs, the literature's metrics."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from chinese_ptm.csc.data import PairsError, read_pairs
+from chinese_ptm.csc.metrics import char_scores, csc_scores, sentence_scores
+
+
+# --------------------------------------------------------------------------------------------------
+# metrics, against counts done by hand
+
+
+def test_sentence_level_scores_by_hand():
+    sources = ["我在家里", "他再见了", "天气很好", "今天下雨", "你号吗啊"]
+    targets = ["我在家里", "他再见了", "天气很好", "今天下雨", "你好吗啊"]
+    targets[0] = "我再家里"  # wrong at 1
+    sources[1], targets[1] = "他在见了", "他再见了"  # wrong at 1
+    predictions = ["我再家里",  # exact correction: detection and correction TP
+                   "他载见了",  # right position, wrong character: detection TP only
+                   "天汽很好",  # gold negative changed: false alarm
+                   "今天下雨",  # gold negative left alone
+                   "你号吗呀"]  # wrong position changed: neither
+    s = sentence_scores(sources, predictions, targets)
+    # predicted positives 4 (all but sentence 3), gold positives 3 (sentences 0, 1, 4)
+    assert s["detection"]["precision"] == pytest.approx(50.0) and s["detection"]["recall"] == pytest.approx(200 / 3)
+    assert s["correction"]["precision"] == pytest.approx(25.0) and s["correction"]["recall"] == pytest.approx(100 / 3)
+    assert s["correction"]["f1"] == pytest.approx(2 * 0.25 * (1 / 3) / (0.25 + 1 / 3) * 100)
+    assert s["false_positive_rate"] == pytest.approx(50.0)  # 1 of 2 gold negatives changed
+    assert s["accuracy"] == pytest.approx(60.0)  # sentences 0, 1 (detection right) and 3
+    c = char_scores(sources, predictions, targets)
+    # changed positions: 0@1, 1@1, 2@1, 4@3 = 4; wrong positions: 0@1, 1@1, 4@1 = 3
+    assert (c["changed"], c["wrong"]) == (4, 3)
+    assert c["detection"]["precision"] == pytest.approx(50.0) and c["detection"]["recall"] == pytest.approx(200 / 3)
+    assert c["correction"]["precision"] == pytest.approx(25.0) and c["correction"]["recall"] == pytest.approx(100 / 3)
+
+
+def test_copying_the_input_scores_zero_and_perfect_output_scores_full():
+    sources, targets = ["我在家", "天气好"], ["我再家", "天气好"]
+    copy = csc_scores(sources, sources, targets)
+    assert copy["score"] == 0.0 and copy["sentence"]["false_positive_rate"] == 0.0
+    assert copy["sentence"]["accuracy"] == pytest.approx(50.0)
+    perfect = csc_scores(sources, targets, targets)
+    assert perfect["score"] == pytest.approx(100.0) and perfect["char"]["correction"]["f1"] == pytest.approx(100.0)
+    with pytest.raises(ValueError, match="sentence 0: lengths"):
+        csc_scores(["我在"], ["我在家"], ["我再"])
+
+
+# --------------------------------------------------------------------------------------------------
+# pairs files
+
+
+def test_pairs_reader_skips_and_counts_bad_lines(tmp_path):
+    path = tmp_path / "pairs.tsv"
+    path.write_text("我在家\t我再家\nno tab here\n\n长短\t长短不一\n\t空\n好的\t好的\tid-7\n", encoding="utf-8")
+    pairs = read_pairs(path)
+    assert pairs.wrong == ["我在家", "好的"] and pairs.correct == ["我再家", "好的"]
+    assert sum(pairs.skipped.values()) == 4
+    assert pairs.problems[0].startswith(f"{path}:2: no tab")
+    assert any(p.startswith(f"{path}:4: sides of different length") and "2 vs 4" in p for p in pairs.problems)
+    assert pairs.typos() == [("再", "在")]
+    (tmp_path / "bad.tsv").write_text("no tab\n", encoding="utf-8")
+    with pytest.raises(PairsError, match="bad.tsv: no usable"):
+        read_pairs(tmp_path / "bad.tsv")
+    with pytest.raises(PairsError, match="no such file"):
+        read_pairs(tmp_path / "missing.tsv")
+
+
+# --------------------------------------------------------------------------------------------------
+# confusion sets and synthesis (the bundled vocabulary's tables: built once, about 10 s)
+
+
+@pytest.fixture(scope="module")
+def confusion():
+    from chinese_ptm.csc.confusion import ConfusionSet
+
+    return ConfusionSet()
+
+
+def test_fuzzy_syllables():
+    from chinese_ptm.csc.confusion import fuzzy_syllables, split_syllable
+
+    valid = {"zhong", "zong", "zhang", "zhan", "lan", "nan", "lang", "xian", "xiang", "an", "ang"}
+    assert split_syllable("zhong") == ("zh", "ong") and split_syllable("an") == ("", "an")
+    assert set(fuzzy_syllables("zhan", valid)) == {"zhang"}  # "zan" is not in this valid set
+    assert set(fuzzy_syllables("nan", valid)) == {"lan"}
+    assert set(fuzzy_syllables("xian", valid)) == {"xiang"}  # ian <-> iang, never "xiang" from an <-> ang twice
+    assert fuzzy_syllables("an", valid) == ["ang"]
+
+
+def test_confusion_sets_hold_the_classic_typos(confusion):
+    assert "再" in confusion["在"]["same_sound"]
+    assert "已" in confusion["己"]["look_alike"]
+    assert "未" in confusion["末"]["look_alike"]
+    assert "作" in confusion["做"]["same_sound"]
+    assert {"地", "得"} <= set(confusion["的"]["same_sound"])
+    assert confusion.kind_of("在", "再") == "same_sound" and confusion.kind_of("在", "x") is None
+    every = [c for chars in confusion["在"].values() for c in chars]
+    assert "在" not in every and len(every) == len(set(every))  # each candidate once, never the character
+
+
+def test_pycorrector_sets_merge_and_sighan_coverage(confusion):
+    if importlib.util.find_spec("pycorrector") is None:
+        pytest.skip("the csc extra (pycorrector's data files) is not installed")
+    from chinese_ptm.csc.confusion import ConfusionSet, coverage, pycorrector_sets
+    from chinese_ptm.csc.data import sighan15_test
+
+    published = pycorrector_sets()
+    assert "载" in published["在"]["same_sound"]
+    test = sighan15_test()
+    assert len(test) == 697 and sum(test.skipped.values()) == 10
+    ours, theirs = coverage(test.typos(), confusion), coverage(test.typos(), published)
+    merged = coverage(test.typos(), ConfusionSet(confusion.similarity, extra=published))
+    assert ours["pairs"] == theirs["pairs"] == 445
+    assert merged["covered"] >= max(ours["covered"], theirs["covered"])
+    assert ours["coverage"] > 0.75  # the phonetic and look-alike kinds explain most real typos
+
+
+def test_synthesis_is_deterministic_keeps_length_and_one_typo_per_word(confusion):
+    from chinese_ptm.corpora import peoples_daily_lines
+    from chinese_ptm.csc.synthesis import NoiseSettings, TypoSynthesizer
+
+    lines = peoples_daily_lines(300, splits=("train",))
+    synth = TypoSynthesizer(confusion)
+    pairs = list(synth.pairs(lines))
+    again = list(TypoSynthesizer(confusion, segmenter=synth.segmenter).pairs(lines[100:], start=100))
+    assert pairs[100:] == again  # a line's typos depend on (seed, line number) only
+    other_seed = list(TypoSynthesizer(confusion, NoiseSettings(seed=2), synth.segmenter).pairs(lines))
+    assert other_seed != pairs
+    changed = [(w, c) for w, c in pairs if w != c]
+    assert all(len(w) == len(c) for w, c in pairs)
+    assert 0.55 < len(changed) / len(pairs) < 0.85  # 30% left clean, a few without Chinese characters
+    for wrong, correct in changed:
+        words = synth.segmenter.segment(correct)
+        for start, end in words:
+            assert sum(a != b for a, b in zip(wrong[start:end], correct[start:end])) <= 1
+    kinds = synth.stats
+    total = kinds["phonetic"] + kinds["look_alike"] + kinds["random"]
+    assert 0.6 < kinds["phonetic"] / total < 0.8 and kinds["random"] / total < 0.1
