@@ -140,3 +140,38 @@ def test_synthesis_is_deterministic_keeps_length_and_one_typo_per_word(confusion
     kinds = synth.stats
     total = kinds["phonetic"] + kinds["look_alike"] + kinds["random"]
     assert 0.6 < kinds["phonetic"] / total < 0.8 and kinds["random"] / total < 0.1
+
+
+def test_correction_files_sighan_pairs_and_json_lines(tmp_path):
+    """A correction task reads SIGHAN-style pairs (no header) and JSON lines; pairs of another length are skipped
+    and counted, not fatal."""
+    from chinese_ptm.finetune.config import TaskSection
+    from chinese_ptm.finetune.files import load_file_task
+
+    pairs = tmp_path / "train.tsv"
+    pairs.write_text("我再家\t我在家\n短\t短了\n他在上海\t他在上海\n", encoding="utf-8")
+    rows = tmp_path / "dev.jsonl"
+    rows.write_text('{"text": "我再家", "label": "我在家"}\n{"text": "好", "label": "好的"}\n', encoding="utf-8")
+    task = load_file_task(TaskSection(kind="correction", train=str(pairs), dev=str(rows)))
+    train, dev = task.splits["train"], task.splits["dev"]
+    assert [(e.text, e.target) for e in train.examples] == [("我再家", "我在家"), ("他在上海", "他在上海")]
+    assert sum(train.skipped.values()) == 1 and sum(dev.skipped.values()) == 1
+    assert [(e.text, e.target) for e in dev.examples] == [("我再家", "我在家")]
+    assert task.metric == "correction_f1"
+
+
+def test_corrections_decode_per_character_and_gate_on_detection():
+    import numpy as np
+
+    from chinese_ptm.finetune.examples import CorrectionExample
+    from chinese_ptm.finetune.features import Encoded, decode_corrections
+
+    encoded = Encoded(owners=[0], first_tokens=[np.array([1, 2, 3])], vocab=["[CLS]", "我", "在", "再", "家", "##x",
+                                                                                   "[UNK]"], unk_id=6)
+    example = [CorrectionExample(0, "我再家", None)]
+    ids = np.array([[0, 1, 2, 4, -100]])  # [CLS] 我 在 家: the model puts 在 for 再
+    assert decode_corrections(ids, encoded, example) == ["我在家"]
+    assert decode_corrections(ids, encoded, example, np.array([[0, 0.1, 0.2, 0.1, 0]]), 0.5) == ["我再家"]
+    assert decode_corrections(ids, encoded, example, np.array([[0, 0.1, 0.9, 0.1, 0]]), 0.5) == ["我在家"]
+    sub_word = np.array([[0, 1, 5, 4, -100]])  # a sub-word or [UNK] never replaces a character
+    assert decode_corrections(sub_word, encoded, example) == ["我再家"]

@@ -193,7 +193,7 @@ def test_finetune_data_with_seeds_best_checkpoint_predictions_and_predict(glyceb
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", ["pair", "regression", "multilabel", "tagging", "span", "choice"])
+@pytest.mark.parametrize("kind", ["pair", "regression", "multilabel", "tagging", "span", "choice", "correction"])
 def test_every_task_kind_trains_and_predicts(kind, glycebert_dir, tmp_path):
     rows = {
         "pair": [{"text": a, "text_pair": b, "label": str(i % 2)} for i, (a, b) in enumerate(zip(TEXTS, TEXTS[1:]))],
@@ -204,6 +204,7 @@ def test_every_task_kind_trains_and_predicts(kind, glycebert_dir, tmp_path):
         "span": [{"id": f"q{i}", "context": "北京是中国的首都，他在上海工作", "question": "首都是哪里",
                   "answers": {"text": ["北京"], "answer_start": [0]}} for i in range(6)],
         "choice": [{"text": "他在上海工作", "question": "他在哪里", "choices": ["北京", "上海"], "label": i % 2} for i in range(6)],
+        "correction": [{"text": t.replace("在", "再"), "label": t} for t in TEXTS],
     }[kind]
     files = {"train": write_rows(tmp_path / "train.jsonl", rows), "dev": write_rows(tmp_path / "dev.jsonl", rows),
              "test": write_rows(tmp_path / "test.jsonl", rows)}

@@ -87,3 +87,42 @@ def write_pairs(path: str | Path, wrong: list[str], correct: list[str]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{w}\t{c}\n" for w, c in zip(wrong, correct)), encoding="utf-8")
     return path
+
+
+#: the embedded sighan15 task: synthesised People's Daily pairs to train on and to choose the checkpoint with
+TRAIN_SENTENCES, DEV_SENTENCES = 10_000, 1_000
+SENTENCE_END = "。！？；"
+SENTENCE_CHARS = (8, 80)  # SIGHAN sentences: 27 characters on average
+
+
+def peoples_daily_sentences(split: str, limit: int | None = None) -> list[str]:
+    """Sentences (split at 。！？；) of People's Daily lines of one evaluation split, 8 to 80 characters."""
+    import re
+
+    from ..corpora import peoples_daily_lines
+
+    out = []
+    for line in peoples_daily_lines(splits=(split,)):
+        for sentence in re.findall(f"[^{SENTENCE_END}]+[{SENTENCE_END}]?", line):
+            if SENTENCE_CHARS[0] <= len(sentence.strip()) <= SENTENCE_CHARS[1]:
+                out.append(sentence.strip())
+                if limit is not None and len(out) >= limit:
+                    return out
+    return out
+
+
+def sighan15_splits(synthesizer=None) -> dict[str, Pairs]:
+    """``train``/``dev``: typos synthesised (seed 1) into People's Daily sentences of the pretraining corpus /
+    of the NER dev lines; ``test``: SIGHAN 2015 test (real typos, never trained on)."""
+    from .synthesis import TypoSynthesizer
+
+    synthesizer = synthesizer or TypoSynthesizer()
+    out = {}
+    for name, split, count, start in (("train", "train", TRAIN_SENTENCES, 0), ("dev", "dev", DEV_SENTENCES, 10**8)):
+        pairs = Pairs()
+        for wrong, correct in synthesizer.pairs(peoples_daily_sentences(split, count), start=start):
+            pairs.wrong.append(wrong)
+            pairs.correct.append(correct)
+        out[name] = pairs
+    out["test"] = sighan15_test()
+    return out

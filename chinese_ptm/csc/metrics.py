@@ -80,3 +80,15 @@ def csc_scores(sources: Sequence[str], predictions: Sequence[str], targets: Sequ
     sentence = sentence_scores(sources, predictions, targets)
     return {"score": sentence["correction"]["f1"], "sentence": sentence,
             "char": char_scores(sources, predictions, targets)}
+
+
+def flat_scores(sources: Sequence[str], predictions: Sequence[str], targets: Sequence[str]) -> dict:
+    """:func:`csc_scores` as one flat dict of numbers (what a Trainer logs and results.json holds)."""
+    scores = csc_scores(sources, predictions, targets)
+    sentence, char = scores["sentence"], scores["char"]
+    flat = {"correction_f1": sentence["correction"]["f1"], "detection_f1": sentence["detection"]["f1"],
+            "correction_precision": sentence["correction"]["precision"],
+            "correction_recall": sentence["correction"]["recall"],
+            "false_positive_rate": sentence["false_positive_rate"], "sentence_accuracy": sentence["accuracy"],
+            "char_correction_f1": char["correction"]["f1"], "char_detection_f1": char["detection"]["f1"]}
+    return flat

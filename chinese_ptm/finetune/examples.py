@@ -1,4 +1,4 @@
-"""Examples of the six task shapes, splits, and the checked access to JSON rows every reader uses.  [no torch]
+"""Examples of the task shapes, splits, and the checked access to JSON rows every reader uses.  [no torch]
 
 Readers of CLUE files, of the user's own files and of the embedded tasks all produce these examples; bad input
 raises :class:`DataError` naming the file, the line (or JSON path) and the field.
@@ -57,6 +57,13 @@ class TaggingExample:
     uid: Any
     text: str
     entities: list[Entity]  # (type, start, end inclusive), characters
+
+
+@dataclass
+class CorrectionExample:
+    uid: Any
+    text: str  # as typed
+    target: str | None  # the same text corrected (same length), None for unlabelled rows
 
 
 @dataclass

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .examples import ChoiceExample, ClassificationExample, SpanExample, Split, TaggingExample
+from .examples import ChoiceExample, ClassificationExample, CorrectionExample, SpanExample, Split, TaggingExample
 from .metrics import OUTSIDE, bios_labels, bios_to_spans, spans_to_bios
-from .tasks import CLASSIFICATION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING, TaskData
+from .tasks import CLASSIFICATION, CORRECTION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING, TaskData
 
 IGNORE_INDEX = -100  # targets cross-entropy skips
 ENCODE_CHUNK = 512  # examples per tokenizer call
@@ -37,6 +37,8 @@ class Encoded:
     owners: list[int] = field(default_factory=list)  # example index of each feature
     context_offsets: list[np.ndarray] = field(default_factory=list)  # span: (T, 2) offsets, -1 outside the context
     first_tokens: list[np.ndarray] = field(default_factory=list)  # tagging: (n_chars,) token of each char, -1 none
+    vocab: list[str] = field(default_factory=list)  # correction: the token of each id (predicted ids -> chars)
+    unk_id: int = -1
 
 
 class FeatureDataset(torch.utils.data.Dataset):
@@ -130,6 +132,7 @@ class Encoder:
             MULTIPLE_CHOICE: self._choice,
             SPAN: self._span,
             TAGGING: self._tagging,
+            CORRECTION: self._correction,
         }.get(self.task.kind, self._classification)
         out = Encoded()
         for start, chunk in _chunks(examples, desc, self.progress):
@@ -210,21 +213,26 @@ class Encoder:
             out.owners.append(start + int(sample))
             out.context_offsets.append(context_offsets)
 
-    def _tagging(self, chunk: list[TaggingExample], start: int, train: bool, out: Encoded) -> None:
-        """A text longer than ``max_length`` becomes overlapping windows (``stride`` tokens shared): every
-        character is tagged, from the window where it has the most context."""
+    def _char_windows(self, texts: list[str]):
+        """One token sequence per character of each text (each character a word), long texts as overlapping
+        windows (``stride`` tokens shared); yields (window, text index, feature, first token of each char)."""
         stride = max(0, min(self.hp.stride, (self.hp.max_length - 2) // 2))
-        enc = self.tokenizer([list(e.text) for e in chunk], is_split_into_words=True, truncation=True,
+        enc = self.tokenizer([list(t) for t in texts], is_split_into_words=True, truncation=True,
                              max_length=self.hp.max_length, stride=stride, return_overflowing_tokens=True)
-        tag_ids = {tag: i for i, tag in enumerate(self.tags)}
-        char_tags = {}
         for w, sample in enumerate(enc["overflow_to_sample_mapping"]):
-            example = chunk[sample]
-            feature = _feature(enc, w, self.with_pinyin)
-            first = np.full(len(example.text), NO_OFFSET, dtype=np.int64)  # this window's token of each character
+            first = np.full(len(texts[sample]), NO_OFFSET, dtype=np.int64)  # this window's token of each character
             for token, char in enumerate(enc.word_ids(w)):
                 if char is not None and first[char] == NO_OFFSET:
                     first[char] = token
+            yield w, int(sample), _feature(enc, w, self.with_pinyin), first
+
+    def _tagging(self, chunk: list[TaggingExample], start: int, train: bool, out: Encoded) -> None:
+        """A text longer than ``max_length`` becomes overlapping windows: every character is tagged, from the
+        window where it has the most context."""
+        tag_ids = {tag: i for i, tag in enumerate(self.tags)}
+        char_tags = {}
+        for _, sample, feature, first in self._char_windows([e.text for e in chunk]):
+            example = chunk[sample]
             if train:
                 if sample not in char_tags:
                     char_tags[sample] = spans_to_bios(len(example.text), example.entities)
@@ -233,7 +241,28 @@ class Encoder:
                 labels[first[kept]] = [tag_ids[t] for t, k in zip(char_tags[sample], kept) if k]
                 feature["labels"] = labels
             out.features.append(feature)
-            out.owners.append(start + int(sample))
+            out.owners.append(start + sample)
+            out.first_tokens.append(first)
+
+    def _correction(self, chunk: list[CorrectionExample], start: int, train: bool, out: Encoded) -> None:
+        """Spelling correction: the target at each character's first token is the corrected character's id, or
+        the input token where the character is right (a copy); no target for a correction outside the vocabulary."""
+        unk = out.unk_id = self.tokenizer.unk_token_id
+        if not out.vocab:
+            out.vocab = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+        for _, sample, feature, first in self._char_windows([e.text for e in chunk]):
+            example = chunk[sample]
+            if train:
+                labels = np.full(len(feature["input_ids"]), IGNORE_INDEX, dtype=np.int64)
+                for char, token in enumerate(first.tolist()):
+                    if token < 0:
+                        continue
+                    wrong, right = example.text[char], example.target[char]
+                    target = feature["input_ids"][token] if wrong == right else self.tokenizer.convert_tokens_to_ids(right)
+                    labels[token] = target if target != unk or wrong == right else IGNORE_INDEX
+                feature["labels"] = labels
+            out.features.append(feature)
+            out.owners.append(start + sample)
             out.first_tokens.append(first)
 
 
@@ -296,20 +325,49 @@ def decode_spans(start_logits: np.ndarray, end_logits: np.ndarray, encoded: Enco
     return {example.uid: best[i][1] if i in best else "" for i, example in enumerate(examples)}
 
 
-def decode_tags(logits: np.ndarray, encoded: Encoded, examples: list[TaggingExample], tags: list[str]) -> list[list]:
-    """Entities of each example: each character takes the tag of its first token in the window where that token
-    is farthest from the window's edges (most context on both sides); characters without a token are ``O``."""
-    best = [np.full(len(e.text), -1, dtype=np.int64) for e in examples]  # tag index per character
-    margin = [np.full(len(e.text), -1, dtype=np.int64) for e in examples]
+def per_character(token_values: Any, encoded: Encoded, lengths: list[int], empty=-1, dtype=np.int64) -> list[np.ndarray]:
+    """Each character's value from its first token, in the window where that token is farthest from the window's
+    edges (most context on both sides); ``empty`` for characters without a token. ``token_values``: (F, T)."""
+    best = [np.full(n, empty, dtype=dtype) for n in lengths]
+    margin = [np.full(n, -1, dtype=np.int64) for n in lengths]
     for f, owner in enumerate(encoded.owners):
         first = encoded.first_tokens[f]
-        predicted = np.asarray(logits[f]).argmax(-1)  # (T,)
+        values = np.asarray(token_values[f])  # (T,)
         inside = first >= 0
         room = np.where(inside, np.minimum(first, first.max(initial=0) - first + 1), -1)
         better = inside & (room > margin[owner])
-        best[owner][better] = predicted[first[better]]
+        best[owner][better] = values[first[better]]
         margin[owner][better] = room[better]
+    return best
+
+
+def decode_tags(logits: np.ndarray, encoded: Encoded, examples: list[TaggingExample], tags: list[str]) -> list[list]:
+    """Entities of each example from the per-character tags; characters without a token are ``O``."""
+    predicted = [np.asarray(window).argmax(-1) for window in logits]  # (F, T)
+    best = per_character(predicted, encoded, [len(e.text) for e in examples])
     return [bios_to_spans([tags[int(t)] if t >= 0 else OUTSIDE for t in chars]) for chars in best]
+
+
+def decode_corrections(token_ids: np.ndarray, encoded: Encoded, examples: list[CorrectionExample],
+                       detection: np.ndarray | None = None, threshold: float = 0.5) -> list[str]:
+    """The corrected texts: a character is replaced only by a single character the model predicts there (a
+    prediction that is a sub-word, a special token or [UNK] keeps what was typed) and, with ``detection``
+    probabilities, only where the detection head finds the character wrong (>= ``threshold``): the correction head
+    alone rewrites too much. The length never changes."""
+    lengths = [len(e.text) for e in examples]
+    best = per_character(token_ids, encoded, lengths)
+    flagged = per_character(detection, encoded, lengths, 1.0, np.float64) if detection is not None else None
+    texts = []
+    for index, (example, ids) in enumerate(zip(examples, best)):
+        chars = list(example.text)
+        for position, token_id in enumerate(ids.tolist()):
+            token = encoded.vocab[token_id] if 0 <= token_id < len(encoded.vocab) else None
+            if flagged is not None and flagged[index][position] < threshold:
+                continue
+            if token and len(token) == 1 and token_id != encoded.unk_id and token != chars[position].lower():
+                chars[position] = token
+        texts.append("".join(chars))
+    return texts
 
 
 def entities_to_label(text: str, entities: list) -> dict[str, dict[str, list[list[int]]]]:
@@ -318,6 +376,14 @@ def entities_to_label(text: str, entities: list) -> dict[str, dict[str, list[lis
     for kind, begin, end in entities:
         label.setdefault(kind, {}).setdefault(text[begin : end + 1], []).append([begin, end])
     return label
+
+
+def correction_logits(logits: Any, labels: Any = None) -> tuple:
+    """The Trainer's ``preprocess_logits_for_metrics`` for correction: (B, T, V) logits -> predicted ids (B, T)
+    (what decoding needs; gathering whole vocabularies would take gigabytes), detection probabilities kept."""
+    logits, detection = logits if isinstance(logits, (tuple, list)) else (logits, None)
+    ids = logits.argmax(-1)
+    return (ids,) if detection is None else (ids, torch.sigmoid(detection.float()))
 
 
 def logits_of(predictions: Any) -> Any:
@@ -351,4 +417,7 @@ def decode(task: TaskData, predictions: Any, encoded: Encoded, split: Split, set
     if task.kind == SPAN:
         start_logits, end_logits = output
         return decode_spans(start_logits, end_logits, encoded, split.examples, settings)
+    if task.kind == CORRECTION:  # (predicted ids, detection probabilities): see correction_logits
+        ids, detection = output if isinstance(output, (tuple, list)) else (output, None)
+        return decode_corrections(ids, encoded, split.examples, detection, settings.threshold)
     return decode_tags(output, encoded, split.examples, bios_labels(task.labels))

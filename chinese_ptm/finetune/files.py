@@ -17,6 +17,7 @@ from typing import Any, Iterator
 from .examples import (
     PAD_CHOICE,
     ChoiceExample,
+    CorrectionExample,
     ClassificationExample,
     DataError,
     SpanExample,
@@ -31,7 +32,8 @@ from .examples import (
     text_field,
 )
 from .metrics import bios_to_spans
-from .tasks import CLASSIFICATION, MAIN_METRIC, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING, USER_KINDS, TaskData
+from .tasks import (CLASSIFICATION, CORRECTION, MAIN_METRIC, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING,
+                    USER_KINDS, TaskData)
 
 #: separator of several labels in one CSV/TSV cell (multi-label tasks)
 LABEL_SEPARATOR = "|"
@@ -277,18 +279,50 @@ def read_file_split(path: Path, name: str, s, kind: str, labels: LabelReader, ty
         raise DataError(f"--{name} {path}: no such file")
     labelled = name != "test" or _has_labels(path, s, kind)
     split = Split(name, [path], labelled=labelled)
-    if kind == SPAN and path.suffix == ".json" and _is_squad_document(path):
+    if kind == CORRECTION and _is_pairs_file(path, s):
+        _read_pairs(path, split)
+    elif kind == SPAN and path.suffix == ".json" and _is_squad_document(path):
         from .clue_readers import _read_cmrc  # SQuAD / CMRC 2018 nesting: data[].paragraphs[].qas[]
 
         _read_cmrc([path], split, labelled, training=name == "train")
     else:
         for where, index, row in iter_rows(path, s.format, _needed(s, kind)):
-            split.examples.append(_example(row, where, index, s, kind, labels, types, labelled, name == "train"))
+            example = _example(row, where, index, s, kind, labels, types, labelled, name == "train")
+            if isinstance(example, str):  # a row skipped for this reason (correction pairs of different length)
+                split.skipped[example] += 1
+            else:
+                split.examples.append(example)
     if s.limit > 0:
         split.examples = split.examples[: s.limit]
     if not split.examples:
         raise DataError(f"{path}: no examples")
     return split
+
+
+def _is_pairs_file(path: Path, s) -> bool:
+    """SIGHAN-style ``wrong<TAB>correct`` lines: declared, or a .tsv whose first line is not a header."""
+    if s.format == "pairs":
+        return True
+    if s.format != "auto" or path.suffix != ".tsv" or not path.is_file():
+        return False
+    with open(path, encoding="utf-8-sig") as handle:
+        return s.text_field not in handle.readline().rstrip("\r\n").split("\t")
+
+
+def _read_pairs(path: Path, split: Split) -> None:
+    from ..csc.data import read_pairs
+
+    pairs = read_pairs(path)
+    split.examples = [CorrectionExample(i, w, c) for i, (w, c) in enumerate(zip(pairs.wrong, pairs.correct))]
+    split.skipped.update(pairs.skipped)
+
+
+def _correction(row: dict, where: str, index: int, s, labelled: bool) -> CorrectionExample | str:
+    text = text_field(row, s.text_field, where, allow_empty=False)
+    target = text_field(row, s.label_field, where, allow_empty=False) if labelled else None
+    if target is not None and len(target) != len(text):
+        return "corrected text of another length (spelling correction replaces characters one for one)"
+    return CorrectionExample(row_id(row, index), text, target)
 
 
 def _is_squad_document(path: Path) -> bool:
@@ -307,6 +341,8 @@ def _example(row, where, index, s, kind, labels, types, labelled, training):
         return _tagging(row, where, index, s, labelled, types)
     if kind == SPAN:
         return _span(row, where, index, s, labelled, training)
+    if kind == CORRECTION:
+        return _correction(row, where, index, s, labelled)
     return _choice(row, where, index, s, labels, labelled)
 
 

@@ -22,7 +22,7 @@ from transformers.modeling_outputs import (
 )
 
 from ..runtime.loading import BERT
-from .tasks import CLASSIFICATION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING, TaskData
+from .tasks import CLASSIFICATION, CORRECTION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING, TaskData
 
 #: head class per task kind: (GlyceBERT class in chinese_ptm.modeling, BERT class in transformers)
 HEADS = {
@@ -32,6 +32,7 @@ HEADS = {
     MULTIPLE_CHOICE: ("GlyceBertForMultipleChoice", "BertForMultipleChoice"),
     SPAN: ("GlyceBertForQuestionAnswering", "BertForQuestionAnswering"),
     TAGGING: ("GlyceBertForTokenClassification", "BertForTokenClassification"),
+    CORRECTION: ("GlyceBertForSpellingCorrection", "BertForSpellingCorrection"),  # the latter: ours
 }
 ENCODERS = ("GlyceBertModel", "BertModel")
 
@@ -40,14 +41,18 @@ def _class(names: tuple[str, str], kind: str):
     if kind == BERT:
         import transformers
 
-        return getattr(transformers, names[1])
+        from ..modeling import bert_spelling
+
+        return getattr(transformers, names[1], None) or getattr(bert_spelling, names[1])
     from .. import modeling
 
     return getattr(modeling, names[0])
 
 
-def uses_standard_head(method) -> bool:
-    return method.layers == "top" and method.pooling == "pooler"
+def uses_standard_head(method, kind: str | None = None) -> bool:
+    """Whether the task model is the head class itself: the default method, and always for correction (a
+    vocabulary prediction per character: there is no pooling to choose)."""
+    return kind == CORRECTION or (method.layers == "top" and method.pooling == "pooler")
 
 
 def head_config(task: TaskData) -> dict:
@@ -73,7 +78,7 @@ def _tag_names(types) -> list[str]:
 def build_task_model(task: TaskData, source: str, kind: str, method, scratch: bool = False):
     """The task's model on the checkpoint ``source`` (random weights of the same shape when ``scratch``)."""
     options = head_config(task)
-    if uses_standard_head(method):
+    if uses_standard_head(method, task.kind):
         cls = _class(HEADS[task.kind], kind)
         return _load(cls, source, scratch, options)
     encoder = _load(_class(ENCODERS, kind), source, scratch, {})

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import SettingsError, UserError
 from .examples import Split
 from .saving import HEAD_FILE, TASK_FILE
-from .tasks import CLASSIFICATION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TaskData
+from .tasks import CLASSIFICATION, CORRECTION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TaskData
 
 
 def prediction_rows(task: TaskData, predicted: Any, split: Split) -> list[dict]:
@@ -37,6 +37,9 @@ def prediction_rows(task: TaskData, predicted: Any, split: Split) -> list[dict]:
             rows.append({"id": example.uid, "value": value})
         elif task.kind == MULTIPLE_CHOICE:
             rows.append({"id": example.uid, "choice": int(value)})
+        elif task.kind == CORRECTION:
+            rows.append({"id": example.uid, "text": value, "changes": [
+                {"position": p, "from": a, "to": b} for p, (a, b) in enumerate(zip(example.text, value)) if a != b]})
         else:
             rows.append({"id": example.uid, "entities": [
                 {"type": k, "start": s, "end": e + 1, "text": example.text[s : e + 1]} for k, s, e in value]})
@@ -130,12 +133,16 @@ def predict(model_dir: str | Path, input_file: str | Path, output: str | Path | 
 
 def _user_kind(task: TaskData) -> str:
     return {CLASSIFICATION: "single", MULTILABEL: "multilabel", REGRESSION: "regression",
-            MULTIPLE_CHOICE: "choice", SPAN: "span"}.get(task.kind, "tagging")
+            MULTIPLE_CHOICE: "choice", SPAN: "span", CORRECTION: "correction"}.get(task.kind, "tagging")
 
 
 def _numpy_logits(out, task: TaskData) -> tuple:
     if task.kind == SPAN:
         return out.start_logits.float().numpy(), out.end_logits.float().numpy()
+    if task.kind == CORRECTION:  # predicted ids and detection probabilities, as in evaluation
+        from .features import correction_logits
+
+        return tuple(x.numpy() for x in correction_logits((out.logits, out.detection_logits)))
     return (out.logits.float().numpy(),)
 
 
@@ -145,7 +152,8 @@ def _concat(arrays: list):
     if arrays[0].ndim == 1 or all(a.shape[1:] == arrays[0].shape[1:] for a in arrays):
         return np.concatenate(arrays)
     width = max(a.shape[1] for a in arrays)  # token tasks: batches of different lengths
-    padded = [np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2), constant_values=-1e4)
+    fill = -1 if arrays[0].dtype.kind == "i" else -1e4  # padding never wins (ids: no token)
+    padded = [np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2), constant_values=fill)
               for a in arrays]
     return np.concatenate(padded)
 

@@ -25,13 +25,14 @@ from .clue import DEV_PREFIX, get_task, load_clue_task, submission, write_submis
 from .config import FinetuneConfig, build_config
 from .embedded import PRESETS, load_embedded_task
 from .examples import Split
-from .features import FEATURE_INDEX, Encoded, Encoder, FeatureDataset, PaddingCollator, decode, in_feature_order
+from .features import (FEATURE_INDEX, Encoded, Encoder, FeatureDataset, PaddingCollator, correction_logits, decode,
+                       in_feature_order)
 from .files import load_file_task
 from .metrics import accuracy, cmrc_scores, entity_scores, macro_f1, multilabel_scores, regression_scores
 from .model import build_task_model, count_parameters
 from .saving import save_task_model
 from .strategies import add_adapters, apply_lora, apply_strategy
-from .tasks import CLASSIFICATION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TaskData
+from .tasks import CLASSIFICATION, CORRECTION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TaskData
 
 RESULTS_FILE = "results.json"
 MODEL_DIR = "model"
@@ -150,6 +151,10 @@ def task_metrics(task: TaskData, predicted: Any, split: Split) -> dict:
         metrics = multilabel_scores(predicted, [e.label for e in examples])
     elif task.kind == SPAN:
         metrics = cmrc_scores(predicted, {e.uid: e.answers for e in examples})
+    elif task.kind == CORRECTION:
+        from ..csc.metrics import flat_scores
+
+        metrics = flat_scores([e.text for e in examples], predicted, [e.target for e in examples])
     else:
         metrics = entity_scores(predicted, [e.entities for e in examples])
     return {"score": metrics[task.metric], **metrics}
@@ -211,6 +216,7 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) 
         eval_dataset=FeatureDataset(encoded["dev"].features), data_collator=PaddingCollator(prepared.tokenizer.pad_token_id),
         compute_metrics=metrics_function(task, encoded["dev"], task.splits["dev"], config.task),
         callbacks=callbacks, param_groups=groups, optimizer_name=config.training.optimizer,
+        preprocess_logits_for_metrics=correction_logits if task.kind == CORRECTION else None,
     )
     started = time.perf_counter()
     train_output = trainer.train()

@@ -21,14 +21,14 @@ TASK_FILE = "task.json"
 HEAD_FILE = "head.safetensors"
 
 
-def save_format(model, method) -> str:
+def save_format(model, method, kind: str | None = None) -> str:
     from .model import TaskModel, uses_standard_head
 
     if method.peft == "lora":
         return "lora"
     if method.peft == "adapters":
         return "adapters"
-    return "task_model" if isinstance(model, TaskModel) or not uses_standard_head(method) else "standard"
+    return "task_model" if isinstance(model, TaskModel) or not uses_standard_head(method, kind) else "standard"
 
 
 def save_task_model(model, prepared, config, directory: Path) -> Path:
@@ -37,7 +37,7 @@ def save_task_model(model, prepared, config, directory: Path) -> Path:
 
     from .strategies import save_trained_parameters
 
-    fmt = save_format(model, config.method)
+    fmt = save_format(model, config.method, prepared.task.kind)
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)

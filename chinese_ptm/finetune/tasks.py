@@ -14,6 +14,7 @@ MULTILABEL = "multilabel"
 MULTIPLE_CHOICE = "multiple_choice"
 SPAN = "span"
 TAGGING = "tagging"
+CORRECTION = "correction"  # spelling correction: the right character at every position
 
 #: the kinds users name (``--task``) -> the head kind
 USER_KINDS = {
@@ -24,6 +25,7 @@ USER_KINDS = {
     "choice": MULTIPLE_CHOICE,
     "span": SPAN,
     "tagging": TAGGING,
+    "correction": CORRECTION,
 }
 
 #: metric names (x 100 except pearson/spearman/mse)
@@ -32,10 +34,11 @@ EM = "em"  # CMRC 2018 reports EM (main) and F1
 F1 = "f1"
 PEARSON = "pearson"
 MICRO_F1 = "micro_f1"
+CORRECTION_F1 = "correction_f1"  # sentence-level correction F1 (chinese_ptm.csc.metrics)
 
 #: the main metric of each kind, unless a task says otherwise
 MAIN_METRIC = {CLASSIFICATION: ACCURACY, REGRESSION: PEARSON, MULTILABEL: MICRO_F1, MULTIPLE_CHOICE: ACCURACY,
-               SPAN: F1, TAGGING: F1}
+               SPAN: F1, TAGGING: F1, CORRECTION: CORRECTION_F1}
 
 
 @dataclass

@@ -15,6 +15,7 @@ from .modeling_glycebert import (
     GlyceBertForPreTrainingOutput,
     GlyceBertForQuestionAnswering,
     GlyceBertForSequenceClassification,
+    GlyceBertForSpellingCorrection,
     GlyceBertForTokenClassification,
     GlyceBertModel,
     GlyceBertPreTrainedModel,
@@ -42,4 +43,5 @@ __all__ = [
     "GlyceBertForTokenClassification",
     "GlyceBertForQuestionAnswering",
     "GlyceBertForMultipleChoice",
+    "GlyceBertForSpellingCorrection",
 ]

@@ -432,7 +432,7 @@ class GlyceBertForMaskedLM(GlyceBertPreTrainedModel):
     """
 
     _tied_weights_keys = dict(_MLM_TIED_WEIGHTS)
-    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\.seq_relationship\."]
+    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\.seq_relationship\.", r"^detector\."]
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
@@ -469,6 +469,82 @@ class GlyceBertForMaskedLM(GlyceBertPreTrainedModel):
         return MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
+
+
+@dataclass
+class SpellingCorrectionOutput(ModelOutput):
+    """loss = correction loss + ``config.detection_loss_weight`` x detection loss; logits (B, T, V): the
+    character each position should hold; detection_logits (B, T): whether the input is wrong there. (The two
+    losses are not separate fields: evaluation gathers every field but ``loss`` across batches.)"""
+
+    loss: torch.Tensor | None = None
+    logits: torch.Tensor | None = None
+    detection_logits: torch.Tensor | None = None
+    hidden_states: tuple[torch.Tensor, ...] | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
+def spelling_correction_outputs(head: nn.Module, detector: nn.Module, hidden: torch.Tensor, input_ids: torch.Tensor,
+                                labels: torch.Tensor | None, detection_weight: float) -> dict:
+    """Correction logits from the MLM head at every position, detection logits, and their losses.
+
+    ``labels`` (B, T) hold the correct character at every position (-100: padding and special tokens); a
+    position is wrong where its label differs from ``input_ids``, which the detection head learns."""
+    logits = head(hidden)  # (B, T, H) -> (B, T, V)
+    detection_logits = detector(hidden).squeeze(-1)  # (B, T)
+    out = {"logits": logits, "detection_logits": detection_logits}
+    if labels is not None:
+        labelled = labels != IGNORE_INDEX
+        correction_loss = F.cross_entropy(logits[labelled].float(), labels[labelled])
+        wrong = (labels != input_ids)[labelled].float()
+        detection_loss = F.binary_cross_entropy_with_logits(detection_logits[labelled].float(), wrong)
+        out["loss"] = correction_loss + detection_weight * detection_loss
+    return out
+
+
+class GlyceBertForSpellingCorrection(GlyceBertPreTrainedModel):
+    """Chinese spelling correction: for every input position, the character it should hold (BERT's MLM head,
+    tied to the word embeddings, so an MLM checkpoint starts as a corrector that copies what it reads well),
+    plus a detection head (is this position wrong?) trained alongside with weight
+    ``config.detection_loss_weight`` (default 0.5; 0 switches its loss off).
+
+    The model reads what was typed: ``input_ids``, ``pinyin_ids`` and glyphs of the erroneous text. ``labels``
+    (B, T): the correct text's ids (-100 where no target). Checkpoints also load as GlyceBertForMaskedLM.
+    """
+
+    _tied_weights_keys = dict(_MLM_TIED_WEIGHTS)
+    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\.seq_relationship\."]
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__(config)
+        self.bert = GlyceBertModel(config, add_pooling_layer=False)
+        self.cls = BertOnlyMLMHead(config)
+        self.detector = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.cls.predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pinyin_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> SpellingCorrectionOutput:
+        outputs = self.bert(input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, return_dict=True,
+                            **kwargs)
+        heads = spelling_correction_outputs(self.cls.predictions, self.detector, outputs.last_hidden_state,
+                                            input_ids, labels, getattr(self.config, "detection_loss_weight", 0.5))
+        return SpellingCorrectionOutput(**heads, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
 @dataclass
@@ -776,4 +852,7 @@ __all__ = [
     "GlyceBertForTokenClassification",
     "GlyceBertForQuestionAnswering",
     "GlyceBertForMultipleChoice",
+    "GlyceBertForSpellingCorrection",
+    "SpellingCorrectionOutput",
+    "spelling_correction_outputs",
 ]

@@ -1,0 +1,40 @@
+"""Spelling correction on a plain BERT checkpoint (BERT-wwm-ext, MacBERT, bert-base-chinese, ours with
+``model.architecture=bert``): the same heads and losses as :class:`GlyceBertForSpellingCorrection`, on
+transformers' ``BertModel``; the checkpoint also loads as ``BertForMaskedLM``."""
+
+from __future__ import annotations
+
+from torch import nn
+from transformers import BertModel, BertPreTrainedModel
+from transformers.models.bert.modeling_bert import BertOnlyMLMHead
+
+from .modeling_glycebert import SpellingCorrectionOutput, spelling_correction_outputs
+
+
+class BertForSpellingCorrection(BertPreTrainedModel):
+    _tied_weights_keys = {"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+                          "cls.predictions.decoder.bias": "cls.predictions.bias"}
+    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\.seq_relationship\."]
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.cls = BertOnlyMLMHead(config)
+        self.detector = nn.Linear(config.hidden_size, 1)
+        self.post_init()
+
+    def get_output_embeddings(self):
+        return self.cls.predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, labels=None,
+                **kwargs) -> SpellingCorrectionOutput:
+        kwargs.pop("pinyin_ids", None)  # a BERT reads no pinyin (the same batches feed both architectures)
+        outputs = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                            position_ids=position_ids, return_dict=True, **kwargs)
+        heads = spelling_correction_outputs(self.cls.predictions, self.detector, outputs.last_hidden_state,
+                                            input_ids, labels, getattr(self.config, "detection_loss_weight", 0.5))
+        return SpellingCorrectionOutput(**heads, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
