@@ -16,6 +16,8 @@ COMMANDS = {
     "finetune": ("chinese_ptm.finetune.cli", "fine-tune on your data, the embedded tasks or CLUE (several seeds, strategies)"),
     "predict": ("chinese_ptm.finetune.predict", "predict a file with a fine-tuned model"),
     "evaluate": ("chinese_ptm.evaluate", "a checkpoint against training from scratch on the embedded real tasks"),
+    "correct": ("chinese_ptm.csc.correct", "spelling correction of texts with a model from finetune csc"),
+    "csc": ("chinese_ptm.csc.cli", "confusion sets, typo synthesis and their coverage of SIGHAN 2015"),
     "convert": ("chinese_ptm.modeling.convert", "convert checkpoints (original ChineseBERT, Chinese BERT)"),
 }
 

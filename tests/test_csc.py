@@ -175,3 +175,44 @@ def test_corrections_decode_per_character_and_gate_on_detection():
     assert decode_corrections(ids, encoded, example, np.array([[0, 0.1, 0.9, 0.1, 0]]), 0.5) == ["我在家"]
     sub_word = np.array([[0, 1, 5, 4, -100]])  # a sub-word or [UNK] never replaces a character
     assert decode_corrections(sub_word, encoded, example) == ["我再家"]
+
+
+@pytest.mark.slow
+def test_finetune_csc_then_correct_as_a_user(tmp_path, capsys):
+    """``finetune csc`` on synthesised pairs (a tiny random model, a few steps), tested on SIGHAN 2015 next to the
+    copy baseline's definitions; the saved model corrects texts from the command line and from Python."""
+    if importlib.util.find_spec("pycorrector") is None:
+        pytest.skip("the csc extra (pycorrector's data files) is not installed")
+    import json
+
+    from conftest import save_tiny_glycebert
+
+    from chinese_ptm.csc import SpellingCorrector
+    from chinese_ptm.csc.correct import main as correct_main
+    from chinese_ptm.finetune.cli import main as finetune_main
+    from chinese_ptm.tokenization import load_tokenizer
+
+    tokens = load_tokenizer().convert_ids_to_tokens(list(range(3000)))  # the bundled vocabulary's first ids
+    model = save_tiny_glycebert(tmp_path / "base", tokens, positions=64)
+    real = tmp_path / "real.tsv"
+    real.write_text("我再家\t我在家\n", encoding="utf-8")
+    out = tmp_path / "csc"
+    assert finetune_main(["csc", "--recipe", "csc-tiny", "--model", str(model), "--output-dir", str(out),
+                          "--real-pairs", str(real), "--max-steps", "2", "--no-progress",
+                          "--set", "task.typo_pairs=32"]) == 0
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["examples"] == {"train": 33, "dev": 1000, "test": 697}  # 32 synthesised + 1 real pair
+    assert {"correction_f1", "detection_f1", "false_positive_rate", "char_correction_f1"} <= set(results["test"])
+    rows = [json.loads(x) for x in (out / "predictions_test.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 697 and all({"text", "changes"} <= set(r) for r in rows)
+    corrector = SpellingCorrector(out / "model", threshold=0.0)  # every predicted change goes through
+    results = corrector(["我再家", ""])
+    assert [len(r.corrected) for r in results] == [3, 0] and results[1].changes == []
+    for change in results[0].changes:
+        assert results[0].text[change.position] == change.typed != change.corrected
+    capsys.readouterr()
+    assert correct_main([str(out / "model"), "我再家", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["text"] == "我再家" and len(printed["corrected"]) == 3
+    assert correct_main([str(model), "我再家"]) == 1  # a pretrained checkpoint is not a correction model
+    assert "chinese-ptm correct: error:" in capsys.readouterr().err

@@ -7,8 +7,10 @@ first few are shown), never fatal; a file where no line is usable is an error.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from ..errors import UserError
 
@@ -95,15 +97,11 @@ SENTENCE_END = "。！？；"
 SENTENCE_CHARS = (8, 80)  # SIGHAN sentences: 27 characters on average
 
 
-def peoples_daily_sentences(split: str, limit: int | None = None) -> list[str]:
-    """Sentences (split at 。！？；) of People's Daily lines of one evaluation split, 8 to 80 characters."""
-    import re
-
-    from ..corpora import peoples_daily_lines
-
+def sentences_of(lines: Iterable[str], limit: int | None = None) -> list[str]:
+    """Sentences (split at 。！？；) of 8 to 80 characters, up to ``limit``."""
     out = []
-    for line in peoples_daily_lines(splits=(split,)):
-        for sentence in re.findall(f"[^{SENTENCE_END}]+[{SENTENCE_END}]?", line):
+    for line in lines:
+        for sentence in re.findall(f"[^{SENTENCE_END}]+[{SENTENCE_END}]?", line.strip()):
             if SENTENCE_CHARS[0] <= len(sentence.strip()) <= SENTENCE_CHARS[1]:
                 out.append(sentence.strip())
                 if limit is not None and len(out) >= limit:
@@ -111,18 +109,45 @@ def peoples_daily_sentences(split: str, limit: int | None = None) -> list[str]:
     return out
 
 
-def sighan15_splits(synthesizer=None) -> dict[str, Pairs]:
-    """``train``/``dev``: typos synthesised (seed 1) into People's Daily sentences of the pretraining corpus /
-    of the NER dev lines; ``test``: SIGHAN 2015 test (real typos, never trained on)."""
-    from .synthesis import TypoSynthesizer
+def peoples_daily_sentences(split: str, limit: int | None = None) -> list[str]:
+    """Sentences of the People's Daily lines of one evaluation split (``train``: the pretraining corpus)."""
+    from ..corpora import peoples_daily_lines
 
-    synthesizer = synthesizer or TypoSynthesizer()
+    return sentences_of(peoples_daily_lines(splits=(split,)), limit)
+
+
+def corpus_sentences(files: list[str], limit: int) -> list[str]:
+    """Sentences of clean text files (``task.typo_corpus``)."""
+    def lines():
+        for path in files:
+            if not Path(path).is_file():
+                raise PairsError(f"{path}: no such file (clean text to synthesise typos into, one line per paragraph)")
+            with open(path, encoding="utf-8") as f:
+                yield from f
+
+    return sentences_of(lines(), limit)
+
+
+def sighan15_splits(settings=None, synthesizer=None) -> dict[str, Pairs]:
+    """``train``: ``settings.typo_pairs`` typos synthesised (``typo_seed``) into People's Daily sentences of the
+    pretraining corpus (or ``typo_corpus``), plus the ``real_pairs`` files; ``dev``: synthesised into the NER
+    dev lines (picks the checkpoint); ``test``: SIGHAN 2015 test (real typos, never trained on)."""
+    from .synthesis import NoiseSettings, TypoSynthesizer
+
+    count = getattr(settings, "typo_pairs", TRAIN_SENTENCES)
+    corpus = list(getattr(settings, "typo_corpus", None) or [])
+    synthesizer = synthesizer or TypoSynthesizer(settings=NoiseSettings(seed=getattr(settings, "typo_seed", 1)))
+    sources = {"train": corpus_sentences(corpus, count) if corpus else peoples_daily_sentences("train", count),
+               "dev": peoples_daily_sentences("dev", DEV_SENTENCES)}
     out = {}
-    for name, split, count, start in (("train", "train", TRAIN_SENTENCES, 0), ("dev", "dev", DEV_SENTENCES, 10**8)):
-        pairs = Pairs()
-        for wrong, correct in synthesizer.pairs(peoples_daily_sentences(split, count), start=start):
+    for name, start in (("train", 0), ("dev", 10**8)):  # distinct line numbers: distinct draws
+        pairs = out[name] = Pairs()
+        for wrong, correct in synthesizer.pairs(sources[name], start=start):
             pairs.wrong.append(wrong)
             pairs.correct.append(correct)
-        out[name] = pairs
+    for path in getattr(settings, "real_pairs", None) or []:
+        real = read_pairs(path)
+        out["train"].wrong += real.wrong
+        out["train"].correct += real.correct
     out["test"] = sighan15_test()
     return out

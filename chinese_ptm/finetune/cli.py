@@ -23,6 +23,7 @@ examples:
   chinese-ptm finetune clue all --model ckpt/ --data-dir CLUEdatasets --output-dir runs/clue
   chinese-ptm finetune multitask --tasks reviews,pd98-ner --model ckpt/ --set sampling=proportional
   chinese-ptm finetune stages --tasks reviews,pd98-ner --model ckpt/      # intermediate task, then the target
+  chinese-ptm finetune csc --model ckpt/ --real-pairs sighan_train.tsv       # spelling correction, SIGHAN 2015 test
   chinese-ptm finetune export reviews --out data/reviews                   # the embedded task as JSON lines
   torchrun --nproc_per_node 8 -m chinese_ptm.finetune clue tnews --model ckpt/ --data-dir CLUEdatasets
 
@@ -51,8 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     data = commands.add_parser("data", help="your own files, or an embedded task (--preset reviews|pd98-ner)",
                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    data.add_argument("--preset", default=None, help="an embedded task: reviews, pd98-ner")
-    data.add_argument("--task", default=None, help="single | pair | tagging | span | choice | regression | multilabel")
+    data.add_argument("--preset", default=None, help="an embedded task: reviews, pd98-ner, sighan15")
+    data.add_argument("--task", default=None,
+                      help="single | pair | tagging | span | choice | regression | multilabel | correction")
     for name in ("train", "dev", "test"):
         data.add_argument(f"--{name}", default=None, help=f"{name} file (.jsonl, .json, .csv, .tsv)")
     for name in ("text-field", "text-pair-field", "label-field", "format"):
@@ -71,6 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "task YAML files; for stages the last is the target")
         sub.add_argument("--data-dir", default=None, help="CLUE tasks: the folder holding them")
         _common(sub)
+    csc = commands.add_parser("csc", help="spelling correction: train on synthesised typos (+ real pairs), test on "
+                              "SIGHAN 2015", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    csc.add_argument("--recipe", default="csc", help="csc (base models) or csc-tiny (CPU, tiny models), or a YAML file")
+    csc.add_argument("--real-pairs", action="append", default=[], metavar="FILE",
+                     help="wrong<TAB>correct pairs mixed into the training data (repeatable)")
+    csc.add_argument("--typo-corpus", action="append", default=[], metavar="FILE",
+                     help="clean text to synthesise typos into (default: People's Daily, pretraining part)")
+    _common(csc)
     export = commands.add_parser("export", help="write an embedded task as train/dev/test.jsonl")
     export.add_argument("name", help="reviews or pd98-ner")
     export.add_argument("--out", required=True, help="output folder")
@@ -124,6 +134,18 @@ def _run_data(args) -> list[dict]:
     return [run(config, progress=not args.no_progress)]
 
 
+def _run_csc(args) -> list[dict]:
+    from ..runtime.config import apply_overrides
+    from .config import build_config, read_config_file
+    from .runner import run
+
+    base = {"model.path": args.model, "output_dir": args.output_dir or f"{DEFAULT_OUTPUT_DIR}/csc"}
+    base.update({k: v for k, v in (("task.real_pairs", args.real_pairs), ("task.typo_corpus", args.typo_corpus)) if v})
+    layers = [read_config_file(args.recipe)] + ([read_config_file(args.config)] if args.config else [])
+    config = build_config([*layers, apply_overrides({}, base)], overrides_of(args))  # the command line last
+    return [run(config, progress=not args.no_progress)]
+
+
 def _run_clue(args) -> list[dict]:
     from .clue import get_task
     from .clue_runs import run_clue_all, run_clue_task
@@ -173,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "clue" and args.list:
             print(task_table())
             return 0
-        results = {"data": _run_data, "clue": _run_clue}.get(args.command, _run_several)(args)
+        results = {"data": _run_data, "clue": _run_clue, "csc": _run_csc}.get(args.command, _run_several)(args)
     except UserError as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1

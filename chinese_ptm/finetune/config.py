@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 from ..runtime.config import TrainingSettings, apply_overrides, describe_fields, fill, merge, read_layers, setting
-from ..errors import SettingsError
+from ..errors import SettingsError, UserError
 
 #: the training defaults of fine-tuning runs (BERT's: lr 2e-5, 3 epochs, 10% warm-up); evaluation on dev every
 #: epoch, the best epoch kept by the task's main metric
@@ -39,7 +39,7 @@ FINETUNING_DEFAULTS = {
 @dataclass
 class TaskSection:
     preset: Optional[str] = setting(
-        "an embedded task (reviews, pd98-ner) or a CLUE task (clue:tnews ...; with data_dir); empty: own files", None)
+        "an embedded task (reviews, pd98-ner, sighan15) or a CLUE task (clue:tnews ...; with data_dir); empty: own files", None)
     kind: Optional[Literal["single", "pair", "tagging", "span", "choice", "regression", "multilabel", "correction"]] = setting(
         "what the task is (own files)", None)
     train: Optional[str] = setting("training file (.jsonl, .json, .csv, .tsv)", None)
@@ -65,6 +65,12 @@ class TaskSection:
                                "probability from which a character is corrected", 0.5)
     limit: int = setting("use only the first N examples of each split (0: all)", 0)
     max_train_examples: int = setting("use only the first N training examples (0: all); dev and test stay whole", 0)
+    typo_corpus: list[str] = setting("sighan15: clean text files (one sentence or paragraph per line) to synthesise "
+                                     "training typos into; empty: People's Daily (pretraining part)", factory=list)
+    typo_pairs: int = setting("sighan15: synthesised training pairs", 10_000)
+    typo_seed: int = setting("sighan15: seed of the synthesis (pairs are deterministic for it)", 1)
+    real_pairs: list[str] = setting("sighan15: files of real wrong<TAB>correct pairs mixed into the training data",
+                                    factory=list)
 
 
 @dataclass
@@ -141,10 +147,16 @@ def build_config(layers: list[dict], overrides: dict[str, Any] | None = None, wh
 
 
 def read_config_file(path: str | Path) -> dict:
-    """A YAML settings file (may ``extends`` another, by path relative to it)."""
+    """A YAML settings file (may ``extends`` another, by path relative to it), or a bundled one by name
+    (``csc``, ``csc-tiny``: ``chinese_ptm/bundled/recipes/finetune/``)."""
+    from ..runtime.loading import resolve_bundled_file
+
     path = Path(path)
     if not path.is_file():
-        raise SettingsError(f"--config {path}: no such file")
+        try:
+            path = resolve_bundled_file(str(path), "recipes/finetune")
+        except UserError:
+            raise SettingsError(f"--config {path}: no such file, nor a bundled fine-tuning recipe") from None
     return read_layers(path, lambda name, child: (child.parent / name) if (child.parent / name).is_file() else Path(name))
 
 

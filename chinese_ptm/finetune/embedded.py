@@ -69,12 +69,12 @@ def ner_examples() -> dict[str, list[TaggingExample]]:
     return out
 
 
-def correction_examples() -> dict[str, list[CorrectionExample]]:
+def correction_examples(settings=None) -> dict[str, list[CorrectionExample]]:
     """The sighan15 task's splits (synthesised training pairs, SIGHAN 2015 test); needs the csc extra."""
     from ..csc.data import sighan15_splits
 
     return {name: [CorrectionExample(i, w, c) for i, (w, c) in enumerate(zip(pairs.wrong, pairs.correct))]
-            for name, pairs in sighan15_splits().items()}
+            for name, pairs in sighan15_splits(settings).items()}
 
 
 def load_embedded_task(name: str, settings) -> TaskData:
@@ -84,7 +84,7 @@ def load_embedded_task(name: str, settings) -> TaskData:
     elif name == "pd98-ner":
         examples, kind, labels, metric = ner_examples(), TAGGING, NER_TYPES, F1
     elif name == "sighan15":
-        examples, kind, labels, metric = correction_examples(), CORRECTION, (), CORRECTION_F1
+        examples, kind, labels, metric = correction_examples(settings), CORRECTION, (), CORRECTION_F1
     else:
         raise DataError(f"unknown embedded task {name!r}; known: {', '.join(PRESETS)}")
     limit = settings.limit if settings is not None and settings.limit > 0 else None

@@ -93,37 +93,53 @@ def load_task_model(directory: str | Path):
     return model.eval(), record, task
 
 
+class Predictor:
+    """A saved fine-tuned model ready for in-memory examples: ``predictor.decoded(split)``."""
+
+    def __init__(self, model_dir: str | Path, overrides: dict[str, Any] | None = None, batch_size: int = 32):
+        from ..runtime.config import fill
+        from ..runtime.loading import load_tokenizer_for
+        from .config import TaskSection
+
+        self.model, self.record, self.task = load_task_model(model_dir)
+        settings = fill(TaskSection(), {k: v for k, v in self.record["task_settings"].items()
+                                        if k in {f for f in TaskSection.__dataclass_fields__}}, "task.json")
+        self.settings = fill(settings, {k.removeprefix("task."): v for k, v in (overrides or {}).items()}, "--set")
+        self.settings.kind = self.settings.kind or _user_kind(self.task)
+        kind = "bert" if self.record["checkpoint_kind"] == "bert" else "glycebert"
+        self.tokenizer = load_tokenizer_for(model_dir, kind)
+        self.batch_size = batch_size
+
+    def decoded(self, split: Split) -> Any:
+        """The task's predictions for the examples of ``split`` (labels, entities, corrected texts ...)."""
+        import torch
+
+        from .features import Encoder, PaddingCollator, decode, logits_of
+
+        encoded = Encoder(self.task, self.tokenizer, self.settings, self.record["pinyin"], progress=False).encode(
+            split.examples, train=False)
+        collate = PaddingCollator(self.tokenizer.pad_token_id)
+        outputs = []
+        with torch.no_grad():
+            for start in range(0, len(encoded.features), self.batch_size):
+                batch = collate([{k: v for k, v in f.items() if k != "feature_index"}
+                                 for f in encoded.features[start : start + self.batch_size]])
+                outputs.append(_numpy_logits(self.model(**batch), self.task))
+        predictions = tuple(_concat([o[i] for o in outputs]) for i in range(len(outputs[0])))
+        return decode(self.task, logits_of(predictions), encoded, split, self.settings)
+
+
 def predict(model_dir: str | Path, input_file: str | Path, output: str | Path | None = None,
             overrides: dict[str, Any] | None = None, batch_size: int = 32) -> dict:
     """Predict ``input_file`` with a saved model; returns {"predictions": rows, "metrics": ... or None}."""
-    import torch
-
-    from ..runtime.config import fill
-    from ..runtime.loading import load_tokenizer_for
-    from .config import TaskSection
-    from .features import Encoder, PaddingCollator, decode, logits_of
     from .files import LabelReader, read_file_split
     from .runner import task_metrics
 
-    model, record, task = load_task_model(model_dir)
-    settings = fill(TaskSection(), {k: v for k, v in record["task_settings"].items()
-                                    if k in {f for f in TaskSection.__dataclass_fields__}}, "task.json")
-    settings = fill(settings, {k.removeprefix("task."): v for k, v in (overrides or {}).items()}, "--set")
-    settings.kind = settings.kind or _user_kind(task)
+    predictor = Predictor(model_dir, overrides, batch_size)
+    task, settings = predictor.task, predictor.settings
     labels = LabelReader(task.kind, settings.label_field, task.labels if task.kind != "tagging" else None)
     split = read_file_split(Path(input_file), "test", settings, task.kind, labels, set())
-    tokenizer = load_tokenizer_for(model_dir, "bert" if record["checkpoint_kind"] == "bert" else "glycebert")
-    encoded = Encoder(task, tokenizer, settings, record["pinyin"], progress=False).encode(split.examples, train=False)
-    collate = PaddingCollator(tokenizer.pad_token_id)
-    outputs = []
-    with torch.no_grad():
-        for start in range(0, len(encoded.features), batch_size):
-            batch = collate([{k: v for k, v in f.items() if k != "feature_index"}
-                             for f in encoded.features[start : start + batch_size]])
-            out = model(**batch)
-            outputs.append(_numpy_logits(out, task))
-    predictions = tuple(_concat([o[i] for o in outputs]) for i in range(len(outputs[0])))
-    predicted = decode(task, logits_of(predictions), encoded, split, settings)
+    predicted = predictor.decoded(split)
     rows = prediction_rows(task, predicted, split)
     metrics = task_metrics(task, predicted, split) if split.labelled else None
     if output is not None:
