@@ -1,9 +1,11 @@
 """``chinese-ptm evaluate MODEL``: does a checkpoint beat training from scratch on real tasks, and by how much?
 
-Fine-tunes MODEL on the embedded real tasks (``reviews`` sentiment, ``pd98-ner``), and with ``--baseline
+Fine-tunes MODEL on the embedded real tasks (``reviews`` sentiment, ``pd98-ner``; ``sighan15`` spelling
+correction with the csc extra), and with ``--baseline
 scratch`` the same architecture and size with random weights, on the same data, steps, learning rate and
 seeds; reports the test metric (mean +- std over seeds) of both, their difference, and the trivial baselines
-(majority class, naive Bayes over characters and bigrams, an entity dictionary) trained on the same examples.
+(majority class, naive Bayes over characters and bigrams, an entity dictionary, copying the input) trained on
+the same examples.
 Works for our GlyceBERT and BERT checkpoints, the original ChineseBERT release and Chinese BERT checkpoints.
 
     chinese-ptm evaluate runs/chinesebert-tiny/final --seeds 3 --baseline scratch
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chinese-ptm evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="checkpoint directory")
-    parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS), help="embedded tasks (reviews, pd98-ner)")
+    parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS), help="embedded tasks (reviews, pd98-ner, sighan15)")
     parser.add_argument("--seeds", default="1", help="a list (1,2,3) or a count (3)")
     parser.add_argument("--baseline", choices=["scratch", "none"], default="scratch",
                         help="scratch: also train the same architecture from random weights (default)")

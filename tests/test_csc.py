@@ -9,7 +9,6 @@ import pytest
 from chinese_ptm.csc.data import PairsError, read_pairs
 from chinese_ptm.csc.metrics import char_scores, csc_scores, sentence_scores
 
-
 # --------------------------------------------------------------------------------------------------
 # metrics, against counts done by hand
 

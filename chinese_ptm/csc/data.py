@@ -8,9 +8,9 @@ first few are shown), never fatal; a file where no line is usable is an error.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
 from ..errors import UserError
 

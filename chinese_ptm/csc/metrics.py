@@ -20,7 +20,7 @@ ones.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def _prf(true_positives: int, predicted: int, gold: int) -> dict:

@@ -16,8 +16,8 @@ The model is then fed the corrupted text, its pinyin and glyphs computed from wh
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import numpy as np
 
