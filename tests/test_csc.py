@@ -215,3 +215,34 @@ def test_finetune_csc_then_correct_as_a_user(tmp_path, capsys):
     assert printed["text"] == "我再家" and len(printed["corrected"]) == 3
     assert correct_main([str(model), "我再家"]) == 1  # a pretrained checkpoint is not a correction model
     assert "chinese-ptm correct: error:" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("architecture", ["glycebert", "bert"])
+def test_correction_heads_start_from_the_mlm_head_and_load_through_their_auto_class(architecture, tmp_path):
+    import torch
+    from transformers import BertConfig, BertForMaskedLM
+
+    from chinese_ptm.modeling import AutoModelForSpellingCorrection, GlyceBertConfig, GlyceBertForMaskedLM
+
+    dims = dict(vocab_size=60, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    torch.manual_seed(0)
+    mlm = (GlyceBertForMaskedLM(GlyceBertConfig(**dims, use_glyph=False)) if architecture == "glycebert"
+           else BertForMaskedLM(BertConfig(**dims))).eval()
+    mlm.save_pretrained(tmp_path / "mlm")
+    corrector = AutoModelForSpellingCorrection.from_pretrained(tmp_path / "mlm").eval()
+    assert type(corrector).__name__ == ("GlyceBert" if architecture == "glycebert" else "Bert") + "ForSpellingCorrection"
+    ids = torch.randint(5, 60, (2, 9))
+    pinyin = {"pinyin_ids": torch.zeros(2, 9, 8, dtype=torch.long)} if architecture == "glycebert" else {}
+    out = corrector(input_ids=ids, **pinyin)
+    assert torch.allclose(out.logits, mlm(input_ids=ids, **pinyin).logits, atol=1e-5)  # the MLM head, unchanged
+    assert out.detection_logits.shape == (2, 9) and out.loss is None
+    labels = ids.clone()
+    labels[0, 3] = 7  # one wrong position
+    labels[:, 0] = -100
+    with_detection = corrector(input_ids=ids, labels=labels, **pinyin).loss
+    corrector.config.detection_loss_weight = 0.0
+    without = corrector(input_ids=ids, labels=labels, **pinyin).loss
+    assert with_detection > without > 0
+    corrector.save_pretrained(tmp_path / "csc")
+    again = AutoModelForSpellingCorrection.from_pretrained(tmp_path / "csc").eval()
+    assert torch.allclose(again(input_ids=ids, **pinyin).detection_logits, out.detection_logits, atol=1e-6)

@@ -31,7 +31,12 @@ for _auto_name, _target in GLYCEBERT_AUTO_MAP.items():
             GlyceBertConfig, getattr(_models, _target.rsplit(".", 1)[-1]), exist_ok=True
         )
 
+from .auto import AutoModelForSpellingCorrection  # noqa: E402 - after the registration above
+from .bert_spelling import BertForSpellingCorrection  # noqa: E402
+
 __all__ = [
+    "AutoModelForSpellingCorrection",
+    "BertForSpellingCorrection",
     "GLYCEBERT_AUTO_MAP",
     "GlyceBertConfig",
     "GlyceBertPreTrainedModel",
