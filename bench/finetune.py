@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+#: mean pooling unless a strategy says otherwise: an MLM-pretrained model has no trained pooler or [CLS]
 STRATEGIES = {
     "full": {"method.strategy": "full"},
     "frozen + [CLS]": {"method.strategy": "frozen", "method.pooling": "cls"},
@@ -29,9 +30,15 @@ STRATEGIES = {
     "LoRA": {"method.peft": "lora"},
     "adapters": {"method.peft": "adapters"},
 }
-#: learning rates: what trains few parameters gets a larger rate (the usual practice for heads, LoRA, adapters)
-RATES = {"full": 2e-4, "top-2 layers": 2e-4, "gradual unfreezing": 2e-4}
-SMALL_RATE = 2e-3
+#: what trains all or many weights gets the evaluation's rate for the model's width (chinese_ptm.evaluate);
+#: what trains few parameters gets twice that (the usual practice for heads, LoRA, adapters)
+WHOLE_MODEL = ("full", "top-2 layers", "gradual unfreezing")
+
+
+def learning_rate(name: str, model: Path) -> float:
+    from chinese_ptm.evaluate import default_learning_rate
+
+    return default_learning_rate(model) * (1 if name in WHOLE_MODEL else 2)
 
 
 def pretrained_checkpoint(workdir: Path) -> Path:
@@ -50,9 +57,10 @@ def run_strategy(task: str, model: Path, name: str, args, workdir: Path) -> dict
     settings = {**preset_settings(task), "task.preset": task, "model.path": str(model),
                 "task.max_length": args.max_length, "task.max_train_examples": args.train_examples,
                 "training.num_train_epochs": args.epochs, "training.per_device_train_batch_size": 32,
-                "training.learning_rate": RATES.get(name, SMALL_RATE), "training.disable_tqdm": True,
+                "training.learning_rate": learning_rate(name, model), "training.disable_tqdm": True,
                 "training.logging_steps": 1000, "output_dir": str(workdir / task / name.replace(" ", "_")),
-                "seeds": list(range(1, args.seeds + 1)), "save_model": False, **STRATEGIES[name]}
+                "seeds": list(range(1, args.seeds + 1)), "save_model": False, "method.pooling": "mean",
+                **STRATEGIES[name]}
     started = time.perf_counter()
     results = run(build_config([apply_overrides({}, settings)]), progress=False)
     return {"task": task, "strategy": name, "metric": results["metric"],
@@ -60,7 +68,7 @@ def run_strategy(task: str, model: Path, name: str, args, workdir: Path) -> dict
             "dev_mean": results["dev"]["score"], "dev_std": results["dev_std"]["score"],
             "test_mean": results["test"]["score"], "test_std": results["test_std"]["score"],
             "seconds_per_run": (time.perf_counter() - started) / args.seeds,
-            "learning_rate": RATES.get(name, SMALL_RATE)}
+            "learning_rate": learning_rate(name, model)}
 
 
 def main() -> None:
