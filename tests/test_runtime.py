@@ -104,7 +104,8 @@ def test_dry_run_under_torchrun_prints_once(tmp_path):
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     (plan,) = json.loads(proc.stdout)
-    assert (plan["world_size"], plan["per_device_batch"], plan["global_batch"]) == (2, 16, 32)
+    wanted = load_recipe("chinesebert-tiny").training.global_batch_size
+    assert (plan["world_size"], plan["per_device_batch"], plan["global_batch"]) == (2, wanted // 2, wanted)
     assert not (tmp_path / "runs").exists()  # nothing prepared, nothing trained
 
 
