@@ -81,7 +81,7 @@ def test_wheel_carries_the_bundled_data(installed):
     for wanted in ("bundled/vocab/vocab.txt", "bundled/vocab/config/pinyin2tensor.json", "bundled/vocab/glyphs.npz",
                    "bundled/fonts/fonts.toml", "bundled/fonts/ptm-kai.ttf", "bundled/fonts/ptm-kai.OFL.txt",
                    "bundled/recipes/chinesebert-tiny.yaml", "bundled/recipes/deepspeed/zero2.json",
-                   "bundled/recipes/fsdp.json"):
+                   "bundled/recipes/fsdp.json", "bundled/attention/view.js", "bundled/attention/view.css"):
         assert f"chinese_ptm/{wanted}" in names, wanted
 
 
@@ -104,3 +104,6 @@ def test_installed_wheel_works_outside_the_checkout(installed):
             "m = GlyceBertForMaskedLM.from_pretrained('run/final'); t = load_tokenizer('run/final'); "
             "out = m(**t('我喜欢北京', return_tensors='pt')); print(tuple(out.logits.shape), len(t))")
     assert "(1, 7, 12898) 12898" in _run(installed, installed["python"], "-c", load)
+    out = _run(installed, bin_dir / "chinese-ptm", "attention", "run/final", "银行行长", "--out", "view.html")
+    page = (installed["work"] / "view.html").read_text(encoding="utf-8")
+    assert "wrote view.html" in out and "行 hang2" in out and "function drawHeadView" in page

@@ -87,3 +87,17 @@ def resolve_bundled_file(value: str | Path, folder: str) -> Path:
             return candidate
     known = ", ".join(sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()))
     raise UserError(f"{value}: no such file, nor a bundled one (bundled {folder}: {known})")
+
+
+def load_encoder(path: str | Path, option: str = "MODEL"):
+    """The encoder of any checkpoint (``GlyceBertModel`` for ours and the original ChineseBERT release,
+    transformers' ``BertModel`` for Chinese BERT checkpoints; heads are left out) with its tokenizer, in eval mode."""
+    kind = checkpoint_kind(path, option)
+    tokenizer = load_tokenizer_for(path, kind)
+    if kind == BERT:
+        from transformers import BertModel as encoder_class
+    else:
+        from ..modeling import GlyceBertModel as encoder_class
+    model = encoder_class.from_pretrained(str(path), add_pooling_layer=False).eval()  # no head, no pooler
+    check_vocab_size(model, tokenizer, str(path), str(path))
+    return model, tokenizer
