@@ -18,6 +18,7 @@ COMMANDS = {
     "evaluate": ("chinese_ptm.evaluate", "a checkpoint against training from scratch on the embedded real tasks"),
     "correct": ("chinese_ptm.csc.correct", "spelling correction of texts with a model from finetune csc"),
     "csc": ("chinese_ptm.csc.cli", "confusion sets, typo synthesis and their coverage of SIGHAN 2015"),
+    "prompt": ("chinese_ptm.prompt.cli", "zero-shot classification with templates and label words (MLM head)"),
     "attention": ("chinese_ptm.attention.cli", "attention views (head, model, neuron) as one offline HTML page, PNG"),
     "convert": ("chinese_ptm.modeling.convert", "convert checkpoints (original ChineseBERT, Chinese BERT)"),
 }

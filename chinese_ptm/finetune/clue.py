@@ -64,6 +64,7 @@ class TaskSpec:
     test_files: tuple = TEST_FILES
     num_choices: int = 0  # multiple choice: choices per example (shorter lists are padded)
     aliases: tuple[str, ...] = field(default=())
+    test_labelled: bool = False  # FewCLUE's test_public.json carries labels
 
 
 def _baseline(lr: float, epochs: float, batch: int, length: int, warmup: float = 0.1, **task) -> dict:
@@ -110,9 +111,35 @@ TASKS: dict[str, TaskSpec] = {
 }
 
 
+def _fewclue(name: str, format_: str, fields: tuple[str, ...], labels: tuple[str, ...]) -> TaskSpec:
+    """A FewCLUE task: CLUE's fields, few-shot files (``train_few_all.json`` or the first of the 5 splits) and a
+    labelled public test set."""
+    return TaskSpec(f"fewclue:{name}", CLASSIFICATION, format_, name, f"{name}f_predict.json", ACCURACY,
+                    _baseline(2e-5, 10, 8, 128), fields=fields, labels=labels,
+                    train_files=("train_few_all.json", "train_0.json"), dev_files=("dev_few_all.json", "dev_0.json"),
+                    test_files=("test_public.json",), test_labelled=True)
+
+
+#: FewCLUE (few-shot CLUE) tasks that are single-label classification, as presets ``fewclue:NAME``
+FEWCLUE_TASKS: dict[str, TaskSpec] = {
+    spec.name: spec
+    for spec in (
+        _fewclue("eprstmt", "single", ("sentence",), ("Positive", "Negative")),
+        _fewclue("tnews", "single", ("sentence",), TNEWS_LABELS),
+        _fewclue("bustm", "pair", ("sentence1", "sentence2"), ("0", "1")),
+        _fewclue("ocnli", "pair", ("sentence1", "sentence2"), NLI_LABELS),
+    )
+}
+
+
 def get_task(name: str) -> TaskSpec:
-    """The spec of a task by name or alias (case-insensitive)."""
-    key = name.strip().lower().removeprefix("clue:")
+    """The spec of a task by name or alias (case-insensitive); ``fewclue:NAME`` names a FewCLUE task."""
+    key = name.strip().lower()
+    if key.startswith("fewclue:"):
+        if key in FEWCLUE_TASKS:
+            return FEWCLUE_TASKS[key]
+        raise DataError(f"unknown FewCLUE task {name!r}; known: {', '.join(FEWCLUE_TASKS)}")
+    key = key.removeprefix("clue:")
     if key in TASKS:
         return TASKS[key]
     for spec in TASKS.values():

@@ -312,7 +312,7 @@ def read_split(spec: TaskSpec, directory: str | Path, split_name: str, settings)
         raise DataError(
             f"{directory}: no {split_name} file for {spec.name} (looked for {candidate_names(spec, split_name)})"
         )
-    labelled = split_name != "test"
+    labelled = split_name != "test" or spec.test_labelled
     split = Split(split_name, files, labelled=labelled)
     if spec.kind == CLASSIFICATION:
         _read_classification(spec, files, split, labelled)

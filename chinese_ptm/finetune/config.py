@@ -65,6 +65,7 @@ class TaskSection:
                                "probability from which a character is corrected", 0.5)
     limit: int = setting("use only the first N examples of each split (0: all)", 0)
     max_train_examples: int = setting("use only the first N training examples (0: all); dev and test stay whole", 0)
+    shots: int = setting("few-shot: train on K examples per class, drawn anew with each seed (0: all)", 0)
     typo_corpus: list[str] = setting("sighan15: clean text files (one sentence or paragraph per line) to synthesise "
                                      "training typos into; empty: People's Daily (pretraining part)", factory=list)
     typo_pairs: int = setting("sighan15: synthesised training pairs", 10_000)
@@ -101,6 +102,14 @@ class MethodSection:
     lora_dropout: float = setting("LoRA dropout", 0.1)
     lora_targets: list[str] = setting("LoRA target modules (attention projections)", factory=lambda: ["query", "value"])
     adapter_size: int = setting("adapter bottleneck width", 64)
+    prompt: Optional[str] = setting(
+        "classify by filling a blank with the MLM head (PET): a template with {text} ({text_pair}) and {mask} or "
+        "[MASK]..., e.g. '{text}。总之，{mask}。'", None)
+    verbalizer: Optional[str] = setting("prompt: label words per label: a JSON file, JSON, or "
+                                        "'positive=很好,不错;negative=很差'", None)
+    scoring: Literal["mean", "joint", "autoregressive"] = setting(
+        "prompt: score of a multi-character label word: mean log-probability of its characters, their sum (joint), "
+        "or PET's left-to-right filling (autoregressive; evaluation only, training uses mean)", "mean")
     early_stopping_patience: Optional[int] = setting("stop after this many evaluations without improvement "
                                                      "(empty: never)", 3)
 
@@ -125,6 +134,9 @@ class FinetuneConfig:
             raise SettingsError(f"method.peft={m.peft} trains its own parameters: leave method.strategy=full")
         if not 0 < m.layer_lr_decay <= 1:
             raise SettingsError(f"method.layer_lr_decay={m.layer_lr_decay} must lie in (0, 1]")
+        if m.prompt and (m.peft != "none" or m.strategy != "full" or m.layers != "top" or m.pooling != "pooler"):
+            raise SettingsError("method.prompt trains the masked LM itself (PET): leave strategy, layers, pooling "
+                                "and peft at their defaults")
         if not self.seeds:
             raise SettingsError("seeds: give at least one seed")
         return self

@@ -72,6 +72,11 @@ def load_task_model(directory: str | Path):
         raise SettingsError(f"{directory}: trained on a randomly initialised base, which cannot be rebuilt")
     if fmt == "standard":
         model = _class(HEADS[task.kind], "bert" if kind == "bert" else "glycebert").from_pretrained(str(directory))
+    elif fmt == "prompt":
+        from ..prompt.runtime import build_prompt_model
+        from ..runtime.loading import load_tokenizer_for
+
+        model = build_prompt_model(method, task.labels, str(directory), kind, load_tokenizer_for(directory, kind))
     elif fmt == "task_model":
         from safetensors.torch import load_file
 
@@ -117,7 +122,7 @@ class Predictor:
         from .features import Encoder, PaddingCollator, decode, logits_of
 
         encoded = Encoder(self.task, self.tokenizer, self.settings, self.record["pinyin"], progress=False).encode(
-            split.examples, train=False)
+            self._model_input(split).examples, train=False)
         collate = PaddingCollator(self.tokenizer.pad_token_id)
         outputs = []
         with torch.no_grad():
@@ -127,6 +132,20 @@ class Predictor:
                 outputs.append(_numpy_logits(self.model(**batch), self.task))
         predictions = tuple(_concat([o[i] for o in outputs]) for i in range(len(outputs[0])))
         return decode(self.task, logits_of(predictions), encoded, split, self.settings)
+
+
+    def _model_input(self, split: Split) -> Split:
+        """The split as the model reads it: put into the template for prompt models."""
+        method = self.record["method"]
+        if not method.get("prompt"):
+            return split
+        from dataclasses import replace
+        from types import SimpleNamespace
+
+        from ..prompt.runtime import prompt_task
+
+        view = replace(self.task, splits={split.name: split})
+        return prompt_task(view, SimpleNamespace(**method), self.tokenizer, self.settings.max_length).splits[split.name]
 
 
 def predict(model_dir: str | Path, input_file: str | Path, output: str | Path | None = None,

@@ -48,6 +48,15 @@ class FinetuneTrainer(ChinesePtmTrainer):
         loss, logits, _ = super().prediction_step(model, inputs, False, ignore_keys=ignore_keys)
         return loss, logits, index
 
+    def _save(self, output_dir=None, state_dict=None):
+        from ..prompt.model import PromptModel
+
+        if state_dict is None and isinstance(self.model, PromptModel):
+            # a plain module whose masked LM ties its decoder to the embeddings: safetensors refuses shared
+            # storage, so checkpoints hold copies (the best one loads back into the tied parameters)
+            state_dict = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        return super()._save(output_dir, state_dict)
+
     def outputs_for(self, features: list[dict]):
         """The model's outputs for ``features``, in their order (no metrics: they belong to the dev set)."""
         compute_metrics, self.compute_metrics = self.compute_metrics, None
@@ -67,9 +76,10 @@ def preset_settings(preset: str) -> dict:
     """The settings a preset brings (``section.field``: value)."""
     if preset in PRESETS:
         return dict(PRESETS[preset])
-    if preset.startswith("clue:"):
+    if preset.startswith(("clue:", "fewclue:")):
         return dict(get_task(preset).settings)
-    raise SettingsError(f"task.preset {preset!r}: not an embedded task ({', '.join(PRESETS)}) nor clue:<task>")
+    raise SettingsError(f"task.preset {preset!r}: not an embedded task ({', '.join(PRESETS)}), clue:<task> nor "
+                        "fewclue:<task>")
 
 
 def load_task(config: FinetuneConfig) -> TaskData:
@@ -77,7 +87,7 @@ def load_task(config: FinetuneConfig) -> TaskData:
     preset = config.task.preset
     if preset in PRESETS:
         return load_embedded_task(preset, config.task)
-    if preset and preset.startswith("clue:"):
+    if preset and preset.startswith(("clue:", "fewclue:")):
         if not config.task.data_dir:
             raise SettingsError("a CLUE task needs its data: --data-dir DIR (the task's folder or its parent)")
         return load_clue_task(get_task(preset), config.task.data_dir, config.task)
@@ -121,6 +131,10 @@ def prepare(config: FinetuneConfig, task: TaskData | None = None, progress: bool
     task = task or load_task(config)
     if config.task.max_train_examples > 0:
         task.splits["train"].examples = task.splits["train"].examples[: config.task.max_train_examples]
+    if config.method.prompt:
+        from ..prompt.runtime import prompt_task
+
+        task = prompt_task(task, config.method, tokenizer, config.task.max_length)
     with_pinyin = kind != BERT and bool(getattr(model_config, "use_pinyin", True))
     encoder = Encoder(task, tokenizer, config.task, with_pinyin, progress=progress and is_main_process())
     encoded = {name: encoder.encode(split.examples, train=name == "train", desc=f"{task.name} {name}")
@@ -179,6 +193,13 @@ def metrics_function(task: TaskData, encoded: Encoded, split: Split, settings):
 def build_model(config: FinetuneConfig, prepared: Prepared):
     """The task model with the method applied: (model, callbacks, parameter groups or None)."""
     method = config.method
+    if method.prompt:
+        from ..prompt.runtime import build_prompt_model
+
+        model = build_prompt_model(method, prepared.task.labels, config.model.path, prepared.kind,
+                                   prepared.tokenizer, scratch=config.model.scratch)
+        check_vocab_size(model.mlm, prepared.tokenizer, config.model.path, config.model.tokenizer or config.model.path)
+        return model, [], None
     model = build_task_model(prepared.task, config.model.path, prepared.kind, method, scratch=config.model.scratch)
     check_vocab_size(getattr(model, "bert", model), prepared.tokenizer, config.model.path,
                      config.model.tokenizer or config.model.path)
@@ -200,6 +221,19 @@ def finetuning_arguments(config: FinetuneConfig, out: Path, seed: int, task: Tas
     return training_arguments(t, out, **forced)
 
 
+def training_features(config: FinetuneConfig, prepared: Prepared, seed: int) -> list[dict]:
+    """The training features, or with ``task.shots`` K examples per class drawn with the seed."""
+    features = prepared.encoded["train"].features
+    if not config.task.shots:
+        return features
+    if prepared.task.kind != CLASSIFICATION or len(features) != len(prepared.task.splits["train"].examples):
+        raise SettingsError("task.shots draws examples per class: single-label classification tasks only")
+    from ..prompt.runtime import sample_shots
+
+    labels = [e.label for e in prepared.task.splits["train"].examples]
+    return [features[i] for i in sample_shots(labels, config.task.shots, seed)]
+
+
 def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) -> tuple[dict, Any]:
     """Train and evaluate one seed; returns (its results, the trainer holding the best model)."""
     from transformers import EarlyStoppingCallback, set_seed
@@ -212,7 +246,7 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) 
     if config.method.early_stopping_patience and args.eval_strategy != "no":
         callbacks.append(EarlyStoppingCallback(config.method.early_stopping_patience))
     trainer = FinetuneTrainer(
-        model=model, args=args, train_dataset=FeatureDataset(encoded["train"].features),
+        model=model, args=args, train_dataset=FeatureDataset(training_features(config, prepared, seed)),
         eval_dataset=FeatureDataset(encoded["dev"].features), data_collator=PaddingCollator(prepared.tokenizer.pad_token_id),
         compute_metrics=metrics_function(task, encoded["dev"], task.splits["dev"], config.task),
         callbacks=callbacks, param_groups=groups, optimizer_name=config.training.optimizer,

@@ -24,6 +24,8 @@ HEAD_FILE = "head.safetensors"
 def save_format(model, method, kind: str | None = None) -> str:
     from .model import TaskModel, uses_standard_head
 
+    if method.prompt:
+        return "prompt"  # the masked LM and prompt.json
     if method.peft == "lora":
         return "lora"
     if method.peft == "adapters":
@@ -41,7 +43,7 @@ def save_task_model(model, prepared, config, directory: Path) -> Path:
     if directory.exists():
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
-    if fmt in ("standard", "lora"):
+    if fmt in ("standard", "lora", "prompt"):
         model.save_pretrained(str(directory))
     elif fmt == "task_model":
         model.bert.save_pretrained(str(directory))
