@@ -176,3 +176,13 @@ def test_fewclue_preset_brings_its_prompts_and_labelled_test(tiny_dir, tmp_path,
     results = json.loads((tmp_path / "out" / "zero_shot.json").read_text())
     assert set(results["labelled"]) == {"dev", "test"} and len(results["templates"]) == 3
     assert results["labels"] == ["Positive", "Negative"]
+
+
+def test_a_bare_no_on_the_command_line_is_the_strategy_no():
+    from chinese_ptm.finetune.config import build_config
+    from chinese_ptm.runtime.config import apply_overrides
+
+    layer = apply_overrides({}, {"task.preset": "reviews", "model.path": "m", "training.eval_strategy": "no",
+                                 "training.save_strategy": "no"})
+    config = build_config([layer])
+    assert (config.training.eval_strategy, config.training.save_strategy) == ("no", "no")

@@ -86,6 +86,8 @@ def _typed_training_value(name: str, value: Any, where: str) -> Any:
             items = value if isinstance(value, list) else [v for v in str(value).split(",") if v]
             typed = [action.type(str(v)) for v in items]
         else:
+            if value is False and action.choices is not None and "no" in {str(c) for c in action.choices}:
+                value = "no"  # YAML reads a bare `no` (eval_strategy: no) as false
             typed = action.type(_as_text(value))
     except (TypeError, ValueError, argparse.ArgumentTypeError) as err:
         raise SettingsError(f"{where}: {value!r} is not a valid value ({err})") from None
