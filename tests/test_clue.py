@@ -26,10 +26,10 @@ from chinese_ptm.finetune.config import TaskSection
 from chinese_ptm.finetune.examples import DataError as ClueDataError
 from chinese_ptm.finetune.features import Encoder, PaddingCollator
 from chinese_ptm.finetune.metrics import (
-    answer_units,
     bios_labels,
     bios_to_spans,
     cmrc_scores,
+    cmrc_segments,
     entity_scores,
     exact_match,
     span_f1,
@@ -522,22 +522,41 @@ def test_span_features_windows_and_answer_positions(glycebert_dir, clue_data):
 # ---------------------------------------------------------------------------------------------
 
 
-def test_cmrc_units_and_scores_by_hand():
-    assert answer_units("iPhone 12发布了！") == ["iphone", "12", "发", "布", "了"]
-    assert answer_units("“傻钱”策略") == ["傻", "钱", "策", "略"]
-    assert exact_match("“傻钱”策略。", "傻钱策略") and not exact_match("在北京市", "北京市")
-    assert span_f1("在北京市。", "北京市") == pytest.approx(2 * 0.75 * 1 / 1.75)
-    # mixed text: units differ, so EM 0; the longest common run is 发布 (2 of 4 vs 2 of 3 units)
-    assert not exact_match("iPhone 12发布", "iphone12发布")
-    assert span_f1("iPhone 12发布", "iphone12发布") == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
-    # common substring, not subsequence: 北京 and 天安门 are both shared, the longest run is 3
-    assert span_f1("北京的天安门", "北京天安门") == pytest.approx(2 * (3 / 6) * (3 / 5) / (3 / 6 + 3 / 5))
+#: (prediction, gold, EM, F1) worked out by hand with the official CMRC 2018 evaluation (v5): its punctuation
+#: list only, nltk's word tokens for non-Chinese runs, EM on the stripped strings, F1 by the longest common run
+OFFICIAL_CMRC_CASES = [
+    ("北京天安门", "北京天安门", 1, 1.0),
+    ("北京的天安门", "北京天安门", 0, 2 * (3 / 6) * (3 / 5) / (3 / 6 + 3 / 5)),  # a common run, not a subsequence
+    ("增长3.5%", "3.5%", 0, 2 / 3),  # "3.5%" is the two segments 3.5 and %
+    ("3.5%", "3.5 %", 0, 1.0),  # an inner space: EM compares strings, F1 segments
+    ("iPhone 7发布", "IPHONE 7", 0, 2 / 3),  # lower case; "iphone 7" is two segments
+    ("(2018)出现国iPhone 7", "出现国", 0, 6 / 11),  # ASCII ( ) are not in the list: segments of their own
+    ("《红楼梦》", "红楼梦", 1, 1.0),  # full-width marks of the list vanish
+    ('"红楼梦"', "红楼梦", 0, 0.75),  # ASCII quotes stay (nltk writes them ``)
+    ("iphone-7", "iphone 7", 0, 0.0),  # a dropped '-' joins the run: one segment iphone7
+    ("等等…", "等等", 0, 0.8),  # the list has '……' as one entry, so a single '…' stays
+    ("’北京", "北京", 1, 1.0),
+    ("‘北京", "北京", 0, 0.8),  # '’' is listed, '‘' is not
+    ("", "北京", 0, 0.0),
+    ("  北京 ", "北京", 1, 1.0),
+]
+
+
+@pytest.mark.parametrize(("prediction", "gold", "em", "f1"), OFFICIAL_CMRC_CASES)
+def test_cmrc_scores_equal_the_official_evaluation(prediction, gold, em, f1):
+    assert exact_match(prediction, gold) == bool(em)
+    assert span_f1(prediction, gold) == pytest.approx(f1)
+
+
+def test_cmrc_scores_over_questions():
+    assert cmrc_segments("(2018)出现国iPhone 7") == ["(", "2018", ")", "出", "现", "国", "iphone", "7"]
+    assert cmrc_segments("a：b") == ["a", "：", "b"] and cmrc_segments("a：b", drop_punctuation=True) == ["ab"]
     predictions = {"q1": "北京", "q2": "在北京市。", "q3": "北京市", "q4": "", "q5": "Apple公司"}
     references = {"q1": ["北京", "北京市"], "q2": ["北京市"], "q3": ["上海", "北京"], "q4": ["北京"],
                   "q5": ["apple 公司"], "q6": ["缺"]}
     scores = cmrc_scores(predictions, references)
-    em = [1, 0, 0, 0, 1, 0]
-    f1 = [1, 2 * 0.75 / 1.75, 2 * (2 / 3) / (5 / 3), 0, 1, 0]
+    em = [1, 0, 0, 0, 0, 0]  # q5: "apple公司" and "apple 公司" differ as strings
+    f1 = [1, 2 * 0.75 / 1.75, 2 * (2 / 3) / (5 / 3), 0, 1, 0]  # best gold answer; q6 unanswered counts 0
     assert scores["em"] == pytest.approx(100 * sum(em) / 6)
     assert scores["f1"] == pytest.approx(100 * sum(f1) / 6)
     assert scores["missing"] == 1 and scores["questions"] == 6
@@ -561,7 +580,10 @@ def test_bios_both_ways_and_entity_f1():
     assert scores["precision"] == pytest.approx(100 * precision)
     assert scores["recall"] == pytest.approx(100 * recall)
     assert scores["f1"] == pytest.approx(100 * 2 * precision * recall / (precision + recall))
-    assert scores["per_type_f1"] == {"address": 0.0, "company": 100.0, "game": 0.0, "name": 100.0}
+    # per gold type, as CLUENER 2020's scorer lists them ("game" was predicted only: not listed)
+    assert scores["per_type"] == {"address": {"precision": 0.0, "recall": 0.0, "f1": 0.0},
+                                  "company": {"precision": 100.0, "recall": 100.0, "f1": 100.0},
+                                  "name": {"precision": 100.0, "recall": 100.0, "f1": 100.0}}
 
 
 def test_tagging_labels_follow_characters(glycebert_dir, clue_data):

@@ -37,6 +37,69 @@ def test_sentence_level_scores_by_hand():
     assert c["correction"]["precision"] == pytest.approx(25.0) and c["correction"]["recall"] == pytest.approx(100 / 3)
 
 
+def _lbl(source: str, text: str) -> list[tuple[int, str]]:
+    """A SIGHAN .lbl line's content: 1-based positions where ``text`` differs from the source, with its characters."""
+    return [(i + 1, c) for i, (s, c) in enumerate(zip(source, text)) if s != c]
+
+
+def _realise_rules(sources, predictions, targets) -> dict:
+    """The counting rules of ReaLiSe's metric_core.py, written out over .lbl items (positions with characters)."""
+    n = len(sources)
+    sent = {"det_tp": 0, "cor_tp": 0, "pred": 0, "gold": 0, "det_hit": 0, "cor_hit": 0}
+    char = {"det_tp": 0, "det_fp": 0, "det_fn": 0, "cor_tp": 0, "cor_fp": 0, "cor_fn": 0}
+    for source, prediction, target in zip(sources, predictions, targets):
+        pred, targ = _lbl(source, prediction), _lbl(source, target)
+        sent["gold"] += targ != []
+        sent["pred"] += pred != []
+        same_positions = [p for p, _ in pred] == [t for t, _ in targ]
+        sent["det_hit"] += same_positions
+        sent["det_tp"] += pred != [] and same_positions
+        sent["cor_hit"] += pred == targ
+        sent["cor_tp"] += pred != [] and pred == targ
+        pred_d, targ_d = dict(pred), dict(targ)
+        for x in set(pred_d) | set(targ_d):
+            both = x in pred_d and x in targ_d
+            char["det_tp"] += both
+            char["det_fp"] += x in pred_d and x not in targ_d
+            char["det_fn"] += x in targ_d and x not in pred_d
+            char["cor_tp"] += both and pred_d[x] == targ_d[x]
+            char["cor_fp"] += x in pred_d and not (both and pred_d[x] == targ_d[x])
+            char["cor_fn"] += x in targ_d and not (both and pred_d[x] == targ_d[x])
+
+    def f1(tp, predicted, gold):
+        p, r = tp / predicted if predicted else 0.0, tp / gold if gold else 0.0
+        return 100 * 2 * p * r / (p + r) if p + r else 0.0
+
+    return {"sent_det_f1": f1(sent["det_tp"], sent["pred"], sent["gold"]),
+            "sent_cor_f1": f1(sent["cor_tp"], sent["pred"], sent["gold"]),
+            "sent_det_acc": 100 * sent["det_hit"] / n, "sent_cor_acc": 100 * sent["cor_hit"] / n,
+            "char_det_f1": f1(char["det_tp"], char["det_tp"] + char["det_fp"], char["det_tp"] + char["det_fn"]),
+            "char_cor_f1": f1(char["cor_tp"], char["cor_tp"] + char["cor_fp"], char["cor_tp"] + char["cor_fn"])}
+
+
+def test_scores_follow_realises_counting_rules_on_random_outputs():
+    import random
+
+    rng = random.Random(0)
+    alphabet = "在再做作的地得己已末未"
+    for _ in range(50):
+        sources, predictions, targets = [], [], []
+        for _ in range(rng.randint(1, 12)):
+            target = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 6)))
+            source = "".join(rng.choice(alphabet) if rng.random() < 0.2 else c for c in target)
+            prediction = "".join(rng.choice(alphabet) if rng.random() < 0.2 else c for c in source)
+            sources.append(source), predictions.append(prediction), targets.append(target)
+        ours = csc_scores(sources, predictions, targets)
+        theirs = _realise_rules(sources, predictions, targets)
+        sentence, char = ours["sentence"], ours["char"]
+        assert sentence["detection"]["f1"] == pytest.approx(theirs["sent_det_f1"])
+        assert sentence["correction"]["f1"] == pytest.approx(theirs["sent_cor_f1"])
+        assert sentence["accuracy"] == pytest.approx(theirs["sent_det_acc"])
+        assert sentence["correction_accuracy"] == pytest.approx(theirs["sent_cor_acc"])
+        assert char["detection"]["f1"] == pytest.approx(theirs["char_det_f1"])
+        assert char["correction"]["f1"] == pytest.approx(theirs["char_cor_f1"])
+
+
 def test_copying_the_input_scores_zero_and_perfect_output_scores_full():
     sources, targets = ["我在家", "天气好"], ["我再家", "天气好"]
     copy = csc_scores(sources, sources, targets)

@@ -3,7 +3,12 @@
 Inputs are length-preserving triples (source as typed, prediction, target). A position is *wrong* when the
 source differs from the target there, *changed* when the prediction differs from the source.
 
-Sentence level (the headline figures; the SIGHAN 2015 official tool's definitions, on every sentence):
+The scorer matched is ReaLiSe's ``metric_core.py`` (Xu et al., 2021), whose sentence- and character-level
+figures on SIGHAN 2013-2015 are the ones CSC papers since SpellGCN compare (the SIGHAN 2015 organisers' Java
+tool is not distributed with the data). Its inputs are SIGHAN ``.lbl`` lines (the changed positions with their
+characters); ours are the strings, from which those lines follow.
+
+Sentence level (the headline figures, on every sentence):
 
 * a sentence is *positive* in the gold when it has a wrong position, *predicted positive* when the model
   changed something;
@@ -11,11 +16,12 @@ Sentence level (the headline figures; the SIGHAN 2015 official tool's definition
   positions; correction: a gold-positive sentence whose prediction equals the target;
 * precision = true positives / predicted positives, recall = true positives / gold positives, F1 their
   harmonic mean; ``false_positive_rate`` = gold-negative sentences the model changed / gold negatives;
-  ``accuracy``: sentences judged right (a true positive, or a gold negative left alone) / sentences.
+  ``accuracy``: sentences whose changed positions are exactly the wrong ones (none for a correct sentence) /
+  sentences; ``correction_accuracy``: sentences whose prediction is the target / sentences.
 
-Character level (SpellGCN's): detection counts changed positions that are wrong; correction counts changed
-positions that now hold the target character; precision divides by the changed positions, recall by the wrong
-ones.
+Character level (ReaLiSe's, after SpellGCN): detection counts changed positions that are wrong; correction counts
+changed positions that now hold the target character; precision divides by the changed positions, recall by the
+wrong ones (ReaLiSe's tp/fp/fn over each sentence's changed and wrong positions come to the same).
 """
 
 from __future__ import annotations
@@ -41,11 +47,12 @@ def _check_lengths(sources: Sequence[str], predictions: Sequence[str], targets: 
 def sentence_scores(sources: Sequence[str], predictions: Sequence[str], targets: Sequence[str]) -> dict:
     """Sentence-level detection and correction precision/recall/F1, false-positive rate, accuracy (in %)."""
     _check_lengths(sources, predictions, targets)
-    detected = corrected = predicted = gold = negatives = false_alarms = judged_right = 0
+    detected = corrected = predicted = gold = negatives = false_alarms = judged_right = right_outputs = 0
     for source, prediction, target in zip(sources, predictions, targets):
         wrong = {i for i, (s, t) in enumerate(zip(source, target)) if s != t}
         changed = {i for i, (s, p) in enumerate(zip(source, prediction)) if s != p}
         predicted += bool(changed)
+        right_outputs += prediction == target
         if wrong:
             gold += 1
             detected += changed == wrong
@@ -58,7 +65,8 @@ def sentence_scores(sources: Sequence[str], predictions: Sequence[str], targets:
     n = max(len(sources), 1)
     return {"detection": _prf(detected, predicted, gold), "correction": _prf(corrected, predicted, gold),
             "false_positive_rate": 100 * false_alarms / negatives if negatives else 0.0,
-            "accuracy": 100 * judged_right / n, "sentences": len(sources), "with_errors": gold}
+            "accuracy": 100 * judged_right / n, "correction_accuracy": 100 * right_outputs / n,
+            "sentences": len(sources), "with_errors": gold}
 
 
 def char_scores(sources: Sequence[str], predictions: Sequence[str], targets: Sequence[str]) -> dict:

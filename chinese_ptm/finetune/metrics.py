@@ -1,25 +1,21 @@
 """Metrics of every task kind: accuracy and macro F1, Pearson/Spearman, multi-label F1, CMRC 2018 EM/F1,
 entity F1, with BIOS tag conversion.  [no torch]
 
-CMRC 2018 scores answers over *units*: every Chinese character is one unit, every run of other characters
-(letters, digits, symbols) between spaces, punctuation and Chinese characters is one unit; punctuation and
-white space only separate units and case is ignored. EM is 1 when a prediction has the units of one of the
-gold answers; F1 takes the longest common run of units (a common substring, not a subsequence) as the
-overlap. Both take the best gold answer of a question and are averaged over questions (reported x 100).
+CMRC 2018 EM/F1 are the official evaluation's (v5 of the CMRC 2018 script, which the CLUE baselines ship):
+its Chinese-character test, its punctuation list, nltk's word tokenizer for other runs, EM on the stripped
+strings, F1 by the longest common run of segments. Entity F1 is CLUENER 2020's (its baseline's
+``SeqEntityScore``): micro precision/recall/F1 over exact (type, start, end) matches, and per gold type.
 """
 
 from __future__ import annotations
 
-import string
-import unicodedata
+import re
 from collections import Counter
 from typing import Iterable, Mapping, Sequence
 
-from ..text import is_cjk
 
 OUTSIDE = "O"
 BEGIN, INSIDE, SINGLE = "B", "I", "S"
-_ASCII_PUNCTUATION = frozenset(string.punctuation)
 
 
 def accuracy(predictions: Sequence, references: Sequence) -> float:
@@ -95,40 +91,54 @@ def multilabel_scores(predictions: Sequence[Iterable[int]], references: Sequence
 
 
 # ---------------------------------------------------------------------------------------------
-# CMRC 2018
+# CMRC 2018: the official evaluation (v5), as the CMRC 2018 and CLUE baselines ship it
 # ---------------------------------------------------------------------------------------------
 
+#: the official script's punctuation list, quirks kept: '……' is one two-character entry, so a single '…'
+#: is never removed, and '’' is listed without '‘'. Other punctuation (ASCII , . " ( ) % ! ? ...) stays.
+CMRC_PUNCTUATION = frozenset(["-", ":", "_", "*", "^", "/", "\\", "~", "`", "+", "=", "，", "。", "：", "？",
+                              "！", "“", "”", "；", "’", "《", "》", "……", "·", "、", "「", "」", "（", "）",
+                              "－", "～", "『", "』"])
+_CMRC_CHINESE = re.compile("[\u4e00-\u9fa5]")  # the script's test: the URO block only
 
-def is_punctuation(char: str) -> bool:
-    """Unicode punctuation (categories P*) and ASCII punctuation and symbols."""
-    return char in _ASCII_PUNCTUATION or unicodedata.category(char).startswith("P")
+
+def _word_tokens(run: str) -> list[str]:
+    """nltk's word tokenizer on one run of non-Chinese characters. ``preserve_line``: an answer is one span, and
+    the Punkt sentence splitter the official call runs first needs data that would have to be downloaded; the
+    two differ only on a run that holds a sentence end followed by more text (``"end. Next"``)."""
+    from nltk.tokenize import word_tokenize
+
+    return word_tokenize(run, preserve_line=True)
 
 
-def answer_units(text: str) -> list[str]:
-    """The units an answer is scored over: Chinese characters one by one, other runs whole (lower case,
-    punctuation and white space dropped)."""
-    units: list[str] = []
-    run: list[str] = []
-
-    def flush() -> None:
-        if run:
-            units.append("".join(run))
-            run.clear()
-
-    for char in text.lower():
-        if char.isspace() or is_punctuation(char):
-            flush()
-        elif is_cjk(char):
-            flush()
-            units.append(char)
+def cmrc_segments(text: str, drop_punctuation: bool = False) -> list[str]:
+    """The official segmentation: lower case, stripped; each Chinese character (and each listed punctuation
+    mark, unless dropped) is a segment; runs of other characters are split by nltk's word tokenizer."""
+    segments: list[str] = []
+    run = ""
+    for char in str(text).lower().strip():
+        if drop_punctuation and char in CMRC_PUNCTUATION:
+            continue  # the run goes on: "iphone-7" is one run "iphone7"
+        if _CMRC_CHINESE.match(char) or char in CMRC_PUNCTUATION:
+            if run:
+                segments.extend(_word_tokens(run))
+                run = ""
+            segments.append(char)
         else:
-            run.append(char)
-    flush()
-    return units
+            run += char
+    if run:
+        segments.extend(_word_tokens(run))
+    return segments
+
+
+def cmrc_strip(text: str) -> str:
+    """What EM compares: lower case, stripped, the listed punctuation removed (inner spaces stay)."""
+    return "".join(char for char in str(text).lower().strip() if char not in CMRC_PUNCTUATION)
 
 
 def longest_common_run(a: Sequence[str], b: Sequence[str]) -> int:
-    """Length of the longest contiguous run of units shared by ``a`` and ``b``."""
+    """Length of the longest contiguous run of segments shared by ``a`` and ``b`` (a substring, not a
+    subsequence)."""
     best = 0
     previous = [0] * (len(b) + 1)
     for item in a:
@@ -142,30 +152,29 @@ def longest_common_run(a: Sequence[str], b: Sequence[str]) -> int:
 
 
 def exact_match(prediction: str, gold: str) -> bool:
-    """Same units (lower case, punctuation and white space dropped): an exact match always has F1 1."""
-    return answer_units(prediction) == answer_units(gold)
+    return cmrc_strip(prediction) == cmrc_strip(gold)
 
 
 def span_f1(prediction: str, gold: str) -> float:
-    """F1 of one prediction against one gold answer, the overlap being the longest common run of units."""
-    pred_units, gold_units = answer_units(prediction), answer_units(gold)
-    overlap = longest_common_run(pred_units, gold_units)
+    """F1 over segments (punctuation dropped), the overlap being their longest common run."""
+    pred_segments, gold_segments = cmrc_segments(prediction, True), cmrc_segments(gold, True)
+    overlap = longest_common_run(gold_segments, pred_segments)
     if overlap == 0:
         return 0.0
-    precision, recall = overlap / len(pred_units), overlap / len(gold_units)
+    precision, recall = overlap / len(pred_segments), overlap / len(gold_segments)
     return 2 * precision * recall / (precision + recall)
 
 
 def cmrc_scores(predictions: Mapping[str, str], references: Mapping[str, Sequence[str]]) -> dict:
-    """EM and F1 (x 100) of ``{qid: answer}`` against ``{qid: [gold answers]}``; a question without a
-    prediction scores 0 (counted in ``missing``)."""
+    """EM and F1 (x 100) of ``{qid: answer}`` against ``{qid: [gold answers]}``, the best gold answer per
+    question, averaged over all questions; an unanswered question scores 0 (counted in ``missing``)."""
     em = f1 = 0.0
     missing = 0
     for qid, golds in references.items():
         if qid not in predictions:
             missing += 1
             continue
-        prediction = predictions[qid]
+        prediction = str(predictions[qid])
         em += max((float(exact_match(prediction, g)) for g in golds), default=0.0)
         f1 += max((span_f1(prediction, g) for g in golds), default=0.0)
     total = len(references)
@@ -236,7 +245,8 @@ def bios_to_spans(tags: Sequence[str]) -> list[Entity]:
 
 
 def entity_scores(predictions: Sequence[Iterable[Entity]], references: Sequence[Iterable[Entity]]) -> dict:
-    """Micro precision, recall and F1 (x 100) over exact (type, start, end) matches, and F1 per type."""
+    """Micro precision, recall and F1 (x 100) over exact (type, start, end) matches, and the three per gold
+    type (CLUENER 2020's ``SeqEntityScore``: a predicted entity is right when the gold holds it exactly)."""
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     hits, predicted, gold = Counter(), Counter(), Counter()
@@ -256,5 +266,6 @@ def entity_scores(predictions: Sequence[Iterable[Entity]], references: Sequence[
         return 100 * precision, 100 * recall, 100 * f1
 
     precision, recall, f1 = prf(sum(hits.values()), sum(predicted.values()), sum(gold.values()))
-    per_type = {kind: prf(hits[kind], predicted[kind], gold[kind])[2] for kind in sorted(set(gold) | set(predicted))}
-    return {"f1": f1, "precision": precision, "recall": recall, "per_type_f1": per_type}
+    per_type = {kind: dict(zip(("precision", "recall", "f1"), prf(hits[kind], predicted[kind], gold[kind])))
+                for kind in sorted(gold)}  # the gold types, as CLUENER's scorer lists them
+    return {"f1": f1, "precision": precision, "recall": recall, "per_type": per_type}
