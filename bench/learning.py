@@ -69,10 +69,14 @@ def explore(args) -> dict:
     return {"mode": "explore", "recipe": args.recipe, "steps": args.steps, "rows": rows}
 
 
+#: the pretraining arms compared at equal wall time (overrides of the tiny recipe)
+ARMS = {"GlyceBERT": {}, "BERT": {"model.architecture": "bert"}, "ELECTRA": {"model.objective": "electra"}}
+
+
 def compare(args) -> dict:
     from chinese_ptm.evaluate import run as evaluate
 
-    arms = {"GlyceBERT": {}, "BERT": {"model.architecture": "bert"}}
+    arms = {name: ARMS[name] for name in args.arms.split(",")}
     out = {"mode": "compare", "recipe": args.recipe, "minutes": args.minutes, "seeds": args.seeds, "arms": {}}
     for name, overrides in arms.items():
         per_step = seconds_per_step(name, overrides, args.workdir, args.recipe)
@@ -93,6 +97,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--minutes", type=float, default=4.0, help="compare: pretraining wall time of each arm")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--arms", default="GlyceBERT,BERT", help=f"compare: comma-separated, of {', '.join(ARMS)}")
     parser.add_argument("--recipe", default="chinesebert-tiny")
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-learning"))
     parser.add_argument("--out", type=Path, default=None)

@@ -1,5 +1,6 @@
 """Train-step time of GlyceBertForPreTraining against transformers' BertForMaskedLM of the same size.
 
+An ELECTRA-style GlyceBERT (generator at 1/4 width + discriminator, no sentence head) runs the same batch.
 Both models get the same batch (default 8 x 128, base width 768 / 12 heads / 3072, vocab 21,128, MLM labels at
 15% of the positions). GlyceBERT runs its glyph and pinyin branches, the sparse MLM head (logits only at the
 labelled positions) and a sentence-order head; BERT computes full (B, T, V) logits as it does. A step is forward
@@ -26,6 +27,7 @@ from transformers import BertConfig, BertForMaskedLM
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForPreTraining  # noqa: E402
+from chinese_ptm.modeling.electra_glycebert import GlyceBertForReplacedTokenDetection  # noqa: E402
 
 IGNORE_INDEX = -100
 PINYIN = GlyceBertConfig()  # the pinyin alphabet and slots of the default configuration
@@ -109,6 +111,9 @@ def measure(args, layers: int) -> dict:
     table_shape = (config.vocab_size, config.num_fonts, config.glyph_size, config.glyph_size)
     glycebert.load_glyph_table(torch.randint(0, 256, table_shape, dtype=torch.uint8, generator=generator))
     models["glycebert_pretraining"] = (glycebert, batch)
+    electra = GlyceBertForReplacedTokenDetection(GlyceBertConfig(**sizes(args, layers), generator_size=0.25)).train()
+    electra.load_glyph_table(glycebert.bert.embeddings.glyph_embeddings.embedding.weight)
+    models["glycebert_electra"] = (electra, {k: v for k, v in batch.items() if k != "sentence_order_label"})
     if args.extra:
         trainable = GlyceBertForPreTraining(GlyceBertConfig(**sizes(args, layers), glyph_trainable=True)).train()
         dense = GlyceBertForPreTraining(GlyceBertConfig(**sizes(args, layers), sparse_mlm_logits=False)).train()
@@ -141,9 +146,10 @@ def measure(args, layers: int) -> dict:
             "bert_for_masked_lm": parameter_counts(bert),
             "glycebert_frozen_glyph": parameter_counts(glycebert),
             "glycebert_trainable_glyph": parameter_counts(other),
+            "glycebert_electra": parameter_counts(electra),
         },
     }
-    for name in ("glycebert_trainable_glyph", "glycebert_dense_logits"):
+    for name in ("glycebert_trainable_glyph", "glycebert_dense_logits", "glycebert_electra"):
         if name in medians:
             result[f"ratio_{name}_to_bert"] = round(medians[name] / medians["bert_for_masked_lm"], 3)
     return result

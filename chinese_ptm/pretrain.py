@@ -153,9 +153,13 @@ def build_model(recipe: Recipe, tokenizer):
         return cls(config)
 
     from .modeling import GlyceBertConfig, GlyceBertForMaskedLM, GlyceBertForPreTraining
+    from .modeling.electra_glycebert import GlyceBertForReplacedTokenDetection
 
     cls = GlyceBertForPreTraining if with_sentence else GlyceBertForMaskedLM
     branches = dict(use_glyph=m.use_glyph, use_pinyin=m.use_pinyin, glyph_trainable=m.glyph_trainable)
+    if m.objective == "electra":
+        cls = GlyceBertForReplacedTokenDetection
+        branches.update(generator_size=m.generator_size, discriminator_weight=m.discriminator_weight)
 
     def glyph_table():
         from .glyph import load_glyph_table
@@ -172,7 +176,7 @@ def build_model(recipe: Recipe, tokenizer):
         glyphs = model.base_model.embeddings.glyph_embeddings
         if glyphs is not None and not glyphs.embedding.weight.any():  # a BERT checkpoint brings no glyphs
             model.load_glyph_table(glyph_table())
-        return model
+        return _with_token_pinyin(model, tokenizer)
     table = glyph_table() if m.use_glyph else None
     config = GlyceBertConfig(
         vocab_size=len(tokenizer), max_position_embeddings=m.max_position_embeddings,
@@ -184,6 +188,15 @@ def build_model(recipe: Recipe, tokenizer):
     model = cls(config)
     if table is not None:
         model.load_glyph_table(table)
+    return _with_token_pinyin(model, tokenizer)
+
+
+def _with_token_pinyin(model, tokenizer):
+    """ELECTRA's replaced tokens carry their own readings: the table of every vocabulary entry's pinyin."""
+    if hasattr(model, "set_token_pinyin"):
+        from .modeling.electra_glycebert import token_pinyin_table
+
+        model.set_token_pinyin(token_pinyin_table(tokenizer, model.config.pinyin_slots))
     return model
 
 
@@ -236,6 +249,17 @@ def mlm_accuracy_counts(outputs, labels: torch.Tensor) -> tuple[torch.Tensor, to
     return (logits.argmax(-1) == labels[picked]).sum(), picked.sum()
 
 
+def replaced_token_counts(outputs, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(right, judged) replaced/original calls of an ELECTRA discriminator over the real tokens; (0, 0) else.
+    The MLM accuracy an ELECTRA run logs is its generator's."""
+    scores = getattr(outputs, "discriminator_logits", None)
+    if scores is None:
+        zero = attention_mask.new_zeros(())
+        return zero, zero
+    active = attention_mask.bool()
+    return ((scores > 0).float() == outputs.replaced)[active].sum(), active.sum()
+
+
 def mlm_example_stats(logits, labels: torch.Tensor) -> torch.Tensor:
     """Per example: (masked tokens, correct predictions, summed negative log-likelihood), shape (B, 3).
     Per-example rows keep the Trainer's gathering and truncation to the dataset length exact."""
@@ -281,7 +305,9 @@ class PretrainTrainer(ChinesePtmTrainer):
         outputs = model(**inputs)
         with torch.no_grad():
             correct, total = mlm_accuracy_counts(outputs, inputs["labels"])
-            step = torch.stack([correct.float(), total.float(), inputs["attention_mask"].sum().float()])
+            detected, judged = replaced_token_counts(outputs, inputs["attention_mask"])
+            step = torch.stack([correct.float(), total.float(), inputs["attention_mask"].sum().float(),
+                                detected.float(), judged.float()])
             self._counts = step if self._counts is None else self._counts + step
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
@@ -291,9 +317,11 @@ class PretrainTrainer(ChinesePtmTrainer):
             if self.args.world_size > 1 and torch.distributed.is_initialized():
                 counts = counts.clone()
                 torch.distributed.all_reduce(counts)
-            correct, total, tokens = counts.tolist()
+            correct, total, tokens, detected, judged = counts.tolist()
             now = time.perf_counter()
             self.tokens_seen += int(tokens)
+            if judged:  # ELECTRA: the discriminator's replaced/original calls over all tokens
+                logs["replaced_token_accuracy"] = round(detected / judged, 4)
             logs.update(mlm_accuracy=round(correct / max(total, 1), 4),
                         tokens_per_s=round(tokens / max(now - self._window_start, 1e-9), 1),
                         tokens_seen=self.tokens_seen)

@@ -52,6 +52,13 @@ class ModelSection:
     fusion_init: Literal["random", "identity"] = setting(
         "glycebert: a new map_fc starts random, or as [I | 0 | 0] (the BERT inside, branches added as it learns)",
         "random")
+    objective: Literal["mlm", "electra"] = setting(
+        "mlm: masked language modelling; electra: replaced-token detection, a small generator fills the masked "
+        "positions and the model learns which tokens were replaced (glycebert)", "mlm")
+    generator_size: float = setting("electra: the generator's width, heads and FFN as a fraction of the model's",
+                                    0.25)
+    discriminator_weight: float = setting("electra: weight of the replaced-token loss next to the generator's MLM "
+                                          "loss (50 in the ELECTRA paper)", 50.0)
     hidden_dropout_prob: float = setting("dropout after embeddings and sublayers", 0.1)
     attention_probs_dropout_prob: float = setting("dropout on attention weights", 0.1)
     init_from: Optional[str] = setting(
@@ -159,6 +166,13 @@ class Recipe:
             problems.append("training.bf16 and training.fp16 are exclusive")
         if t.max_steps < 1:
             problems.append("training.max_steps must be at least 1")
+        if m.objective == "electra" and m.architecture != "glycebert":
+            problems.append("model.objective=electra runs on the glycebert architecture (GlyceBERT, or BERT inside it "
+                            "with use_glyph/use_pinyin false)")
+        if m.objective == "electra" and k.sentence_task is not None:
+            problems.append("model.objective=electra has no sentence task: set masking.sentence_task to null")
+        if not 0 < m.generator_size <= 1:
+            problems.append(f"model.generator_size={m.generator_size} must lie in (0, 1]")
         dims = m.dims()
         if dims["hidden_size"] % dims["num_attention_heads"]:
             problems.append(f"hidden size {dims['hidden_size']} is not a multiple of {dims['num_attention_heads']} heads")
