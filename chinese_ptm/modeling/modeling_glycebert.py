@@ -54,6 +54,8 @@ from .configuration_glycebert import GlyceBertConfig
 logger = logging.get_logger(__name__)
 
 IGNORE_INDEX = -100  # label of positions without a target (cross-entropy's ignore_index)
+#: weights of an ELECTRA-style pretraining checkpoint that the encoder and the fine-tuning heads leave out
+ELECTRA_PRETRAINING_KEYS = [r"^generator", r"^discriminator_", r"^token_pinyin$"]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -367,7 +369,7 @@ def masked_lm_logits_and_loss(
 class GlyceBertModel(GlyceBertPreTrainedModel):
     """Embeddings (word + pinyin + glyph), BERT encoder and, optionally, BERT's pooler."""
 
-    _keys_to_ignore_on_load_unexpected = [r"^cls\."]
+    _keys_to_ignore_on_load_unexpected = [r"^cls\.", *ELECTRA_PRETRAINING_KEYS]
 
     def __init__(self, config: GlyceBertConfig, add_pooling_layer: bool = True):
         super().__init__(config)
@@ -513,7 +515,9 @@ class GlyceBertForSpellingCorrection(GlyceBertPreTrainedModel):
     """
 
     _tied_weights_keys = dict(_MLM_TIED_WEIGHTS)
-    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\.seq_relationship\."]
+    _keys_to_ignore_on_load_unexpected = [
+        r"^bert\.pooler\.", r"^cls\.seq_relationship\.", *ELECTRA_PRETRAINING_KEYS
+    ]
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
@@ -636,7 +640,7 @@ class GlyceBertForSequenceClassification(GlyceBertPreTrainedModel):
     """Classifier (or regressor when ``num_labels == 1``) on the pooled output; logits (B, num_labels).
     Loss as BERT's: ``problem_type`` regression (MSE), single-label (cross-entropy) or multi-label (BCE)."""
 
-    _keys_to_ignore_on_load_unexpected = [r"^cls\."]
+    _keys_to_ignore_on_load_unexpected = [r"^cls\.", *ELECTRA_PRETRAINING_KEYS]
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
@@ -689,7 +693,7 @@ class GlyceBertForSequenceClassification(GlyceBertPreTrainedModel):
 class GlyceBertForTokenClassification(GlyceBertPreTrainedModel):
     """Per-token classifier (NER); logits (B, T, num_labels); labels (B, T), -100 = ignored."""
 
-    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\."]
+    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\.", *ELECTRA_PRETRAINING_KEYS]
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
@@ -728,7 +732,7 @@ class GlyceBertForTokenClassification(GlyceBertPreTrainedModel):
 class GlyceBertForQuestionAnswering(GlyceBertPreTrainedModel):
     """Extractive QA (CMRC 2018): start and end logits (B, T); positions outside the input are ignored."""
 
-    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\."]
+    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\.", *ELECTRA_PRETRAINING_KEYS]
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
@@ -779,7 +783,7 @@ class GlyceBertForMultipleChoice(GlyceBertPreTrainedModel):
     """Multiple choice (C3, ChID): input_ids (B, C, T), pinyin_ids (B, C, T, P) or (B, C, T*P); logits (B, C);
     labels (B,) = index of the right choice."""
 
-    _keys_to_ignore_on_load_unexpected = [r"^cls\."]
+    _keys_to_ignore_on_load_unexpected = [r"^cls\.", *ELECTRA_PRETRAINING_KEYS]
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
