@@ -158,12 +158,13 @@ def encode(model: nn.Module, tokenizer, text: str, text_pair: str | None = None)
         if value is not None and not value.strip():
             raise UserError(f"{option}: empty; give the text whose attention to show")
     limit = _positions(model)
-    full = tokenizer(text, text_pair)["input_ids"]
-    inputs = tokenizer(text, text_pair, truncation=True, max_length=limit, return_tensors="pt")
-    truncated = len(full) > limit
-    if truncated:
+    inputs = tokenizer(text, text_pair, return_tensors="pt")
+    truncated = inputs["input_ids"].shape[1] > limit
+    if truncated:  # encode again, cut: the tokenizer decides which side of a pair gives way
+        full = inputs["input_ids"].shape[1]
+        inputs = tokenizer(text, text_pair, truncation=True, max_length=limit, return_tensors="pt")
         logger.warning("the text has %d tokens, more than the model's %d positions: showing the first %d",
-                       len(full), limit, limit)
+                       full, limit, limit)
     if getattr(model.config, "model_type", None) != "glycebert":
         inputs.pop("pinyin_ids", None)  # BERT reads no pinyin (a GlyceBERT tokenizer on a BERT model)
     return dict(inputs), truncated

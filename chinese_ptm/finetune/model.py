@@ -80,13 +80,15 @@ def build_task_model(task: TaskData, source: str, kind: str, method, scratch: bo
     options = head_config(task)
     if uses_standard_head(method, task.kind):
         cls = _class(HEADS[task.kind], kind)
-        return _load(cls, source, scratch, options)
-    encoder = _load(_class(ENCODERS, kind), source, scratch, {})
+        return load_checkpoint(cls, source, scratch, options)
+    encoder = load_checkpoint(_class(ENCODERS, kind), source, scratch, {})
     return TaskModel(encoder, task.kind, options.get("num_labels", 1), options.get("problem_type"), method.layers,
                      method.pooling)
 
 
-def _load(cls, source: str, scratch: bool, options: dict):
+def load_checkpoint(cls, source: str, scratch: bool, options: dict):
+    """``cls`` from the checkpoint ``source``, or with ``scratch`` the same architecture freshly initialised
+    (the glyph table, input data rather than weights, kept)."""
     if not scratch:
         return cls.from_pretrained(source, ignore_mismatched_sizes=True, **options)
     pretrained = cls.from_pretrained(source, **options) if options else cls.from_pretrained(source)

@@ -212,13 +212,13 @@ def build_model(config: FinetuneConfig, prepared: Prepared):
     return model, callbacks, groups
 
 
-def finetuning_arguments(config: FinetuneConfig, out: Path, seed: int, task: TaskData):
+def finetuning_arguments(config: FinetuneConfig, out: Path, seed: int, task: TaskData, **overrides):
     t = config.training
     forced: dict = {"seed": seed, "data_seed": seed,
                     "label_names": ["start_positions", "end_positions"] if task.kind == SPAN else ["labels"]}
     if t.eval_strategy == "steps" and "save_strategy" not in t.values:
         forced.update(save_strategy="steps", save_steps=t.eval_steps)  # the best checkpoint needs both
-    return training_arguments(t, out, **forced)
+    return training_arguments(t, out, **{**forced, **overrides})
 
 
 def training_features(config: FinetuneConfig, prepared: Prepared, seed: int) -> list[dict]:

@@ -54,7 +54,7 @@ def prompt_task(task, method, tokenizer, max_length: int):
 
 def build_prompt_model(method, labels: tuple[str, ...], source: str, kind: str, tokenizer, scratch: bool = False):
     """The checkpoint's masked LM (GlyceBERT or BERT) wrapped as a PromptModel."""
-    from ..finetune.model import _load
+    from ..finetune.model import load_checkpoint
     from .model import PromptModel, label_word_ids
 
     template, verbalizer = prompt_parts(method, labels)
@@ -63,7 +63,7 @@ def build_prompt_model(method, labels: tuple[str, ...], source: str, kind: str, 
         from transformers import BertForMaskedLM as mlm_class
     else:
         from ..modeling import GlyceBertForMaskedLM as mlm_class
-    mlm = _load(mlm_class, source, scratch, {})
+    mlm = load_checkpoint(mlm_class, source, scratch, {})
     pinyin = None
     if kind != "bert":
         pinyin = [[tokenizer(w, add_special_tokens=False)["pinyin_ids"] for w in words]

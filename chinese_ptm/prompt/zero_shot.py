@@ -32,9 +32,9 @@ def template_probabilities(config, task=None, progress: bool = False) -> tuple[d
 
     prepared = prepare(config, task, progress=progress)
     model, _, _ = build_model(config, prepared)
-    args = finetuning_arguments(config, Path(config.output_dir) / "trainer", config.seeds[0], prepared.task)
-    args.eval_strategy = args.save_strategy = "no"  # nothing trains: the Trainer only gathers the scores
-    args.load_best_model_at_end = False
+    # nothing trains: the Trainer only gathers the scores
+    args = finetuning_arguments(config, Path(config.output_dir) / "trainer", config.seeds[0], prepared.task,
+                                eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
     trainer = FinetuneTrainer(model=model, args=args, data_collator=PaddingCollator(prepared.tokenizer.pad_token_id))
     out = {}
     for name, encoded in prepared.encoded.items():
@@ -43,13 +43,18 @@ def template_probabilities(config, task=None, progress: bool = False) -> tuple[d
     return out, prepared
 
 
-def content_free(task):
-    """The task with one empty text as its test split: what a template alone makes the model say."""
+CONTENT_FREE = "content-free"
+
+
+def with_content_free(task):
+    """The task plus a split of one empty text: what a template alone makes the model say (scored in the same
+    pass as the other splits)."""
     from ..finetune.examples import ClassificationExample, Split
 
     pair = any(e.text_b is not None for e in task.splits["train"].examples)
-    empty = Split("test", [], [ClassificationExample("content-free", "", "" if pair else None, None)], labelled=False)
-    return dataclasses.replace(task, splits={"train": task.splits["train"], "test": empty})
+    empty = Split(CONTENT_FREE, [], [ClassificationExample(CONTENT_FREE, "", "" if pair else None, None)],
+                  labelled=False)
+    return dataclasses.replace(task, splits={**task.splits, CONTENT_FREE: empty})
 
 
 def zero_shot(config, templates: list[str], task=None, calibrate: bool = False, progress: bool = False) -> dict:
@@ -59,12 +64,13 @@ def zero_shot(config, templates: list[str], task=None, calibrate: bool = False, 
     from ..finetune.runner import load_task, task_metrics
 
     task = task or load_task(config)
+    scored = with_content_free(task) if calibrate else task
     rows, summed, prepared = [], {}, None
     for template in templates:
         config.method.prompt = template
-        probabilities, prepared = template_probabilities(config, task, progress)
+        probabilities, prepared = template_probabilities(config, scored, progress)
         if calibrate:
-            bias = template_probabilities(config, content_free(task))[0]["test"][0]
+            bias = probabilities.pop(CONTENT_FREE)[0]
             probabilities = {n: p / bias / (p / bias).sum(-1, keepdims=True) for n, p in probabilities.items()}
         row = {"template": template}
         for name, p in probabilities.items():
