@@ -4,12 +4,12 @@
 length vs batch, dropout, masking, depth vs width, the glyph input scale and the fusion initialisation),
 each reported with its held-out MLM accuracy and wall time.
 
-default: GlyceBERT (glyph + pinyin) and BERT of the same width and depth, pretrained for the same wall time
-on the same prepared corpus, then ``chinese-ptm evaluate``d (pretrained vs scratch, several seeds) on the
-embedded real tasks.
+default: pretraining arms (GlyceBERT with glyph + pinyin, BERT, ELECTRA and ALBERT on either trunk: the tiny
+recipes) pretrained for the same wall time on the same prepared corpus, then ``chinese-ptm evaluate``d
+(pretrained vs scratch, several seeds) on the embedded real tasks.
 
     python bench/learning.py --explore --steps 600
-    python bench/learning.py --minutes 4 --seeds 3
+    python bench/learning.py --minutes 4 --seeds 3 --arms GlyceBERT,BERT,ELECTRA,ALBERT
 
 Prints JSON (and writes it with --out).
 """
@@ -69,20 +69,23 @@ def explore(args) -> dict:
     return {"mode": "explore", "recipe": args.recipe, "steps": args.steps, "rows": rows}
 
 
-#: the pretraining arms compared at equal wall time (overrides of the tiny recipe)
-ARMS = {"GlyceBERT": {}, "BERT": {"model.architecture": "bert"}, "ELECTRA": {"model.objective": "electra"}}
+#: the pretraining arms compared at equal wall time: (tiny recipe, overrides); each shipped tiny recipe keeps
+#: the data, schedule and batch of chinesebert-tiny, so the arms differ in the model and objective only
+ARMS = {"GlyceBERT": ("chinesebert-tiny", {}), "BERT": ("chinesebert-tiny", {"model.architecture": "bert"}),
+        "ELECTRA": ("electra-tiny", {}), "ELECTRA-BERT": ("electra-tiny", {"model.architecture": "bert"}),
+        "ALBERT": ("albert-tiny", {}), "GlyceBERT-ALBERT": ("albert-tiny", {"model.architecture": "glycebert"})}
 
 
 def compare(args) -> dict:
     from chinese_ptm.evaluate import run as evaluate
 
     arms = {name: ARMS[name] for name in args.arms.split(",")}
-    out = {"mode": "compare", "recipe": args.recipe, "minutes": args.minutes, "seeds": args.seeds, "arms": {}}
-    for name, overrides in arms.items():
-        per_step = seconds_per_step(name, overrides, args.workdir, args.recipe)
+    out = {"mode": "compare", "minutes": args.minutes, "seeds": args.seeds, "arms": {}}
+    for name, (recipe, overrides) in arms.items():
+        per_step = seconds_per_step(name, overrides, args.workdir, recipe)
         steps = max(int(args.minutes * 60 / per_step), 10)
-        arm = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, args.recipe)
-        arm["seconds_per_step"] = per_step
+        arm = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, recipe)
+        arm["recipe"], arm["seconds_per_step"] = recipe, per_step
         arm["evaluation"] = evaluate(arm["final_checkpoint"], seeds=list(range(1, args.seeds + 1)),
                                      output_dir=args.workdir / f"evaluate-{name}", progress=False)["tasks"]
         out["arms"][name] = arm
@@ -98,7 +101,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=4.0, help="compare: pretraining wall time of each arm")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--arms", default="GlyceBERT,BERT", help=f"compare: comma-separated, of {', '.join(ARMS)}")
-    parser.add_argument("--recipe", default="chinesebert-tiny")
+    parser.add_argument("--recipe", default="chinesebert-tiny", help="explore: the recipe the variants change")
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-learning"))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()

@@ -1,6 +1,9 @@
 """Train-step time of GlyceBertForPreTraining against transformers' BertForMaskedLM of the same size.
 
-An ELECTRA-style GlyceBERT (generator at 1/4 width + discriminator, no sentence head) runs the same batch.
+The other pretraining families run the same batch: ELECTRA-style GlyceBERT and ELECTRA on the BERT trunk
+(generator at 1/4 width + discriminator, no sentence head), transformers' ALBERT (sparse MLM + SOP) and GlyceBERT
+with ALBERT's options (factorised embedding 128, all layers shared), each as a ratio to BERT and with its
+parameter count.
 Both models get the same batch (default 8 x 128, base width 768 / 12 heads / 3072, vocab 21,128, MLM labels at
 15% of the positions). GlyceBERT runs its glyph and pinyin branches, the sparse MLM head (logits only at the
 labelled positions) and a sentence-order head; BERT computes full (B, T, V) logits as it does. A step is forward
@@ -23,11 +26,15 @@ from pathlib import Path
 
 import torch
 import transformers
-from transformers import BertConfig, BertForMaskedLM
+from transformers import AlbertConfig, BertConfig, BertForMaskedLM, ElectraConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForPreTraining  # noqa: E402
-from chinese_ptm.modeling.electra_glycebert import GlyceBertForReplacedTokenDetection  # noqa: E402
+from chinese_ptm.modeling.electra import (  # noqa: E402
+    ElectraForReplacedTokenDetection,
+    GlyceBertForReplacedTokenDetection,
+)
+from chinese_ptm.modeling.sparse_bert import SparseAlbertForPreTraining  # noqa: E402
 
 IGNORE_INDEX = -100
 PINYIN = GlyceBertConfig()  # the pinyin alphabet and slots of the default configuration
@@ -98,6 +105,26 @@ def train_step(model, inputs: dict) -> float:
     return elapsed
 
 
+#: the other families' rows (ratio to BERT and parameters of each)
+FAMILIES = ("glycebert_electra", "electra_bert_trunk", "albert", "glycebert_albert")
+
+
+def other_families(args, layers: int, batch: dict, glycebert) -> dict:
+    """ELECTRA on the BERT trunk, transformers' ALBERT (E 128, one shared layer group, SOP) and GlyceBERT with
+    ALBERT's options, each with its inputs."""
+    plain = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "labels")}
+    electra = ElectraForReplacedTokenDetection(ElectraConfig(**sizes(args, layers), embedding_size=args.hidden,
+                                                             generator_size=0.25)).train()
+    albert = SparseAlbertForPreTraining(AlbertConfig(**sizes(args, layers), embedding_size=128, num_hidden_groups=1,
+                                                     hidden_act="gelu")).train()
+    shared = GlyceBertForPreTraining(GlyceBertConfig(**sizes(args, layers), embedding_size=128,
+                                                     share_layers="all")).train()
+    shared.load_glyph_table(glycebert.bert.embeddings.glyph_embeddings.embedding.weight)
+    return {"electra_bert_trunk": (electra, plain),
+            "albert": (albert, {**plain, "sentence_order_label": batch["sentence_order_label"]}),
+            "glycebert_albert": (shared, batch)}
+
+
 def measure(args, layers: int) -> dict:
     torch.manual_seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
@@ -114,6 +141,7 @@ def measure(args, layers: int) -> dict:
     electra = GlyceBertForReplacedTokenDetection(GlyceBertConfig(**sizes(args, layers), generator_size=0.25)).train()
     electra.load_glyph_table(glycebert.bert.embeddings.glyph_embeddings.embedding.weight)
     models["glycebert_electra"] = (electra, {k: v for k, v in batch.items() if k != "sentence_order_label"})
+    models.update(other_families(args, layers, batch, glycebert))
     if args.extra:
         trainable = GlyceBertForPreTraining(GlyceBertConfig(**sizes(args, layers), glyph_trainable=True)).train()
         dense = GlyceBertForPreTraining(GlyceBertConfig(**sizes(args, layers), sparse_mlm_logits=False)).train()
@@ -146,10 +174,10 @@ def measure(args, layers: int) -> dict:
             "bert_for_masked_lm": parameter_counts(bert),
             "glycebert_frozen_glyph": parameter_counts(glycebert),
             "glycebert_trainable_glyph": parameter_counts(other),
-            "glycebert_electra": parameter_counts(electra),
+            **{name: parameter_counts(models[name][0]) for name in FAMILIES},
         },
     }
-    for name in ("glycebert_trainable_glyph", "glycebert_dense_logits", "glycebert_electra"):
+    for name in ("glycebert_trainable_glyph", "glycebert_dense_logits", *FAMILIES):
         if name in medians:
             result[f"ratio_{name}_to_bert"] = round(medians[name] / medians["bert_for_masked_lm"], 3)
     return result

@@ -134,29 +134,18 @@ def _split_heldout(records, recipe: Recipe, where: Path) -> tuple[Any, Any]:
 
 
 def build_model(recipe: Recipe, tokenizer):
-    """The model of the recipe: GlyceBERT or BERT, pretraining head with a sentence task, else MLM."""
+    """The model of the recipe: GlyceBERT or BERT (ALBERT with ALBERT's options, ELECTRA with objective
+    electra), a pretraining head with a sentence task, else MLM."""
     m = recipe.model
-    with_sentence = recipe.masking.sentence_task is not None
     if m.architecture == "bert":
-        from transformers import BertConfig
-
-        from .modeling.sparse_bert import SparseBertForMaskedLM, SparseBertForPreTraining
-
-        cls = SparseBertForPreTraining if with_sentence else SparseBertForMaskedLM
-        if m.init_from:
-            model = cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation)
-            check_vocab_size(model, tokenizer, m.init_from, _tokenizer_source(recipe))
-            return model
-        config = BertConfig(vocab_size=len(tokenizer), max_position_embeddings=m.max_position_embeddings,
-                            pad_token_id=tokenizer.pad_token_id, **m.dims(), **_dropouts(m))
-        config._attn_implementation = m.attn_implementation
-        return cls(config)
+        return _bert_trunk_model(recipe, tokenizer)
 
     from .modeling import GlyceBertConfig, GlyceBertForMaskedLM, GlyceBertForPreTraining
-    from .modeling.electra_glycebert import GlyceBertForReplacedTokenDetection
+    from .modeling.electra import GlyceBertForReplacedTokenDetection
 
-    cls = GlyceBertForPreTraining if with_sentence else GlyceBertForMaskedLM
+    cls = GlyceBertForPreTraining if recipe.masking.sentence_task is not None else GlyceBertForMaskedLM
     branches = dict(use_glyph=m.use_glyph, use_pinyin=m.use_pinyin, glyph_trainable=m.glyph_trainable)
+    branches.update(_albert_options(m))
     if m.objective == "electra":
         cls = GlyceBertForReplacedTokenDetection
         branches.update(generator_size=m.generator_size, discriminator_weight=m.discriminator_weight)
@@ -191,10 +180,50 @@ def build_model(recipe: Recipe, tokenizer):
     return _with_token_pinyin(model, tokenizer)
 
 
+def _albert_options(m) -> dict:
+    """ALBERT's options as config fields, only where the recipe sets them (a checkpoint keeps its own)."""
+    options = {"embedding_size": m.embedding_size} if m.embedding_size else {}
+    return options | ({"share_layers": m.share_layers} if m.share_layers != "none" else {})
+
+
+def _bert_trunk_model(recipe: Recipe, tokenizer):
+    """transformers' classes: BERT; ALBERT when the recipe asks for a factorised embedding or shared layers
+    (``num_hidden_groups=1`` is ALBERT's own full sharing); ELECTRA's discriminator for objective electra."""
+    from transformers import AlbertConfig, BertConfig, ElectraConfig
+
+    from .modeling import sparse_bert
+    from .modeling.electra import ElectraForReplacedTokenDetection
+
+    m = recipe.model
+    pair = recipe.masking.sentence_task is not None
+    albert = _albert_options(m)
+    if m.objective == "electra":
+        cls, config_class = ElectraForReplacedTokenDetection, ElectraConfig
+        extra = dict(embedding_size=m.embedding_size or m.dims()["hidden_size"], generator_size=m.generator_size,
+                     discriminator_weight=m.discriminator_weight, share_layers=m.share_layers)
+    elif albert:
+        cls = sparse_bert.SparseAlbertForPreTraining if pair else sparse_bert.SparseAlbertForMaskedLM
+        layers = m.dims()["num_hidden_layers"]
+        config_class = AlbertConfig
+        extra = dict(embedding_size=m.embedding_size or m.dims()["hidden_size"], hidden_act="gelu",
+                     num_hidden_groups=1 if m.share_layers == "all" else layers, share_layers=m.share_layers)
+    else:
+        cls = sparse_bert.SparseBertForPreTraining if pair else sparse_bert.SparseBertForMaskedLM
+        config_class, extra = BertConfig, {}
+    if m.init_from:
+        model = cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation)
+        check_vocab_size(model, tokenizer, m.init_from, _tokenizer_source(recipe))
+        return model
+    config = config_class(vocab_size=len(tokenizer), max_position_embeddings=m.max_position_embeddings,
+                          pad_token_id=tokenizer.pad_token_id, **m.dims(), **_dropouts(m), **extra)
+    config._attn_implementation = m.attn_implementation
+    return cls(config)
+
+
 def _with_token_pinyin(model, tokenizer):
     """ELECTRA's replaced tokens carry their own readings: the table of every vocabulary entry's pinyin."""
     if hasattr(model, "set_token_pinyin"):
-        from .modeling.electra_glycebert import token_pinyin_table
+        from .modeling.electra import token_pinyin_table
 
         model.set_token_pinyin(token_pinyin_table(tokenizer, model.config.pinyin_slots))
     return model
@@ -354,7 +383,10 @@ def pretraining_arguments(recipe: Recipe):
     """The recipe's TrainingArguments; held-out evaluation every ``training.eval_steps`` when set."""
     t = recipe.training
     evaluation = {"eval_strategy": "steps"} if t.eval_steps and "eval_strategy" not in t.values else {}
-    return training_arguments(t, recipe.output_dir, **evaluation)
+    # the labels the collator gives (next_sentence_label for SOP too): a head whose forward takes both sentence
+    # labels would otherwise be evaluated without labels, the Trainer waiting for both
+    sentence = ["next_sentence_label"] if recipe.masking.sentence_task else []
+    return training_arguments(t, recipe.output_dir, label_names=["labels", *sentence], **evaluation)
 
 
 def run_stage(recipe: Recipe, resume: bool = True) -> dict:

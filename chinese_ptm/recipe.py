@@ -54,11 +54,16 @@ class ModelSection:
         "random")
     objective: Literal["mlm", "electra"] = setting(
         "mlm: masked language modelling; electra: replaced-token detection, a small generator fills the masked "
-        "positions and the model learns which tokens were replaced (glycebert)", "mlm")
+        "positions and the model learns which tokens were replaced", "mlm")
     generator_size: float = setting("electra: the generator's width, heads and FFN as a fraction of the model's",
                                     0.25)
     discriminator_weight: float = setting("electra: weight of the replaced-token loss next to the generator's MLM "
                                           "loss (50 in the ELECTRA paper)", 50.0)
+    embedding_size: Optional[int] = setting(
+        "ALBERT's factorised embedding: embeddings this wide (V x E), then mapped to the hidden size; empty: the "
+        "hidden size. On architecture bert: transformers' ALBERT (mlm) or ELECTRA (electra)", None)
+    share_layers: Literal["none", "all", "attention", "ffn"] = setting(
+        "ALBERT's cross-layer sharing: every layer is layer 0 (all), or only its attention or FFN block", "none")
     hidden_dropout_prob: float = setting("dropout after embeddings and sublayers", 0.1)
     attention_probs_dropout_prob: float = setting("dropout on attention weights", 0.1)
     init_from: Optional[str] = setting(
@@ -166,9 +171,8 @@ class Recipe:
             problems.append("training.bf16 and training.fp16 are exclusive")
         if t.max_steps < 1:
             problems.append("training.max_steps must be at least 1")
-        if m.objective == "electra" and m.architecture != "glycebert":
-            problems.append("model.objective=electra runs on the glycebert architecture (GlyceBERT, or BERT inside it "
-                            "with use_glyph/use_pinyin false)")
+        if m.embedding_size is not None and not 1 <= m.embedding_size <= m.dims()["hidden_size"]:
+            problems.append(f"model.embedding_size={m.embedding_size} must lie between 1 and the hidden size")
         if m.objective == "electra" and k.sentence_task is not None:
             problems.append("model.objective=electra has no sentence task: set masking.sentence_task to null")
         if not 0 < m.generator_size <= 1:

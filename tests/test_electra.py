@@ -1,5 +1,5 @@
-"""ELECTRA-style GlyceBERT: what the discriminator is told was replaced, the pinyin the replacements carry, the
-loss, and checkpoints that fine-tuning loads."""
+"""ELECTRA-style pretraining: what the discriminator is told was replaced, the pinyin the replacements carry, the
+loss, and checkpoints that fine-tuning loads (GlyceBERT here; the BERT trunk in test_albert.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForSequenceClassification
-from chinese_ptm.modeling.electra_glycebert import (
+from chinese_ptm.modeling.electra import (
     GlyceBertForReplacedTokenDetection,
     token_pinyin_table,
 )
@@ -67,7 +67,7 @@ def test_loss_trains_generator_and_discriminator_through_shared_embeddings(elect
     assert out.logits.shape == (2, len(default_tokenizer)) and out.discriminator_logits.shape == labels.shape
     out.loss.backward()
     for name in ("generator.layer.0.attention.self.query.weight", "bert.encoder.layer.1.output.dense.weight",
-                 "discriminator_out.weight", "bert.embeddings.word_embeddings.weight"):
+                 "discriminator_predictions.dense_prediction.weight", "bert.embeddings.word_embeddings.weight"):
         assert electra.get_parameter(name).grad.abs().sum() > 0, name
     assert electra.generator_config.hidden_size == 16 and electra.generator_config.num_attention_heads == 1
 
@@ -86,7 +86,5 @@ def test_checkpoints_load_into_finetuning_heads(electra, default_tokenizer, tmp_
 def test_electra_recipes_and_their_limits():
     recipe = load_recipe("electra-tiny")
     assert (recipe.model.objective, recipe.model.discriminator_weight, recipe.masking.strategy) == ("electra", 50.0, "wwm")
-    with pytest.raises(RecipeError, match="objective=electra runs on the glycebert architecture"):
-        load_recipe("electra-tiny", {"model.architecture": "bert"})
     with pytest.raises(RecipeError, match="no sentence task"):
         load_recipe("electra-tiny", {"masking.sentence_task": "sop"})

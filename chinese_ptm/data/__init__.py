@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict:
     files = args.files
     line_is_document = args.line_is_document
     if not files:  # the embedded corpus: paragraphs without article boundaries, one document each
-        files = [str(peoples_daily_lines_file(Path(args.out).parent / "_corpus"))]
+        files = [str(embedded_corpus_file(Path(args.out).parent / "_corpus"))]
         line_is_document = True
     options = {}
     if args.segmenter == "jieba":

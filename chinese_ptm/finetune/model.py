@@ -2,7 +2,7 @@
 pooling the method asks for.
 
 With the default method (top layer, BERT's pooler) the model is transformers' own head class for the task
-(``GlyceBertFor*`` or ``BertFor*``), saved as such and loadable with ``AutoModelFor*``. Other layer choices
+(``GlyceBertFor*``, ``BertFor*``, ``AlbertFor*``, ``ElectraFor*``), saved as such and loadable with ``AutoModelFor*``. Other layer choices
 (the embedding output, an ELMo-style scalar mix of all layers) and poolings ([CLS], mean) use
 :class:`TaskModel`: the same encoder, under the same attribute name ``bert``, with our head. Either way the
 strategy code finds the encoder's embeddings, layers and pooler at the same places.
@@ -21,32 +21,20 @@ from transformers.modeling_outputs import (
     TokenClassifierOutput,
 )
 
-from ..runtime.loading import BERT
+from ..runtime.loading import model_class
 from .tasks import CLASSIFICATION, CORRECTION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING, TaskData
 
-#: head class per task kind: (GlyceBERT class in chinese_ptm.modeling, BERT class in transformers)
+#: head class per task kind, after the family's prefix (GlyceBert..., Bert..., Albert..., Electra...)
 HEADS = {
-    CLASSIFICATION: ("GlyceBertForSequenceClassification", "BertForSequenceClassification"),
-    REGRESSION: ("GlyceBertForSequenceClassification", "BertForSequenceClassification"),
-    MULTILABEL: ("GlyceBertForSequenceClassification", "BertForSequenceClassification"),
-    MULTIPLE_CHOICE: ("GlyceBertForMultipleChoice", "BertForMultipleChoice"),
-    SPAN: ("GlyceBertForQuestionAnswering", "BertForQuestionAnswering"),
-    TAGGING: ("GlyceBertForTokenClassification", "BertForTokenClassification"),
-    CORRECTION: ("GlyceBertForSpellingCorrection", "BertForSpellingCorrection"),  # the latter: ours
+    CLASSIFICATION: "ForSequenceClassification",
+    REGRESSION: "ForSequenceClassification",
+    MULTILABEL: "ForSequenceClassification",
+    MULTIPLE_CHOICE: "ForMultipleChoice",
+    SPAN: "ForQuestionAnswering",
+    TAGGING: "ForTokenClassification",
+    CORRECTION: "ForSpellingCorrection",  # GlyceBERT's, and ours on transformers' BertModel
 }
-ENCODERS = ("GlyceBertModel", "BertModel")
-
-
-def _class(names: tuple[str, str], kind: str):
-    if kind == BERT:
-        import transformers
-
-        from ..modeling import bert_spelling
-
-        return getattr(transformers, names[1], None) or getattr(bert_spelling, names[1])
-    from .. import modeling
-
-    return getattr(modeling, names[0])
+ENCODERS = "Model"
 
 
 def uses_standard_head(method, kind: str | None = None) -> bool:
@@ -79,9 +67,9 @@ def build_task_model(task: TaskData, source: str, kind: str, method, scratch: bo
     """The task's model on the checkpoint ``source`` (random weights of the same shape when ``scratch``)."""
     options = head_config(task)
     if uses_standard_head(method, task.kind):
-        cls = _class(HEADS[task.kind], kind)
+        cls = model_class(kind, HEADS[task.kind])
         return load_checkpoint(cls, source, scratch, options)
-    encoder = load_checkpoint(_class(ENCODERS, kind), source, scratch, {})
+    encoder = load_checkpoint(model_class(kind, ENCODERS), source, scratch, {})
     return TaskModel(encoder, task.kind, options.get("num_labels", 1), options.get("problem_type"), method.layers,
                      method.pooling)
 
@@ -125,7 +113,8 @@ class Representation:
 
 
 class TaskModel(nn.Module):
-    """An encoder (``GlyceBertModel`` or ``BertModel``) and a task head fed by chosen layers and pooling."""
+    """An encoder (``GlyceBertModel``, ``BertModel``, ``AlbertModel``, ``ElectraModel``) and a task head fed by
+    chosen layers and pooling."""
 
     def __init__(self, encoder, kind: str, num_labels: int, problem_type: str | None, layers: str, pooling: str):
         super().__init__()
@@ -161,8 +150,8 @@ class TaskModel(nn.Module):
             mask = (attention_mask if attention_mask is not None else torch.ones(states.shape[:2], device=states.device))
             mask = mask.unsqueeze(-1).to(states.dtype)  # (B, T, 1)
             return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
-        if pooling == "pooler" and self.bert.pooler is not None:
-            return self.bert.pooler(states)  # dense + tanh over the first token: (B, H)
+        if pooling == "pooler" and getattr(self.bert, "pooler", None) is not None:
+            return pooler_output(self.bert, states)  # dense + tanh over the first token: (B, H)
         return states[:, 0]  # [CLS]: (B, H)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, pinyin_ids=None, labels=None,
@@ -193,6 +182,14 @@ class TaskModel(nn.Module):
         return MultipleChoiceModelOutput(loss=loss, logits=logits)
 
 
+def pooler_output(encoder, states: torch.Tensor) -> torch.Tensor:
+    """BERT's pooler (dense + tanh over the first token) of (B, T, H) states; ALBERT keeps the two apart."""
+    activation = getattr(encoder, "pooler_activation", None)
+    if activation is not None:  # AlbertModel: pooler is the dense layer alone
+        return activation(encoder.pooler(states[:, 0]))
+    return encoder.pooler(states)
+
+
 def sequence_loss(logits: torch.Tensor, labels: torch.Tensor | None, problem_type: str | None):
     """The loss of transformers' sequence heads: MSE, cross-entropy or BCE with logits."""
     if labels is None:
@@ -217,7 +214,7 @@ def span_loss(start, end, start_positions, end_positions):
 
 def head_modules(model) -> list[str]:
     """Names of the task-specific modules (what trains when the encoder is frozen)."""
-    names = [n for n in ("classifier", "qa_outputs", "mix") if getattr(model, n, None) is not None]
+    names = [n for n in ("classifier", "qa_outputs", "mix", "sequence_summary") if getattr(model, n, None) is not None]
     return names
 
 

@@ -21,7 +21,8 @@ from ..runtime.ranks import is_main_process
 from ..runtime.trainer import training_arguments
 from .config import FinetuneConfig, build_config, read_config_file
 from .features import FeatureDataset, PaddingCollator, decode
-from .model import ENCODERS, TaskModel, _class, head_config
+from ..runtime.loading import model_class
+from .model import ENCODERS, TaskModel, head_config
 from .runner import RESULTS_FILE, FinetuneTrainer, Prepared, _mean_std, prepare, preset_settings, run, task_metrics
 
 TASK_KEY = "task_index"
@@ -191,7 +192,7 @@ def _train_multitask(configs: list[FinetuneConfig], prepared: list[Prepared], se
     set_seed(seed)
     first = configs[0]
     kind = prepared[0].kind
-    encoder = _class(ENCODERS, kind).from_pretrained(first.model.path)
+    encoder = model_class(kind, ENCODERS).from_pretrained(first.model.path)
     heads = []
     for config, prep in zip(configs, prepared):
         options = head_config(prep.task)

@@ -58,7 +58,8 @@ def load_task_model(directory: str | Path):
     """(model, record) of a saved fine-tuned model, ready to predict."""
     from types import SimpleNamespace
 
-    from .model import ENCODERS, HEADS, TaskModel, _class, build_task_model, head_config
+    from ..runtime.loading import model_class
+    from .model import ENCODERS, HEADS, TaskModel, build_task_model, head_config
     from .strategies import add_adapters, load_trained_parameters
 
     directory = Path(directory)
@@ -71,7 +72,7 @@ def load_task_model(directory: str | Path):
     if fmt in ("lora", "adapters") and record.get("scratch"):
         raise SettingsError(f"{directory}: trained on a randomly initialised base, which cannot be rebuilt")
     if fmt == "standard":
-        model = _class(HEADS[task.kind], "bert" if kind == "bert" else "glycebert").from_pretrained(str(directory))
+        model = model_class(kind, HEADS[task.kind]).from_pretrained(str(directory))
     elif fmt == "prompt":
         from ..prompt.runtime import build_prompt_model
         from ..runtime.loading import load_tokenizer_for
@@ -80,7 +81,7 @@ def load_task_model(directory: str | Path):
     elif fmt == "task_model":
         from safetensors.torch import load_file
 
-        encoder = _class(ENCODERS, "bert" if kind == "bert" else "glycebert").from_pretrained(str(directory))
+        encoder = model_class(kind, ENCODERS).from_pretrained(str(directory))
         options = head_config(task)
         model = TaskModel(encoder, task.kind, options.get("num_labels", 1), options.get("problem_type"),
                           method.layers, method.pooling)
@@ -111,8 +112,7 @@ class Predictor:
                                         if k in {f for f in TaskSection.__dataclass_fields__}}, "task.json")
         self.settings = fill(settings, {k.removeprefix("task."): v for k, v in (overrides or {}).items()}, "--set")
         self.settings.kind = self.settings.kind or _user_kind(self.task)
-        kind = "bert" if self.record["checkpoint_kind"] == "bert" else "glycebert"
-        self.tokenizer = load_tokenizer_for(model_dir, kind)
+        self.tokenizer = load_tokenizer_for(model_dir, self.record["checkpoint_kind"])
         self.batch_size = batch_size
 
     def decoded(self, split: Split) -> Any:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SettingsError
-from ..runtime.loading import BERT, check_vocab_size, checkpoint_kind, load_tokenizer_for
+from ..runtime.loading import check_vocab_size, checkpoint_kind, load_tokenizer_for, reads_pinyin
 from ..runtime.ranks import is_main_process, world_size
 from ..runtime.trainer import ChinesePtmTrainer, training_arguments
 from .clue import DEV_PREFIX, get_task, load_clue_task, submission, write_submission
@@ -135,7 +135,7 @@ def prepare(config: FinetuneConfig, task: TaskData | None = None, progress: bool
         from ..prompt.runtime import prompt_task
 
         task = prompt_task(task, config.method, tokenizer, config.task.max_length)
-    with_pinyin = kind != BERT and bool(getattr(model_config, "use_pinyin", True))
+    with_pinyin = reads_pinyin(kind) and bool(getattr(model_config, "use_pinyin", True))
     encoder = Encoder(task, tokenizer, config.task, with_pinyin, progress=progress and is_main_process())
     encoded = {name: encoder.encode(split.examples, train=name == "train", desc=f"{task.name} {name}")
                for name, split in task.splits.items()}
@@ -201,7 +201,7 @@ def build_model(config: FinetuneConfig, prepared: Prepared):
         check_vocab_size(model.mlm, prepared.tokenizer, config.model.path, config.model.tokenizer or config.model.path)
         return model, [], None
     model = build_task_model(prepared.task, config.model.path, prepared.kind, method, scratch=config.model.scratch)
-    check_vocab_size(getattr(model, "bert", model), prepared.tokenizer, config.model.path,
+    check_vocab_size(getattr(model, "base_model", model), prepared.tokenizer, config.model.path,
                      config.model.tokenizer or config.model.path)
     if method.peft == "lora":
         return apply_lora(model, method, method.pooling), [], None

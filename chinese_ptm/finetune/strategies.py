@@ -2,8 +2,8 @@
 layers, gradual unfreezing, layer-wise learning-rate decay; parameter-efficient LoRA (peft) and Houlsby
 adapters (ours: no maintained library adds bottleneck adapters to GlyceBERT under transformers 5).
 
-Every model here keeps its encoder at ``model.bert`` (transformers' heads and :class:`~.model.TaskModel`
-alike): embeddings, ``encoder.layer[i]``, ``pooler``; the rest is the head.
+Every model here keeps its encoder at ``model.bert`` (GlyceBERT's and BERT's heads, :class:`~.model.TaskModel`)
+or under its base-model prefix (``albert``, ``electra``): embeddings, layers, pooler; the rest is the head.
 """
 
 from __future__ import annotations
@@ -27,19 +27,29 @@ def encoder_of(model):
     for candidate in (model, inner):
         if candidate is not None and hasattr(candidate, "bert"):
             return candidate.bert
-    raise TypeError(f"{type(model).__name__} keeps no encoder at .bert")
+        prefix = getattr(candidate, "base_model_prefix", "")
+        if prefix and isinstance(getattr(candidate, prefix, None), nn.Module):
+            return getattr(candidate, prefix)
+    raise TypeError(f"{type(model).__name__} keeps no encoder at .bert or under its base-model prefix")
+
+
+def encoder_layers(encoder) -> list[nn.Module]:
+    """The encoder's distinct layers bottom to top (ALBERT: one per layer group; fully shared, a single one)."""
+    if hasattr(encoder.encoder, "albert_layer_groups"):
+        return [layer for group in encoder.encoder.albert_layer_groups for layer in group.albert_layers]
+    return list(encoder.encoder.layer)
 
 
 def layer_blocks(model) -> list[nn.Module]:
     """Encoder blocks bottom to top: the embeddings, then every layer."""
     encoder = encoder_of(model)
-    return [encoder.embeddings, *encoder.encoder.layer]
+    return [encoder.embeddings, *encoder_layers(encoder)]
 
 
 def head_parameters(model, pooling: str) -> list[nn.Parameter]:
     """The task-specific parameters (and BERT's pooler when the head reads it)."""
     params = [p for name in head_modules(model) for p in getattr(model, name).parameters()]
-    pooler = encoder_of(model).pooler
+    pooler = getattr(encoder_of(model), "pooler", None)
     if pooling == "pooler" and pooler is not None:
         params += list(pooler.parameters())
     return params
@@ -152,7 +162,11 @@ class AdaptedLinear(nn.Module):
 def add_adapters(model, size: int, pooling: str) -> None:
     """Two adapters per layer (after the attention output and after the feed-forward output, as Houlsby);
     only the adapters, the LayerNorms and the head train."""
-    for layer in encoder_of(model).encoder.layer:
+    layers = encoder_layers(encoder_of(model))
+    if not all(hasattr(layer, "intermediate") for layer in layers):
+        raise SettingsError("method.peft=adapters needs BERT-style layers (GlyceBERT, BERT, ELECTRA); ALBERT's "
+                            "layers are shared: use method.peft=lora")
+    for layer in layers:
         layer.attention.output.dense = AdaptedLinear(layer.attention.output.dense, size)
         layer.output.dense = AdaptedLinear(layer.output.dense, size)
     trainable = {id(p) for p in head_parameters(model, pooling)}

@@ -51,12 +51,20 @@ class GlyceBertConfig(BertConfig):
     require_pinyin_ids (`bool`, defaults to `False`):
         With the pinyin branch on, a call without ``pinyin_ids`` runs with zero pinyin and warns once; `True`
         makes it an error instead (for pipelines that must never lose pinyin).
+    embedding_size (`int`, *optional*):
+        ALBERT's factorised embedding: the word, position, token-type, pinyin and glyph embeddings and their fusion
+        are ``embedding_size`` wide (V x E instead of V x H parameters) and one linear map takes the fused
+        embedding to ``hidden_size``; MLM heads map back to E so their decoder stays tied to the word embeddings.
+        `None` (default): the embeddings are ``hidden_size`` wide, as in ChineseBERT.
+    share_layers (`str`, defaults to `"none"`):
+        ALBERT's cross-layer sharing: ``"all"`` (every layer is layer 0), ``"attention"`` or ``"ffn"`` (only that
+        block of layer 0 is shared), ``"none"``.
     sparse_mlm_logits (`bool`, defaults to `True`):
         When MLM labels are given, compute the prediction head only at labelled positions (``labels != -100``)
         and return logits of shape ``(n_labelled, vocab_size)``. Without labels the logits are always
         ``(batch, seq_len, vocab_size)``. `False` restores full logits with labels too.
 
-    The fusion layer ``map_fc`` maps ``hidden_size * (1 + use_pinyin + use_glyph)`` inputs to ``hidden_size``.
+    The fusion layer ``map_fc`` maps ``E * (1 + use_pinyin + use_glyph)`` inputs to ``E`` (E: ``embedding_width``).
     """
 
     model_type = "glycebert"
@@ -75,6 +83,8 @@ class GlyceBertConfig(BertConfig):
     use_pinyin: bool = True
     require_pinyin_ids: bool = False
     sparse_mlm_logits: bool = True
+    embedding_size: int | None = None
+    share_layers: str = "none"
 
     @property
     def glyph_dim(self) -> int:
@@ -82,9 +92,14 @@ class GlyceBertConfig(BertConfig):
         return self.num_fonts * self.glyph_size * self.glyph_size
 
     @property
+    def embedding_width(self) -> int:
+        """Width of the embeddings (E): ``embedding_size`` when factorised, else ``hidden_size``."""
+        return self.embedding_size or self.hidden_size
+
+    @property
     def fusion_input_size(self) -> int:
         """Input width of ``map_fc``: the word embedding plus each branch that is switched on."""
-        return self.hidden_size * (1 + int(self.use_pinyin) + int(self.use_glyph))
+        return self.embedding_width * (1 + int(self.use_pinyin) + int(self.use_glyph))
 
     def validate_glycebert(self):
         """Part of the strict validation: the glyph and pinyin settings must describe a buildable model."""
@@ -100,6 +115,12 @@ class GlyceBertConfig(BertConfig):
             raise ValueError(f"GlyceBertConfig.glyph_scale must be positive, got {self.glyph_scale}.")
         if self.fusion_init not in ("random", "identity"):
             raise ValueError(f"GlyceBertConfig.fusion_init must be 'random' or 'identity', got {self.fusion_init!r}.")
+        if self.embedding_size is not None and self.embedding_size < 1:
+            raise ValueError(f"GlyceBertConfig.embedding_size must be at least 1 (or None), got {self.embedding_size}.")
+        if self.share_layers not in ("none", "all", "attention", "ffn"):
+            raise ValueError(
+                f"GlyceBertConfig.share_layers must be none, all, attention or ffn, got {self.share_layers!r}."
+            )
         if self.is_decoder or self.add_cross_attention:
             raise ValueError(
                 "GlyceBERT is a bidirectional encoder: set is_decoder=False and add_cross_attention=False."

@@ -1,10 +1,13 @@
 """GlyceBERT (ChineseBERT): BERT whose input embedding fuses the word embedding with a pinyin and a glyph branch.
 
-    word:   input_ids (B, T) -> word_embeddings                                       -> (B, T, H)
-    pinyin: pinyin_ids (B, T, P) -> Embedding (B, T, P, E) -> Conv1d over P -> max     -> (B, T, H)
-    glyph:  input_ids (B, T) -> glyph table (B, T, F*S*S) -> glyph_map                  -> (B, T, H)
+    word:   input_ids (B, T) -> word_embeddings                                       -> (B, T, E)
+    pinyin: pinyin_ids (B, T, P) -> Embedding (B, T, P, 128) -> Conv1d over P -> max   -> (B, T, E)
+    glyph:  input_ids (B, T) -> glyph table (B, T, F*S*S) -> glyph_map                  -> (B, T, E)
     map_fc(cat[word, pinyin, glyph]) + token type + position embeddings -> LayerNorm -> dropout
-    -> BERT encoder -> heads
+    [-> E x H projection when factorised] -> BERT encoder (layers optionally shared) -> heads
+
+E is the hidden size H, as in ChineseBERT, unless ``config.embedding_size`` asks for ALBERT's factorised
+embedding; ``config.share_layers`` shares layer 0's parameters across layers as ALBERT does.
 
 The encoder, pooler and prediction heads are transformers' BERT modules, imported and reused as they are, so
 state-dict names are those of the original ChineseBERT release. ``pinyin_ids`` follows ``input_ids`` in every
@@ -17,6 +20,7 @@ load with ``trust_remote_code=True`` where ``chinese_ptm`` is not installed.
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass
 
@@ -50,6 +54,7 @@ from transformers.utils.output_capturing import capture_outputs
 
 from .bert_format import BERT, checkpoint_kind, config_field_names, load_bert_format
 from .configuration_glycebert import GlyceBertConfig
+from .sharing import layer_ties
 
 logger = logging.get_logger(__name__)
 
@@ -69,7 +74,7 @@ class GlyceBertPinyinEmbedding(nn.Module):
     def __init__(self, config: GlyceBertConfig):
         super().__init__()
         self.embedding = nn.Embedding(config.pinyin_vocab_size, config.pinyin_embedding_size)
-        self.conv = nn.Conv1d(config.pinyin_embedding_size, config.hidden_size, kernel_size=config.pinyin_kernel_size)
+        self.conv = nn.Conv1d(config.pinyin_embedding_size, config.embedding_width, kernel_size=config.pinyin_kernel_size)
 
     def forward(self, pinyin_ids: torch.Tensor) -> torch.Tensor:
         batch_size, seq_length, slots = pinyin_ids.shape
@@ -141,11 +146,12 @@ class GlyceBertGlyphEmbedding(nn.Module):
 
 
 class GlyceBertEmbeddings(nn.Module):
-    """Word, pinyin and glyph embeddings fused by ``map_fc``, plus position and token type embeddings."""
+    """Word, pinyin and glyph embeddings fused by ``map_fc``, plus position and token type embeddings, all
+    ``config.embedding_width`` (E) wide: the hidden size, or ALBERT's smaller factorised width."""
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__()
-        hidden = config.hidden_size
+        hidden = config.embedding_width
         self.pinyin_slots = config.pinyin_slots
         self.require_pinyin_ids = config.require_pinyin_ids
         self.glyph_scale = config.glyph_scale
@@ -173,9 +179,9 @@ class GlyceBertEmbeddings(nn.Module):
     ) -> torch.Tensor:
         if input_ids is not None:
             batch_size, seq_length = input_ids.shape
-            inputs_embeds = self.word_embeddings(input_ids)  # (B, T, H)
+            inputs_embeds = self.word_embeddings(input_ids)  # (B, T, E)
         else:
-            batch_size, seq_length = inputs_embeds.shape[:2]  # inputs_embeds: (B, T, H) replaces the word embedding
+            batch_size, seq_length = inputs_embeds.shape[:2]  # inputs_embeds: (B, T, E) replaces the word embedding
         parts = [inputs_embeds]
 
         if self.pinyin_embeddings is not None:
@@ -192,14 +198,14 @@ class GlyceBertEmbeddings(nn.Module):
                 )
             # (B, T*P) or (B, T, P) -> (B, T, P)
             pinyin_ids = pinyin_ids.reshape(batch_size, seq_length, self.pinyin_slots)
-            parts.append(self.pinyin_embeddings(pinyin_ids))  # (B, T, H)
+            parts.append(self.pinyin_embeddings(pinyin_ids))  # (B, T, E)
 
         if self.glyph_embeddings is not None:
             if input_ids is None:
                 raise ValueError("The glyph branch looks glyphs up by input_ids: pass them, or set use_glyph=False.")
-            parts.append(self._glyph_features(input_ids))  # (B, T, H)
+            parts.append(self._glyph_features(input_ids))  # (B, T, E)
 
-        fused = self.map_fc(torch.cat(parts, dim=-1))  # (B, T, k*H) -> (B, T, H), k = 1 + branches switched on
+        fused = self.map_fc(torch.cat(parts, dim=-1))  # (B, T, k*H) -> (B, T, E), k = 1 + branches switched on
 
         if position_ids is None:
             position_ids = self.position_ids[:, :seq_length]  # (1, T)
@@ -207,7 +213,7 @@ class GlyceBertEmbeddings(nn.Module):
             token_type_ids = torch.zeros(batch_size, seq_length, dtype=torch.long, device=fused.device)
         embeddings = fused + self.token_type_embeddings(token_type_ids) + self.position_embeddings(position_ids)
         embeddings = self.LayerNorm(embeddings)
-        return self.dropout(embeddings)  # (B, T, H)
+        return self.dropout(embeddings)  # (B, T, E)
 
     def _glyph_features(self, input_ids: torch.Tensor) -> torch.Tensor:
         """``glyph_map`` of each token's bitmaps. A batch repeats its tokens (a few hundred distinct ones in thousands),
@@ -219,10 +225,10 @@ class GlyceBertEmbeddings(nn.Module):
         glyphs = self.glyph_embeddings(distinct).to(self.glyph_map.weight.dtype)  # (U, F*S*S)
         if self.glyph_scale != 1.0:
             glyphs = glyphs * self.glyph_scale
-        mapped = self.glyph_map(glyphs)  # (U, H)
+        mapped = self.glyph_map(glyphs)  # (U, E)
         # embedding(), not mapped[position]: the backward of advanced indexing accumulates in a thread-dependent
         # order on CPU (runs stop being reproducible); embedding's backward sums each row in a fixed order
-        return mapped if position is None else nn.functional.embedding(position, mapped)  # (U, H) -> (B, T, H)
+        return mapped if position is None else nn.functional.embedding(position, mapped)  # (U, E) -> (B, T, E)
 
     def _missing_pinyin_ids(self) -> None:
         """Input built by another tokenizer, or a dropped key, would silently run without pinyin: say so once per
@@ -264,7 +270,7 @@ class GlyceBertPreTrainedModel(PreTrainedModel):
         elif isinstance(module, GlyceBertEmbeddings):
             init.copy_(module.position_ids, torch.arange(module.position_ids.shape[-1]).expand((1, -1)))
             if self.config.fusion_init == "identity":  # start as the BERT inside: [I | 0 | 0]
-                hidden = self.config.hidden_size
+                hidden = self.config.embedding_width
                 init.copy_(module.map_fc.weight, torch.eye(hidden, module.map_fc.weight.shape[1]))
                 init.zeros_(module.map_fc.bias)
         elif isinstance(module, GlyceBertGlyphTable):
@@ -374,9 +380,17 @@ class GlyceBertModel(GlyceBertPreTrainedModel):
     def __init__(self, config: GlyceBertConfig, add_pooling_layer: bool = True):
         super().__init__(config)
         self.embeddings = GlyceBertEmbeddings(config)
+        # ALBERT's factorised embedding: the fused E-wide embedding is mapped to the hidden size (ELECTRA's name)
+        width = config.embedding_width
+        self.embeddings_project = nn.Linear(width, config.hidden_size) if width != config.hidden_size else None
         self.encoder = BertEncoder(config)
         self.pooler = BertPooler(config) if add_pooling_layer else None
         self.post_init()
+
+    @property
+    def _tied_weights_keys(self) -> dict[str, str]:
+        """ALBERT's cross-layer sharing (``config.share_layers``): layer i > 0 holds layer 0's parameters."""
+        return layer_ties(getattr(self.config, "share_layers", "none"))
 
     def get_input_embeddings(self):
         return self.embeddings.word_embeddings
@@ -397,7 +411,7 @@ class GlyceBertModel(GlyceBertPreTrainedModel):
     ) -> BaseModelOutputWithPooling:
         r"""input_ids (B, T); pinyin_ids (B, T, P) or (B, T*P), zeros when None (with a warning, or an error under
         config.require_pinyin_ids); attention_mask (B, T), 1 = attend; token_type_ids, position_ids (B, T);
-        inputs_embeds (B, T, H) replaces the word embedding (the glyph branch still needs input_ids). Returns
+        inputs_embeds (B, T, E) replaces the word embedding (the glyph branch still needs input_ids). Returns
         last_hidden_state (B, T, H) and pooler_output (B, H)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Give exactly one of input_ids and inputs_embeds.")
@@ -407,7 +421,9 @@ class GlyceBertModel(GlyceBertPreTrainedModel):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
-        )  # (B, T, H)
+        )  # (B, T, E)
+        if self.embeddings_project is not None:
+            embedding_output = self.embeddings_project(embedding_output)  # (B, T, E) -> (B, T, H)
         attention_mask = create_bidirectional_mask(
             config=self.config, inputs_embeds=embedding_output, attention_mask=attention_mask
         )  # None, (B, 1, T, T) or a backend-specific mask, following config._attn_implementation
@@ -417,6 +433,19 @@ class GlyceBertModel(GlyceBertPreTrainedModel):
         sequence_output = encoder_outputs.last_hidden_state  # (B, T, H)
         pooled_output = self.pooler(sequence_output) if self.pooler is not None else None  # (B, H)
         return BaseModelOutputWithPooling(last_hidden_state=sequence_output, pooler_output=pooled_output)
+
+
+def mlm_prediction_head(config: GlyceBertConfig) -> BertOnlyMLMHead:
+    """BERT's MLM head; with a factorised embedding (E < H) its transform maps H -> E, as ALBERT's, so that the
+    decoder stays tied to the V x E word embeddings."""
+    width = config.embedding_width
+    if width == config.hidden_size:
+        return BertOnlyMLMHead(config)
+    narrow = copy.deepcopy(config)
+    narrow.hidden_size = width
+    head = BertOnlyMLMHead(narrow)  # LayerNorm and decoder at E
+    head.predictions.transform.dense = nn.Linear(config.hidden_size, width)  # H -> E
+    return head
 
 
 _MLM_TIED_WEIGHTS = {
@@ -439,7 +468,7 @@ class GlyceBertForMaskedLM(GlyceBertPreTrainedModel):
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
         self.bert = GlyceBertModel(config, add_pooling_layer=False)
-        self.cls = BertOnlyMLMHead(config)
+        self.cls = mlm_prediction_head(config)
         self.post_init()
 
     def get_output_embeddings(self):
@@ -522,7 +551,7 @@ class GlyceBertForSpellingCorrection(GlyceBertPreTrainedModel):
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
         self.bert = GlyceBertModel(config, add_pooling_layer=False)
-        self.cls = BertOnlyMLMHead(config)
+        self.cls = mlm_prediction_head(config)
         self.detector = nn.Linear(config.hidden_size, 1)
         self.post_init()
 
@@ -582,6 +611,7 @@ class GlyceBertForPreTraining(GlyceBertPreTrainedModel):
         super().__init__(config)
         self.bert = GlyceBertModel(config)
         self.cls = BertPreTrainingHeads(config)
+        self.cls.predictions = mlm_prediction_head(config).predictions  # at E when the embedding is factorised
         self.post_init()
 
     def get_output_embeddings(self):

@@ -95,9 +95,10 @@ class PromptModel(nn.Module):
     def _log_probs(self, inputs: dict, slots: torch.Tensor) -> torch.Tensor:
         """(B, n, V) log-probabilities at the slots: the MLM head runs at the slots only (the vocabulary
         projection at every position would cost more than the encoder)."""
-        hidden = self.mlm.bert(**inputs).last_hidden_state  # (B, T, H)
+        hidden = self.mlm.base_model(**inputs).last_hidden_state  # (B, T, H)
         picked = torch.gather(hidden, 1, slots[:, :, None].expand(-1, -1, hidden.shape[-1]))  # (B, n, H)
-        return self.mlm.cls(picked).float().log_softmax(-1)
+        head = getattr(self.mlm, "cls", None) or self.mlm.predictions  # BERT's and GlyceBERT's, or ALBERT's
+        return head(picked).float().log_softmax(-1)
 
     # -- scores -----------------------------------------------------------------------------------------------
     def word_scores(self, inputs: dict) -> list[list[torch.Tensor]]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from ..errors import SettingsError
+from ..errors import SettingsError, UserError
+from ..runtime.loading import ELECTRA, model_class, reads_pinyin
 from .template import Template, Verbalizer
 
 
@@ -53,19 +54,18 @@ def prompt_task(task, method, tokenizer, max_length: int):
 
 
 def build_prompt_model(method, labels: tuple[str, ...], source: str, kind: str, tokenizer, scratch: bool = False):
-    """The checkpoint's masked LM (GlyceBERT or BERT) wrapped as a PromptModel."""
+    """The checkpoint's masked LM (GlyceBERT, BERT or ALBERT) wrapped as a PromptModel."""
     from ..finetune.model import load_checkpoint
     from .model import PromptModel, label_word_ids
 
+    if kind == ELECTRA:
+        raise UserError(f"{source}: an ELECTRA discriminator has no masked-LM head to score label words with; "
+                        "prompt a GlyceBERT, BERT or ALBERT checkpoint")
     template, verbalizer = prompt_parts(method, labels)
     ids = label_word_ids(tokenizer, verbalizer, template, method.scoring)
-    if kind == "bert":
-        from transformers import BertForMaskedLM as mlm_class
-    else:
-        from ..modeling import GlyceBertForMaskedLM as mlm_class
-    mlm = load_checkpoint(mlm_class, source, scratch, {})
+    mlm = load_checkpoint(model_class(kind, "ForMaskedLM"), source, scratch, {})
     pinyin = None
-    if kind != "bert":
+    if reads_pinyin(kind):
         pinyin = [[tokenizer(w, add_special_tokens=False)["pinyin_ids"] for w in words]
                   for words in verbalizer.words.values()]
     prompt = {"template": template.pattern, "verbalizer": verbalizer.to_dict()}
