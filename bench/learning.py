@@ -76,18 +76,30 @@ ARMS = {"GlyceBERT": ("chinesebert-tiny", {}), "BERT": ("chinesebert-tiny", {"mo
         "ALBERT": ("albert-tiny", {}), "GlyceBERT-ALBERT": ("albert-tiny", {"model.architecture": "glycebert"})}
 
 
+#: arms whose fine-tuned architecture is another arm's: its from-scratch baseline is that arm's (an ELECTRA
+#: discriminator is the GlyceBERT / BERT encoder it trains)
+SAME_SCRATCH = {"ELECTRA": "GlyceBERT", "ELECTRA-BERT": "BERT"}
+
+
 def compare(args) -> dict:
+    from chinese_ptm.demo import DEMO_EVALUATION
     from chinese_ptm.evaluate import run as evaluate
 
     arms = {name: ARMS[name] for name in args.arms.split(",")}
-    out = {"mode": "compare", "minutes": args.minutes, "seeds": args.seeds, "arms": {}}
+    budget = DEMO_EVALUATION if args.budget == "demo" else {}
+    out = {"mode": "compare", "minutes": args.minutes, "seeds": args.seeds, "evaluation_budget": args.budget,
+           "arms": {}}
     for name, (recipe, overrides) in arms.items():
         per_step = seconds_per_step(name, overrides, args.workdir, recipe)
         steps = max(int(args.minutes * 60 / per_step), 10)
         arm = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, recipe)
         arm["recipe"], arm["seconds_per_step"] = recipe, per_step
+        scratch = SAME_SCRATCH.get(name) not in out["arms"]
         arm["evaluation"] = evaluate(arm["final_checkpoint"], seeds=list(range(1, args.seeds + 1)),
+                                     scratch=scratch, overrides=budget,
                                      output_dir=args.workdir / f"evaluate-{name}", progress=False)["tasks"]
+        if not scratch:
+            arm["scratch_from_arm"] = SAME_SCRATCH[name]
         out["arms"][name] = arm
         print(json.dumps({k: v for k, v in arm.items() if k != "evaluation"}), file=sys.stderr, flush=True)
     return out
@@ -100,6 +112,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--minutes", type=float, default=4.0, help="compare: pretraining wall time of each arm")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--budget", choices=["full", "demo"], default="full",
+                        help="compare: fine-tuning budget of the evaluation (demo: 3,000 examples, 2 epochs, batch 16)")
     parser.add_argument("--arms", default="GlyceBERT,BERT", help=f"compare: comma-separated, of {', '.join(ARMS)}")
     parser.add_argument("--recipe", default="chinesebert-tiny", help="explore: the recipe the variants change")
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-learning"))

@@ -86,9 +86,7 @@ def prepared_dir(recipe: Recipe) -> Path:
 def prepared_records(recipe: Recipe, tokenizer) -> tuple[Any, Any, dict]:
     """(train, held-out, summary). Records missing or stale are prepared by one process per shared
     filesystem (``data.prepare_scope=shared``) or per node (``node``); the others wait for them."""
-    import datasets
-
-    from .data import PREPARE_META, PrepareConfig, is_prepared, tokenizer_digest
+    from .data import PREPARE_META, PrepareConfig, is_prepared, load_prepared, tokenizer_digest
 
     prepared = prepared_dir(recipe)
     if recipe.data.prepared_dir and not recipe.data.train_files and (prepared / PREPARE_META).is_file():
@@ -97,7 +95,7 @@ def prepared_records(recipe: Recipe, tokenizer) -> tuple[Any, Any, dict]:
         if summary.get("tokenizer") != tokenizer_digest(tokenizer):
             raise UserError(f"data.prepared_dir={prepared} was prepared with another tokenizer; set "
                             "model.tokenizer to that tokenizer, or give data.train_files to prepare again")
-        return _split_heldout(datasets.load_from_disk(str(prepared)), recipe, prepared) + (summary,)
+        return _split_heldout(load_prepared(prepared), recipe, prepared) + (summary,)
     files, per_line = train_files(recipe, prepared.parent / "_corpus")
     cfg = PrepareConfig(max_length=recipe.data.max_length, packed_ratio=recipe.data.packed_ratio,
                         text_field=recipe.data.text_field, line_is_document=per_line, seed=recipe.training.seed)
@@ -105,7 +103,7 @@ def prepared_records(recipe: Recipe, tokenizer) -> tuple[Any, Any, dict]:
              lambda: _prepare(recipe, tokenizer, files, cfg, prepared), scope=recipe.data.prepare_scope,
              timeout_s=recipe.data.prepare_timeout_minutes * 60, what="corpus preparation")
     summary = json.loads((prepared / PREPARE_META).read_text(encoding="utf-8"))
-    return _split_heldout(datasets.load_from_disk(str(prepared)), recipe, prepared) + (summary,)
+    return _split_heldout(load_prepared(prepared), recipe, prepared) + (summary,)
 
 
 def _prepare(recipe: Recipe, tokenizer, files: list[str], cfg, prepared: Path) -> None:
@@ -116,7 +114,7 @@ def _prepare(recipe: Recipe, tokenizer, files: list[str], cfg, prepared: Path) -
         embedded_corpus_file(Path(files[0]).parent)
     options = {}
     if recipe.data.segmenter == "jieba":
-        options = {"hmm": recipe.data.jieba_hmm}
+        options = {"hmm": recipe.data.jieba_hmm, "engine": recipe.data.jieba_engine}
     elif recipe.data.segmenter == "ltp":
         options = {"model_path": recipe.data.ltp_model}
     segmenter = get_segmenter(recipe.data.segmenter, **options)

@@ -94,6 +94,8 @@ class DataSection:
     text_field: str = setting("text field of JSON-lines corpora", "text")
     segmenter: Literal["jieba", "pkuseg", "ltp"] = setting("word segmentation for whole-word masking", "jieba")
     jieba_hmm: bool = setting("jieba: HMM for unknown words", False)
+    jieba_engine: Literal["auto", "rust", "python"] = setting(
+        "jieba: auto (jieba-rs without the HMM, where it cuts as jieba does), rust or python", "auto")
     ltp_model: Optional[str] = setting("ltp: local model directory", None)
     num_proc: int = setting("processes for preparation", 1)
     prepare_scope: Literal["shared", "node"] = setting(

@@ -74,6 +74,8 @@ def normalize(text: str) -> NormalizedText:
     """
     if not _NORMALISE_RE.search(text):
         return NormalizedText(text, np.arange(len(text), dtype=np.int64), text)
+    if not any(c in text for c in _EXPAND):  # one character for one: the offsets stay as they are
+        return NormalizedText(text.translate(_SINGLE_TABLE), np.arange(len(text), dtype=np.int64), text)
     pieces: list[str] = []
     index: list[int] = []
     last = 0

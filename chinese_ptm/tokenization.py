@@ -309,11 +309,16 @@ class _Segments:
         seg_base = np.concatenate(([0], np.cumsum(seg_len + 1)))  # texts are joined with one "\n"
         flat_readings, cps = engine.joined_readings(segment_texts)
         # piece -> start of its original text in the flat arrays
-        piece_first = np.cumsum([0] + [len(seg) for seg in self.segments])
-        piece_base = np.concatenate(
-            [seg_base[s] + np.cumsum([0] + [len(p) for p in seg[:-1]]) for s, seg in enumerate(self.segments)]
-            or [np.zeros(0, dtype=np.int64)]
-        ).astype(np.int64)
+        pieces_per_segment = np.fromiter(map(len, self.segments), dtype=np.int64, count=len(self.segments))
+        piece_first = np.concatenate(([0], np.cumsum(pieces_per_segment)))
+        if self.split:  # where each piece starts: its segment's start plus the pieces before it in the segment
+            piece_len = np.fromiter((len(p) for seg in self.segments for p in seg), dtype=np.int64,
+                                    count=int(piece_first[-1]))
+            before = np.cumsum(piece_len) - piece_len
+            segment_of = np.repeat(np.arange(len(self.segments)), pieces_per_segment)
+            piece_base = seg_base[segment_of] + before - before[piece_first[segment_of]]
+        else:  # one piece per segment (one numpy pass: a cumsum per text cost as much as the WordPiece pass)
+            piece_base = seg_base[:-1]
 
         lengths = np.array([len(e) for e in encodings], dtype=np.int64)
         total = int(lengths.sum())
@@ -354,7 +359,8 @@ class _Segments:
             piece = piece + words
         live = ends > starts
         orig_start, orig_end = starts.copy(), ends.copy()
-        if self.normalised is not None:
+        if self.normalised is not None and any(len(p.text) != len(p.original) for seg in self.normalised for p in seg):
+            # an ellipsis became three dots somewhere: map offsets back (else they are the same)
             maps = [p.source_index for seg in self.normalised for p in seg]
             fed_base = np.cumsum([0] + [len(m) for m in maps])
             src = np.concatenate(maps + [np.zeros(1, dtype=np.int64)])

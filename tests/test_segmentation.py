@@ -10,6 +10,7 @@ from chinese_ptm.segmentation import (
     align_words,
     get_segmenter,
     word_f1,
+    read_user_dict,
     word_ids_for_tokens,
 )
 
@@ -44,6 +45,37 @@ def test_user_dictionary(tmp_path):
     assert (2, 7) in seg.segment(text)
     with pytest.raises(UserError, match="user dictionary"):
         JiebaSegmenter(user_dicts=[str(tmp_path / "missing.txt")]).segment(text)
+
+
+def test_user_dictionary_lines_read_as_jieba_reads_them(tmp_path):
+    path = tmp_path / "dict.txt"
+    path.write_bytes("\ufeff云计算 5\n韩玉鉴赏 3 nz\n\n八一双鹿 nz\nAT&T\nan apple 2\n".encode("utf-8"))
+    assert read_user_dict(path) == [("云计算", 5, None), ("韩玉鉴赏", 3, "nz"), ("八一双鹿", None, "nz"),
+                                    ("AT&T", None, None), ("an apple", 2, None)]
+    path.write_bytes("好词 3\n".encode("utf-8") + "坏词".encode("gbk") + b"\n")
+    with pytest.raises(UserError, match=r"dict.txt:2: not UTF-8"):
+        read_user_dict(path)
+
+
+def test_rust_and_python_jieba_cut_people_s_daily_alike(tmp_path):
+    """The default engine (jieba-rs) is chosen because it cuts as jieba does: the same spans on a slice of People's
+    Daily, with and without a user dictionary (bench/data.py measures the whole corpus)."""
+    pytest.importorskip("rjieba")
+    from chinese_ptm.corpora import peoples_daily_words
+
+    gold = peoples_daily_words()[:400]
+    user = tmp_path / "user.txt"
+    new_words = sorted({w for ws in gold for w in ws if len(w) >= 3})[:200]
+    user.write_text("".join(f"{w} {3 + i % 5}\n" if i % 2 else f"{w}\n" for i, w in enumerate(new_words)),
+                    encoding="utf-8")
+    for dicts in ([], [str(user)]):
+        rust, python = JiebaSegmenter(user_dicts=dicts, engine="rust"), JiebaSegmenter(user_dicts=dicts, engine="python")
+        texts = ["".join(ws) for ws in gold]
+        assert [rust.segment(t) for t in texts] == [python.segment(t) for t in texts]
+    assert JiebaSegmenter(user_dicts=[str(user)]).segment("".join(new_words[:3])) != \
+        JiebaSegmenter().segment("".join(new_words[:3]))  # the dictionary was read
+    assert JiebaSegmenter().active_engine == "rust"
+    assert JiebaSegmenter(hmm=True).active_engine == "python"  # the engines' HMMs differ: auto keeps jieba's
 
 
 def test_missing_backends_say_what_to_install():

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -30,7 +31,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
+import pyarrow.compute as pc
 
 from ..errors import UserError
 from ..segmentation import Segmenter, get_segmenter
@@ -46,7 +47,7 @@ from .records import RecordBuilder, batch_word_ids, record_features
 
 __all__ = [
     "PREPARE_META", "PrepareConfig", "ReadStats", "RecordBuilder", "batch_word_ids", "format_summary",
-    "is_prepared", "iter_documents", "main", "peoples_daily_lines_file", "prepare_corpus", "record_features",
+    "is_prepared", "iter_documents", "load_prepared", "main", "peoples_daily_lines_file", "prepare_corpus", "record_features",
 ]
 
 
@@ -103,13 +104,22 @@ def prepare_corpus(
         {"doc_id": datasets.Value("int64"), "sentences": datasets.Sequence(datasets.Value("string"))}
     )
 
-    def gen():
-        yield from iter_documents(files, cfg, stats, texts)
+    reading = {"seconds": 0.0}
+
+    def gen():  # timed: reading, cleaning and sentence splitting, for the stage breakdown
+        documents = iter_documents(files, cfg, stats, texts)
+        while True:
+            start = time.perf_counter()
+            document = next(documents, None)
+            reading["seconds"] += time.perf_counter() - start
+            if document is None:
+                return
+            yield document
 
     if streaming:
         docs = datasets.IterableDataset.from_generator(gen, features=doc_features)
-        records = docs.map(builder, batched=True, batch_size=64, remove_columns=["sentences"])
-        records = records.remove_columns(["_tokens", "_unk", "_fallback", "_split_words"])
+        records = docs.map(builder.as_columns, batched=True, batch_size=64, remove_columns=["sentences"])
+        records = records.remove_columns(list(COUNT_COLUMNS))
         records.prepare_summary = {"streaming": True, "config": asdict(cfg)}
         return records
 
@@ -137,8 +147,11 @@ def prepare_corpus(
             new_fingerprint=f"records-{fp}",
             desc="segment, tokenise, pack",
         )
-        summary = _summary(records, stats, cfg, time.perf_counter() - started, files, texts, tokenizer, segmenter)
-        records = records.remove_columns(["_tokens", "_unk", "_fallback", "_split_words"])
+        summary = _summary(count_totals(records.data), stats, cfg, time.perf_counter() - started, files, texts,
+                           tokenizer, segmenter)
+        if not (num_proc and num_proc > 1):  # the builder ran here: where the time went
+            summary["stage_seconds"] = _stage_seconds(reading["seconds"], builder.seconds, summary["seconds"])
+        records = records.remove_columns(list(COUNT_COLUMNS))
         if output_dir is not None:
             complete = Path(staging) / "records"
             records.save_to_disk(str(complete), num_shards=num_shards, num_proc=None)
@@ -167,10 +180,17 @@ def _replace_dir(complete: Path, output_dir: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _summary(records, stats: ReadStats, cfg, seconds, files, texts, tokenizer, segmenter) -> dict:
-    tokens = int(np.sum(records["_tokens"])) if len(records) else 0
-    unk = int(np.sum(records["_unk"])) if len(records) else 0
-    lengths = np.asarray(records["_tokens"]) + 2 if len(records) else np.zeros(0)
+#: per-record counts the builder adds for the summary (dropped from the saved records)
+COUNT_COLUMNS = ("_tokens", "_unk", "_fallback", "_split_words")
+
+
+def count_totals(table) -> dict:
+    """Sums of the count columns of a records table (in Arrow: a Python list per column costs seconds)."""
+    return {name: int(pc.sum(table.column(name)).as_py() or 0) for name in COUNT_COLUMNS} | {"records": len(table)}
+
+
+def _summary(totals: dict, stats: ReadStats, cfg, seconds, files, texts, tokenizer, segmenter) -> dict:
+    tokens, records = totals["_tokens"], totals["records"]
     return {
         "format_version": FORMAT_VERSION,
         "config": asdict(cfg),
@@ -183,17 +203,23 @@ def _summary(records, stats: ReadStats, cfg, seconds, files, texts, tokenizer, s
         "paragraphs": stats.paragraphs,
         "sentences": stats.sentences,
         "chars": stats.chars,
-        "records": len(records),
+        "records": records,
         "tokens": tokens,
-        "unk_rate": unk / max(tokens, 1),
-        "mean_record_length": float(lengths.mean()) if len(lengths) else 0.0,
-        "char_masking_fallbacks": int(np.sum(records["_fallback"])) if len(records) else 0,
-        "words_cut_at_record_end": int(np.sum(records["_split_words"])) if len(records) else 0,
+        "unk_rate": totals["_unk"] / max(tokens, 1),
+        "mean_record_length": tokens / records + 2 if records else 0.0,
+        "char_masking_fallbacks": totals["_fallback"],
+        "words_cut_at_record_end": totals["_split_words"],
         "skipped": dict(stats.skipped),
         "skip_examples": stats.examples,
         "seconds": seconds,
         "chars_per_s": stats.chars / max(seconds, 1e-9),
     }
+
+
+def _stage_seconds(read: float, built: dict, total: float) -> dict:
+    """Seconds per stage of preparation; ``arrow_io_and_other``: writing the Arrow files, datasets' own work."""
+    stages = {"read_clean_split": read, **built}
+    return {**stages, "arrow_io_and_other": max(total - sum(stages.values()), 0.0)}
 
 
 def format_summary(summary: dict) -> str:
@@ -228,16 +254,23 @@ def is_prepared(output_dir: str | Path, files: Sequence[str | Path], tokenizer, 
     )
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """``chinese-ptm prepare FILES... --out DIR``."""
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chinese-ptm prepare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="*", help="corpus files (.txt, .jsonl, .gz); default: People's Daily 1998")
-    parser.add_argument("--out", required=True, help="output directory (datasets save_to_disk)")
+    parser.add_argument("--out", required=True, help="output directory (datasets save_to_disk; Parquet shards "
+                                                     "with --engine ray)")
+    parser.add_argument("--engine", choices=["datasets", "ray"], default="datasets",
+                        help="datasets: this machine (--num-proc processes); ray: the Ray cluster at --address, one "
+                             "task per input file, the same records (pip install 'chinese_ptm[ray]')")
+    parser.add_argument("--address", default=None, help="ray: the cluster (ray://host:10001, auto); default: a "
+                                                        "local one")
     parser.add_argument("--tokenizer", default=None, help="tokenizer directory (default: vocab/)")
     parser.add_argument("--segmenter", default="jieba", help="jieba | pkuseg | ltp")
     parser.add_argument("--hmm", action="store_true", help="jieba: use the HMM for unknown words")
     parser.add_argument("--user-dict", action="append", default=[], help="jieba user dictionary (repeatable)")
+    parser.add_argument("--jieba-engine", choices=["auto", "rust", "python"], default="auto",
+                        help="auto: jieba-rs (rjieba) without the HMM, where it cuts exactly as jieba; else jieba")
     parser.add_argument("--ltp-model", default=None, help="ltp: local model directory")
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--packed-ratio", type=float, default=0.9)
@@ -247,32 +280,60 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-dedupe", action="store_true", help="keep repeated identical lines")
     parser.add_argument("--line-is-document", action="store_true",
                         help="one document per line (default: a blank line ends a document)")
-    args = parser.parse_args(argv)
+    return parser
 
+
+def main(argv: list[str] | None = None) -> dict:
+    """``chinese-ptm prepare FILES... --out DIR [--engine ray]``."""
+    args = _parser().parse_args(argv)
     from ..tokenization import load_tokenizer
 
-    files = args.files
-    line_is_document = args.line_is_document
+    files, line_is_document = args.files, args.line_is_document
     if not files:  # the embedded corpus: paragraphs without article boundaries, one document each
         files = [str(embedded_corpus_file(Path(args.out).parent / "_corpus"))]
         line_is_document = True
     options = {}
     if args.segmenter == "jieba":
-        options = {"hmm": args.hmm, "user_dicts": args.user_dict}
+        options = {"hmm": args.hmm, "user_dicts": args.user_dict, "engine": args.jieba_engine}
     elif args.segmenter == "ltp":
         options = {"model_path": args.ltp_model}
     try:
         segmenter = get_segmenter(args.segmenter, **options)
         cfg = PrepareConfig(max_length=args.max_length, packed_ratio=args.packed_ratio, text_field=args.text_field,
                             dedupe=not args.no_dedupe, line_is_document=line_is_document)
-        ds = prepare_corpus(files, load_tokenizer(args.tokenizer), segmenter=segmenter, config=cfg,
-                            num_proc=args.num_proc, output_dir=args.out, num_shards=args.num_shards)
+        if args.engine == "ray":
+            summary = _prepare_on_ray(files, load_tokenizer(args.tokenizer), segmenter, cfg, args)
+        else:
+            summary = prepare_corpus(files, load_tokenizer(args.tokenizer), segmenter=segmenter, config=cfg,
+                                     num_proc=args.num_proc, output_dir=args.out,
+                                     num_shards=args.num_shards).prepare_summary
     except UserError as err:
         print(f"chinese-ptm prepare: error: {err}", file=sys.stderr)
         return 1
-    print(format_summary(ds.prepare_summary))
-    print(f"saved {len(ds)} records to {args.out}")
-    return ds.prepare_summary
+    print(format_summary(summary))
+    print(f"saved {summary['records']} records to {args.out}")
+    return summary
+
+
+def _prepare_on_ray(files, tokenizer, segmenter, cfg: PrepareConfig, args) -> dict:
+    if importlib.util.find_spec("ray") is None:
+        raise UserError("--engine ray needs Ray Data: pip install 'chinese_ptm[ray]' (on every node of the cluster)")
+    from .distributed import prepare_with_ray
+
+    return prepare_with_ray(files, tokenizer, segmenter, cfg, args.out, address=args.address)
+
+
+def load_prepared(directory: str | Path):
+    """Prepared records from either engine: a ``save_to_disk`` folder, or the Parquet shards of ``--engine ray``
+    (read in name order: the order of the input files)."""
+    import datasets
+
+    from .distributed import SHARD_GLOB
+
+    shards = sorted(Path(directory).glob(SHARD_GLOB))
+    if shards:
+        return datasets.load_dataset("parquet", data_files=[str(p) for p in shards], split="train")
+    return datasets.load_from_disk(str(directory))
 
 
 EMBEDDED_CORPUS_FILE = "embedded_train.txt"

@@ -64,6 +64,21 @@ class ReadStats:
         if len(self.examples[reason]) < SKIP_EXAMPLES:
             self.examples[reason].append(where)
 
+    def as_dict(self) -> dict:
+        """The counts as plain JSON-able values (``dataclasses.asdict`` mangles the Counter)."""
+        counts = {name: getattr(self, name) for name in ("files", "lines", "documents", "paragraphs", "sentences",
+                                                         "chars")}
+        return counts | {"skipped": dict(self.skipped), "examples": self.examples}
+
+    def add(self, other: dict) -> None:
+        """Add the counts of another reading (``as_dict`` of a ReadStats) that came after this one."""
+        for name in ("files", "lines", "documents", "paragraphs", "sentences", "chars"):
+            setattr(self, name, getattr(self, name) + other[name])
+        self.skipped.update(other["skipped"])
+        for reason, wheres in other["examples"].items():
+            kept = self.examples.setdefault(reason, [])
+            kept.extend(wheres[: SKIP_EXAMPLES - len(kept)])
+
 
 # ---------------------------------------------------------------------------------------------
 # Reading
@@ -113,85 +128,132 @@ def _decode_lines(path: Path, cfg: PrepareConfig, stats: ReadStats) -> Iterator[
             stats.skip("unreadable_rest_of_file", f"{path}:{number + 1} ({err})")
 
 
-class _Cleaner:
+@dataclass
+class Paragraph:
+    """A cleaned line (or line of a JSON text) split into sentences, where it came from, and its
+    deduplication key, before deduplication."""
+
+    document: int  # document number within its source (blank lines, one line or one JSON record each)
+    line: int  # line number in the file (1-based); index of the text for raw texts
+    sentences: list[str]
+    chars: int  # characters of the cleaned text
+    key: bytes  # identical cleaned texts have one key
+
+    @classmethod
+    def of(cls, document: int, line: int, text: str) -> "Paragraph":
+        key = hashlib.blake2b(text.encode("utf-8"), digest_size=12).digest()
+        return cls(document, line, split_sentences(text), len(text), key)
+
+
+def clean_paragraph(line: str, where: str, cfg: PrepareConfig, stats: ReadStats) -> str | None:
+    """The cleaned text of a line, or None when cleaning drops it (counted)."""
+    text = clean_text(line)
+    if not text:
+        stats.skip("empty_after_cleaning", where)
+        return None
+    if text_ratio(text) < cfg.min_text_ratio:
+        stats.skip("mostly_non_text", where)
+        return None
+    return text
+
+
+def file_paragraphs(path: Path, cfg: PrepareConfig, stats: ReadStats) -> Iterator[Paragraph]:
+    """Every paragraph of a corpus file that cleaning keeps, with its document number; bad lines and records
+    are skipped and counted. Deduplication comes after (:class:`Deduplicator`), across all files."""
+    stats.files += 1
+    document = 0
+    if _is_json_lines(path):
+        for number, line in _decode_lines(path, cfg, stats):
+            if line is None:
+                continue
+            where = f"{path}:{number}"
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                stats.skip("bad_json", where)
+                continue
+            text = record.get(cfg.text_field) if isinstance(record, dict) else None
+            if not isinstance(text, str):
+                stats.skip(f"no_{cfg.text_field}_field", where)
+                continue
+            for part in text.split("\n"):
+                if (cleaned := clean_paragraph(part, where, cfg, stats)) is not None:
+                    yield Paragraph.of(document, number, cleaned)
+            document += 1
+        return
+    started = False  # the current document has a line
+    for number, line in _decode_lines(path, cfg, stats):
+        if line is None or (cfg.line_is_document and started):  # a document ends
+            document += started
+            started = False
+            if line is None:
+                continue
+        started = True
+        if (cleaned := clean_paragraph(line, f"{path}:{number}", cfg, stats)) is not None:
+            yield Paragraph.of(document, number, cleaned)
+
+
+class Deduplicator:
+    """Keeps the first of identical paragraphs, in reading order (files in the order given)."""
+
     def __init__(self, cfg: PrepareConfig, stats: ReadStats):
-        self.cfg, self.stats = cfg, stats
+        self.enabled, self.stats = cfg.dedupe, stats
         self.seen: set[bytes] = set()
 
-    def paragraph(self, line: str, where: str) -> list[str]:
-        text = clean_text(line)
-        if not text:
-            self.stats.skip("empty_after_cleaning", where)
-            return []
-        if text_ratio(text) < self.cfg.min_text_ratio:
-            self.stats.skip("mostly_non_text", where)
-            return []
-        if self.cfg.dedupe:
-            key = hashlib.blake2b(text.encode("utf-8"), digest_size=12).digest()
-            if key in self.seen:
-                self.stats.skip("duplicate_line", where)
-                return []
-            self.seen.add(key)
-        self.stats.paragraphs += 1
-        self.stats.chars += len(text)
-        return split_sentences(text)
+    def keep(self, key: bytes, where: str) -> bool:
+        if not self.enabled:
+            return True
+        if key in self.seen:
+            self.stats.skip("duplicate_line", where)
+            return False
+        self.seen.add(key)
+        return True
+
+
+def documents_of(paragraphs, stats: ReadStats, keep) -> Iterator[list[str]]:
+    """The documents (lists of sentences) of one source's paragraphs, in order: ``keep(paragraph)`` says
+    whether a paragraph stays (deduplication); a document left without sentences is dropped."""
+    current: list[str] = []
+    number = None
+    for paragraph in paragraphs:
+        if paragraph.document != number and current:
+            yield current
+            current = []
+        number = paragraph.document
+        if keep(paragraph):
+            stats.paragraphs += 1
+            stats.chars += paragraph.chars
+            current.extend(paragraph.sentences)
+    if current:
+        yield current
 
 
 def iter_documents(sources: Sequence[str | Path], cfg: PrepareConfig, stats: ReadStats,
                    texts: Sequence[str] | None = None) -> Iterator[dict]:
     """Documents ``{"doc_id", "sentences"}`` from files (or from ``texts``, one document each)."""
-    cleaner = _Cleaner(cfg, stats)
+    dedupe = Deduplicator(cfg, stats)
     doc_id = 0
-
-    def emit(sentences: list[str]):
-        nonlocal doc_id
-        stats.documents += 1
-        stats.sentences += len(sentences)
-        doc = {"doc_id": doc_id, "sentences": sentences}
-        doc_id += 1
-        return doc
-
     if texts is not None:
-        for i, text in enumerate(texts):
-            if not isinstance(text, str):
-                stats.skip("not_a_string", f"texts[{i}]")
-                continue
-            sentences = [s for line in text.split("\n") for s in cleaner.paragraph(line, f"texts[{i}]")]
-            if sentences:
-                yield emit(sentences)
+        sources = [(f"texts[{i}]", _text_paragraphs(i, text, cfg, stats)) for i, text in enumerate(texts)]
+    else:
+        sources = [(str(path), file_paragraphs(Path(path), cfg, stats)) for path in sources]
+    for name, paragraphs in sources:
+        where = (lambda p: name) if texts is not None else (lambda p: f"{name}:{p.line}")
+        for sentences in documents_of(paragraphs, stats, lambda p: dedupe.keep(p.key, where(p))):
+            stats.documents += 1
+            stats.sentences += len(sentences)
+            yield {"doc_id": doc_id, "sentences": sentences}
+            doc_id += 1
+
+
+def _text_paragraphs(index: int, text, cfg: PrepareConfig, stats: ReadStats) -> Iterator[Paragraph]:
+    """The paragraphs of raw text ``index`` (one document)."""
+    if not isinstance(text, str):
+        stats.skip("not_a_string", f"texts[{index}]")
         return
-    for source in sources:
-        path = Path(source)
-        stats.files += 1
-        if _is_json_lines(path):
-            for number, line in _decode_lines(path, cfg, stats):
-                if line is None:
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    stats.skip("bad_json", where)
-                    continue
-                text = record.get(cfg.text_field) if isinstance(record, dict) else None
-                if not isinstance(text, str):
-                    stats.skip(f"no_{cfg.text_field}_field", where)
-                    continue
-                sentences = [s for para in text.split("\n") for s in cleaner.paragraph(para, where)]
-                if sentences:
-                    yield emit(sentences)
-        else:
-            current: list[str] = []
-            for number, line in _decode_lines(path, cfg, stats):
-                if line is None or (cfg.line_is_document and current):  # a document ends
-                    if current:
-                        yield emit(current)
-                        current = []
-                    if line is None:
-                        continue
-                current.extend(cleaner.paragraph(line, f"{path}:{number}"))
-            if current:
-                yield emit(current)
+    for part in text.split("\n"):
+        if (cleaned := clean_paragraph(part, f"texts[{index}]", cfg, stats)) is not None:
+            yield Paragraph.of(0, index, cleaned)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from typing import Sequence
 
 import numpy as np
@@ -11,30 +12,48 @@ from ..pinyin import PINYIN_SLOTS
 from ..segmentation import Segmenter
 from .reading import PrepareConfig
 
+#: the stages of building records, timed per batch (``RecordBuilder.seconds``; bench/data.py reports them)
+STAGES = ("tokenise", "segment", "word_ids", "pack", "to_arrow")
+
+
 class RecordBuilder:
-    """Turns batches of documents into packed records (the function given to ``datasets.map``)."""
+    """Turns batches of documents into packed records (the function given to ``datasets.map``): a pyarrow
+    table in the schema of :func:`record_features`, built from flat numpy buffers (no Python lists per token)."""
 
     def __init__(self, tokenizer, segmenter: Segmenter, cfg: PrepareConfig):
         self.tokenizer = tokenizer
         self.segmenter = segmenter
         self.cfg = cfg
         self.limit = cfg.max_length - 3  # [CLS] A [SEP] B [SEP] once a sentence task splits a record
+        self.seconds = dict.fromkeys(STAGES, 0.0)  # time spent in each stage, in this process
 
-    def __call__(self, batch: dict) -> dict:
+    def __call__(self, batch: dict):
+        clock = _Clock(self.seconds)
         sentences = [s for doc in batch["sentences"] for s in doc]
         enc = self.tokenizer.encode_arrays(sentences)
+        clock.lap("tokenise")
         spans = [self.segmenter.segment(s) for s in sentences]
+        clock.lap("segment")
         words, aligned = batch_word_ids(sentences, spans, enc["offsets"], enc["lengths"])
+        clock.lap("word_ids")
         bounds = np.concatenate(([0], np.cumsum(enc["lengths"])))
-        out = {k: [] for k in record_features()}
+        units: list[list] = []  # [start, end, fallback, words_cut, doc_id] of every record's pieces, in order
+        records: list[tuple[int, int]] = []  # (first unit, end unit) of each record
         k = 0
         for doc_id, doc in zip(batch["doc_id"], batch["sentences"]):
-            units = []
+            first = len(units)
             for _ in doc:
                 units.extend(self._fit(int(bounds[k]), int(bounds[k + 1]), words, not aligned[k]))
                 k += 1
-            self._pack(int(doc_id), units, enc, words, out)
-        return out
+            records.extend(self._pack(int(doc_id), units, first))
+        clock.lap("pack")
+        table = self._table(units, records, enc, words, batch["doc_id"])
+        clock.lap("to_arrow")
+        return table
+
+    def as_columns(self, batch: dict) -> dict:
+        """The records as Python columns (streaming datasets take no Arrow tables from a map)."""
+        return self(batch).to_pydict()
 
     def _fit(self, start: int, end: int, words: np.ndarray, fallback: bool) -> list[list]:
         """A sentence (tokens start..end) as units of at most ``limit`` tokens, cut between words:
@@ -56,43 +75,88 @@ class RecordBuilder:
             start = stop
         return units
 
-    def _pack(self, doc_id: int, units: list[list], enc: dict, words: np.ndarray, out: dict) -> None:
-        tok = self.tokenizer
+    def _pack(self, doc_id: int, units: list[list], first: int) -> list[tuple[int, int, int]]:
+        """Records of one document's units ``units[first:]``: ``(first unit, end unit, doc_id)``; ``packed_ratio``
+        of them hold as many consecutive units as fit, the others one."""
         rng = random.Random(self.cfg.seed * 1_000_003 + doc_id)
-        ids_all, rows_all = enc["input_ids"], enc["pinyin_ids"]
-        i = 0
+        out, i = [], first
         while i < len(units):
             packed = rng.random() < self.cfg.packed_ratio
-            group, size = [units[i]], units[i][1] - units[i][0]
+            group_start, size = i, units[i][1] - units[i][0]
             i += 1
             while packed and i < len(units) and size + units[i][1] - units[i][0] <= self.limit:
-                group.append(units[i])
                 size += units[i][1] - units[i][0]
                 i += 1
-            # the units of a document are consecutive token ranges: a record is one slice
-            first_token, last_token = group[0][0], group[-1][1]
-            starts = np.fromiter((u[0] for u in group), dtype=np.int64, count=len(group))
-            lengths = np.fromiter((u[1] - u[0] for u in group), dtype=np.int64, count=len(group))
-            first_word = words[starts]  # word ids restart in every sentence: renumber per unit
-            span = words[starts + lengths - 1] - first_word + 1
-            shift = np.concatenate(([0], np.cumsum(span[:-1])))
-            n = last_token - first_token
-            ids = np.empty(n + 2, dtype=np.int32)
-            ids[0], ids[1:-1], ids[-1] = tok.cls_token_id, ids_all[first_token:last_token], tok.sep_token_id
-            rows = np.zeros((n + 2, PINYIN_SLOTS), dtype=np.int8)
-            rows[1:-1] = rows_all[first_token:last_token]
-            word_ids = np.full(n + 2, -1, dtype=np.int32)
-            word_ids[1:-1] = words[first_token:last_token] + np.repeat(shift - first_word, lengths)
-            out["input_ids"].append(ids)
-            out["token_type_ids"].append(np.zeros(n + 2, dtype=np.int8))
-            out["pinyin_ids"].append(rows)
-            out["word_ids"].append(word_ids)
-            out["sentence_starts"].append((1 + starts - first_token).astype(np.int32))
-            out["doc_id"].append(doc_id)
-            out["_tokens"].append(len(ids) - 2)
-            out["_unk"].append(int(np.count_nonzero(ids == tok.unk_token_id)))
-            out["_fallback"].append(sum(u[2] for u in group))
-            out["_split_words"].append(sum(u[3] for u in group))
+            out.append((group_start, i, doc_id))
+        return out
+
+    def _table(self, units: list[list], records: list[tuple], enc: dict, words: np.ndarray, doc_ids):
+        """The records as one pyarrow table. A record is one slice of the batch's tokens (its units are
+        consecutive) between [CLS] and [SEP]; word ids restart in every sentence and are renumbered per unit."""
+        import pyarrow as pa
+
+        tok = self.tokenizer
+        unit = np.asarray(units, dtype=np.int64).reshape(-1, 4)
+        groups = np.asarray([r[:2] for r in records], dtype=np.int64).reshape(-1, 2)
+        first_token, last_token = unit[groups[:, 0], 0], unit[groups[:, 1] - 1, 1]
+        inner = last_token - first_token  # tokens of each record without [CLS] and [SEP]
+        sizes = inner + 2
+        offsets = np.concatenate(([0], np.cumsum(sizes))).astype(np.int32)
+        record_of_unit = np.repeat(np.arange(len(groups)), groups[:, 1] - groups[:, 0])
+        unit_len = unit[:, 1] - unit[:, 0]
+        # word-id shift per unit: the words of the earlier units of the same record
+        first_word = words[unit[:, 0]]
+        span = words[unit[:, 0] + unit_len - 1] - first_word + 1
+        before = np.cumsum(span) - span
+        unit_shift = before - before[groups[record_of_unit, 0]] - first_word
+        tokens = np.concatenate([np.arange(a, b) for a, b in zip(first_token, last_token)]) if len(groups) else \
+            np.zeros(0, dtype=np.int64)
+        body = np.ones(int(offsets[-1]), dtype=bool)
+        body[offsets[:-1]] = body[offsets[1:] - 1] = False  # [CLS], [SEP]
+        ids = np.empty(int(offsets[-1]), dtype=np.int32)
+        ids[offsets[:-1]], ids[offsets[1:] - 1], ids[body] = tok.cls_token_id, tok.sep_token_id, enc["input_ids"][tokens]
+        pinyin = np.zeros((int(offsets[-1]), PINYIN_SLOTS), dtype=np.int8)
+        pinyin[body] = enc["pinyin_ids"][tokens]
+        word_ids = np.full(int(offsets[-1]), -1, dtype=np.int32)
+        word_ids[body] = words[tokens] + np.repeat(unit_shift, unit_len)
+        starts = (1 + unit[:, 0] - first_token[record_of_unit]).astype(np.int32)
+        start_offsets = np.concatenate(([0], np.cumsum(groups[:, 1] - groups[:, 0]))).astype(np.int32)
+        return pa.table({
+            "input_ids": _lists(offsets, ids),
+            "token_type_ids": _lists(offsets, np.zeros(int(offsets[-1]), dtype=np.int8)),
+            "pinyin_ids": _lists(offsets, _lists(np.arange(0, pinyin.size + 1, PINYIN_SLOTS, dtype=np.int32),
+                                                 pinyin.reshape(-1))),
+            "word_ids": _lists(offsets, word_ids),
+            "sentence_starts": _lists(start_offsets, starts),
+            "doc_id": pa.array([r[2] for r in records], type=pa.int64()),
+            "_tokens": pa.array(inner.astype(np.int32)),
+            "_unk": pa.array(np.add.reduceat(ids == tok.unk_token_id, offsets[:-1]).astype(np.int32)
+                             if len(groups) else np.zeros(0, np.int32)),
+            "_fallback": pa.array(_per_record(unit[:, 2], start_offsets)),
+            "_split_words": pa.array(_per_record(unit[:, 3], start_offsets)),
+        }, schema=record_features().arrow_schema)
+
+
+def _lists(offsets: np.ndarray, values):
+    import pyarrow as pa
+
+    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), values)
+
+
+def _per_record(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sum of per-unit ``values`` over each record's units."""
+    totals = np.concatenate(([0], np.cumsum(values)))
+    return (totals[offsets[1:]] - totals[offsets[:-1]]).astype(np.int32)
+
+
+class _Clock:
+    def __init__(self, seconds: dict):
+        self.seconds, self.last = seconds, time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] += now - self.last
+        self.last = now
 
 
 def batch_word_ids(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], offsets: np.ndarray,
