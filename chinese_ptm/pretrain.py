@@ -315,6 +315,11 @@ def mlm_metrics(prediction) -> dict:
             "masked_tokens": int(stats[:, 0].sum()), "records": len(stats)}
 
 
+#: outputs of the pretraining models that held-out metrics do not read
+NOT_FOR_METRICS = ("mlm_loss", "sentence_loss", "generator_loss", "discriminator_loss", "discriminator_logits",
+                   "replaced", "hidden_states", "attentions")
+
+
 class PretrainTrainer(ChinesePtmTrainer):
     """Logs MLM accuracy, tokens/s and tokens seen with the loss; evaluates on the held-out records with
     their own collator (fixed masks) under the ``heldout_`` prefix."""
@@ -364,6 +369,9 @@ class PretrainTrainer(ChinesePtmTrainer):
             self.data_collator = training_collator
 
     def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "heldout"):
+        # the MLM logits must come first among the outputs the metrics see (a pretraining output also holds
+        # its partial losses and, for ELECTRA, the discriminator's view)
+        ignore_keys = ignore_keys or list(NOT_FOR_METRICS)
         return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix="heldout")
 
 

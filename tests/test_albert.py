@@ -199,3 +199,29 @@ def test_albert_masked_lm_is_transformers_own_checkpoint(tmp_path):
     ids = torch.randint(5, V, (1, 7))
     model.eval(), again.eval()
     assert torch.allclose(model(input_ids=ids).logits, again(input_ids=ids).logits, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("recipe, extra, kind", [("albert-tiny", [], "albert"),
+                                                 ("electra-tiny", ["model.architecture=bert"], "electra"),
+                                                 ("albert-tiny", ["model.architecture=glycebert"], "glycebert")])
+def test_pretrained_checkpoints_of_the_recipes_fine_tune(recipe, extra, kind, tmp_path):
+    """The production path: the recipe's run saves a checkpoint that fine-tuning loads as its family's model."""
+    from chinese_ptm.corpora import peoples_daily_lines
+    from chinese_ptm.finetune.cli import main
+    from chinese_ptm.pretrain import build_parser, recipe_from_args, run
+
+    corpus = tmp_path / "news.txt"
+    corpus.write_text("\n".join(peoples_daily_lines(300)) + "\n", encoding="utf-8")
+    sets = ["data.line_is_document=true", "data.eval_records=16", "training.report_to=none",
+            "training.global_batch_size=8", "training.micro_batch_size=8", *extra]
+    argv = [recipe, "--train-files", str(corpus), "--output-dir", str(tmp_path / "run"), "--max-steps", "3"]
+    report = run(recipe_from_args(build_parser().parse_args(argv + [x for s in sets for x in ("--set", s)])))[-1]
+    final = report["final_checkpoint"]
+    assert checkpoint_kind(final) == kind
+    rows = [{"text": t[:30], "label": "a" if i % 2 else "b"} for i, t in enumerate(peoples_daily_lines(12))]
+    data = tmp_path / "task.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    assert main(["data", "--task", "single", "--train", str(data), "--dev", str(data), "--model", final,
+                 "--output-dir", str(tmp_path / "ft"), "--no-progress", "--set", "training.num_train_epochs=1"]) == 0
+    assert json.loads((tmp_path / "ft" / "results.json").read_text())["runs"]

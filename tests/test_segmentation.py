@@ -122,3 +122,18 @@ def test_pkuseg_offsets_when_installed():
     text = "１９９８年，iPhone 售价 5999 元。"
     spans = PkusegSegmenter().segment(text)
     assert "".join(text[s:e] for s, e in spans) == text.replace(" ", "")
+
+
+@pytest.mark.parametrize("options", [{}, {"engine": "python"}, {"normalize_text": False}, {"hmm": True}])
+def test_batch_spans_are_the_spans_of_each_text(options):
+    """What corpus preparation uses (numpy over a batch) equals segment() text by text, spaces, ellipses and
+    full-width text included."""
+    from chinese_ptm.corpora import peoples_daily_lines
+    from chinese_ptm.segmentation import segment_batch
+
+    texts = peoples_daily_lines(200) + ["", "  ", "北京 烤鸭……好吃", "１９９８年\u3000新年…", "a  b\tc", "…", "好 ", " 好"]
+    segmenter = JiebaSegmenter(**options)
+    starts, ends, counts = segment_batch(segmenter, texts)
+    bounds = np.concatenate(([0], np.cumsum(counts)))
+    got = [list(zip(starts[a:b].tolist(), ends[a:b].tolist())) for a, b in zip(bounds, bounds[1:])]
+    assert got == [segmenter.segment(t) for t in texts]

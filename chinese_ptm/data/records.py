@@ -9,7 +9,7 @@ from typing import Sequence
 import numpy as np
 
 from ..pinyin import PINYIN_SLOTS
-from ..segmentation import Segmenter
+from ..segmentation import Segmenter, segment_batch
 from .reading import PrepareConfig
 
 #: the stages of building records, timed per batch (``RecordBuilder.seconds``; bench/data.py reports them)
@@ -32,7 +32,7 @@ class RecordBuilder:
         sentences = [s for doc in batch["sentences"] for s in doc]
         enc = self.tokenizer.encode_arrays(sentences)
         clock.lap("tokenise")
-        spans = [self.segmenter.segment(s) for s in sentences]
+        spans = segment_batch(self.segmenter, sentences)
         clock.lap("segment")
         words, aligned = batch_word_ids(sentences, spans, enc["offsets"], enc["lengths"])
         clock.lap("word_ids")
@@ -159,7 +159,7 @@ class _Clock:
         self.last = now
 
 
-def batch_word_ids(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]], offsets: np.ndarray,
+def batch_word_ids(texts: Sequence[str], spans: tuple[np.ndarray, np.ndarray, np.ndarray], offsets: np.ndarray,
                    lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Word ids (from 0 in each text) of the tokens of many texts at once.
 
@@ -172,10 +172,9 @@ def batch_word_ids(texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int
     owner = np.repeat(np.arange(n_text), lengths)  # text of each token
     starts = offsets[:, 0] + base[owner]
     ends = offsets[:, 1] + base[owner]
-    counts = [len(sp) for sp in spans]
-    flat = np.array([x for sp in spans for pair in sp for x in pair], dtype=np.int64).reshape(-1, 2)
-    flat += np.repeat(base[:-1], counts)[:, None]
-    w_start, w_end = flat[:, 0], flat[:, 1]
+    word_starts, word_ends, counts = spans  # segmentation.segment_batch
+    w_start = word_starts + np.repeat(base[:-1], counts)
+    w_end = word_ends + np.repeat(base[:-1], counts)
 
     def word_of(chars):
         k = np.searchsorted(w_start, chars, side="right") - 1
