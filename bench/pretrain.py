@@ -67,7 +67,8 @@ def step_rate(model, batches, steps: int, device, dtype) -> dict:
 def compare_size(size: str, steps: int, batch_size: int, max_length: int, device, dtype) -> dict:
     from transformers import BertConfig, BertForMaskedLM
 
-    from chinese_ptm.pretrain import build_model, make_collator
+    from chinese_ptm.pretrain import make_collator
+    from chinese_ptm.recipe_model import build_model
     from chinese_ptm.recipe import load_recipe
     from chinese_ptm.tokenization import load_tokenizer
 

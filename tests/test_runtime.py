@@ -223,7 +223,7 @@ def test_missing_logging_integrations_are_skipped(monkeypatch, caplog):
 def test_vocabulary_mismatch_stops_with_both_sizes(tmp_path):
     from transformers import BertConfig, BertForMaskedLM
 
-    from chinese_ptm.pretrain import build_model
+    from chinese_ptm.recipe_model import build_model
 
     checkpoint = tmp_path / "bert"
     BertForMaskedLM(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,

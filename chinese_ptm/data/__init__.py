@@ -104,17 +104,10 @@ def prepare_corpus(
         {"doc_id": datasets.Value("int64"), "sentences": datasets.Sequence(datasets.Value("string"))}
     )
 
-    reading = {"seconds": 0.0}
+    reading = {"seconds": 0.0}  # reading, cleaning and sentence splitting, for the stage breakdown
 
-    def gen():  # timed: reading, cleaning and sentence splitting, for the stage breakdown
-        documents = iter_documents(files, cfg, stats, texts)
-        while True:
-            start = time.perf_counter()
-            document = next(documents, None)
-            reading["seconds"] += time.perf_counter() - start
-            if document is None:
-                return
-            yield document
+    def gen():
+        yield from _timed(iter_documents(files, cfg, stats, texts), reading)
 
     if streaming:
         docs = datasets.IterableDataset.from_generator(gen, features=doc_features)
@@ -153,12 +146,7 @@ def prepare_corpus(
             summary["stage_seconds"] = _stage_seconds(reading["seconds"], builder.seconds, summary["seconds"])
         records = records.remove_columns(list(COUNT_COLUMNS))
         if output_dir is not None:
-            complete = Path(staging) / "records"
-            records.save_to_disk(str(complete), num_shards=num_shards, num_proc=None)
-            (complete / PREPARE_META).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
-                                                 encoding="utf-8")
-            _replace_dir(complete, output_dir)
-            records = datasets.load_from_disk(str(output_dir))
+            records = _save(records, summary, Path(staging) / "records", output_dir, num_shards)
     finally:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -166,6 +154,27 @@ def prepare_corpus(
             datasets.enable_progress_bars()
     records.prepare_summary = summary
     return records
+
+
+def _timed(documents, seconds: dict):
+    """The documents, adding the time spent producing them to ``seconds["seconds"]``."""
+    while True:
+        start = time.perf_counter()
+        document = next(documents, None)
+        seconds["seconds"] += time.perf_counter() - start
+        if document is None:
+            return
+        yield document
+
+
+def _save(records, summary: dict, complete: Path, output_dir: Path, num_shards: int | None):
+    """Write the records and their summary beside ``output_dir``, move them into place, and read them back."""
+    import datasets
+
+    records.save_to_disk(str(complete), num_shards=num_shards, num_proc=None)
+    (complete / PREPARE_META).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    _replace_dir(complete, output_dir)
+    return datasets.load_from_disk(str(output_dir))
 
 
 def _replace_dir(complete: Path, output_dir: Path) -> None:
