@@ -98,6 +98,7 @@ class GlyceBertTokenizer(BertTokenizer):
         self._rows = pinyin_tables.rows(self._engine)  # (R, 8) ids of every interned reading
         self._row_lists = self._rows.tolist()
         self._one_token_chars: np.ndarray | None = None
+        self._one_token_ids: np.ndarray | None = None
         self._added_state: tuple[int, bool] | None = None
 
     # -- the aligned fast path -----------------------------------------------------------------
@@ -120,16 +121,31 @@ class GlyceBertTokenizer(BertTokenizer):
             text = "".join(chr(cp) for cp in candidates)
             hits = np.zeros(len(text) + 1, dtype=np.int64)
             spoiled = np.zeros(len(text) + 1, dtype=bool)
-            for start, end in self._tokenizer.encode(text, add_special_tokens=False).offsets:
+            token_id = np.full(len(text) + 1, -1, dtype=np.int64)
+            encoding = self._tokenizer.encode(text, add_special_tokens=False)
+            for (start, end), idx in zip(encoding.offsets, encoding.ids):
                 if end - start == 1:
                     hits[start] += 1
+                    token_id[start] = idx
                 else:
                     spoiled[start:max(end, start + 1)] = True
             good = (hits[:-1] == 1) & ~spoiled[:-1]
             table = np.zeros(top + 1, dtype=bool)
             table[np.asarray(candidates, dtype=np.int64)[good]] = True
             self._one_token_chars = table
+            self._one_token_ids = np.full(top + 1, -1, dtype=np.int64)  # their token ids (the direct path)
+            self._one_token_ids[np.asarray(candidates, dtype=np.int64)[good]] = token_id[:-1][good]
         return self._one_token_chars
+
+    def _only_special_tokens_added(self) -> bool:
+        """True when no token was added besides the special ones: an added token made of Chinese characters or
+        punctuation would merge several of them, which the fast paths assume never happens."""
+        size = self._tokenizer.get_vocab_size(with_added_tokens=True)
+        if self._added_state is None or self._added_state[0] != size:
+            specials = set(self.all_special_tokens)
+            plain_added = [t for t in self.get_added_vocab() if t not in specials]
+            self._added_state = (size, not plain_added)
+        return self._added_state[1]
 
     def _aligned_ok(self, kwargs: dict, split: bool, pair: bool) -> int | None:
         """When the fast path applies to this call, the most content tokens a text may keep
@@ -142,13 +158,7 @@ class GlyceBertTokenizer(BertTokenizer):
         side = kwargs.get("padding_side") or self.padding_side
         if padding != PaddingStrategy.DO_NOT_PAD and side != "right":
             return None
-        size = self._tokenizer.get_vocab_size(with_added_tokens=True)
-        if self._added_state is None or self._added_state[0] != size:
-            # an added token made of Chinese characters or punctuation would merge several of them
-            specials = set(self.all_special_tokens)
-            plain_added = [t for t in self.get_added_vocab() if t not in specials]
-            self._added_state = (size, not plain_added)
-        if not self._added_state[1]:
+        if not self._only_special_tokens_added():
             return None
         truncation = kwargs.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE)
         max_length = kwargs.get("max_length")
@@ -241,12 +251,55 @@ class GlyceBertTokenizer(BertTokenizer):
         fed, _ = segments.fed()
         self.set_truncation_and_padding(PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0,
                                         None, None)
-        encodings = self._tokenizer.encode_batch(fed, add_special_tokens=False)
-        lengths = np.array([len(e) for e in encodings], dtype=np.int64)
-        ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int32, count=int(lengths.sum()))
-        reading, offsets = segments.pinyin_ids(encodings, np.arange(len(encodings)), self._engine, None, True)
-        return {"input_ids": ids, "pinyin_ids": self._rows[reading].astype(np.int8), "offsets": offsets,
-                "lengths": lengths}
+        samples = np.arange(len(fed))
+        if self._only_special_tokens_added() and not getattr(self, "_disable_direct_path", False):
+            ids, spans, lengths = self._encode_direct(fed)
+            reading, offsets = segments.pinyin_ids(None, samples, self._engine, None, True, (spans, lengths))
+        else:
+            encodings = self._tokenizer.encode_batch(fed, add_special_tokens=False)
+            lengths = np.array([len(e) for e in encodings], dtype=np.int64)
+            ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int32, count=int(lengths.sum()))
+            reading, offsets = segments.pinyin_ids(encodings, samples, self._engine, None, True)
+        return {"input_ids": ids.astype(np.int32), "pinyin_ids": self._rows[reading].astype(np.int8),
+                "offsets": offsets, "lengths": lengths}
+
+    def _encode_direct(self, fed: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(ids, spans, lengths)`` of ``fed`` as ``encode_batch`` without special tokens gives them, spans in each
+        text. BERT's normaliser and pre-tokenizer split Chinese characters and punctuation off wherever they
+        stand, so each one-token character is its own token id (read from the table ``one_token_chars`` built);
+        only the runs between them go through WordPiece, each on its own. A text holding anything but those
+        characters, ASCII letters, digits and spaces, or a special token's text, goes through WordPiece whole."""
+        self.one_token_chars()
+        joined = "".join(t + "\n" for t in fed)
+        cps = self._engine.codepoints(joined)
+        base = np.concatenate(([0], np.cumsum([len(t) + 1 for t in fed])))  # text k: joined[base[k]:base[k+1]-1]
+        text_of = np.repeat(np.arange(len(fed)), np.diff(base))
+        one, run = self._one_token_ids[cps] >= 0, _DIRECT_RUN_CHARS[np.minimum(cps, 0x7F)]
+        other = ~(one | run)
+        other[base[1:] - 1] = False  # the separators
+        whole = np.bincount(text_of[other], minlength=len(fed)) > 0
+        for special in (t for t in self.all_special_tokens if t in joined):
+            whole |= np.fromiter((special in t for t in fed), dtype=bool, count=len(fed))
+        direct = ~whole[text_of]
+        direct[base[1:] - 1] = False
+        one_at = np.flatnonzero(one & direct)
+        edges = np.diff(np.concatenate(([0], (run & direct).view(np.int8), [0])))
+        run_start, run_end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+        whole_texts = np.flatnonzero(whole)
+        encodings = self._tokenizer.encode_batch([joined[a:b] for a, b in zip(run_start, run_end)]
+                                                 + [fed[k] for k in whole_texts], add_special_tokens=False)
+        shift = np.concatenate((run_start, base[whole_texts]))  # where each encoded string starts in joined
+        count = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))
+        flat = np.fromiter(chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)), dtype=np.int64,
+                           count=2 * int(count.sum())).reshape(-1, 2) + np.repeat(shift, count)[:, None]
+        ids = np.concatenate((self._one_token_ids[cps[one_at]],
+                              np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64,
+                                          count=int(count.sum()))))
+        spans = np.concatenate((np.stack((one_at, one_at + 1), axis=1), flat))
+        order = np.argsort(spans[:, 0], kind="stable")  # tokens in text order: strings never overlap
+        ids, spans = ids[order], spans[order]
+        owner = np.searchsorted(base, spans[:, 0], side="right") - 1
+        return ids, spans - base[owner][:, None], np.bincount(owner, minlength=len(fed))
 
     def _pad(self, encoded_inputs, max_length=None, padding_strategy=None, pad_to_multiple_of=None,
              padding_side=None, return_attention_mask=None):
@@ -265,6 +318,11 @@ class GlyceBertTokenizer(BertTokenizer):
                 rows = rows + pad if side == "right" else pad + rows
             out["pinyin_ids"] = rows
         return out
+
+
+#: the characters of the runs the direct path gives WordPiece on their own: ASCII letters, digits and the space
+_DIRECT_RUN_CHARS = np.array([chr(c).isascii() and (chr(c).isalnum() or c == 0x20) for c in range(0x80)],
+                             dtype=bool)
 
 
 def _split(flat: list, lengths: Sequence[int]) -> list[list]:
@@ -300,26 +358,9 @@ class _Segments:
         fed = fed if self.split else [seg[0] for seg in fed]
         return fed[: self.n], (fed[self.n :] if self.pair else None)
 
-    def pinyin_ids(self, encodings, sample_of, engine, aligned, want_offsets: bool):
-        """The reading index of every token of all encodings, and the original offsets when
-        asked for. ``aligned``: ``(one_token_chars, keep)`` when texts made only of one-token
-        characters may skip reading offsets back (see ``one_token_chars``)."""
-        segment_texts = ["".join(seg) for seg in self.segments]
-        seg_len = np.array([len(t) for t in segment_texts], dtype=np.int64)
-        seg_base = np.concatenate(([0], np.cumsum(seg_len + 1)))  # texts are joined with one "\n"
-        flat_readings, cps = engine.joined_readings(segment_texts)
-        # piece -> start of its original text in the flat arrays
-        pieces_per_segment = np.fromiter(map(len, self.segments), dtype=np.int64, count=len(self.segments))
-        piece_first = np.concatenate(([0], np.cumsum(pieces_per_segment)))
-        if self.split:  # where each piece starts: its segment's start plus the pieces before it in the segment
-            piece_len = np.fromiter((len(p) for seg in self.segments for p in seg), dtype=np.int64,
-                                    count=int(piece_first[-1]))
-            before = np.cumsum(piece_len) - piece_len
-            segment_of = np.repeat(np.arange(len(self.segments)), pieces_per_segment)
-            piece_base = seg_base[segment_of] + before - before[piece_first[segment_of]]
-        else:  # one piece per segment (one numpy pass: a cumsum per text cost as much as the WordPiece pass)
-            piece_base = seg_base[:-1]
-
+    @staticmethod
+    def _token_spans(encodings, sample_of, aligned, cps, seg_base, seg_len):
+        """(spans (N, 2) of every token in its fed text, tokens per encoding)."""
         lengths = np.array([len(e) for e in encodings], dtype=np.int64)
         total = int(lengths.sum())
         spans = np.zeros((total, 2), dtype=np.int64)
@@ -343,6 +384,34 @@ class _Segments:
                 dtype=np.int64,
                 count=2 * n_slow,
             ).reshape(n_slow, 2)
+        return spans, lengths
+
+    def pinyin_ids(self, encodings, sample_of, engine, aligned, want_offsets: bool, token_spans=None):
+        """The reading index of every token of all encodings, and the original offsets when
+        asked for. ``aligned``: ``(one_token_chars, keep)`` when texts made only of one-token
+        characters may skip reading offsets back (see ``one_token_chars``); ``token_spans``:
+        ``(spans, lengths)`` of the tokens when already known (single texts, no pairs)."""
+        segment_texts = ["".join(seg) for seg in self.segments]
+        seg_len = np.array([len(t) for t in segment_texts], dtype=np.int64)
+        seg_base = np.concatenate(([0], np.cumsum(seg_len + 1)))  # texts are joined with one "\n"
+        flat_readings, cps = engine.joined_readings(segment_texts)
+        # piece -> start of its original text in the flat arrays
+        pieces_per_segment = np.fromiter(map(len, self.segments), dtype=np.int64, count=len(self.segments))
+        piece_first = np.concatenate(([0], np.cumsum(pieces_per_segment)))
+        if self.split:  # where each piece starts: its segment's start plus the pieces before it in the segment
+            piece_len = np.fromiter((len(p) for seg in self.segments for p in seg), dtype=np.int64,
+                                    count=int(piece_first[-1]))
+            before = np.cumsum(piece_len) - piece_len
+            segment_of = np.repeat(np.arange(len(self.segments)), pieces_per_segment)
+            piece_base = seg_base[segment_of] + before - before[piece_first[segment_of]]
+        else:  # one piece per segment (one numpy pass: a cumsum per text cost as much as the WordPiece pass)
+            piece_base = seg_base[:-1]
+
+        if token_spans is not None:  # known already (encode_arrays' direct path)
+            spans, lengths = token_spans
+        else:
+            spans, lengths = self._token_spans(encodings, sample_of, aligned, cps, seg_base, seg_len)
+        total = int(lengths.sum())
         starts, ends = spans[:, 0], spans[:, 1]
         samples = np.repeat(sample_of, lengths)
         segment = samples.copy()

@@ -235,3 +235,23 @@ def test_cli_tokenize(capsys):
     assert main(["tokenize", "银行行长"]) == 0
     out = capsys.readouterr().out
     assert "行/hang2" in out and "长/zhang3" in out
+
+
+_CORPUS_PIECES = _PIECES + list("…·—（）《》XYZ\t\n①Ⅻ々ぁ한é#") + ["[MASK]", "[UNK]", "e\u0301", "COVID-19", "  ", "\u200b",
+                                                                "##a", "ＡＢＣ", "a" * 120]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_CORPUS_PIECES), max_size=12).map("".join), min_size=1, max_size=6))
+def test_corpus_encoding_direct_path_equals_wordpiece(texts):
+    """Corpus preparation looks the ids of Chinese characters and punctuation up and runs WordPiece only on the
+    runs between them; ids, pinyin, offsets and lengths must equal WordPiece over whole texts."""
+    tok = _tokenizers()
+    direct = tok.encode_arrays(texts)
+    tok._disable_direct_path = True
+    try:
+        whole = tok.encode_arrays(texts)
+    finally:
+        tok._disable_direct_path = False
+    for key in ("input_ids", "pinyin_ids", "offsets", "lengths"):
+        assert np.array_equal(direct[key], whole[key]), key
