@@ -224,7 +224,7 @@ class PretrainTrainer(ChinesePtmTrainer):
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def log(self, logs: dict, *args, **kwargs):
-        if "loss" in logs and self._counts is not None:
+        if ("loss" in logs or "train_loss" in logs) and self._counts is not None:  # the last window too
             counts = self._counts
             if self.args.world_size > 1 and torch.distributed.is_initialized():
                 counts = counts.clone()
