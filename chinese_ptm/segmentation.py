@@ -96,7 +96,7 @@ class JiebaSegmenter:
         engine: ``auto`` (default): jieba-rs through ``rjieba`` when it is installed and the HMM is off, else
             jieba; ``rust`` or ``python`` to choose. Without the HMM the two cut every sentence of People's Daily
             1998 identically, with and without user dictionaries (``bench/data.py``), and jieba-rs is about
-            10 times faster; with the HMM they differ on 0.5% of its sentences, so ``auto`` keeps jieba there.
+            15 times faster; with the HMM they differ on 0.5% of its sentences, so ``auto`` keeps jieba there.
     """
 
     name = "jieba"
