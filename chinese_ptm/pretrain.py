@@ -132,6 +132,11 @@ def _split_heldout(records, recipe: Recipe, where: Path) -> tuple[Any, Any]:
     return records.select(range(len(records) - n_eval)), records.select(range(len(records) - n_eval, len(records)))
 
 
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+
+
 def make_collator(recipe: Recipe, tokenizer, seed: int, strategy: str | None = None) -> ResumableMaskingCollator:
     return ResumableMaskingCollator(
         tokenizer,

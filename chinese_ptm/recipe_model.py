@@ -131,8 +131,3 @@ def _vocab_dir(tokenizer) -> str:
     from .resources import vocab_dir
 
     return str(Path(tokenizer.vocab_file).parent) if getattr(tokenizer, "vocab_file", None) else str(vocab_dir())
-
-
-# ---------------------------------------------------------------------------------------------
-# Running
-# ---------------------------------------------------------------------------------------------

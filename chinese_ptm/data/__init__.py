@@ -47,7 +47,7 @@ from .records import RecordBuilder, batch_word_ids, record_features
 
 __all__ = [
     "PREPARE_META", "PrepareConfig", "ReadStats", "RecordBuilder", "batch_word_ids", "format_summary",
-    "is_prepared", "iter_documents", "load_prepared", "main", "peoples_daily_lines_file", "prepare_corpus", "record_features",
+    "embedded_corpus_file", "is_prepared", "iter_documents", "load_prepared", "main", "prepare_corpus", "record_features",
 ]
 
 

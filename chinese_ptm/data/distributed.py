@@ -39,7 +39,7 @@ def prepare_with_ray(files: Sequence[str | Path], tokenizer, segmenter, cfg: Pre
     the shards and ``prepare_meta.json`` to ``output_dir`` and returns the summary."""
     import ray
 
-    from . import PREPARE_META, _replace_dir, _stage_seconds, _summary
+    from . import PREPARE_META, _replace_dir, _summary
 
     paths = [Path(f).resolve() for f in files]
     for path in paths:
@@ -60,8 +60,8 @@ def prepare_with_ray(files: Sequence[str | Path], tokenizer, segmenter, cfg: Pre
         totals = {name: sum(row["totals"][name] for row in built) for name in built[0]["totals"]}
         summary = _summary(totals, stats, cfg, time.perf_counter() - started, paths, None, tokenizer, segmenter)
         seconds = {name: sum(row["seconds"][name] for row in built) for name in built[0]["seconds"]}
-        read_seconds = sum(row["seconds"] for row in read)
-        summary["stage_seconds"] = _stage_seconds(read_seconds, seconds, sum(seconds.values()) + read_seconds)
+        # task seconds summed over the workers (their Parquet writing is not timed)
+        summary["stage_seconds"] = {"read_clean_split": sum(row["seconds"] for row in read), **seconds}
         summary["engine"] = {"name": "ray", "task_cpu_seconds_summed": True, "files": len(paths)}
         complete = staging / "records"
         complete.mkdir(exist_ok=True)

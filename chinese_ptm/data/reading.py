@@ -64,15 +64,16 @@ class ReadStats:
         if len(self.examples[reason]) < SKIP_EXAMPLES:
             self.examples[reason].append(where)
 
+    COUNTS = ("files", "lines", "documents", "paragraphs", "sentences", "chars")
+
     def as_dict(self) -> dict:
         """The counts as plain JSON-able values (``dataclasses.asdict`` mangles the Counter)."""
-        counts = {name: getattr(self, name) for name in ("files", "lines", "documents", "paragraphs", "sentences",
-                                                         "chars")}
+        counts = {name: getattr(self, name) for name in self.COUNTS}
         return counts | {"skipped": dict(self.skipped), "examples": self.examples}
 
     def add(self, other: dict) -> None:
         """Add the counts of another reading (``as_dict`` of a ReadStats) that came after this one."""
-        for name in ("files", "lines", "documents", "paragraphs", "sentences", "chars"):
+        for name in self.COUNTS:
             setattr(self, name, getattr(self, name) + other[name])
         self.skipped.update(other["skipped"])
         for reason, wheres in other["examples"].items():

@@ -1,13 +1,15 @@
 """Configuration of GlyceBERT (ChineseBERT): BERT's fields plus the glyph and pinyin input branches.
 
-This file imports only transformers and huggingface_hub: it is copied next to saved checkpoints so that they
-load with ``trust_remote_code=True`` where ``chinese_ptm`` is not installed.
+This file imports only transformers, huggingface_hub and sharing.py beside it: they are copied next to saved
+checkpoints so that they load with ``trust_remote_code=True`` where ``chinese_ptm`` is not installed.
 """
 
 from __future__ import annotations
 
 from huggingface_hub.dataclasses import strict
 from transformers import BertConfig
+
+from .sharing import SHARE_LAYERS
 
 
 @strict
@@ -117,9 +119,9 @@ class GlyceBertConfig(BertConfig):
             raise ValueError(f"GlyceBertConfig.fusion_init must be 'random' or 'identity', got {self.fusion_init!r}.")
         if self.embedding_size is not None and self.embedding_size < 1:
             raise ValueError(f"GlyceBertConfig.embedding_size must be at least 1 (or None), got {self.embedding_size}.")
-        if self.share_layers not in ("none", "all", "attention", "ffn"):
+        if self.share_layers not in SHARE_LAYERS:
             raise ValueError(
-                f"GlyceBertConfig.share_layers must be none, all, attention or ffn, got {self.share_layers!r}."
+                f"GlyceBertConfig.share_layers must be one of {', '.join(SHARE_LAYERS)}, got {self.share_layers!r}."
             )
         if self.is_decoder or self.add_cross_attention:
             raise ValueError(

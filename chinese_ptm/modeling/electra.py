@@ -161,9 +161,6 @@ class GlyceBertForReplacedTokenDetection(ReplacedTokenDetection, GlyceBertPreTra
         self.token_pinyin.copy_(torch.as_tensor(table, dtype=torch.long).reshape(self.token_pinyin.shape))
 
     def embed(self, input_ids, pinyin_ids, token_type_ids):
-        if pinyin_ids is None and self.config.use_pinyin:
-            pinyin_ids = torch.zeros(*input_ids.shape, self.config.pinyin_slots, dtype=torch.long,
-                                     device=input_ids.device)
         return self.bert.embeddings(input_ids=input_ids, pinyin_ids=pinyin_ids, token_type_ids=token_type_ids)
 
     def forward(self, input_ids=None, pinyin_ids=None, attention_mask=None, token_type_ids=None, labels=None,

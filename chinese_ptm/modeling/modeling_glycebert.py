@@ -205,7 +205,7 @@ class GlyceBertEmbeddings(nn.Module):
                 raise ValueError("The glyph branch looks glyphs up by input_ids: pass them, or set use_glyph=False.")
             parts.append(self._glyph_features(input_ids))  # (B, T, E)
 
-        fused = self.map_fc(torch.cat(parts, dim=-1))  # (B, T, k*H) -> (B, T, E), k = 1 + branches switched on
+        fused = self.map_fc(torch.cat(parts, dim=-1))  # (B, T, k*E) -> (B, T, E), k = 1 + branches switched on
 
         if position_ids is None:
             position_ids = self.position_ids[:, :seq_length]  # (1, T)
