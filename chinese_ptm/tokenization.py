@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from transformers import BertTokenizer
+from transformers import BatchEncoding, BertTokenizer
 from transformers.tokenization_utils_base import PaddingStrategy, TruncationStrategy
 
 from .pinyin import PINYIN_SLOTS, PinyinTables, decode_syllable, reading_engine
 from .text import CJK_RANGES
+from .token_batch import Layout, LazyEncodings, padded_lengths
 from .token_readings import Segments
 from .vocab import VOCAB_FILE, read_vocab_tokens
 
@@ -100,7 +101,9 @@ class GlyceBertTokenizer(BertTokenizer):
         self._row_lists = self._rows.tolist()
         self._one_token_chars: np.ndarray | None = None
         self._one_token_ids: np.ndarray | None = None
+        self._run_chars: np.ndarray | None = None
         self._added_state: tuple[int, bool] | None = None
+        self._template: tuple | None = None  # (post-processor state, (cls_id, sep_id) or None)
 
     # -- the aligned fast path -----------------------------------------------------------------
     def one_token_chars(self) -> np.ndarray:
@@ -136,6 +139,7 @@ class GlyceBertTokenizer(BertTokenizer):
             self._one_token_chars = table
             self._one_token_ids = np.full(top + 1, -1, dtype=np.int64)  # their token ids (the direct path)
             self._one_token_ids[np.asarray(candidates, dtype=np.int64)[good]] = token_id[:-1][good]
+            self._run_chars = _run_chars(top) & ~table  # the sentinel slot top is neither
         return self._one_token_chars
 
     def _only_special_tokens_added(self) -> bool:
@@ -204,8 +208,11 @@ class GlyceBertTokenizer(BertTokenizer):
         if items_b is not None and len(items_b) != len(items_a):
             raise ValueError(f"text has {len(items_a)} items but text_pair has {len(items_b)}; pass one pair per text")
 
-        segments = Segments(items_a, items_b, split, self.normalize_text)
         want_offsets = bool(kwargs.pop("return_offsets_mapping", False))
+        keep = self._aligned_ok(kwargs, split, items_b is not None)
+        if keep is not None and items_a and self._direct_call_ok(kwargs):
+            return self._call_direct(items_a, batched, keep, want_offsets, kwargs)
+        segments = Segments(items_a, items_b, split, self.normalize_text)
         return_tensors = kwargs.get("return_tensors")
         fed_a, fed_b = segments.fed()
         if not batched:
@@ -217,7 +224,6 @@ class GlyceBertTokenizer(BertTokenizer):
         encodings = out.encodings
         sample_of = out.get("overflow_to_sample_mapping")
         sample_of = np.arange(len(encodings)) if sample_of is None else np.asarray(sample_of).reshape(-1)
-        keep = self._aligned_ok(kwargs, split, items_b is not None)
         aligned = (self.one_token_chars(), keep) if keep is not None else None
         pinyin, offsets = segments.pinyin_ids(encodings, sample_of, self._engine, aligned, want_offsets)
 
@@ -241,6 +247,95 @@ class GlyceBertTokenizer(BertTokenizer):
                 out["offset_mapping"] = spans[0] if squeeze else spans
         return out
 
+    def _direct_call_ok(self, kwargs: dict) -> bool:
+        """Whether a call the aligned path takes may also skip the backend (see ``_call_direct``)."""
+        split_special = kwargs.get("split_special_tokens")
+        split_special = self.split_special_tokens if split_special is None else split_special
+        if split_special or kwargs.get("sanitize_control_tokens") or getattr(self, "_disable_direct_path", False):
+            return False
+        return self._bert_template() is not None
+
+    def _bert_template(self) -> tuple[int, int] | None:
+        """``(cls_id, sep_id)`` when the backend writes a single text as ``[CLS] text [SEP]``, all type ids 0;
+        else None. Checked by encoding one character, once per post-processor."""
+        processor = self._tokenizer.post_processor
+        state = processor.__getstate__() if processor is not None else None
+        if self._template is None or self._template[0] != state:
+            self.set_truncation_and_padding(PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0,
+                                            None, None)
+            full = self._tokenizer.encode("一", add_special_tokens=True)
+            bare = self._tokenizer.encode("一", add_special_tokens=False).ids
+            bert = (full.ids[1:-1] == bare and full.type_ids == [0] * len(full) and bool(bare)
+                    and full.special_tokens_mask == [1] + [0] * len(bare) + [1])
+            self._template = (state, (full.ids[0], full.ids[-1]) if bert else None)
+        return self._template[1]
+
+    def _call_direct(self, texts: list[str], batched: bool, keep: int, want_offsets: bool, kw: dict) -> BatchEncoding:
+        """``__call__`` on single texts without the backend: the content tokens come from ``_encode_direct``,
+        BERT's template, truncation and padding are laid out in numpy (``token_batch``). The result equals the
+        backend path's; its ``encodings`` are made by the backend when first read."""
+        segments = Segments(texts, None, False, False)
+        fed, _ = segments.fed()
+        ids, spans, lengths = self._encode_direct(fed)
+        kept = np.minimum(lengths, keep)
+        stays = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths) < np.repeat(kept, lengths)
+        reading, offsets = segments.pinyin_ids(None, np.arange(len(fed)), self._engine, None, want_offsets,
+                                               (spans[stays], kept))
+        padding = kw.get("padding_strategy", PaddingStrategy.DO_NOT_PAD)
+        layout = Layout(kept, padded_lengths(kept, padding, kw.get("max_length"), kw.get("pad_to_multiple_of")))
+        tensors = kw.get("return_tensors")
+        columns = self._direct_columns(layout, ids[stays], offsets, kw)
+        data = {key: self._direct_values(key, column, layout, tensors) for key, column in columns.items()}
+        if kw.get("return_length"):
+            data["length"] = layout.full.tolist()
+        data["pinyin_ids"] = self._direct_values("pinyin_ids", layout.column(reading, 0, 0), layout, tensors)
+        if len(layout.full):  # the backend path warns when any sequence is too long: the longest decides
+            self._eventual_warn_about_too_long_sequence(range(int(layout.full.max())), kw.get("max_length"),
+                                                        kw.get("verbose", True))
+        if not batched and tensors is None:
+            data = {k: v[0] if len(v) > 0 and isinstance(v[0], list) else v for k, v in data.items()}
+        encodings = LazyEncodings(len(fed), lambda: self._backend_encodings(fed, kw))
+        return BatchEncoding(data, encodings, tensor_type=tensors, n_sequences=1)
+
+    def _direct_columns(self, layout: Layout, ids: np.ndarray, offsets, kw: dict) -> dict[str, np.ndarray]:
+        """The flat columns the backend path returns for these keyword arguments, in its key order."""
+        none = np.zeros(len(ids), dtype=np.int64)
+        pad_id = self.pad_token_id if self.pad_token_id is not None else 0
+        columns = {"input_ids": layout.column(ids, self._template[1][0], pad_id)}
+        columns["input_ids"][layout.sep] = self._template[1][1]
+        names = self.model_input_names
+        if kw.get("return_token_type_ids") if kw.get("return_token_type_ids") is not None else "token_type_ids" in names:
+            columns["token_type_ids"] = layout.column(none, 0, self.pad_token_type_id)
+        if kw.get("return_attention_mask") if kw.get("return_attention_mask") is not None else "attention_mask" in names:
+            columns["attention_mask"] = layout.real.astype(np.int64)
+        if kw.get("return_special_tokens_mask"):
+            columns["special_tokens_mask"] = layout.column(none, 1, 1)
+        if offsets is not None:
+            columns["offset_mapping"] = layout.column(offsets, 0, 0)
+        return columns
+
+    def _direct_values(self, key: str, column: np.ndarray, layout: Layout, tensors) -> Any:
+        """A column as the backend path gives it: (B, L, ...) arrays for tensors, else one list per sequence."""
+        if key == "pinyin_ids":
+            rows = layout.rows(column) if tensors is not None else None
+            if rows is not None:
+                return self._rows[rows]
+            return layout.lists(list(map(self._row_lists.__getitem__, column.tolist())))
+        rows = layout.rows(column) if tensors is not None else None
+        if rows is not None:
+            return rows
+        if key == "offset_mapping":
+            return layout.lists(list(map(tuple, column.tolist())))
+        return layout.lists(column.tolist())
+
+    def _backend_encodings(self, fed: list[str], kw: dict) -> list:
+        """The backend's own encodings of a direct call (its truncation and padding set again first)."""
+        self.set_truncation_and_padding(kw.get("padding_strategy", PaddingStrategy.DO_NOT_PAD),
+                                        kw.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE),
+                                        kw.get("max_length"), kw.get("stride", 0), kw.get("pad_to_multiple_of"),
+                                        kw.get("padding_side"))
+        return self._tokenizer.encode_batch(fed, add_special_tokens=True)
+
     def encode_arrays(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Encode texts for corpus preparation, as flat numpy arrays (no special tokens, no padding).
 
@@ -250,13 +345,13 @@ class GlyceBertTokenizer(BertTokenizer):
         _check_text(list(texts), "texts", False)
         segments = Segments(list(texts), None, False, self.normalize_text)
         fed, _ = segments.fed()
-        self.set_truncation_and_padding(PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0,
-                                        None, None)
         samples = np.arange(len(fed))
         if self._only_special_tokens_added() and not getattr(self, "_disable_direct_path", False):
             ids, spans, lengths = self._encode_direct(fed)
             reading, offsets = segments.pinyin_ids(None, samples, self._engine, None, True, (spans, lengths))
         else:
+            self.set_truncation_and_padding(PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0,
+                                            None, None)
             encodings = self._tokenizer.encode_batch(fed, add_special_tokens=False)
             lengths = np.array([len(e) for e in encodings], dtype=np.int64)
             ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int32, count=int(lengths.sum()))
@@ -271,11 +366,13 @@ class GlyceBertTokenizer(BertTokenizer):
         only the runs between them go through WordPiece, each on its own. A text holding anything but those
         characters, ASCII letters, digits and spaces, or a special token's text, goes through WordPiece whole."""
         self.one_token_chars()
+        self.set_truncation_and_padding(PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0,
+                                        None, None)  # the runs' encodings must come back whole and unpadded
         joined = "".join(t + "\n" for t in fed)
         cps = self._engine.codepoints(joined)
         base = np.concatenate(([0], np.cumsum([len(t) + 1 for t in fed])))  # text k: joined[base[k]:base[k+1]-1]
         text_of = np.repeat(np.arange(len(fed)), np.diff(base))
-        one, run = self._one_token_ids[cps] >= 0, _DIRECT_RUN_CHARS[np.minimum(cps, 0x7F)]
+        one, run = self._one_token_ids[cps] >= 0, self._run_chars[cps]
         other = ~(one | run)
         other[base[1:] - 1] = False  # the separators
         whole = np.bincount(text_of[other], minlength=len(fed)) > 0
@@ -321,9 +418,17 @@ class GlyceBertTokenizer(BertTokenizer):
         return out
 
 
-#: the characters of the runs the direct path gives WordPiece on their own: ASCII letters, digits and the space
-_DIRECT_RUN_CHARS = np.array([chr(c).isascii() and (chr(c).isalnum() or c == 0x20) for c in range(0x80)],
-                             dtype=bool)
+def _run_chars(top: int) -> np.ndarray:
+    """Code points below ``top`` (the table has ``top + 1`` slots) that may stand in the runs the direct path gives WordPiece on their own: every
+    assigned character but combining marks (BERT's accent stripping folds a mark into the character before it,
+    which may be a one-token character) and control, format and private characters (its cleaning drops or
+    splits on them). Runs end at one-token characters, which BERT always isolates, so a run's words are the
+    words WordPiece would see in the whole text."""
+    table = np.zeros(top + 1, dtype=bool)
+    table[:0x80] = [chr(c).isprintable() for c in range(0x80)]
+    for cp in range(0x80, top):
+        table[cp] = unicodedata.category(chr(cp))[0] in "LNSPZ"
+    return table
 
 
 def _split(flat: list, lengths: Sequence[int]) -> list[list]:

@@ -255,3 +255,84 @@ def test_corpus_encoding_direct_path_equals_wordpiece(texts):
         tok._disable_direct_path = False
     for key in ("input_ids", "pinyin_ids", "offsets", "lengths"):
         assert np.array_equal(direct[key], whole[key]), key
+
+
+def _same_batch(direct, backend):
+    """Equal keys in equal order, equal values and types, equal backend encodings."""
+    assert list(direct.keys()) == list(backend.keys())
+    for key, value in backend.items():
+        got = direct[key]
+        if isinstance(value, (np.ndarray, torch.Tensor)):
+            assert type(got) is type(value) and got.dtype == value.dtype and got.shape == value.shape, key
+        assert _nested(got) == _nested(value), key
+    assert len(direct.encodings) == len(backend.encodings)
+    for mine, theirs in zip(direct.encodings, backend.encodings):
+        assert (mine.ids, mine.offsets, mine.word_ids, mine.attention_mask) == (
+            theirs.ids, theirs.offsets, theirs.word_ids, theirs.attention_mask)
+
+
+def _nested(value):
+    """Arrays (ragged ones are object arrays of arrays) and tensors as nested lists."""
+    if isinstance(value, (np.ndarray, torch.Tensor, list, tuple)) and getattr(value, "dtype", None) in (None, object):
+        return [_nested(v) for v in value]
+    return value.tolist() if isinstance(value, (np.ndarray, torch.Tensor)) else value
+
+
+_CALL_OPTIONS = st.fixed_dictionaries({}, optional={
+    "padding": st.sampled_from([False, True, "max_length"]),
+    "truncation": st.booleans(),
+    "max_length": st.sampled_from([2, 5, 9, 16]),
+    "pad_to_multiple_of": st.sampled_from([3, 8]),
+    "return_tensors": st.sampled_from(["pt", "np"]),
+    "return_offsets_mapping": st.booleans(),
+    "return_special_tokens_mask": st.booleans(),
+    "return_length": st.booleans(),
+    "return_token_type_ids": st.booleans(),
+    "return_attention_mask": st.booleans(),
+})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_CORPUS_PIECES), max_size=12).map("".join), min_size=1, max_size=5),
+       st.booleans(), _CALL_OPTIONS)
+def test_call_direct_path_equals_backend(texts, single, options):
+    """A call on single texts lays the tokens out without the backend; every key, value, type and the backend's
+    own encodings (made on first use) must equal the backend path's, or both must fail alike."""
+    tok = _tokenizers()
+    text = texts[0] if single else texts
+    try:
+        direct = tok(text, **options)
+    except ValueError as error:  # ragged tensors: the backend path must refuse them the same way
+        direct = error
+    tok._disable_direct_path = True
+    try:
+        backend = tok(text, **options)
+    except ValueError as error:
+        backend = error
+    finally:
+        tok._disable_direct_path = False
+    if isinstance(backend, ValueError):
+        assert isinstance(direct, ValueError) and str(direct) == str(backend)
+        return
+    assert type(direct._encodings).__name__ == "LazyEncodings"  # the direct path was taken
+    _same_batch(direct, backend)
+
+
+def test_call_direct_path_pickles_and_reads_words(default_tokenizer):
+    import pickle
+
+    enc = default_tokenizer(["中国银行 iPhone", "１９９８年"], truncation=True, max_length=6)
+    assert enc.word_ids(0) == [None, 0, 1, 2, 3, None] and enc.tokens(1) == ["[CLS]", "１９９８", "年", "[SEP]"]
+    again = pickle.loads(pickle.dumps(enc))
+    assert again["input_ids"] == enc["input_ids"] and again.encodings[0].ids == enc.encodings[0].ids
+
+
+def test_call_direct_path_follows_the_post_processor(tmp_path):
+    """A tokenizer whose template is not [CLS] text [SEP] goes through the backend."""
+    from tokenizers.processors import TemplateProcessing
+
+    tok = load_tokenizer()
+    before = tok("银行")["input_ids"]
+    tok._tokenizer.post_processor = TemplateProcessing(single="[CLS] $A", special_tokens=[("[CLS]", tok.cls_token_id)])
+    after = tok(["银行", "行长"])
+    assert after["input_ids"][0] == before[:-1] and type(after._encodings) is list

@@ -1,0 +1,90 @@
+"""BERT's single-text template, truncation and padding as numpy over a whole batch.  [no torch]
+
+The tokenizer's direct path finds the content tokens of single texts itself (see
+``GlyceBertTokenizer._encode_direct``); this module lays them out as the Rust backend does after
+WordPiece: ``[CLS] content [SEP]``, content cut to ``keep`` tokens on the right, padding on the right
+to the longest sequence or to ``max_length``, rounded up to ``pad_to_multiple_of``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Callable
+
+import numpy as np
+from transformers.tokenization_utils_base import PaddingStrategy
+
+
+class LazyEncodings(Sequence):
+    """The backend's ``Encoding`` objects of a batch, computed on first use.
+
+    Most callers only read the ids; ``word_ids()``, ``tokens()``, ``char_to_token()`` and friends read
+    these, so they are made by the backend (with the call's own truncation and padding) when first asked
+    for. Pickling stores the computed list, as for a plain batch.
+    """
+
+    def __init__(self, count: int, compute: Callable[[], list]):
+        self._count, self._compute, self._items = count, compute, None
+
+    def _materialise(self) -> list:
+        if self._items is None:
+            self._items = self._compute()
+        return self._items
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        return self._materialise()[index]
+
+    def __reduce__(self):
+        return list, (self._materialise(),)
+
+
+def padded_lengths(kept: np.ndarray, padding: PaddingStrategy, max_length: int | None,
+                   multiple: int | None) -> np.ndarray:
+    """Final length of each sequence: content kept + [CLS] + [SEP], padded as the backend pads."""
+    used = kept + 2
+    if padding == PaddingStrategy.DO_NOT_PAD:
+        return used
+    target = int(used.max()) if padding == PaddingStrategy.LONGEST else int(max_length)
+    if multiple and target % multiple:
+        target += multiple - target % multiple
+    return np.maximum(used, target)
+
+
+class Layout:
+    """Where the content tokens, [CLS], [SEP] and padding of each sequence stand in the flat batch."""
+
+    def __init__(self, kept: np.ndarray, full: np.ndarray):
+        self.kept, self.full = kept, full
+        start = np.cumsum(full) - full  # each sequence's first slot
+        self.total = int(full.sum())
+        owner = np.repeat(np.arange(len(kept)), kept)
+        within = np.arange(int(kept.sum())) - np.repeat(np.cumsum(kept) - kept, kept)
+        self.content = start[owner] + 1 + within
+        self.cls, self.sep = start, start + kept + 1
+        slot = np.arange(self.total) - np.repeat(start, full)
+        self.real = slot < np.repeat(kept + 2, full)
+
+    def column(self, content_values: np.ndarray, special, pad, dtype=np.int64) -> np.ndarray:
+        """One flat column: ``content_values`` at the content slots, ``special`` at [CLS]/[SEP], ``pad`` elsewhere."""
+        shape = (self.total,) + content_values.shape[1:]
+        out = np.full(shape, pad, dtype=dtype)
+        out[self.real] = special
+        out[self.content] = content_values
+        return out
+
+    def rows(self, flat: np.ndarray) -> np.ndarray | None:
+        """The batch as a (B, L, ...) array when every sequence has the same length, else None."""
+        if len(self.full) and (self.full == self.full[0]).all():
+            return flat.reshape((len(self.full), int(self.full[0])) + flat.shape[1:])
+        return None
+
+    def lists(self, flat: list) -> list[list]:
+        """A flat Python list cut into one list per sequence."""
+        out, pos = [], 0
+        for n in self.full.tolist():
+            out.append(flat[pos : pos + n])
+            pos += n
+        return out
