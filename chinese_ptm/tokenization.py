@@ -384,8 +384,7 @@ class GlyceBertTokenizer(BertTokenizer):
         edges = np.diff(np.concatenate(([0], (run & direct).view(np.int8), [0])))
         run_start, run_end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
         whole_texts = np.flatnonzero(whole)
-        encodings = self._tokenizer.encode_batch([joined[a:b] for a, b in zip(run_start, run_end)]
-                                                 + [fed[k] for k in whole_texts], add_special_tokens=False)
+        encodings = self._wordpiece([joined[a:b] for a, b in zip(run_start, run_end)] + [fed[k] for k in whole_texts])
         shift = np.concatenate((run_start, base[whole_texts]))  # where each encoded string starts in joined
         count = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))
         flat = np.fromiter(chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)), dtype=np.int64,
@@ -398,6 +397,13 @@ class GlyceBertTokenizer(BertTokenizer):
         ids, spans = ids[order], spans[order]
         owner = np.searchsorted(base, spans[:, 0], side="right") - 1
         return ids, spans - base[owner][:, None], np.bincount(owner, minlength=len(fed))
+
+    def _wordpiece(self, strings: list[str]) -> list:
+        """The backend's encodings of strings without special tokens: a few one by one (a batch costs a thread pool
+        dispatch of tens of microseconds, which single calls would pay), many as a parallel batch."""
+        if len(strings) <= 16:
+            return [self._tokenizer.encode(s, add_special_tokens=False) for s in strings]
+        return self._tokenizer.encode_batch(strings, add_special_tokens=False)
 
     def _pad(self, encoded_inputs, max_length=None, padding_strategy=None, pad_to_multiple_of=None,
              padding_side=None, return_attention_mask=None):
