@@ -363,8 +363,9 @@ class GlyceBertTokenizer(BertTokenizer):
         """``(ids, spans, lengths)`` of ``fed`` as ``encode_batch`` without special tokens gives them, spans in each
         text. BERT's normaliser and pre-tokenizer split Chinese characters and punctuation off wherever they
         stand, so each one-token character is its own token id (read from the table ``one_token_chars`` built);
-        only the runs between them go through WordPiece, each on its own. A text holding anything but those
-        characters, ASCII letters, digits and spaces, or a special token's text, goes through WordPiece whole."""
+        only the runs between them go through WordPiece, each on its own. A text holding a character no run may
+        hold (see ``_run_chars``: combining marks, control and format characters) or a special token's text goes
+        through WordPiece whole."""
         self.one_token_chars()
         self.set_truncation_and_padding(PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0,
                                         None, None)  # the runs' encodings must come back whole and unpadded
