@@ -15,6 +15,23 @@ import numpy as np
 from transformers.tokenization_utils_base import PaddingStrategy
 
 
+class DirectTables:
+    """What the direct path derives from a tokenizer on first use: the one-token characters and their ids, the run
+    characters, whether tokens were added, the template. Pickled empty and rebuilt where used, so that a
+    tokenizer's pickled bytes do not depend on whether it was called (``datasets`` fingerprints a ``map`` by
+    them) and workers are not sent megabytes of tables."""
+
+    def __init__(self):
+        self.one_token_chars: np.ndarray | None = None  # (top + 1,) bool
+        self.one_token_ids: np.ndarray | None = None  # (top + 1,) int64, -1 where not one token
+        self.run_chars: np.ndarray | None = None  # (top + 1,) bool
+        self.added_state: tuple[int, bool] | None = None  # (vocabulary size, only special tokens added)
+        self.template: tuple | None = None  # (post-processor state, (cls_id, sep_id) or None)
+
+    def __reduce__(self):
+        return DirectTables, ()
+
+
 class LazyEncodings(Sequence):
     """The backend's ``Encoding`` objects of a batch, computed on first use.
 

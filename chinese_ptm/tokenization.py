@@ -22,7 +22,7 @@ from transformers.tokenization_utils_base import PaddingStrategy, TruncationStra
 
 from .pinyin import PINYIN_SLOTS, PinyinTables, decode_syllable, reading_engine
 from .text import CJK_RANGES
-from .token_batch import Layout, LazyEncodings, padded_lengths
+from .token_batch import DirectTables, Layout, LazyEncodings, padded_lengths
 from .token_readings import Segments
 from .vocab import VOCAB_FILE, read_vocab_tokens
 
@@ -99,11 +99,7 @@ class GlyceBertTokenizer(BertTokenizer):
         self._engine = reading_engine()
         self._rows = pinyin_tables.rows(self._engine)  # (R, 8) ids of every interned reading
         self._row_lists = self._rows.tolist()
-        self._one_token_chars: np.ndarray | None = None
-        self._one_token_ids: np.ndarray | None = None
-        self._run_chars: np.ndarray | None = None
-        self._added_state: tuple[int, bool] | None = None
-        self._template: tuple | None = None  # (post-processor state, (cls_id, sep_id) or None)
+        self._direct = DirectTables()
 
     # -- the aligned fast path -----------------------------------------------------------------
     def one_token_chars(self) -> np.ndarray:
@@ -114,7 +110,7 @@ class GlyceBertTokenizer(BertTokenizer):
         text made only of such characters, token ``1 + i`` is character ``i``, so no offsets
         have to be read back from the backend.
         """
-        if self._one_token_chars is None:
+        if self._direct.one_token_chars is None:
             top = self._engine.max_codepoint
             candidates = [cp for lo, hi in CJK_RANGES for cp in range(lo, min(hi, top - 1) + 1)]
             candidates += [
@@ -136,21 +132,21 @@ class GlyceBertTokenizer(BertTokenizer):
             good = (hits[:-1] == 1) & ~spoiled[:-1]
             table = np.zeros(top + 1, dtype=bool)
             table[np.asarray(candidates, dtype=np.int64)[good]] = True
-            self._one_token_chars = table
-            self._one_token_ids = np.full(top + 1, -1, dtype=np.int64)  # their token ids (the direct path)
-            self._one_token_ids[np.asarray(candidates, dtype=np.int64)[good]] = token_id[:-1][good]
-            self._run_chars = _run_chars(top) & ~table  # the sentinel slot top is neither
-        return self._one_token_chars
+            self._direct.one_token_chars = table
+            self._direct.one_token_ids = np.full(top + 1, -1, dtype=np.int64)  # their token ids (the direct path)
+            self._direct.one_token_ids[np.asarray(candidates, dtype=np.int64)[good]] = token_id[:-1][good]
+            self._direct.run_chars = _run_chars(top) & ~table  # the sentinel slot top is neither
+        return self._direct.one_token_chars
 
     def _only_special_tokens_added(self) -> bool:
         """True when no token was added besides the special ones: an added token made of Chinese characters or
         punctuation would merge several of them, which the fast paths assume never happens."""
         size = self._tokenizer.get_vocab_size(with_added_tokens=True)
-        if self._added_state is None or self._added_state[0] != size:
+        if self._direct.added_state is None or self._direct.added_state[0] != size:
             specials = set(self.all_special_tokens)
             plain_added = [t for t in self.get_added_vocab() if t not in specials]
-            self._added_state = (size, not plain_added)
-        return self._added_state[1]
+            self._direct.added_state = (size, not plain_added)
+        return self._direct.added_state[1]
 
     def _aligned_ok(self, kwargs: dict, split: bool, pair: bool) -> int | None:
         """When the fast path applies to this call, the most content tokens a text may keep
@@ -260,15 +256,15 @@ class GlyceBertTokenizer(BertTokenizer):
         else None. Checked by encoding one character, once per post-processor."""
         processor = self._tokenizer.post_processor
         state = processor.__getstate__() if processor is not None else None
-        if self._template is None or self._template[0] != state:
+        if self._direct.template is None or self._direct.template[0] != state:
             self.set_truncation_and_padding(PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0,
                                             None, None)
             full = self._tokenizer.encode("一", add_special_tokens=True)
             bare = self._tokenizer.encode("一", add_special_tokens=False).ids
             bert = (full.ids[1:-1] == bare and full.type_ids == [0] * len(full) and bool(bare)
                     and full.special_tokens_mask == [1] + [0] * len(bare) + [1])
-            self._template = (state, (full.ids[0], full.ids[-1]) if bert else None)
-        return self._template[1]
+            self._direct.template = (state, (full.ids[0], full.ids[-1]) if bert else None)
+        return self._direct.template[1]
 
     def _call_direct(self, texts: list[str], batched: bool, keep: int, want_offsets: bool, kw: dict) -> BatchEncoding:
         """``__call__`` on single texts without the backend: the content tokens come from ``_encode_direct``,
@@ -301,8 +297,8 @@ class GlyceBertTokenizer(BertTokenizer):
         """The flat columns the backend path returns for these keyword arguments, in its key order."""
         none = np.zeros(len(ids), dtype=np.int64)
         pad_id = self.pad_token_id if self.pad_token_id is not None else 0
-        columns = {"input_ids": layout.column(ids, self._template[1][0], pad_id)}
-        columns["input_ids"][layout.sep] = self._template[1][1]
+        columns = {"input_ids": layout.column(ids, self._direct.template[1][0], pad_id)}
+        columns["input_ids"][layout.sep] = self._direct.template[1][1]
         names = self.model_input_names
         if kw.get("return_token_type_ids") if kw.get("return_token_type_ids") is not None else "token_type_ids" in names:
             columns["token_type_ids"] = layout.column(none, 0, self.pad_token_type_id)
@@ -373,7 +369,7 @@ class GlyceBertTokenizer(BertTokenizer):
         cps = self._engine.codepoints(joined)
         base = np.concatenate(([0], np.cumsum([len(t) + 1 for t in fed])))  # text k: joined[base[k]:base[k+1]-1]
         text_of = np.repeat(np.arange(len(fed)), np.diff(base))
-        one, run = self._one_token_ids[cps] >= 0, self._run_chars[cps]
+        one, run = self._direct.one_token_ids[cps] >= 0, self._direct.run_chars[cps]
         other = ~(one | run)
         other[base[1:] - 1] = False  # the separators
         whole = np.bincount(text_of[other], minlength=len(fed)) > 0
@@ -390,7 +386,7 @@ class GlyceBertTokenizer(BertTokenizer):
         count = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))
         flat = np.fromiter(chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)), dtype=np.int64,
                            count=2 * int(count.sum())).reshape(-1, 2) + np.repeat(shift, count)[:, None]
-        ids = np.concatenate((self._one_token_ids[cps[one_at]],
+        ids = np.concatenate((self._direct.one_token_ids[cps[one_at]],
                               np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64,
                                           count=int(count.sum()))))
         spans = np.concatenate((np.stack((one_at, one_at + 1), axis=1), flat))

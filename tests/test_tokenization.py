@@ -336,3 +336,19 @@ def test_call_direct_path_follows_the_post_processor(tmp_path):
     tok._tokenizer.post_processor = TemplateProcessing(single="[CLS] $A", special_tokens=[("[CLS]", tok.cls_token_id)])
     after = tok(["银行", "行长"])
     assert after["input_ids"][0] == before[:-1] and type(after._encodings) is list
+
+
+def test_fingerprint_does_not_depend_on_use():
+    """datasets fingerprints a map by the pickled tokenizer: tables made on first use must not change it, and a
+    pickled tokenizer (as sent to workers) rebuilds them and encodes the same."""
+    import pickle
+
+    from datasets.fingerprint import Hasher
+
+    tok = load_tokenizer()
+    before = Hasher.hash(tok)
+    used = tok(["中国１９９８年 iPhone"], padding="max_length", truncation=True, max_length=12)
+    assert Hasher.hash(tok) == before
+    copy = pickle.loads(pickle.dumps(tok))
+    assert copy._direct.one_token_chars is None
+    assert copy(["中国１９９８年 iPhone"], padding="max_length", truncation=True, max_length=12) == used
