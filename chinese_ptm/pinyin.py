@@ -30,6 +30,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from .text import codepoints
+
 logger = logging.getLogger(__name__)
 
 #: The 32 pinyin symbols of ChineseBERT: tone digits, then the Latin letters (ü is written ``v``).
@@ -226,8 +228,7 @@ class ReadingEngine:
 
     # -- whole texts ---------------------------------------------------------------------------
     def codepoints(self, text: str) -> np.ndarray:
-        cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        return np.minimum(cps, self.max_codepoint).astype(np.int64)
+        return np.minimum(codepoints(text), self.max_codepoint).astype(np.int64)
 
     def readings_of(self, text: str) -> np.ndarray:
         """Reading index of every character of ``text`` (int32, length ``len(text)``; 0 = none)."""

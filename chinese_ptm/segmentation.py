@@ -22,7 +22,7 @@ from typing import Mapping, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .errors import UserError
-from .text import NormalizedText, normalize
+from .text import NormalizedText, codepoints, normalize
 
 Span = tuple[int, int]
 
@@ -304,8 +304,7 @@ _SPACE_TABLE = np.array([chr(c).isspace() for c in range(0x10000)] + [False], dt
 
 
 def _is_space(text: str) -> np.ndarray:
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return _SPACE_TABLE[np.minimum(cps, 0x10000)]
+    return _SPACE_TABLE[np.minimum(codepoints(text), 0x10000)]
 
 
 BACKENDS = {"jieba": JiebaSegmenter, "pkuseg": PkusegSegmenter, "ltp": LtpSegmenter}

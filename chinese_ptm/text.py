@@ -64,6 +64,11 @@ class NormalizedText:
         return int(self.source_index[start]), int(self.source_index[end - 1]) + 1
 
 
+def codepoints(text: str) -> np.ndarray:
+    """The code points of ``text`` (uint32; lone surrogates kept as they are), without a Python loop."""
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+
+
 def normalize(text: str) -> NormalizedText:
     """Fold full-width ASCII, the ideographic space, curly quotes, dashes and ellipses to ASCII.
 

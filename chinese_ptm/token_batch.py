@@ -15,6 +15,20 @@ import numpy as np
 from transformers.tokenization_utils_base import PaddingStrategy
 
 
+def positions_in_rows(lengths: np.ndarray) -> np.ndarray:
+    """For rows of ``lengths`` items laid end to end, each item's position within its row (0, 1, ... per row)."""
+    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+
+
+def split_rows(flat: list, lengths) -> list[list]:
+    """A flat Python list cut into consecutive rows of ``lengths`` items."""
+    out, pos = [], 0
+    for n in lengths:
+        out.append(flat[pos : pos + n])
+        pos += n
+    return out
+
+
 class DirectTables:
     """What the direct path derives from a tokenizer on first use: the one-token characters and their ids, the run
     characters, whether tokens were added, the template. Pickled empty and rebuilt where used, so that a
@@ -77,9 +91,7 @@ class Layout:
         self.kept, self.full = kept, full
         start = np.cumsum(full) - full  # each sequence's first slot
         self.total = int(full.sum())
-        owner = np.repeat(np.arange(len(kept)), kept)
-        within = np.arange(int(kept.sum())) - np.repeat(np.cumsum(kept) - kept, kept)
-        self.content = start[owner] + 1 + within
+        self.content = np.repeat(start, kept) + 1 + positions_in_rows(kept)
         self.cls, self.sep = start, start + kept + 1
         slot = np.arange(self.total) - np.repeat(start, full)
         self.real = slot < np.repeat(kept + 2, full)
@@ -100,8 +112,4 @@ class Layout:
 
     def lists(self, flat: list) -> list[list]:
         """A flat Python list cut into one list per sequence."""
-        out, pos = [], 0
-        for n in self.full.tolist():
-            out.append(flat[pos : pos + n])
-            pos += n
-        return out
+        return split_rows(flat, self.full.tolist())

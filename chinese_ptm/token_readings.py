@@ -8,6 +8,7 @@ from itertools import chain
 import numpy as np
 
 from .text import normalize, replace_lone_surrogates
+from .token_batch import positions_in_rows
 
 
 class Segments:
@@ -48,7 +49,7 @@ class Segments:
             simple = bad[seg_base[:-1] + seg_len] == bad[seg_base[:-1]]  # per segment (= sample)
             slow = ~simple[sample_of]
             # token 1 + i is character i, for the characters the text keeps after truncation
-            token = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            token = positions_in_rows(lengths)
             kept = np.repeat(np.minimum(seg_len[sample_of], keep), lengths)
             inside = (token >= 1) & (token <= kept) & np.repeat(~slow, lengths)
             spans[inside, 0] = token[inside] - 1

@@ -9,6 +9,7 @@ tokenizer's; readings of a pair are computed on each side on its own.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import unicodedata
@@ -22,7 +23,7 @@ from transformers.tokenization_utils_base import PaddingStrategy, TruncationStra
 
 from .pinyin import PINYIN_SLOTS, PinyinTables, decode_syllable, reading_engine
 from .text import CJK_RANGES
-from .token_batch import DirectTables, Layout, LazyEncodings, padded_lengths
+from .token_batch import DirectTables, Layout, LazyEncodings, padded_lengths, positions_in_rows, split_rows
 from .token_readings import Segments
 from .vocab import VOCAB_FILE, read_vocab_tokens
 
@@ -236,10 +237,10 @@ class GlyceBertTokenizer(BertTokenizer):
             # lists of its pinyin2tensor table): building a fresh list per token costs more than
             # the whole WordPiece pass
             shared = self._row_lists
-            rows = _split(list(map(shared.__getitem__, pinyin.tolist())), lengths)
+            rows = split_rows(list(map(shared.__getitem__, pinyin.tolist())), lengths)
             out["pinyin_ids"] = rows[0] if squeeze else rows
             if offsets is not None:
-                spans = _split([tuple(p) for p in offsets.tolist()], lengths)
+                spans = split_rows([tuple(p) for p in offsets.tolist()], lengths)
                 out["offset_mapping"] = spans[0] if squeeze else spans
         return out
 
@@ -274,7 +275,7 @@ class GlyceBertTokenizer(BertTokenizer):
         fed, _ = segments.fed()
         ids, spans, lengths = self._encode_direct(fed)
         kept = np.minimum(lengths, keep)
-        stays = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths) < np.repeat(kept, lengths)
+        stays = positions_in_rows(lengths) < np.repeat(kept, lengths)  # truncation keeps the first tokens
         reading, offsets = segments.pinyin_ids(None, np.arange(len(fed)), self._engine, None, want_offsets,
                                                (spans[stays], kept))
         padding = kw.get("padding_strategy", PaddingStrategy.DO_NOT_PAD)
@@ -312,12 +313,10 @@ class GlyceBertTokenizer(BertTokenizer):
 
     def _direct_values(self, key: str, column: np.ndarray, layout: Layout, tensors) -> Any:
         """A column as the backend path gives it: (B, L, ...) arrays for tensors, else one list per sequence."""
-        if key == "pinyin_ids":
-            rows = layout.rows(column) if tensors is not None else None
-            if rows is not None:
-                return self._rows[rows]
-            return layout.lists(list(map(self._row_lists.__getitem__, column.tolist())))
         rows = layout.rows(column) if tensors is not None else None
+        if key == "pinyin_ids":  # reading indices -> their 8 ids (shared lists, as the backend path)
+            return self._rows[rows] if rows is not None else layout.lists(list(map(self._row_lists.__getitem__,
+                                                                                   column.tolist())))
         if rows is not None:
             return rows
         if key == "offset_mapping":
@@ -421,25 +420,18 @@ class GlyceBertTokenizer(BertTokenizer):
         return out
 
 
+@functools.lru_cache(maxsize=None)
 def _run_chars(top: int) -> np.ndarray:
-    """Code points below ``top`` (the table has ``top + 1`` slots) that may stand in the runs the direct path gives WordPiece on their own: every
-    assigned character but combining marks (BERT's accent stripping folds a mark into the character before it,
-    which may be a one-token character) and control, format and private characters (its cleaning drops or
-    splits on them). Runs end at one-token characters, which BERT always isolates, so a run's words are the
-    words WordPiece would see in the whole text."""
+    """Code points below ``top`` (the table has ``top + 1`` slots) that may stand in the runs the direct path
+    gives WordPiece on their own: every assigned character but combining marks (BERT's accent stripping folds a
+    mark into the character before it, which may be a one-token character) and control, format and private
+    characters (its cleaning drops or splits on them). Runs end at one-token characters, which BERT always
+    isolates, so a run's words are the words WordPiece would see in the whole text. Built once per process."""
     table = np.zeros(top + 1, dtype=bool)
     table[:0x80] = [chr(c).isprintable() for c in range(0x80)]
     for cp in range(0x80, top):
         table[cp] = unicodedata.category(chr(cp))[0] in "LNSPZ"
     return table
-
-
-def _split(flat: list, lengths: Sequence[int]) -> list[list]:
-    out, pos = [], 0
-    for n in lengths:
-        out.append(flat[pos : pos + n])
-        pos += n
-    return out
 
 
 def load_tokenizer(path: str | Path | None = None, **kwargs) -> GlyceBertTokenizer:

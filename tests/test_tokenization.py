@@ -327,7 +327,7 @@ def test_call_direct_path_pickles_and_reads_words(default_tokenizer):
     assert again["input_ids"] == enc["input_ids"] and again.encodings[0].ids == enc.encodings[0].ids
 
 
-def test_call_direct_path_follows_the_post_processor(tmp_path):
+def test_call_direct_path_follows_the_post_processor():
     """A tokenizer whose template is not [CLS] text [SEP] goes through the backend."""
     from tokenizers.processors import TemplateProcessing
 

@@ -146,10 +146,7 @@ def _deduplicate(paths: list[Path], read: list[dict], staging: Path, cfg: Prepar
 
         paragraphs = _paragraphs(staging, row["index"], with_text=False)
         first = doc_id
-        for sentences in documents_of(paragraphs, stats, keep):
-            stats.documents += 1
-            stats.sentences += len(sentences)
-            doc_id += 1
+        doc_id += sum(1 for _ in documents_of(paragraphs, stats, keep))
         plans.append({"index": row["index"], "first_doc_id": first, "keep": kept})
     return stats, plans
 

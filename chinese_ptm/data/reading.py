@@ -212,13 +212,14 @@ class Deduplicator:
 
 
 def documents_of(paragraphs, stats: ReadStats, keep) -> Iterator[list[str]]:
-    """The documents (lists of sentences) of one source's paragraphs, in order: ``keep(paragraph)`` says
-    whether a paragraph stays (deduplication); a document left without sentences is dropped."""
+    """The documents (lists of sentences) of one source's paragraphs, in order, counted in ``stats``:
+    ``keep(paragraph)`` says whether a paragraph stays (deduplication); a document left without sentences is
+    dropped."""
     current: list[str] = []
     number = None
     for paragraph in paragraphs:
         if paragraph.document != number and current:
-            yield current
+            yield _counted(current, stats)
             current = []
         number = paragraph.document
         if keep(paragraph):
@@ -226,7 +227,13 @@ def documents_of(paragraphs, stats: ReadStats, keep) -> Iterator[list[str]]:
             stats.chars += paragraph.chars
             current.extend(paragraph.sentences)
     if current:
-        yield current
+        yield _counted(current, stats)
+
+
+def _counted(sentences: list[str], stats: ReadStats) -> list[str]:
+    stats.documents += 1
+    stats.sentences += len(sentences)
+    return sentences
 
 
 def iter_documents(sources: Sequence[str | Path], cfg: PrepareConfig, stats: ReadStats,
@@ -241,8 +248,6 @@ def iter_documents(sources: Sequence[str | Path], cfg: PrepareConfig, stats: Rea
     for name, paragraphs in sources:
         where = (lambda p: name) if texts is not None else (lambda p: f"{name}:{p.line}")
         for sentences in documents_of(paragraphs, stats, lambda p: dedupe.keep(p.key, where(p))):
-            stats.documents += 1
-            stats.sentences += len(sentences)
             yield {"doc_id": doc_id, "sentences": sentences}
             doc_id += 1
 

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..pinyin import PINYIN_SLOTS
 from ..segmentation import Segmenter, segment_batch
+from ..token_batch import positions_in_rows
 from .reading import PrepareConfig
 
 #: the stages of building records, timed per batch (``RecordBuilder.seconds``; bench/data.py reports them)
@@ -109,8 +110,7 @@ class RecordBuilder:
         span = words[unit[:, 0] + unit_len - 1] - first_word + 1
         before = np.cumsum(span) - span
         unit_shift = before - before[groups[record_of_unit, 0]] - first_word
-        tokens = np.concatenate([np.arange(a, b) for a, b in zip(first_token, last_token)]) if len(groups) else \
-            np.zeros(0, dtype=np.int64)
+        tokens = np.repeat(first_token, inner) + positions_in_rows(inner)  # each record's slice of the batch
         body = np.ones(int(offsets[-1]), dtype=bool)
         body[offsets[:-1]] = body[offsets[1:] - 1] = False  # [CLS], [SEP]
         ids = np.empty(int(offsets[-1]), dtype=np.int32)

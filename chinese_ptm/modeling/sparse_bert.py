@@ -34,6 +34,12 @@ def mark_architecture(save_directory, name: str) -> None:
         config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+def mlm_head(model):
+    """The MLM prediction head (hidden states -> vocabulary logits) of a masked-LM model: ``cls.predictions`` in
+    BERT's and GlyceBERT's classes, ``predictions`` in ALBERT's."""
+    return model.cls.predictions if hasattr(model, "cls") else model.predictions
+
+
 class _Sparse:
     """The forward pass with labels: the encoder, then the MLM head at the labelled positions only (and the
     sentence head on the pooled output, for the pretraining classes); without labels, the class's own."""
@@ -45,9 +51,6 @@ class _Sparse:
         super().save_pretrained(save_directory, *args, **kwargs)
         mark_architecture(save_directory, self.saved_as)
 
-    def mlm_head(self):
-        return self.cls.predictions if hasattr(self, "cls") else self.predictions  # BERT's, ALBERT's
-
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, labels=None, next_sentence_label=None, sentence_order_label=None, **kwargs):
         sentence_label = next_sentence_label if next_sentence_label is not None else sentence_order_label
@@ -57,7 +60,7 @@ class _Sparse:
             return super().forward(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
         outputs = self.base_model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                                   position_ids=position_ids, inputs_embeds=inputs_embeds, return_dict=True, **kwargs)
-        logits, loss = masked_lm_logits_and_loss(self.mlm_head(), outputs.last_hidden_state, labels, True)
+        logits, loss = masked_lm_logits_and_loss(mlm_head(self), outputs.last_hidden_state, labels, True)
         if self.sentence_head is None:
             return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
                                   attentions=outputs.attentions)

@@ -25,6 +25,7 @@ from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..errors import SettingsError
+from ..modeling.sparse_bert import mlm_head
 from .template import Template, Verbalizer
 
 SCORINGS = ("mean", "joint", "autoregressive")
@@ -97,8 +98,7 @@ class PromptModel(nn.Module):
         projection at every position would cost more than the encoder)."""
         hidden = self.mlm.base_model(**inputs).last_hidden_state  # (B, T, H)
         picked = torch.gather(hidden, 1, slots[:, :, None].expand(-1, -1, hidden.shape[-1]))  # (B, n, H)
-        head = getattr(self.mlm, "cls", None) or self.mlm.predictions  # BERT's and GlyceBERT's, or ALBERT's
-        return head(picked).float().log_softmax(-1)
+        return mlm_head(self.mlm)(picked).float().log_softmax(-1)
 
     # -- scores -----------------------------------------------------------------------------------------------
     def word_scores(self, inputs: dict) -> list[list[torch.Tensor]]:
