@@ -29,7 +29,7 @@ def models():
     from transformers import BertConfig, BertModel
 
     from chinese_ptm.modeling import GlyceBertConfig, GlyceBertModel
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     tokenizer = load_tokenizer()
     torch.manual_seed(0)
@@ -58,10 +58,17 @@ def measure(name: str, model, tokenizer, tokens: int, repeats: int) -> dict:
     capture = capture_attention(model, tokenizer, text)
     start = time.perf_counter()
     page = AttentionView(capture, text).html()
-    return {"model": name, "tokens": len(capture.tokens), "sdpa_forward_s": round(sdpa, 4),
-            "eager_output_attentions_s": round(eager_weights, 4), "capture_with_hooks_s": round(hooks, 4),
-            "capture_vs_output_attentions": round(hooks / eager_weights, 2), "capture_vs_sdpa": round(hooks / sdpa, 2),
-            "page_build_s": round(time.perf_counter() - start, 3), "page_bytes": len(page.encode("utf-8"))}
+    return {
+        "model": name,
+        "tokens": len(capture.tokens),
+        "sdpa_forward_s": round(sdpa, 4),
+        "eager_output_attentions_s": round(eager_weights, 4),
+        "capture_with_hooks_s": round(hooks, 4),
+        "capture_vs_output_attentions": round(hooks / eager_weights, 2),
+        "capture_vs_sdpa": round(hooks / sdpa, 2),
+        "page_build_s": round(time.perf_counter() - start, 3),
+        "page_bytes": len(page.encode("utf-8")),
+    }
 
 
 def main() -> None:
@@ -70,8 +77,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     loaded, tokenizer = models()
-    rows = [measure(name, model, tokenizer, tokens, args.repeats)
-            for tokens in args.tokens for name, model in loaded.items()]
+    rows = [
+        measure(name, model, tokenizer, tokens, args.repeats)
+        for tokens in args.tokens
+        for name, model in loaded.items()
+    ]
     print(json.dumps({"benchmark": "attention", "threads": torch.get_num_threads(), "rows": rows}, indent=2))
 
 

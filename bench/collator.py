@@ -41,7 +41,7 @@ def pack_records(tokenizer, paragraphs: list[str], length: int) -> list[dict]:
     the sentences of a record come from one document (LINES_PER_DOCUMENT paragraphs)."""
     import jieba
 
-    from chinese_ptm.pinyin import PINYIN_SLOTS
+    from chinese_ptm.text.pinyin import PINYIN_SLOTS
 
     jieba.setLogLevel(logging.WARNING)
     room = length - 3
@@ -125,9 +125,9 @@ def main(argv=None) -> dict:
     import torch
     from transformers import DataCollatorForLanguageModeling
 
-    from chinese_ptm.corpora import peoples_daily_lines
+    from chinese_ptm.data.corpora import peoples_daily_lines
     from chinese_ptm.masking import MaskingCollator, PinyinGlyphSimilarity
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     torch.manual_seed(0)
     tokenizer = load_tokenizer(args.tokenizer)

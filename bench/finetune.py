@@ -30,13 +30,13 @@ STRATEGIES = {
     "LoRA": {"method.peft": "lora"},
     "adapters": {"method.peft": "adapters"},
 }
-#: what trains all or many weights gets the evaluation's rate for the model's width (chinese_ptm.evaluate);
+#: what trains all or many weights gets the evaluation's rate for the model's width (chinese_ptm.apps.evaluate);
 #: what trains few parameters gets twice that (the usual practice for heads, LoRA, adapters)
 WHOLE_MODEL = ("full", "top-2 layers", "gradual unfreezing")
 
 
 def learning_rate(name: str, model: Path) -> float:
-    from chinese_ptm.evaluate import default_learning_rate
+    from chinese_ptm.apps.evaluate import default_learning_rate
 
     return default_learning_rate(model) * (1 if name in WHOLE_MODEL else 2)
 
@@ -44,8 +44,19 @@ def learning_rate(name: str, model: Path) -> float:
 def pretrained_checkpoint(workdir: Path) -> Path:
     out = workdir / "chinesebert-tiny"
     if not (out / "final" / "config.json").is_file():
-        subprocess.run([sys.executable, "-m", "chinese_ptm.pretrain", "chinesebert-tiny", "--output-dir", str(out),
-                        "--set", "training.report_to=none"], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "chinese_ptm.pretrain",
+                "chinesebert-tiny",
+                "--output-dir",
+                str(out),
+                "--set",
+                "training.report_to=none",
+            ],
+            check=True,
+        )
     return out / "final"
 
 
@@ -54,21 +65,38 @@ def run_strategy(task: str, model: Path, name: str, args, workdir: Path) -> dict
     from chinese_ptm.finetune.runner import preset_settings, run
     from chinese_ptm.runtime.config import apply_overrides
 
-    settings = {**preset_settings(task), "task.preset": task, "model.path": str(model),
-                "task.max_length": args.max_length, "task.max_train_examples": args.train_examples,
-                "training.num_train_epochs": args.epochs, "training.per_device_train_batch_size": 32,
-                "training.learning_rate": learning_rate(name, model), "training.disable_tqdm": True,
-                "training.logging_steps": 1000, "output_dir": str(workdir / task / name.replace(" ", "_")),
-                "seeds": list(range(1, args.seeds + 1)), "save_model": False, "method.pooling": "mean",
-                **STRATEGIES[name]}
+    settings = {
+        **preset_settings(task),
+        "task.preset": task,
+        "model.path": str(model),
+        "task.max_length": args.max_length,
+        "task.max_train_examples": args.train_examples,
+        "training.num_train_epochs": args.epochs,
+        "training.per_device_train_batch_size": 32,
+        "training.learning_rate": learning_rate(name, model),
+        "training.disable_tqdm": True,
+        "training.logging_steps": 1000,
+        "output_dir": str(workdir / task / name.replace(" ", "_")),
+        "seeds": list(range(1, args.seeds + 1)),
+        "save_model": False,
+        "method.pooling": "mean",
+        **STRATEGIES[name],
+    }
     started = time.perf_counter()
     results = run(build_config([apply_overrides({}, settings)]), progress=False)
-    return {"task": task, "strategy": name, "metric": results["metric"],
-            "trainable_parameters": results["trainable_parameters"], "total_parameters": results["total_parameters"],
-            "dev_mean": results["dev"]["score"], "dev_std": results["dev_std"]["score"],
-            "test_mean": results["test"]["score"], "test_std": results["test_std"]["score"],
-            "seconds_per_run": (time.perf_counter() - started) / args.seeds,
-            "learning_rate": learning_rate(name, model)}
+    return {
+        "task": task,
+        "strategy": name,
+        "metric": results["metric"],
+        "trainable_parameters": results["trainable_parameters"],
+        "total_parameters": results["total_parameters"],
+        "dev_mean": results["dev"]["score"],
+        "dev_std": results["dev_std"]["score"],
+        "test_mean": results["test"]["score"],
+        "test_std": results["test_std"]["score"],
+        "seconds_per_run": (time.perf_counter() - started) / args.seeds,
+        "learning_rate": learning_rate(name, model),
+    }
 
 
 def main() -> None:
@@ -87,8 +115,16 @@ def main() -> None:
     from chinese_ptm.finetune.embedded import load_embedded_task
 
     model = args.model or pretrained_checkpoint(args.workdir)
-    report = {"model": str(model), "seeds": args.seeds, "epochs": args.epochs, "train_examples": args.train_examples,
-              "max_length": args.max_length, "batch_size": 32, "baselines": {}, "rows": []}
+    report = {
+        "model": str(model),
+        "seeds": args.seeds,
+        "epochs": args.epochs,
+        "train_examples": args.train_examples,
+        "max_length": args.max_length,
+        "batch_size": 32,
+        "baselines": {},
+        "rows": [],
+    }
     for task in args.tasks.split(","):
         data = load_embedded_task(task, None)
         if args.train_examples:

@@ -28,8 +28,11 @@ VARIANTS = {
     "lr 2e-3": {"training.learning_rate": 2e-3},
     "lr 5e-4": {"training.learning_rate": 5e-4},
     "dropout 0.1": {"model.hidden_dropout_prob": 0.1, "model.attention_probs_dropout_prob": 0.1},
-    "128 tokens x 32 sequences": {"data.max_length": 128, "training.global_batch_size": 32,
-                                  "training.micro_batch_size": 32},
+    "128 tokens x 32 sequences": {
+        "data.max_length": 128,
+        "training.global_batch_size": 32,
+        "training.micro_batch_size": 32,
+    },
     "char masking": {"masking.strategy": "char", "masking.heldout_strategy": "mixed"},
     "raw glyph bitmaps (scale 1)": {"model.glyph_scale": 1.0},
     "random fusion init": {"model.fusion_init": "random"},
@@ -39,25 +42,42 @@ VARIANTS = {
 
 
 def pretrain(name: str, overrides: dict, workdir: Path, recipe: str) -> dict:
-    from chinese_ptm.pretrain import run
-    from chinese_ptm.recipe import load_recipe
+    from chinese_ptm.pretrain.recipe import load_recipe
+    from chinese_ptm.pretrain.runner import run
 
     out = workdir / name.replace(" ", "_").replace("/", "-")
     prepared = workdir / f"prepared-{overrides.get('data.max_length', 'recipe')}"  # records fit one length
-    settings = {"output_dir": str(out), "data.prepared_dir": str(prepared), "training.report_to": "none",
-                "training.disable_tqdm": True, "training.save_steps": 100000, **overrides}
+    settings = {
+        "output_dir": str(out),
+        "data.prepared_dir": str(prepared),
+        "training.report_to": "none",
+        "training.disable_tqdm": True,
+        "training.save_steps": 100000,
+        **overrides,
+    }
     started = time.perf_counter()
     report = run(load_recipe(recipe, settings), resume=False)[-1]
-    return {"variant": name, "overrides": overrides, "steps": report["steps"],
-            "heldout_mlm_accuracy": report["heldout_mlm_accuracy"], "heldout_mlm_loss": report["heldout_mlm_loss"],
-            "train_seconds": report["seconds_this_run"], "wall_seconds": time.perf_counter() - started,
-            "tokens_seen": report["tokens_seen"], "final_checkpoint": report["final_checkpoint"]}
+    return {
+        "variant": name,
+        "overrides": overrides,
+        "steps": report["steps"],
+        "heldout_mlm_accuracy": report["heldout_mlm_accuracy"],
+        "heldout_mlm_loss": report["heldout_mlm_loss"],
+        "train_seconds": report["seconds_this_run"],
+        "wall_seconds": time.perf_counter() - started,
+        "tokens_seen": report["tokens_seen"],
+        "final_checkpoint": report["final_checkpoint"],
+    }
 
 
 def seconds_per_step(name: str, overrides: dict, workdir: Path, recipe: str, steps: int = 40) -> float:
     """Calibration: the training loop's seconds per step of an arm (startup and preparation excluded)."""
-    result = pretrain(f"calibrate {name}", {**overrides, "training.max_steps": steps, "training.warmup_steps": 1,
-                                             "training.eval_steps": None}, workdir, recipe)
+    result = pretrain(
+        f"calibrate {name}",
+        {**overrides, "training.max_steps": steps, "training.warmup_steps": 1, "training.eval_steps": None},
+        workdir,
+        recipe,
+    )
     return result["train_seconds"] / result["steps"]
 
 
@@ -71,9 +91,14 @@ def explore(args) -> dict:
 
 #: the pretraining arms compared at equal wall time: (tiny recipe, overrides); each shipped tiny recipe keeps
 #: the data, schedule and batch of chinesebert-tiny, so the arms differ in the model and objective only
-ARMS = {"GlyceBERT": ("chinesebert-tiny", {}), "BERT": ("chinesebert-tiny", {"model.architecture": "bert"}),
-        "ELECTRA": ("electra-tiny", {}), "ELECTRA-BERT": ("electra-tiny", {"model.architecture": "bert"}),
-        "ALBERT": ("albert-tiny", {}), "GlyceBERT-ALBERT": ("albert-tiny", {"model.architecture": "glycebert"})}
+ARMS = {
+    "GlyceBERT": ("chinesebert-tiny", {}),
+    "BERT": ("chinesebert-tiny", {"model.architecture": "bert"}),
+    "ELECTRA": ("electra-tiny", {}),
+    "ELECTRA-BERT": ("electra-tiny", {"model.architecture": "bert"}),
+    "ALBERT": ("albert-tiny", {}),
+    "GlyceBERT-ALBERT": ("albert-tiny", {"model.architecture": "glycebert"}),
+}
 
 
 #: arms whose fine-tuned architecture is another arm's: its from-scratch baseline is that arm's (an ELECTRA
@@ -82,22 +107,32 @@ SAME_SCRATCH = {"ELECTRA": "GlyceBERT", "ELECTRA-BERT": "BERT"}
 
 
 def compare(args) -> dict:
-    from chinese_ptm.demo import DEMO_EVALUATION
-    from chinese_ptm.evaluate import run as evaluate
+    from chinese_ptm.apps.demo import DEMO_EVALUATION
+    from chinese_ptm.apps.evaluate import run as evaluate
 
     arms = {name: ARMS[name] for name in args.arms.split(",")}
     budget = DEMO_EVALUATION if args.budget == "demo" else {}
-    out = {"mode": "compare", "minutes": args.minutes, "seeds": args.seeds, "evaluation_budget": args.budget,
-           "arms": {}}
+    out = {
+        "mode": "compare",
+        "minutes": args.minutes,
+        "seeds": args.seeds,
+        "evaluation_budget": args.budget,
+        "arms": {},
+    }
     for name, (recipe, overrides) in arms.items():
         per_step = seconds_per_step(name, overrides, args.workdir, recipe)
         steps = max(int(args.minutes * 60 / per_step), 10)
         arm = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, recipe)
         arm["recipe"], arm["seconds_per_step"] = recipe, per_step
         scratch = SAME_SCRATCH.get(name) not in out["arms"]
-        arm["evaluation"] = evaluate(arm["final_checkpoint"], seeds=list(range(1, args.seeds + 1)),
-                                     scratch=scratch, overrides=budget,
-                                     output_dir=args.workdir / f"evaluate-{name}", progress=False)["tasks"]
+        arm["evaluation"] = evaluate(
+            arm["final_checkpoint"],
+            seeds=list(range(1, args.seeds + 1)),
+            scratch=scratch,
+            overrides=budget,
+            output_dir=args.workdir / f"evaluate-{name}",
+            progress=False,
+        )["tasks"]
         if not scratch:
             arm["scratch_from_arm"] = SAME_SCRATCH[name]
         out["arms"][name] = arm
@@ -112,8 +147,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--minutes", type=float, default=4.0, help="compare: pretraining wall time of each arm")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--budget", choices=["full", "demo"], default="full",
-                        help="compare: fine-tuning budget of the evaluation (demo: 3,000 examples, 2 epochs, batch 16)")
+    parser.add_argument(
+        "--budget",
+        choices=["full", "demo"],
+        default="full",
+        help="compare: fine-tuning budget of the evaluation (demo: 3,000 examples, 2 epochs, batch 16)",
+    )
     parser.add_argument("--arms", default="GlyceBERT,BERT", help=f"compare: comma-separated, of {', '.join(ARMS)}")
     parser.add_argument("--recipe", default="chinesebert-tiny", help="explore: the recipe the variants change")
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-learning"))

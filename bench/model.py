@@ -113,16 +113,21 @@ def other_families(args, layers: int, batch: dict, glycebert) -> dict:
     """ELECTRA on the BERT trunk, transformers' ALBERT (E 128, one shared layer group, SOP) and GlyceBERT with
     ALBERT's options, each with its inputs."""
     plain = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids", "labels")}
-    electra = ElectraForReplacedTokenDetection(ElectraConfig(**sizes(args, layers), embedding_size=args.hidden,
-                                                             generator_size=0.25)).train()
-    albert = SparseAlbertForPreTraining(AlbertConfig(**sizes(args, layers), embedding_size=128, num_hidden_groups=1,
-                                                     hidden_act="gelu")).train()
-    shared = GlyceBertForPreTraining(GlyceBertConfig(**sizes(args, layers), embedding_size=128,
-                                                     share_layers="all")).train()
+    electra = ElectraForReplacedTokenDetection(
+        ElectraConfig(**sizes(args, layers), embedding_size=args.hidden, generator_size=0.25)
+    ).train()
+    albert = SparseAlbertForPreTraining(
+        AlbertConfig(**sizes(args, layers), embedding_size=128, num_hidden_groups=1, hidden_act="gelu")
+    ).train()
+    shared = GlyceBertForPreTraining(
+        GlyceBertConfig(**sizes(args, layers), embedding_size=128, share_layers="all")
+    ).train()
     shared.load_glyph_table(glycebert.bert.embeddings.glyph_embeddings.embedding.weight)
-    return {"electra_bert_trunk": (electra, plain),
-            "albert": (albert, {**plain, "sentence_order_label": batch["sentence_order_label"]}),
-            "glycebert_albert": (shared, batch)}
+    return {
+        "electra_bert_trunk": (electra, plain),
+        "albert": (albert, {**plain, "sentence_order_label": batch["sentence_order_label"]}),
+        "glycebert_albert": (shared, batch),
+    }
 
 
 def measure(args, layers: int) -> dict:

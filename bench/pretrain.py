@@ -28,8 +28,8 @@ PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
 
 def _records(tokenizer, max_length: int, n: int):
-    from chinese_ptm.corpora import peoples_daily_lines
     from chinese_ptm.data import PrepareConfig, prepare_corpus
+    from chinese_ptm.data.corpora import peoples_daily_lines
 
     lines = peoples_daily_lines(1500)
     docs = ["\n".join(lines[i : i + 10]) for i in range(0, len(lines), 10)]
@@ -67,29 +67,43 @@ def step_rate(model, batches, steps: int, device, dtype) -> dict:
 def compare_size(size: str, steps: int, batch_size: int, max_length: int, device, dtype) -> dict:
     from transformers import BertConfig, BertForMaskedLM
 
-    from chinese_ptm.pretrain import make_collator
-    from chinese_ptm.recipe_model import build_model
-    from chinese_ptm.recipe import load_recipe
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.modeling.factory import build_model
+    from chinese_ptm.pretrain.recipe import load_recipe
+    from chinese_ptm.pretrain.runner import make_collator
+    from chinese_ptm.text.tokenization import load_tokenizer
 
-    recipe = load_recipe("chinesebert-tiny" if size == "tiny" else "chinesebert",
-                         {"data.max_length": max_length, "model.max_position_embeddings": max(512, max_length)})
+    recipe = load_recipe(
+        "chinesebert-tiny" if size == "tiny" else "chinesebert",
+        {"data.max_length": max_length, "model.max_position_embeddings": max(512, max_length)},
+    )
     tokenizer = load_tokenizer()
     records = _records(tokenizer, max_length, batch_size * 4)
     collator = make_collator(recipe, tokenizer, seed=0)
     batches = [collator(records[i : i + batch_size]) for i in range(0, len(records), batch_size)]
-    glyce = build_model(recipe, tokenizer)
+    glyce = build_model(recipe.model, tokenizer, recipe.masking.sentence_task is not None)
     dims = recipe.model.dims()
-    bert = BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), max_position_embeddings=recipe.model.max_position_embeddings,
-                                      pad_token_id=tokenizer.pad_token_id, **dims))
+    bert = BertForMaskedLM(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            max_position_embeddings=recipe.model.max_position_embeddings,
+            pad_token_id=tokenizer.pad_token_id,
+            **dims,
+        )
+    )
     ours = step_rate(glyce, batches, steps, device, dtype)
     ref = step_rate(bert, batches, steps, device, dtype)
     out = {
-        "recipe": recipe.name, "dims": dims, "batch": [batch_size, max_length],
-        "glycebert": ours, "bert": ref, "ratio_tokens_per_s_vs_bert": ours["tokens_per_s"] / ref["tokens_per_s"],
-        "params": {"glycebert_total": sum(p.numel() for p in glyce.parameters()),
-                   "glycebert_trainable": sum(p.numel() for p in glyce.parameters() if p.requires_grad),
-                   "bert": sum(p.numel() for p in bert.parameters())},
+        "recipe": recipe.name,
+        "dims": dims,
+        "batch": [batch_size, max_length],
+        "glycebert": ours,
+        "bert": ref,
+        "ratio_tokens_per_s_vs_bert": ours["tokens_per_s"] / ref["tokens_per_s"],
+        "params": {
+            "glycebert_total": sum(p.numel() for p in glyce.parameters()),
+            "glycebert_trainable": sum(p.numel() for p in glyce.parameters() if p.requires_grad),
+            "bert": sum(p.numel() for p in bert.parameters()),
+        },
     }
     if device.type == "cuda":
         name = torch.cuda.get_device_name()
@@ -104,20 +118,46 @@ def compare_size(size: str, steps: int, batch_size: int, max_length: int, device
 
 def ddp_rate(nproc: int, steps: int, corpus: Path, workdir: Path) -> dict:
     out = workdir / f"ddp{nproc}"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port",
-           str(29600 + nproc), "-m", "chinese_ptm.pretrain", "chinesebert-tiny", "--train-files", str(corpus),
-           "--output-dir", str(out), "--max-steps", str(steps), "--set", "data.line_is_document=true",
-           "--set", "training.report_to=none", "--set", "training.global_batch_size=32",
-           "--set", "training.save_steps=100000",
-           "--set", "data.eval_records=16"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(nproc),
+        "--master_port",
+        str(29600 + nproc),
+        "-m",
+        "chinese_ptm.pretrain",
+        "chinesebert-tiny",
+        "--train-files",
+        str(corpus),
+        "--output-dir",
+        str(out),
+        "--max-steps",
+        str(steps),
+        "--set",
+        "data.line_is_document=true",
+        "--set",
+        "training.report_to=none",
+        "--set",
+        "training.global_batch_size=32",
+        "--set",
+        "training.save_steps=100000",
+        "--set",
+        "data.eval_records=16",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // nproc))}
     # the report times the training loop only (corpus preparation is excluded)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode:
         return {"error": proc.stderr[-2000:]}
     report = json.loads((out / "report.json").read_text())
-    return {"processes": nproc, "tokens_per_s": report["tokens_seen"] / report["seconds_this_run"],
-            "seconds": report["seconds_this_run"], "tokens": report["tokens_seen"]}
+    return {
+        "processes": nproc,
+        "tokens_per_s": report["tokens_seen"] / report["seconds_this_run"],
+        "seconds": report["seconds_this_run"],
+        "tokens": report["tokens_seen"],
+    }
 
 
 def main(argv=None) -> dict:
@@ -135,15 +175,19 @@ def main(argv=None) -> dict:
     dtype = torch.bfloat16 if device.type == "cuda" else None
     if device.type == "cpu":
         torch.set_num_threads(os.cpu_count() or 2)
-    result: dict = {"benchmark": "pretrain", "device": args.device,
-                    "machine": f"{platform.machine()} {os.cpu_count()} cores" + (
-                        f", {torch.cuda.get_device_name()}" if device.type == "cuda" else ""),
-                    "precision": "bf16" if dtype else "fp32", "sizes": {}}
+    result: dict = {
+        "benchmark": "pretrain",
+        "device": args.device,
+        "machine": f"{platform.machine()} {os.cpu_count()} cores"
+        + (f", {torch.cuda.get_device_name()}" if device.type == "cuda" else ""),
+        "precision": "bf16" if dtype else "fp32",
+        "sizes": {},
+    }
     for size in args.sizes:
         length = 512 if (device.type == "cuda" and size == "base") else args.max_length
         result["sizes"][size] = compare_size(size, args.steps, args.batch_size, length, device, dtype)
     if not args.skip_ddp and device.type == "cpu":
-        from chinese_ptm.corpora import peoples_daily_lines
+        from chinese_ptm.data.corpora import peoples_daily_lines
 
         with tempfile.TemporaryDirectory() as tmp:
             corpus = Path(tmp) / "news.txt"

@@ -33,31 +33,53 @@ def zero_shot_rows(model: str, workdir: Path) -> list[dict]:
     rows, task = [], None
     for scoring in ("mean", "joint", "autoregressive"):
         for calibrate in (False, True):
-            settings = {**preset_settings("reviews"), "task.preset": "reviews", "model.path": model,
-                        "method.prompt": preset["templates"][0], "method.verbalizer": preset["verbalizer"],
-                        "method.scoring": scoring, "task.max_train_examples": 1, "training.disable_tqdm": True,
-                        "output_dir": str(workdir / f"zero-{scoring}-{calibrate}")}
+            settings = {
+                **preset_settings("reviews"),
+                "task.preset": "reviews",
+                "model.path": model,
+                "method.prompt": preset["templates"][0],
+                "method.verbalizer": preset["verbalizer"],
+                "method.scoring": scoring,
+                "task.max_train_examples": 1,
+                "training.disable_tqdm": True,
+                "output_dir": str(workdir / f"zero-{scoring}-{calibrate}"),
+            }
             config = build_config([apply_overrides({}, settings)])
             task = task or load_task(config)
             started = time.perf_counter()
             result = zero_shot(config, preset["templates"], task, calibrate=calibrate)
-            rows.append({"scoring": scoring, "calibrated": calibrate, "seconds": round(time.perf_counter() - started, 1),
-                         "templates": {r["template"]: r["test"]["accuracy"] for r in result["templates"]},
-                         "ensemble": result["ensemble"]["test"]["accuracy"], "majority": result["majority"]["test"]})
+            rows.append(
+                {
+                    "scoring": scoring,
+                    "calibrated": calibrate,
+                    "seconds": round(time.perf_counter() - started, 1),
+                    "templates": {r["template"]: r["test"]["accuracy"] for r in result["templates"]},
+                    "ensemble": result["ensemble"]["test"]["accuracy"],
+                    "majority": result["majority"]["test"],
+                }
+            )
             print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     return rows
 
 
 def few_shot_row(model: str, method: str, shots: int, seeds: list[int], args, workdir: Path) -> dict:
-    from chinese_ptm.evaluate import default_learning_rate
+    from chinese_ptm.apps.evaluate import default_learning_rate
     from chinese_ptm.finetune.runner import run_preset
 
-    overrides = {"task.shots": shots, "task.max_train_examples": args.pool, "seeds": seeds,
-                 "training.max_steps": args.steps, "training.learning_rate": default_learning_rate(model),
-                 "training.per_device_train_batch_size": 16, "training.eval_strategy": "no",
-                 "training.save_strategy": "no", "training.load_best_model_at_end": False,
-                 "training.disable_tqdm": True, "save_model": False,
-                 "output_dir": str(workdir / f"{method}-{shots}")}
+    overrides = {
+        "task.shots": shots,
+        "task.max_train_examples": args.pool,
+        "seeds": seeds,
+        "training.max_steps": args.steps,
+        "training.learning_rate": default_learning_rate(model),
+        "training.per_device_train_batch_size": 16,
+        "training.eval_strategy": "no",
+        "training.save_strategy": "no",
+        "training.load_best_model_at_end": False,
+        "training.disable_tqdm": True,
+        "save_model": False,
+        "output_dir": str(workdir / f"{method}-{shots}"),
+    }
     if method == "PET":
         from chinese_ptm.prompt.presets import prompt_preset
 
@@ -66,9 +88,14 @@ def few_shot_row(model: str, method: str, shots: int, seeds: list[int], args, wo
         overrides["method.pooling"] = "mean"  # an MLM-pretrained model has no trained pooler
     results = run_preset("reviews", model, overrides)
     runs = [r["test"]["accuracy"] for r in results["runs"]]
-    return {"method": method, "shots_per_class": shots, "test_mean": statistics.fmean(runs),
-            "test_std": statistics.stdev(runs) if len(runs) > 1 else 0.0, "runs": runs,
-            "seconds_per_run": results["train_seconds_mean"]}
+    return {
+        "method": method,
+        "shots_per_class": shots,
+        "test_mean": statistics.fmean(runs),
+        "test_std": statistics.stdev(runs) if len(runs) > 1 else 0.0,
+        "runs": runs,
+        "seconds_per_run": results["train_seconds_mean"],
+    }
 
 
 def main() -> None:
@@ -83,9 +110,15 @@ def main() -> None:
     parser.add_argument("--skip-zero-shot", action="store_true")
     args = parser.parse_args()
     seeds = list(range(1, args.seeds + 1))
-    result = {"benchmark": "prompt", "task": "reviews (test, 2,000)", "model": args.model, "template": TEMPLATE,
-              "steps": args.steps, "zero_shot": [] if args.skip_zero_shot else zero_shot_rows(args.model, args.workdir),
-              "few_shot": []}
+    result = {
+        "benchmark": "prompt",
+        "task": "reviews (test, 2,000)",
+        "model": args.model,
+        "template": TEMPLATE,
+        "steps": args.steps,
+        "zero_shot": [] if args.skip_zero_shot else zero_shot_rows(args.model, args.workdir),
+        "few_shot": [],
+    }
     for shots in args.shots:
         for method in ("PET", "classification head"):
             result["few_shot"].append(few_shot_row(args.model, method, shots, seeds, args, args.workdir))

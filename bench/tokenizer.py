@@ -90,14 +90,16 @@ def main(argv=None) -> dict:
 
     from transformers import BertTokenizer
 
-    from chinese_ptm.corpora import peoples_daily_lines
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.data.corpora import peoples_daily_lines
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     sentences = peoples_daily_lines(args.sentences)
     ours = load_tokenizer(args.tokenizer)
     vocab_file = ours.vocab_file or ours.save_vocabulary("/tmp/chinese_ptm_bench_vocab")[0]
     plain = BertTokenizer(vocab=vocab_file)
-    original = OriginalTokenizer(vocab_file, ours.pinyin_tables.pinyin2tensor, ours.pinyin_tables.pinyin_map["char2idx"])
+    original = OriginalTokenizer(
+        vocab_file, ours.pinyin_tables.pinyin2tensor, ours.pinyin_tables.pinyin_map["char2idx"]
+    )
     bs = args.batch_size
 
     def run_ours():
@@ -145,8 +147,9 @@ def main(argv=None) -> dict:
         "sentences_per_s": {
             # the reading cache starts empty for every timed run: no sentence is seen twice
             "ours": rate(run_ours, len(sentences), args.repeat, before=ours._engine.clear_cache),
-            "ours_reading_encodings": rate(run_ours_reading_encodings, len(sentences), args.repeat,
-                                           before=ours._engine.clear_cache),
+            "ours_reading_encodings": rate(
+                run_ours_reading_encodings, len(sentences), args.repeat, before=ours._engine.clear_cache
+            ),
             "plain_bert": rate(run_plain, len(sentences), args.repeat),
             "original": rate(run_original, len(prefix), 1),
         },
@@ -157,7 +160,9 @@ def main(argv=None) -> dict:
     result["ratio_ours_vs_plain"] = sps["ours"] / sps["plain_bert"]
     result["ratio_ours_reading_encodings_vs_plain"] = sps["ours_reading_encodings"] / sps["plain_bert"]
     result["ratio_ours_vs_original"] = sps["ours"] / sps["original"]
-    result["ratio_single_call_ours_vs_plain"] = result["single_call_us"]["plain_bert"] / result["single_call_us"]["ours"]
+    result["ratio_single_call_ours_vs_plain"] = (
+        result["single_call_us"]["plain_bert"] / result["single_call_us"]["ours"]
+    )
     result["targets"] = {"vs_plain": ">= 0.9", "vs_original": ">= 6"}
     print(json.dumps(result, indent=2, ensure_ascii=False))
     return result

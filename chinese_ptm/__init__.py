@@ -7,12 +7,12 @@ __version__ = "0.1.0"
 
 #: public names, imported on first use (``import chinese_ptm`` stays light: no torch, no jieba)
 _EXPORTS = {
-    "GlyceBertTokenizer": "chinese_ptm.tokenization",
-    "load_tokenizer": "chinese_ptm.tokenization",
-    "JiebaSegmenter": "chinese_ptm.segmentation",
-    "PkusegSegmenter": "chinese_ptm.segmentation",
-    "LtpSegmenter": "chinese_ptm.segmentation",
-    "get_segmenter": "chinese_ptm.segmentation",
+    "GlyceBertTokenizer": "chinese_ptm.text.tokenization",
+    "load_tokenizer": "chinese_ptm.text.tokenization",
+    "JiebaSegmenter": "chinese_ptm.text.segmentation",
+    "PkusegSegmenter": "chinese_ptm.text.segmentation",
+    "LtpSegmenter": "chinese_ptm.text.segmentation",
+    "get_segmenter": "chinese_ptm.text.segmentation",
     "prepare_corpus": "chinese_ptm.data",
     "PrepareConfig": "chinese_ptm.data",
     "MaskingCollator": "chinese_ptm.masking",

@@ -1,40 +1,53 @@
-"""``chinese-ptm <subcommand> ...``: dispatch to the modules' ``main(argv)``."""
+"""``chinese-ptm <command> ...``: one command line over every subcommand.
+
+Each subcommand has a function ``add_parser(subparsers, name, help)`` that adds its parser and sets ``run`` as its
+default, and a ``run(args) -> int`` returning the exit status. Only the named command's module is imported (``chinese-ptm
+tokenize`` does not load torch). :func:`main` is the one place that turns a :class:`~chinese_ptm.errors.UserError`
+into one line on stderr and exit status 1, and that closes a torchrun process group; any other exception is a
+bug of ours and keeps its traceback. Library functions return results; they never print an exit status.
+"""
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 
-#: subcommand -> (module, one-line help)
+from .errors import UserError
+from .runtime.ranks import finish_distributed
+
+#: subcommand -> (``module:function`` adding its parser, one-line help)
 COMMANDS = {
-    "demo": ("chinese_ptm.demo", "run the main job on the embedded default corpus"),
-    "vocab": ("chinese_ptm.vocab", "build the default vocabulary and its pinyin tables"),
-    "tokenize": ("chinese_ptm.tokenization", "tokenize text and show input_ids and pinyin"),
-    "glyphs": ("chinese_ptm.glyph", "build glyph tables, draw contact sheets"),
-    "prepare": ("chinese_ptm.data", "clean, segment, tokenise and pack a corpus into records"),
-    "pretrain": ("chinese_ptm.pretrain", "pretrain with a recipe (recipes/*.yaml), also under torchrun"),
-    "finetune": ("chinese_ptm.finetune.cli", "fine-tune on your data, the embedded tasks or CLUE (several seeds, strategies)"),
-    "predict": ("chinese_ptm.finetune.predict", "predict a file with a fine-tuned model"),
-    "evaluate": ("chinese_ptm.evaluate", "a checkpoint against training from scratch on the embedded real tasks"),
-    "correct": ("chinese_ptm.csc.correct", "spelling correction of texts with a model from finetune csc"),
-    "csc": ("chinese_ptm.csc.cli", "confusion sets, typo synthesis and their coverage of SIGHAN 2015"),
-    "prompt": ("chinese_ptm.prompt.cli", "zero-shot classification with templates and label words (MLM head)"),
-    "attention": ("chinese_ptm.attention.cli", "attention views (head, model, neuron) as one offline HTML page, PNG"),
-    "convert": ("chinese_ptm.modeling.convert", "convert checkpoints (original ChineseBERT, Chinese BERT)"),
+    "demo": ("chinese_ptm.apps.demo:add_parser", "run the main job on the embedded default corpus"),
+    "vocab": ("chinese_ptm.data.cli:add_vocab_parser", "build the default vocabulary and its pinyin tables"),
+    "tokenize": ("chinese_ptm.text.cli:add_parser", "tokenize text and show input_ids and pinyin"),
+    "glyphs": ("chinese_ptm.glyph.cli:add_parser", "build glyph tables, draw contact sheets"),
+    "prepare": ("chinese_ptm.data.cli:add_prepare_parser", "clean, segment, tokenise and pack a corpus into records"),
+    "pretrain": ("chinese_ptm.pretrain.cli:add_parser", "pretrain with a recipe (recipes/*.yaml), also under torchrun"),
+    "finetune": (
+        "chinese_ptm.finetune.cli:add_parser",
+        "fine-tune on your data, the embedded tasks or CLUE (several seeds, strategies)",
+    ),
+    "predict": ("chinese_ptm.finetune.cli:add_predict_parser", "predict a file with a fine-tuned model"),
+    "evaluate": (
+        "chinese_ptm.apps.evaluate:add_parser",
+        "a checkpoint against training from scratch on the embedded real tasks",
+    ),
+    "correct": (
+        "chinese_ptm.csc.cli:add_correct_parser",
+        "spelling correction of texts with a model from finetune csc",
+    ),
+    "csc": ("chinese_ptm.csc.cli:add_parser", "confusion sets, typo synthesis and their coverage of SIGHAN 2015"),
+    "prompt": (
+        "chinese_ptm.prompt.cli:add_parser",
+        "zero-shot classification with templates and label words (MLM head)",
+    ),
+    "attention": (
+        "chinese_ptm.attention.cli:add_parser",
+        "attention views (head, model, neuron) as one offline HTML page, PNG",
+    ),
+    "convert": ("chinese_ptm.modeling.convert:add_parser", "convert checkpoints (original ChineseBERT, Chinese BERT)"),
 }
-
-
-def parse_sets(values: list[str], example: str = "--set name=value") -> dict[str, str]:
-    """``["a.b=1", "c=x"]`` -> ``{"a.b": "1", "c": "x"}`` (the ``--set`` options of several commands)."""
-    settings = {}
-    for item in values:
-        if "=" not in item:
-            from .errors import SettingsError
-
-            raise SettingsError(f"--set {item!r}: expected NAME=VALUE, e.g. {example}")
-        name, value = item.split("=", 1)
-        settings[name.strip()] = value.strip()
-    return settings
 
 
 def _usage() -> str:
@@ -44,19 +57,38 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None):
+def build_parser(name: str) -> argparse.ArgumentParser:
+    """The parser of ``chinese-ptm`` holding the subcommand ``name`` (its module imported, its parser added)."""
+    parser = argparse.ArgumentParser(prog="chinese-ptm", usage="chinese-ptm <command> [options]")
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>", prog="chinese-ptm")
+    target, help_ = COMMANDS[name]
+    module, function = target.split(":")
+    getattr(importlib.import_module(module), function)(subparsers, name, help_)
+    return parser
+
+
+def _close_process_group() -> None:
+    """Wait for every rank, then close a torchrun process group (once, here, for every command)."""
+    if "torch" in sys.modules:
+        finish_distributed()
+
+
+def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
-    name, rest = argv[0], argv[1:]
-    if name not in COMMANDS:
-        print(f"chinese-ptm: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+    if argv[0] not in COMMANDS:
+        print(f"chinese-ptm: unknown command {argv[0]!r}\n\n{_usage()}", file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
-    result = module.main(rest)
-    # modules' main() return their results (for tests); the process exits 0 unless given a code
-    return result if isinstance(result, int) and not isinstance(result, bool) else 0
+    args = build_parser(argv[0]).parse_args(argv)
+    try:
+        status = args.run(args)
+    except UserError as err:
+        print(f"chinese-ptm {argv[0]}: error: {err}", file=sys.stderr)
+        status = 1
+    _close_process_group()
+    return status
 
 
 if __name__ == "__main__":

@@ -17,10 +17,12 @@ TINY_CHARS = "我喜欢北京烤鸭银行长了解一个中国人民大会堂的
 
 def write_tiny_vocab(directory: Path, extra: str = "") -> Path:
     """A small BERT-layout vocab.txt: specials, ASCII, some punctuation, a few hanzi."""
-    from chinese_ptm.vocab import SPECIAL_TOKENS
+    from chinese_ptm.text.vocab import SPECIAL_TOKENS
 
     chars = []
-    for c in "!\"#$%&'()*+,-./0123456789:;<=>?@[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~，。！？、“”…—" + TINY_CHARS + extra:
+    for c in (
+        "!\"#$%&'()*+,-./0123456789:;<=>?@[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~，。！？、“”…—" + TINY_CHARS + extra
+    ):
         if c not in chars:
             chars.append(c)
     tokens = SPECIAL_TOKENS + chars + ["##" + c for c in "0123456789abcdefghijklmnopqrstuvwxyz"]
@@ -36,13 +38,20 @@ def save_tiny_glycebert(directory: Path, tokens: list[str], positions: int = 128
     import torch
 
     from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForMaskedLM
-    from chinese_ptm.tokenization import GlyceBertTokenizer
+    from chinese_ptm.text.tokenization import GlyceBertTokenizer
 
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "vocab.txt").write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
     torch.manual_seed(0)
-    config = GlyceBertConfig(vocab_size=len(tokens), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                             intermediate_size=37, max_position_embeddings=positions, pinyin_embedding_size=16)
+    config = GlyceBertConfig(
+        vocab_size=len(tokens),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=positions,
+        pinyin_embedding_size=16,
+    )
     model = GlyceBertForMaskedLM(config)
     model.load_glyph_table(np.random.default_rng(0).integers(0, 256, (len(tokens), 3, 24, 24), dtype=np.uint8))
     model.save_pretrained(directory)
@@ -52,7 +61,7 @@ def save_tiny_glycebert(directory: Path, tokens: list[str], positions: int = 128
 
 @pytest.fixture(scope="session")
 def default_tokenizer():
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     return load_tokenizer()
 
@@ -61,13 +70,13 @@ def default_tokenizer():
 def reference_tokenizer():
     if not FIXTURES.is_dir():
         pytest.skip("../shared/fixtures is not present")
-    from chinese_ptm.tokenization import GlyceBertTokenizer
+    from chinese_ptm.text.tokenization import GlyceBertTokenizer
 
     return GlyceBertTokenizer.from_pretrained(str(FIXTURES / "tokenizer"))
 
 
 @pytest.fixture(scope="session")
 def news_lines():
-    from chinese_ptm.corpora import peoples_daily_lines
+    from chinese_ptm.data.corpora import peoples_daily_lines
 
     return peoples_daily_lines(2000)

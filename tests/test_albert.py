@@ -15,14 +15,21 @@ from chinese_ptm.modeling.sparse_bert import SparseAlbertForMaskedLM, SparseAlbe
 from chinese_ptm.runtime.loading import checkpoint_kind, load_encoder, model_class
 
 V, E, H, LAYERS = 120, 16, 32, 3
-DIMS = dict(vocab_size=V, hidden_size=H, num_hidden_layers=LAYERS, num_attention_heads=2, intermediate_size=48,
-            max_position_embeddings=32)
+DIMS = dict(
+    vocab_size=V,
+    hidden_size=H,
+    num_hidden_layers=LAYERS,
+    num_attention_heads=2,
+    intermediate_size=48,
+    max_position_embeddings=32,
+)
 
 
 def glycebert(share="none", embedding_size=None):
     torch.manual_seed(0)
-    config = GlyceBertConfig(**DIMS, glyph_size=4, num_fonts=1, pinyin_embedding_size=8, share_layers=share,
-                             embedding_size=embedding_size)
+    config = GlyceBertConfig(
+        **DIMS, glyph_size=4, num_fonts=1, pinyin_embedding_size=8, share_layers=share, embedding_size=embedding_size
+    )
     return GlyceBertForMaskedLM(config)
 
 
@@ -53,8 +60,10 @@ def layers_of(model):
 
 
 #: one layer's parts per sharing mode: (attention, feed-forward) attribute names, per trunk
-PARTS = {"bert": (("attention",), ("intermediate", "output")),
-         "albert": (("attention",), ("ffn", "ffn_output", "full_layer_layer_norm"))}
+PARTS = {
+    "bert": (("attention",), ("intermediate", "output")),
+    "albert": (("attention",), ("ffn", "ffn_output", "full_layer_layer_norm")),
+}
 
 
 def part_params(layer, names) -> list[torch.Tensor]:
@@ -91,7 +100,9 @@ def test_shared_layers_count_once_and_stay_identical_after_a_step(build, trunk, 
             assert torch.equal(mine, first)
     others = [n for n in attention + ffn if n not in names]
     if others:  # what is not shared has trained apart
-        assert not all(torch.equal(a, b) for a, b in zip(part_params(layers[1], others), part_params(layers[0], others)))
+        assert not all(
+            torch.equal(a, b) for a, b in zip(part_params(layers[1], others), part_params(layers[0], others))
+        )
 
 
 @pytest.mark.parametrize("build", [glycebert, albert, electra])
@@ -140,8 +151,9 @@ def test_electra_on_the_bert_trunk_marks_exactly_the_changed_tokens(tmp_path):
     from transformers import ElectraForPreTraining
 
     discriminator = ElectraForPreTraining.from_pretrained(tmp_path)  # transformers' own class reads it
-    assert torch.equal(discriminator.discriminator_predictions.dense.weight,
-                       model.discriminator_predictions.dense.weight)
+    assert torch.equal(
+        discriminator.discriminator_predictions.dense.weight, model.discriminator_predictions.dense.weight
+    )
 
 
 def _save_with_vocab(model, directory):
@@ -158,23 +170,51 @@ def test_checkpoints_fine_tune_predict_and_load_as_encoders(build, kind, tmp_pat
     assert checkpoint_kind(source) == kind
     head = model_class(kind, "ForSequenceClassification").from_pretrained(source, num_labels=2)
     layers = layers_of(head)
-    assert layers[2].attention.query.weight is layers[0].attention.query.weight if kind == "albert" else \
-        layers[2].attention.self.query.weight is layers[0].attention.self.query.weight
+    assert (
+        layers[2].attention.query.weight is layers[0].attention.query.weight
+        if kind == "albert"
+        else layers[2].attention.self.query.weight is layers[0].attention.self.query.weight
+    )
     encoder, tokenizer = load_encoder(source)
     assert type(encoder).__name__ == ("AlbertModel" if kind == "albert" else "ElectraModel")
     assert "pinyin_ids" not in tokenizer("北京")
 
-    from chinese_ptm.finetune.cli import main
+    from chinese_ptm.cli import main
     from chinese_ptm.finetune.predict import predict
 
-    rows = [{"text": t, "label": "pos" if i % 2 else "neg"} for i, t in enumerate(["我喜欢北京", "银行行长", "中国人民",
-                                                                                    "大会堂", "重要的", "一个人"] * 2)]
+    rows = [
+        {"text": t, "label": "pos" if i % 2 else "neg"}
+        for i, t in enumerate(["我喜欢北京", "银行行长", "中国人民", "大会堂", "重要的", "一个人"] * 2)
+    ]
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "run"
-    assert main(["data", "--task", "single", "--train", str(data), "--dev", str(data), "--test", str(data),
-                 "--model", str(source), "--output-dir", str(out), "--no-progress", "--set",
-                 "training.num_train_epochs=1", "--set", "training.per_device_train_batch_size=4"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "data",
+                "--task",
+                "single",
+                "--train",
+                str(data),
+                "--dev",
+                str(data),
+                "--test",
+                str(data),
+                "--model",
+                str(source),
+                "--output-dir",
+                str(out),
+                "--no-progress",
+                "--set",
+                "training.num_train_epochs=1",
+                "--set",
+                "training.per_device_train_batch_size=4",
+            ]
+        )
+        == 0
+    )
     saved = [json.loads(x) for x in (out / "predictions_test.jsonl").read_text(encoding="utf-8").splitlines()]
     assert predict(out / "model", data)["predictions"] == saved
 
@@ -202,26 +242,60 @@ def test_albert_masked_lm_is_transformers_own_checkpoint(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe, extra, kind", [("albert-tiny", [], "albert"),
-                                                 ("electra-tiny", ["model.architecture=bert"], "electra"),
-                                                 ("albert-tiny", ["model.architecture=glycebert"], "glycebert")])
+@pytest.mark.parametrize(
+    "recipe, extra, kind",
+    [
+        ("albert-tiny", [], "albert"),
+        ("electra-tiny", ["model.architecture=bert"], "electra"),
+        ("albert-tiny", ["model.architecture=glycebert"], "glycebert"),
+    ],
+)
 def test_pretrained_checkpoints_of_the_recipes_fine_tune(recipe, extra, kind, tmp_path):
     """The production path: the recipe's run saves a checkpoint that fine-tuning loads as its family's model."""
-    from chinese_ptm.corpora import peoples_daily_lines
-    from chinese_ptm.finetune.cli import main
-    from chinese_ptm.pretrain import build_parser, recipe_from_args, run
+    from chinese_ptm.cli import build_parser, main
+    from chinese_ptm.data.corpora import peoples_daily_lines
+    from chinese_ptm.pretrain.cli import recipe_from_args
+    from chinese_ptm.pretrain.runner import run
 
     corpus = tmp_path / "news.txt"
     corpus.write_text("\n".join(peoples_daily_lines(300)) + "\n", encoding="utf-8")
-    sets = ["data.line_is_document=true", "data.eval_records=16", "training.report_to=none",
-            "training.global_batch_size=8", "training.micro_batch_size=8", *extra]
-    argv = [recipe, "--train-files", str(corpus), "--output-dir", str(tmp_path / "run"), "--max-steps", "3"]
-    report = run(recipe_from_args(build_parser().parse_args(argv + [x for s in sets for x in ("--set", s)])))[-1]
+    sets = [
+        "data.line_is_document=true",
+        "data.eval_records=16",
+        "training.report_to=none",
+        "training.global_batch_size=8",
+        "training.micro_batch_size=8",
+        *extra,
+    ]
+    argv = ["pretrain", recipe, "--train-files", str(corpus), "--output-dir", str(tmp_path / "run"), "--max-steps", "3"]
+    report = run(recipe_from_args(build_parser("pretrain").parse_args(argv + [x for s in sets for x in ("--set", s)])))[
+        -1
+    ]
     final = report["final_checkpoint"]
     assert checkpoint_kind(final) == kind
     rows = [{"text": t[:30], "label": "a" if i % 2 else "b"} for i, t in enumerate(peoples_daily_lines(12))]
     data = tmp_path / "task.jsonl"
     data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    assert main(["data", "--task", "single", "--train", str(data), "--dev", str(data), "--model", final,
-                 "--output-dir", str(tmp_path / "ft"), "--no-progress", "--set", "training.num_train_epochs=1"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "data",
+                "--task",
+                "single",
+                "--train",
+                str(data),
+                "--dev",
+                str(data),
+                "--model",
+                final,
+                "--output-dir",
+                str(tmp_path / "ft"),
+                "--no-progress",
+                "--set",
+                "training.num_train_epochs=1",
+            ]
+        )
+        == 0
+    )
     assert json.loads((tmp_path / "ft" / "results.json").read_text())["runs"]

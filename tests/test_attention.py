@@ -47,8 +47,14 @@ def bert_dir(tmp_path_factory):
     write_tiny_vocab(directory, "们去走")
     tokens = (directory / "vocab.txt").read_text(encoding="utf-8").split()
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokens), hidden_size=32, num_hidden_layers=3, num_attention_heads=4,
-                        intermediate_size=37, max_position_embeddings=32)
+    config = BertConfig(
+        vocab_size=len(tokens),
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=32,
+    )
     BertForMaskedLM(config).save_pretrained(directory)
     return directory
 
@@ -150,8 +156,9 @@ def test_page_draws_in_headless_chromium_without_script_errors(tiny_dir, tmp_pat
     view = attention_view(str(tiny_dir), None, TEXT, PAIR, compare_without=["pinyin", "glyph"])
     page = view.save(tmp_path / "view.html")
     common = [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"]
-    dom = subprocess.run(common + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120,
-                         check=True).stdout
+    dom = subprocess.run(
+        common + ["--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=True
+    ).stdout
     body = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', re.search(r"<body[^>]*>", dom).group(0)))
     tokens, layers, heads = len(view.capture.tokens), view.capture.layers, view.capture.heads
     assert body["ready"] == "1" and body["errors"] == "0"
@@ -160,8 +167,13 @@ def test_page_draws_in_headless_chromium_without_script_errors(tiny_dir, tmp_pat
     assert int(body["lines"]) == int((opening >= 0.01).sum()) > tokens  # every visible line of every head
     assert int(body["model-cells"]) == layers * heads and int(body["neuron-rows"]) == tokens
     shot = tmp_path / "view.png"
-    subprocess.run(common + ["--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
-                   capture_output=True, timeout=120, cwd=tmp_path, check=True)
+    subprocess.run(
+        common + ["--window-size=1200,1600", f"--screenshot={shot}", page.as_uri()],
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=True,
+    )
     from PIL import Image
 
     pixels = np.asarray(Image.open(shot).convert("L"))
@@ -192,14 +204,27 @@ def test_command_writes_the_page_and_the_figure(tiny_dir, tmp_path, capsys):
     from chinese_ptm import cli
 
     out, png = tmp_path / "v.html", tmp_path / "v.png"
-    status = cli.main(["attention", str(tiny_dir), TEXT, "--pair", PAIR, "--out", str(out), "--png", str(png),
-                       "--compare-without-pinyin"])
+    status = cli.main(
+        [
+            "attention",
+            str(tiny_dir),
+            TEXT,
+            "--pair",
+            PAIR,
+            "--out",
+            str(out),
+            "--png",
+            str(png),
+            "--compare-without-pinyin",
+        ]
+    )
     printed = capsys.readouterr().out
     assert status == 0 and out.is_file() and png.is_file()
     assert "行 hang2" in printed and "without pinyin, the heads that change most" in printed
     assert cli.main(["attention", str(tiny_dir), TEXT, "--head", "7"]) == 1
-    assert capsys.readouterr().err.strip().splitlines()[-1] == ("chinese-ptm attention: error: --head 7: out of range; "
-                                               "this model has 2 (0 to 1)")
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "chinese-ptm attention: error: --head 7: out of range; this model has 2 (0 to 1)"
+    )
 
 
 @pytest.mark.slow
@@ -208,12 +233,20 @@ def test_quickstart_notebook_runs_on_a_tiny_model(tiny_dir, tmp_path):
     from nbclient import NotebookClient
 
     notebook = nbformat.read(PROJECT_ROOT / "examples" / "quickstart.ipynb", as_version=4)
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(
-        f"import os; os.environ['CHINESE_PTM_MODEL'] = {str(tiny_dir)!r}; "
-        f"os.environ['CHINESE_PTM_WORK'] = {str(tmp_path / 'work')!r}"))
-    NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    notebook.cells.insert(
+        0,
+        nbformat.v4.new_code_cell(
+            f"import os; os.environ['CHINESE_PTM_MODEL'] = {str(tiny_dir)!r}; "
+            f"os.environ['CHINESE_PTM_WORK'] = {str(tmp_path / 'work')!r}"
+        ),
+    )
+    NotebookClient(
+        notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("<iframe srcdoc=" in o.get("data", {}).get("text/html", "") for o in outputs)  # the view inline
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the glyph sheet
-    assert (tmp_path / "work" / "attention.png").is_file() and (tmp_path / "work" / "reviews" / "results.json").is_file()
+    assert (tmp_path / "work" / "attention.png").is_file() and (
+        tmp_path / "work" / "reviews" / "results.json"
+    ).is_file()

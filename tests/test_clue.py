@@ -6,6 +6,7 @@ below; the models are tiny random ones (hidden 32, 2 layers)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -13,12 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-import dataclasses
-
 from conftest import save_tiny_glycebert
 
-from chinese_ptm.finetune.cli import main
+from chinese_ptm.cli import main
 from chinese_ptm.finetune.clue import TASKS, get_task
 from chinese_ptm.finetune.clue_readers import chid_window, mark_wsc_text, read_split
 from chinese_ptm.finetune.clue_runs import run_clue_task
@@ -44,14 +42,20 @@ needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"reference fi
 
 SPECIALS = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 #: tiny settings every end-to-end run uses
-TINY = {"training.per_device_train_batch_size": "2", "task.max_length": "64", "task.stride": "16",
-        "training.num_train_epochs": "1", "training.logging_steps": "1"}
+TINY = {
+    "training.per_device_train_batch_size": "2",
+    "task.max_length": "64",
+    "task.stride": "16",
+    "training.num_train_epochs": "1",
+    "training.logging_steps": "1",
+}
 STEPS = 2
 
 
 def task_of(spec) -> TaskData:
     """The runner's view of a CLUE spec (kind, labels, choices) without its data."""
     return TaskData(spec.name, spec.kind, spec.labels, spec.metric, {}, num_choices=spec.num_choices)
+
 
 # ---------------------------------------------------------------------------------------------
 # Tiny data in each task's official format
@@ -97,17 +101,28 @@ def write_afqmc(d: Path) -> None:
 
 def write_tnews(d: Path) -> None:
     labels = ["100", "102", "116", "104"]
-    write_lines(d / "train.json", [{"label": l, "label_desc": "news_x", "sentence": SENTENCES[i], "keywords": ""}
-                                   for i, l in enumerate(labels)])
-    write_lines(d / "dev.json", [{"label": l, "label_desc": "news_x", "sentence": SENTENCES[i + 2], "keywords": ""}
-                                 for i, l in enumerate(["102", "100", "116"])])
+    write_lines(
+        d / "train.json",
+        [{"label": l, "label_desc": "news_x", "sentence": SENTENCES[i], "keywords": ""} for i, l in enumerate(labels)],
+    )
+    write_lines(
+        d / "dev.json",
+        [
+            {"label": l, "label_desc": "news_x", "sentence": SENTENCES[i + 2], "keywords": ""}
+            for i, l in enumerate(["102", "100", "116"])
+        ],
+    )
     write_lines(d / "test.json", [{"id": 10 + i, "sentence": s, "keywords": ""} for i, s in enumerate(SENTENCES[:5])])
 
 
 def write_iflytek(d: Path) -> None:
-    write_lines(d / "train.json", [{"label": l, "label_des": "x", "sentence": SENTENCES[i]}
-                                   for i, l in enumerate(["0", "118", "11", "0"])])
-    write_lines(d / "dev.json", [{"label": l, "label_des": "x", "sentence": SENTENCES[i]} for i, l in enumerate(["11", "0"])])
+    write_lines(
+        d / "train.json",
+        [{"label": l, "label_des": "x", "sentence": SENTENCES[i]} for i, l in enumerate(["0", "118", "11", "0"])],
+    )
+    write_lines(
+        d / "dev.json", [{"label": l, "label_des": "x", "sentence": SENTENCES[i]} for i, l in enumerate(["11", "0"])]
+    )
     write_lines(d / "test.json", [{"id": i, "sentence": s} for i, s in enumerate(SENTENCES[:3])])
 
 
@@ -118,21 +133,28 @@ def nli_rows(labels: list[str], key: str = "label") -> list[dict]:
 def write_ocnli(d: Path) -> None:
     write_lines(d / "train.50k.json", nli_rows(["entailment", "neutral", "-", "contradiction"]))
     write_lines(d / "dev.json", nli_rows(["neutral", "-", "entailment"]))
-    write_lines(d / "test.json", [{"id": i, "sentence1": SENTENCES[i], "sentence2": SENTENCES[i + 1]} for i in range(3)])
+    write_lines(
+        d / "test.json", [{"id": i, "sentence1": SENTENCES[i], "sentence2": SENTENCES[i + 1]} for i in range(3)]
+    )
 
 
 def write_cmnli(d: Path) -> None:
     write_lines(d / "train.json", nli_rows(["entailment", "neutral", "contradiction"]))
     write_lines(d / "dev.json", nli_rows(["neutral", "entailment"], key="gold_label"))
-    write_lines(d / "test.json", [{"id": i, "sentence1": SENTENCES[i], "sentence2": SENTENCES[i + 1]} for i in range(4)])
+    write_lines(
+        d / "test.json", [{"id": i, "sentence1": SENTENCES[i], "sentence2": SENTENCES[i + 1]} for i in range(4)]
+    )
 
 
 WSC_TEXT = "小明对老师说他明天去公园"  # 小明 at 0, 他 at 6
 
 
 def wsc_row(i: int, label: str | None) -> dict:
-    row = {"target": {"span2_index": 6, "span1_index": 0, "span1_text": "小明", "span2_text": "他"}, "idx": i,
-           "text": WSC_TEXT}
+    row = {
+        "target": {"span2_index": 6, "span1_index": 0, "span1_text": "小明", "span2_text": "他"},
+        "idx": i,
+        "text": WSC_TEXT,
+    }
     if label is not None:
         row["label"] = label
     return row
@@ -145,8 +167,10 @@ def write_wsc(d: Path) -> None:
 
 
 def write_csl(d: Path) -> None:
-    rows = [{"id": i, "abst": SENTENCES[i] + SENTENCES[i + 1], "keyword": ["北京", "天气"], "label": l}
-            for i, l in enumerate(["1", "0", "1"])]
+    rows = [
+        {"id": i, "abst": SENTENCES[i] + SENTENCES[i + 1], "keyword": ["北京", "天气"], "label": l}
+        for i, l in enumerate(["1", "0", "1"])
+    ]
     write_lines(d / "train.json", rows)
     write_lines(d / "dev.json", rows[:2])
     write_lines(d / "test.json", [{k: v for k, v in r.items() if k != "label"} for r in rows])
@@ -157,15 +181,19 @@ CMRC_CONTEXT = "北京是中国的首都。银行行长了解情况，他在上�
 
 def cmrc_doc(prefix: str, answers: str) -> dict:
     qas = []
-    for i, (question, answer) in enumerate([("中国的首都是哪里", "北京"), ("他在哪里工作", "上海"), ("我们明天去哪里", "公园")]):
+    for i, (question, answer) in enumerate(
+        [("中国的首都是哪里", "北京"), ("他在哪里工作", "上海"), ("我们明天去哪里", "公园")]
+    ):
         qa = {"id": f"{prefix}_{i}", "question": question}
         if answers == "train":
             qa["answers"] = [{"text": answer, "answer_start": CMRC_CONTEXT.index(answer)}]
         elif answers == "dev":
             qa["answers"] = [{"text": answer, "answer_start": -1}, {"text": answer + "市", "answer_start": -1}]
         qas.append(qa)
-    return {"version": "v1.0", "data": [{"id": prefix, "title": "t", "paragraphs": [
-        {"id": prefix, "context": CMRC_CONTEXT, "qas": qas}]}]}
+    return {
+        "version": "v1.0",
+        "data": [{"id": prefix, "title": "t", "paragraphs": [{"id": prefix, "context": CMRC_CONTEXT, "qas": qas}]}],
+    }
 
 
 def write_cmrc(d: Path) -> None:
@@ -174,14 +202,30 @@ def write_cmrc(d: Path) -> None:
     write_json(d / "test.json", cmrc_doc("TEST", "test"))
 
 
-IDIOMS = ["一日千里", "日新月异", "百花齐放", "方兴未艾", "随波逐流", "三十而立", "身体力行", "百尺竿头", "沧海一粟", "逆水行舟"]
+IDIOMS = [
+    "一日千里",
+    "日新月异",
+    "百花齐放",
+    "方兴未艾",
+    "随波逐流",
+    "三十而立",
+    "身体力行",
+    "百尺竿头",
+    "沧海一粟",
+    "逆水行舟",
+]
 
 
 def write_chid(d: Path) -> None:
     def rows(first: int) -> list[dict]:
         return [
-            {"candidates": IDIOMS, "content": [f"北京的变化#idiom{first:06d}#，今天天气很好",
-                                               f"我们#idiom{first + 1:06d}#工作，又#idiom{first + 2:06d}#"]},
+            {
+                "candidates": IDIOMS,
+                "content": [
+                    f"北京的变化#idiom{first:06d}#，今天天气很好",
+                    f"我们#idiom{first + 1:06d}#工作，又#idiom{first + 2:06d}#",
+                ],
+            },
             {"candidates": IDIOMS, "content": f"他在上海#idiom{first + 3:06d}#"},
         ]
 
@@ -195,8 +239,10 @@ def write_chid(d: Path) -> None:
 def c3_items(with_answers: bool, with_ids: bool = False) -> list:
     items = []
     for i in range(2):
-        questions = [{"question": "他在哪里工作", "choice": ["北京", "上海", "公园"], "answer": "上海"},
-                     {"question": "今天天气怎么样", "choice": ["很好", "不好"], "answer": "很好"}]
+        questions = [
+            {"question": "他在哪里工作", "choice": ["北京", "上海", "公园"], "answer": "上海"},
+            {"question": "今天天气怎么样", "choice": ["很好", "不好"], "answer": "很好"},
+        ]
         for j, q in enumerate(questions):
             if not with_answers:
                 del q["answer"]
@@ -227,9 +273,17 @@ def write_cluener(d: Path) -> None:
 
 
 WRITERS = {
-    "afqmc": write_afqmc, "tnews": write_tnews, "iflytek": write_iflytek, "ocnli": write_ocnli,
-    "cmnli": write_cmnli, "cluewsc2020": write_wsc, "csl": write_csl, "cmrc2018": write_cmrc,
-    "chid": write_chid, "c3": write_c3, "cluener": write_cluener,
+    "afqmc": write_afqmc,
+    "tnews": write_tnews,
+    "iflytek": write_iflytek,
+    "ocnli": write_ocnli,
+    "cmnli": write_cmnli,
+    "cluewsc2020": write_wsc,
+    "csl": write_csl,
+    "cmrc2018": write_cmrc,
+    "chid": write_chid,
+    "c3": write_c3,
+    "cluener": write_cluener,
 }
 
 
@@ -240,8 +294,15 @@ def write_task(parent: Path, name: str) -> Path:
 
 
 def data_chars() -> str:
-    texts = SENTENCES + [WSC_TEXT, CMRC_CONTEXT, "中国的首都是哪里他在哪里工作我们明天去哪里市今天天气怎么样不好男女电影小明看了"
-                         "北京的变化，又无效答案"] + IDIOMS
+    texts = (
+        SENTENCES
+        + [
+            WSC_TEXT,
+            CMRC_CONTEXT,
+            "中国的首都是哪里他在哪里工作我们明天去哪里市今天天气怎么样不好男女电影小明看了北京的变化，又无效答案",
+        ]
+        + IDIOMS
+    )
     return "".join(sorted(set("".join(texts))))
 
 
@@ -272,8 +333,14 @@ def bert_dir(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("bert")
     tokens = write_vocab(directory)
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(tokens), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=37, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=len(tokens),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=37,
+        max_position_embeddings=128,
+    )
     BertForPreTraining(config).save_pretrained(directory)
     return directory
 
@@ -346,11 +413,22 @@ def check_submission(name: str, path: Path, test_dir: Path) -> None:
 def test_all_tasks_with_glycebert(glycebert_dir, clue_data, tmp_path, capsys):
     """`finetune clue all`: every task trains two steps, is evaluated on dev and writes its submission."""
     out = tmp_path / "runs"
-    argv = ["clue", "all", "--model", str(glycebert_dir), "--data-dir", str(clue_data), "--output-dir", str(out),
-            "--max-steps", str(STEPS), "--no-progress"]
+    argv = [
+        "clue",
+        "all",
+        "--model",
+        str(glycebert_dir),
+        "--data-dir",
+        str(clue_data),
+        "--output-dir",
+        str(out),
+        "--max-steps",
+        str(STEPS),
+        "--no-progress",
+    ]
     for key, value in TINY.items():
         argv += ["--set", f"{key}={value}"]
-    assert main(argv) == 0
+    assert main(["finetune", *argv]) == 0
     results = [json.loads((out / name / "results.json").read_text(encoding="utf-8")) for name in TASKS]
     assert [r["task"] for r in results] == list(TASKS)
     table = capsys.readouterr().out
@@ -382,9 +460,22 @@ def test_all_keeps_going_after_a_failing_task(glycebert_dir, tmp_path, capsys):
     write_task(parent, "afqmc")
     broken = write_task(parent, "cluener")
     write_lines(broken / "dev.json", [{"text": "小明", "label": {"name": {"小明": [[0, 5]]}}}])
-    argv = ["clue", "all", "--model", str(glycebert_dir), "--data-dir", str(parent), "--output-dir",
-            str(tmp_path / "out"), "--max-steps", "1", "--no-progress", "--set", "per_device_train_batch_size=2"]
-    assert main(argv) == 1
+    argv = [
+        "clue",
+        "all",
+        "--model",
+        str(glycebert_dir),
+        "--data-dir",
+        str(parent),
+        "--output-dir",
+        str(tmp_path / "out"),
+        "--max-steps",
+        "1",
+        "--no-progress",
+        "--set",
+        "per_device_train_batch_size=2",
+    ]
+    assert main(["finetune", *argv]) == 1
     captured = capsys.readouterr()
     assert "chinese-ptm finetune: error: cluener: " in captured.err and "lies outside the text" in captured.err
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
@@ -398,8 +489,14 @@ def test_all_keeps_going_after_a_failing_task(glycebert_dir, tmp_path, capsys):
 @needs_fixtures
 def test_original_chinesebert_checkpoint_finetunes(clue_data, tmp_path):
     """The original release's directory: GlyceBERT with pinyin, max_length capped at its 64 positions."""
-    result = run_clue_task("tnews", FIXTURES / "tiny_checkpoint", clue_data, tmp_path, progress=False,
-                           overrides={"per_device_train_batch_size": "2", "max_length": "512", "max_steps": STEPS})
+    result = run_clue_task(
+        "tnews",
+        FIXTURES / "tiny_checkpoint",
+        clue_data,
+        tmp_path,
+        progress=False,
+        overrides={"per_device_train_batch_size": "2", "max_length": "512", "max_steps": STEPS},
+    )
     assert result["model_kind"] == "chinesebert" and result["pinyin"]
     assert result["settings"]["task"]["max_length"] == 64
     assert result["steps"] == STEPS
@@ -410,8 +507,14 @@ def test_original_chinesebert_checkpoint_finetunes(clue_data, tmp_path):
 @pytest.mark.parametrize("task", ["afqmc", "c3", "cmrc2018", "cluener"])
 def test_chinese_bert_checkpoint_finetunes(task, bert_dir, clue_data, tmp_path):
     """A Chinese BERT checkpoint runs as transformers' BERT with a tokenizer without pinyin."""
-    result = run_clue_task(task, bert_dir, clue_data / TASKS[task].folder, tmp_path, progress=False,
-                           overrides={**TINY, "training.max_steps": STEPS, "save_model": task == "afqmc"})
+    result = run_clue_task(
+        task,
+        bert_dir,
+        clue_data / TASKS[task].folder,
+        tmp_path,
+        progress=False,
+        overrides={**TINY, "training.max_steps": STEPS, "save_model": task == "afqmc"},
+    )
     assert result["model_kind"] == "bert" and not result["pinyin"]
     check_submission(task, Path(result["submission"]), clue_data / TASKS[task].folder)
     if task == "afqmc":
@@ -426,7 +529,7 @@ def test_checkpoint_kinds(bert_dir, glycebert_dir, tmp_path):
 
     from transformers import BertTokenizer
 
-    from chinese_ptm.tokenization import GlyceBertTokenizer
+    from chinese_ptm.text.tokenization import GlyceBertTokenizer
 
     assert model_kind(bert_dir) == "bert" and model_kind(glycebert_dir) == "glycebert"
     if FIXTURES.is_dir():
@@ -503,7 +606,9 @@ def test_span_features_windows_and_answer_positions(glycebert_dir, clue_data):
     settings = hp(max_length=32, stride=8)
     split = read_split(spec, clue_data / "cmrc2018_public", "train", settings)
     tokenizer = load_run_tokenizer(glycebert_dir, "glycebert")
-    encoded = Encoder(task_of(spec), tokenizer, settings, with_pinyin=True, progress=False).encode(split.examples, train=True)
+    encoded = Encoder(task_of(spec), tokenizer, settings, with_pinyin=True, progress=False).encode(
+        split.examples, train=True
+    )
     assert len(encoded.features) > len(split.examples)  # long contexts become several windows
     found = 0
     for feature, owner, offsets in zip(encoded.features, encoded.owners, encoded.context_offsets):
@@ -552,8 +657,14 @@ def test_cmrc_scores_over_questions():
     assert cmrc_segments("(2018)出现国iPhone 7") == ["(", "2018", ")", "出", "现", "国", "iphone", "7"]
     assert cmrc_segments("a：b") == ["a", "：", "b"] and cmrc_segments("a：b", drop_punctuation=True) == ["ab"]
     predictions = {"q1": "北京", "q2": "在北京市。", "q3": "北京市", "q4": "", "q5": "Apple公司"}
-    references = {"q1": ["北京", "北京市"], "q2": ["北京市"], "q3": ["上海", "北京"], "q4": ["北京"],
-                  "q5": ["apple 公司"], "q6": ["缺"]}
+    references = {
+        "q1": ["北京", "北京市"],
+        "q2": ["北京市"],
+        "q3": ["上海", "北京"],
+        "q4": ["北京"],
+        "q5": ["apple 公司"],
+        "q6": ["缺"],
+    }
     scores = cmrc_scores(predictions, references)
     em = [1, 0, 0, 0, 0, 0]  # q5: "apple公司" and "apple 公司" differ as strings
     f1 = [1, 2 * 0.75 / 1.75, 2 * (2 / 3) / (5 / 3), 0, 1, 0]  # best gold answer; q6 unanswered counts 0
@@ -581,9 +692,11 @@ def test_bios_both_ways_and_entity_f1():
     assert scores["recall"] == pytest.approx(100 * recall)
     assert scores["f1"] == pytest.approx(100 * 2 * precision * recall / (precision + recall))
     # per gold type, as CLUENER 2020's scorer lists them ("game" was predicted only: not listed)
-    assert scores["per_type"] == {"address": {"precision": 0.0, "recall": 0.0, "f1": 0.0},
-                                  "company": {"precision": 100.0, "recall": 100.0, "f1": 100.0},
-                                  "name": {"precision": 100.0, "recall": 100.0, "f1": 100.0}}
+    assert scores["per_type"] == {
+        "address": {"precision": 0.0, "recall": 0.0, "f1": 0.0},
+        "company": {"precision": 100.0, "recall": 100.0, "f1": 100.0},
+        "name": {"precision": 100.0, "recall": 100.0, "f1": 100.0},
+    }
 
 
 def test_tagging_labels_follow_characters(glycebert_dir, clue_data):
@@ -591,7 +704,9 @@ def test_tagging_labels_follow_characters(glycebert_dir, clue_data):
 
     spec = get_task("cluener")
     split = read_split(spec, clue_data / "cluener_public", "train", hp())
-    encoder = Encoder(task_of(spec), load_run_tokenizer(glycebert_dir, "glycebert"), hp(), with_pinyin=True, progress=False)
+    encoder = Encoder(
+        task_of(spec), load_run_tokenizer(glycebert_dir, "glycebert"), hp(), with_pinyin=True, progress=False
+    )
     encoded = encoder.encode(split.examples, train=True)
     tags = bios_labels(spec.labels)
     # logits that put all mass on the gold labels decode back to the gold entities
@@ -660,8 +775,11 @@ def test_cmrc_answer_not_at_its_start(tmp_path):
     document = cmrc_doc("TRAIN", "train")
     document["data"][0]["paragraphs"][0]["qas"][1]["answers"][0]["answer_start"] = 3
     write_json(tmp_path / "train.json", document)
-    with pytest.raises(ClueDataError, match=r"train.json: data\[0\].paragraphs\[0\].qas\[1\] \(id TRAIN_1\): "
-                                            r"field 'answers\[0\].answer_start': answer '上海' does not occur at 3"):
+    with pytest.raises(
+        ClueDataError,
+        match=r"train.json: data\[0\].paragraphs\[0\].qas\[1\] \(id TRAIN_1\): "
+        r"field 'answers\[0\].answer_start': answer '上海' does not occur at 3",
+    ):
         read_split(get_task("cmrc2018"), tmp_path, "train", hp())
 
 
@@ -669,49 +787,110 @@ def test_wsc_span_mismatch(tmp_path):
     row = wsc_row(0, "true")
     row["target"]["span2_index"] = 5
     write_lines(tmp_path / "train.json", [row])
-    with pytest.raises(ClueDataError, match=r"train.json:1: field 'target.span2_index': span2_text '他' does not occur at 5"):
+    with pytest.raises(
+        ClueDataError, match=r"train.json:1: field 'target.span2_index': span2_text '他' does not occur at 5"
+    ):
         read_split(get_task("cluewsc2020"), tmp_path, "train", hp())
 
 
 def test_cli_errors_are_one_line(tmp_path, glycebert_dir, capsys):
     directory = write_task(tmp_path, "tnews")
     (directory / "dev.json").write_text('{"label": "999", "sentence": "北京"}\n', encoding="utf-8")
-    code = main(["clue", "tnews", "--model", str(glycebert_dir), "--data-dir", str(tmp_path), "--output-dir",
-                 str(tmp_path / "out"), "--max-steps", "1", "--no-progress"])
+    code = main(
+        [
+            "finetune",
+            "clue",
+            "tnews",
+            "--model",
+            str(glycebert_dir),
+            "--data-dir",
+            str(tmp_path),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--max-steps",
+            "1",
+            "--no-progress",
+        ]
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1
-    assert err[-1].startswith("chinese-ptm finetune: error: ") and "dev.json:1: field 'label': unknown label '999'" in err[-1]
-    assert main(["clue", "nosuchtask", "--model", str(glycebert_dir), "--data-dir", str(tmp_path)]) == 1
+    assert (
+        err[-1].startswith("chinese-ptm finetune: error: ")
+        and "dev.json:1: field 'label': unknown label '999'" in err[-1]
+    )
+    assert main(["finetune", "clue", "nosuchtask", "--model", str(glycebert_dir), "--data-dir", str(tmp_path)]) == 1
     assert "unknown CLUE task 'nosuchtask'" in capsys.readouterr().err
-    assert main(["clue", "tnews", "--model", str(tmp_path / "nope"), "--data-dir", str(tmp_path)]) == 1
+    assert main(["finetune", "clue", "tnews", "--model", str(tmp_path / "nope"), "--data-dir", str(tmp_path)]) == 1
     assert "no such directory" in capsys.readouterr().err
-    assert main(["clue", "tnews", "--model", str(glycebert_dir), "--data-dir", str(tmp_path),
-                 "--set", "learning_speed=3"]) == 1
+    assert (
+        main(
+            [
+                "finetune",
+                "clue",
+                "tnews",
+                "--model",
+                str(glycebert_dir),
+                "--data-dir",
+                str(tmp_path),
+                "--set",
+                "learning_speed=3",
+            ]
+        )
+        == 1
+    )
     assert "--set learning_speed: unknown setting" in capsys.readouterr().err
-    assert main(["clue", "all", "--model", str(glycebert_dir), "--data-dir", str(tmp_path / "out")]) == 1
+    assert main(["finetune", "clue", "all", "--model", str(glycebert_dir), "--data-dir", str(tmp_path / "out")]) == 1
     assert "no such directory" in capsys.readouterr().err
 
 
 def test_task_table_and_hyperparameters():
     assert get_task("wsc") is TASKS["cluewsc2020"] and get_task("CLUENER2020") is TASKS["cluener"]
     assert {spec.submission for spec in TASKS.values()} == {
-        "afqmc_predict.json", "tnews11_predict.json", "iflytek_predict.json", "ocnli_50k_predict.json",
-        "cmnli_predict.json", "cluewsc11_predict.json", "csl_predict.json", "cmrc2018_predict.json",
-        "chid11_predict.json", "c311_predict.json", "cluener_predict.json"}
-    from chinese_ptm.finetune.clue_runs import clue_config
+        "afqmc_predict.json",
+        "tnews11_predict.json",
+        "iflytek_predict.json",
+        "ocnli_50k_predict.json",
+        "cmnli_predict.json",
+        "cluewsc11_predict.json",
+        "csl_predict.json",
+        "cmrc2018_predict.json",
+        "chid11_predict.json",
+        "c311_predict.json",
+        "cluener_predict.json",
+    }
     from chinese_ptm.errors import SettingsError
+    from chinese_ptm.finetune.clue_runs import clue_config
 
     cmrc = clue_config(TASKS["cmrc2018"], "m", "d", "o")
-    assert (cmrc.task.max_length, cmrc.task.stride, cmrc.training.learning_rate, cmrc.training.num_train_epochs) == \
-        (512, 128, 3e-5, 2)
+    assert (cmrc.task.max_length, cmrc.task.stride, cmrc.training.learning_rate, cmrc.training.num_train_epochs) == (
+        512,
+        128,
+        3e-5,
+        2,
+    )
     tnews = clue_config(TASKS["tnews"], "m", "d", "o")
     assert (tnews.training.learning_rate, tnews.training.num_train_epochs, tnews.task.max_length) == (2e-5, 3, 128)
-    changed = clue_config(TASKS["tnews"], "m", "d", "o", {"learning_rate": "5e-5", "num_train_epochs": "2",
-                                                         "per_device_train_batch_size": "8", "max_length": "256",
-                                                         "training.fp16": "true"})
+    changed = clue_config(
+        TASKS["tnews"],
+        "m",
+        "d",
+        "o",
+        {
+            "learning_rate": "5e-5",
+            "num_train_epochs": "2",
+            "per_device_train_batch_size": "8",
+            "max_length": "256",
+            "training.fp16": "true",
+        },
+    )
     t = changed.training
-    assert (t.learning_rate, t.num_train_epochs, t.per_device_train_batch_size, changed.task.max_length, t.fp16) == \
-        (5e-5, 2.0, 8, 256, True)
+    assert (t.learning_rate, t.num_train_epochs, t.per_device_train_batch_size, changed.task.max_length, t.fp16) == (
+        5e-5,
+        2.0,
+        8,
+        256,
+        True,
+    )
     with pytest.raises(SettingsError, match="per_device_train_batch_size: 2.5 is not a valid value"):
         clue_config(TASKS["tnews"], "m", "d", "o", {"per_device_train_batch_size": "2.5"})
     assert math.isclose(tnews.training.warmup_steps, 0.1)

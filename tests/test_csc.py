@@ -18,11 +18,13 @@ def test_sentence_level_scores_by_hand():
     targets = ["我在家里", "他再见了", "天气很好", "今天下雨", "你好吗啊"]
     targets[0] = "我再家里"  # wrong at 1
     sources[1], targets[1] = "他在见了", "他再见了"  # wrong at 1
-    predictions = ["我再家里",  # exact correction: detection and correction TP
-                   "他载见了",  # right position, wrong character: detection TP only
-                   "天汽很好",  # gold negative changed: false alarm
-                   "今天下雨",  # gold negative left alone
-                   "你号吗呀"]  # wrong position changed: neither
+    predictions = [
+        "我再家里",  # exact correction: detection and correction TP
+        "他载见了",  # right position, wrong character: detection TP only
+        "天汽很好",  # gold negative changed: false alarm
+        "今天下雨",  # gold negative left alone
+        "你号吗呀",
+    ]  # wrong position changed: neither
     s = sentence_scores(sources, predictions, targets)
     # predicted positives 4 (all but sentence 3), gold positives 3 (sentences 0, 1, 4)
     assert s["detection"]["precision"] == pytest.approx(50.0) and s["detection"]["recall"] == pytest.approx(200 / 3)
@@ -70,11 +72,14 @@ def _realise_rules(sources, predictions, targets) -> dict:
         p, r = tp / predicted if predicted else 0.0, tp / gold if gold else 0.0
         return 100 * 2 * p * r / (p + r) if p + r else 0.0
 
-    return {"sent_det_f1": f1(sent["det_tp"], sent["pred"], sent["gold"]),
-            "sent_cor_f1": f1(sent["cor_tp"], sent["pred"], sent["gold"]),
-            "sent_det_acc": 100 * sent["det_hit"] / n, "sent_cor_acc": 100 * sent["cor_hit"] / n,
-            "char_det_f1": f1(char["det_tp"], char["det_tp"] + char["det_fp"], char["det_tp"] + char["det_fn"]),
-            "char_cor_f1": f1(char["cor_tp"], char["cor_tp"] + char["cor_fp"], char["cor_tp"] + char["cor_fn"])}
+    return {
+        "sent_det_f1": f1(sent["det_tp"], sent["pred"], sent["gold"]),
+        "sent_cor_f1": f1(sent["cor_tp"], sent["pred"], sent["gold"]),
+        "sent_det_acc": 100 * sent["det_hit"] / n,
+        "sent_cor_acc": 100 * sent["cor_hit"] / n,
+        "char_det_f1": f1(char["det_tp"], char["det_tp"] + char["det_fp"], char["det_tp"] + char["det_fn"]),
+        "char_cor_f1": f1(char["cor_tp"], char["cor_tp"] + char["cor_fp"], char["cor_tp"] + char["cor_fn"]),
+    }
 
 
 def test_scores_follow_realises_counting_rules_on_random_outputs():
@@ -182,8 +187,8 @@ def test_pycorrector_sets_merge_and_sighan_coverage(confusion):
 
 
 def test_synthesis_is_deterministic_keeps_length_and_one_typo_per_word(confusion):
-    from chinese_ptm.corpora import peoples_daily_lines
     from chinese_ptm.csc.synthesis import NoiseSettings, TypoSynthesizer
+    from chinese_ptm.data.corpora import peoples_daily_lines
 
     lines = peoples_daily_lines(300, splits=("train",))
     synth = TypoSynthesizer(confusion)
@@ -228,8 +233,12 @@ def test_corrections_decode_per_character_and_gate_on_detection():
     from chinese_ptm.finetune.examples import CorrectionExample
     from chinese_ptm.finetune.features import Encoded, decode_corrections
 
-    encoded = Encoded(owners=[0], first_tokens=[np.array([1, 2, 3])], vocab=["[CLS]", "我", "在", "再", "家", "##x",
-                                                                                   "[UNK]"], unk_id=6)
+    encoded = Encoded(
+        owners=[0],
+        first_tokens=[np.array([1, 2, 3])],
+        vocab=["[CLS]", "我", "在", "再", "家", "##x", "[UNK]"],
+        unk_id=6,
+    )
     example = [CorrectionExample(0, "我再家", None)]
     ids = np.array([[0, 1, 2, 4, -100]])  # [CLS] 我 在 家: the model puts 在 for 再
     assert decode_corrections(ids, encoded, example) == ["我在家"]
@@ -249,19 +258,37 @@ def test_finetune_csc_then_correct_as_a_user(tmp_path, capsys):
 
     from conftest import save_tiny_glycebert
 
+    from chinese_ptm.cli import main
     from chinese_ptm.csc import SpellingCorrector
-    from chinese_ptm.csc.correct import main as correct_main
-    from chinese_ptm.finetune.cli import main as finetune_main
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     tokens = load_tokenizer().convert_ids_to_tokens(list(range(3000)))  # the bundled vocabulary's first ids
     model = save_tiny_glycebert(tmp_path / "base", tokens, positions=64)
     real = tmp_path / "real.tsv"
     real.write_text("我再家\t我在家\n", encoding="utf-8")
     out = tmp_path / "csc"
-    assert finetune_main(["csc", "--recipe", "csc-tiny", "--model", str(model), "--output-dir", str(out),
-                          "--real-pairs", str(real), "--max-steps", "2", "--no-progress",
-                          "--set", "task.typo_pairs=32"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "csc",
+                "--recipe",
+                "csc-tiny",
+                "--model",
+                str(model),
+                "--output-dir",
+                str(out),
+                "--real-pairs",
+                str(real),
+                "--max-steps",
+                "2",
+                "--no-progress",
+                "--set",
+                "task.typo_pairs=32",
+            ]
+        )
+        == 0
+    )
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["examples"] == {"train": 33, "dev": 1000, "test": 697}  # 32 synthesised + 1 real pair
     assert {"correction_f1", "detection_f1", "false_positive_rate", "char_correction_f1"} <= set(results["test"])
@@ -273,10 +300,10 @@ def test_finetune_csc_then_correct_as_a_user(tmp_path, capsys):
     for change in results[0].changes:
         assert results[0].text[change.position] == change.typed != change.corrected
     capsys.readouterr()
-    assert correct_main([str(out / "model"), "我再家", "--json"]) == 0
+    assert main(["correct", str(out / "model"), "我再家", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["text"] == "我再家" and len(printed["corrected"]) == 3
-    assert correct_main([str(model), "我再家"]) == 1  # a pretrained checkpoint is not a correction model
+    assert main(["correct", str(model), "我再家"]) == 1  # a pretrained checkpoint is not a correction model
     assert "chinese-ptm correct: error:" in capsys.readouterr().err
 
 
@@ -289,11 +316,16 @@ def test_correction_heads_start_from_the_mlm_head_and_load_through_their_auto_cl
 
     dims = dict(vocab_size=60, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
     torch.manual_seed(0)
-    mlm = (GlyceBertForMaskedLM(GlyceBertConfig(**dims, use_glyph=False)) if architecture == "glycebert"
-           else BertForMaskedLM(BertConfig(**dims))).eval()
+    mlm = (
+        GlyceBertForMaskedLM(GlyceBertConfig(**dims, use_glyph=False))
+        if architecture == "glycebert"
+        else BertForMaskedLM(BertConfig(**dims))
+    ).eval()
     mlm.save_pretrained(tmp_path / "mlm")
     corrector = AutoModelForSpellingCorrection.from_pretrained(tmp_path / "mlm").eval()
-    assert type(corrector).__name__ == ("GlyceBert" if architecture == "glycebert" else "Bert") + "ForSpellingCorrection"
+    assert (
+        type(corrector).__name__ == ("GlyceBert" if architecture == "glycebert" else "Bert") + "ForSpellingCorrection"
+    )
     ids = torch.randint(5, 60, (2, 9))
     pinyin = {"pinyin_ids": torch.zeros(2, 9, 8, dtype=torch.long)} if architecture == "glycebert" else {}
     out = corrector(input_ids=ids, **pinyin)

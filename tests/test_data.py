@@ -4,19 +4,26 @@ import json
 import numpy as np
 import pytest
 
+from chinese_ptm.cli import main
+from chinese_ptm.data import PrepareConfig, batch_word_ids, is_prepared, prepare_corpus
 from chinese_ptm.errors import UserError
-from chinese_ptm.data import PrepareConfig, batch_word_ids, is_prepared, main, prepare_corpus
-from chinese_ptm.text import clean_text, split_sentences
+from chinese_ptm.text.normalize import clean_text, split_sentences
 
 
 def test_clean_and_split():
     assert clean_text("<p>北京&nbsp;欢迎\u200b你</p>\x07") == "北京 欢迎你"
-    assert split_sentences("他说：“你好！”我们走吧。真的吗？？好……最后") == ["他说：“你好！”", "我们走吧。", "真的吗？？", "好……", "最后"]
+    assert split_sentences("他说：“你好！”我们走吧。真的吗？？好……最后") == [
+        "他说：“你好！”",
+        "我们走吧。",
+        "真的吗？？",
+        "好……",
+        "最后",
+    ]
 
 
 @pytest.fixture(scope="module")
 def tok():
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     return load_tokenizer()
 
@@ -78,8 +85,15 @@ def test_files_bad_records_and_meta(tmp_path, tok):
     ds = prepare_corpus([str(good), str(jl)], tok, config=cfg, output_dir=out, progress=False)
     s = ds.prepare_summary
     assert s["documents"] == 3
-    assert s["skipped"] == {"invalid_utf8": 1, "nul_bytes": 1, "line_too_long": 1, "mostly_non_text": 1,
-                            "duplicate_line": 1, "bad_json": 1, "no_text_field": 1}
+    assert s["skipped"] == {
+        "invalid_utf8": 1,
+        "nul_bytes": 1,
+        "line_too_long": 1,
+        "mostly_non_text": 1,
+        "duplicate_line": 1,
+        "bad_json": 1,
+        "no_text_field": 1,
+    }
     assert any("a.txt:5" in e for e in s["skip_examples"]["invalid_utf8"])
     assert (out / "prepare_meta.json").is_file()
     assert is_prepared(out, [good, jl], tok, cfg)
@@ -121,10 +135,11 @@ def test_streaming(tok):
 def test_cli(tmp_path, capsys):
     corpus = tmp_path / "c.txt"
     corpus.write_text("命令行准备语料。第二句。\n\n第二篇。\n", encoding="utf-8")
-    summary = main([str(corpus), "--out", str(tmp_path / "out"), "--max-length", "32"])
-    assert summary["documents"] == 2
-    assert "saved" in capsys.readouterr().out
-    assert main([str(tmp_path / "nope.txt"), "--out", str(tmp_path / "o2")]) == 1
+    assert main(["prepare", str(corpus), "--out", str(tmp_path / "out"), "--max-length", "32"]) == 0
+    assert "2 documents" in capsys.readouterr().out
+    assert main(["prepare", str(tmp_path / "nope.txt"), "--out", str(tmp_path / "o2")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nope.txt" in err and "Traceback" not in err
 
 
 #: sha256 (first 16 hex) of every column of the records below, as prepared before preparation was made faster
@@ -135,26 +150,42 @@ FIXED_CORPUS_RECORDS = "d27c1e8a7ceadf72"
 def test_records_on_a_fixed_corpus_are_unchanged(tmp_path):
     import hashlib
 
-    from chinese_ptm.corpora import peoples_daily_lines
     from chinese_ptm.data import PrepareConfig, prepare_corpus
-    from chinese_ptm.segmentation import JiebaSegmenter
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.data.corpora import peoples_daily_lines
+    from chinese_ptm.text.segmentation import JiebaSegmenter
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     lines = peoples_daily_lines(600)
     path = tmp_path / "corpus.txt"
     path.write_text("\n".join(lines[:300]) + "\n\n" + "\n".join(lines[300:]) + "\n", encoding="utf-8")
     for engine in ("rust", "python"):
-        records = prepare_corpus([path], load_tokenizer(), segmenter=JiebaSegmenter(engine=engine),
-                                 config=PrepareConfig(max_length=96, packed_ratio=0.8), progress=False,
-                                 cache_dir=str(tmp_path / engine))
+        records = prepare_corpus(
+            [path],
+            load_tokenizer(),
+            segmenter=JiebaSegmenter(engine=engine),
+            config=PrepareConfig(max_length=96, packed_ratio=0.8),
+            progress=False,
+            cache_dir=str(tmp_path / engine),
+        )
         digest = hashlib.sha256()
         for name in records.column_names:
             digest.update(name.encode())
             digest.update(json.dumps(records[name][:]).encode())
         assert (len(records), digest.hexdigest()[:16]) == (736, FIXED_CORPUS_RECORDS), engine
         summary = records.prepare_summary
-        assert (summary["documents"], summary["paragraphs"], summary["sentences"], summary["tokens"]) == \
-            (2, 593, 1282, 48380)
+        assert (summary["documents"], summary["paragraphs"], summary["sentences"], summary["tokens"]) == (
+            2,
+            593,
+            1282,
+            48380,
+        )
         assert summary["skipped"] == {"duplicate_line": 7} and summary["char_masking_fallbacks"] == 3
-        assert set(summary["stage_seconds"]) == {"read_clean_split", "tokenise", "segment", "word_ids", "pack",
-                                                 "to_arrow", "arrow_io_and_other"}
+        assert set(summary["stage_seconds"]) == {
+            "read_clean_split",
+            "tokenise",
+            "segment",
+            "word_ids",
+            "pack",
+            "to_arrow",
+            "arrow_io_and_other",
+        }

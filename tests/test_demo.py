@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from chinese_ptm import report as html
+from chinese_ptm.apps import report as html
 
 
 def test_report_page_is_self_contained():
@@ -25,10 +25,14 @@ def test_report_page_is_self_contained():
 def test_demo_end_to_end_with_a_small_budget(tmp_path):
     """The demo's whole path on a few steps: pretraining, the comparison with scratch and the baselines on both
     tasks, fill-mask on held-out sentences, report.html and report.json."""
-    from chinese_ptm.demo import run
+    from chinese_ptm.apps.demo import run
 
-    budget = {"task.max_train_examples": 48, "task.limit": 60, "training.num_train_epochs": 1,
-              "training.per_device_train_batch_size": 16}
+    budget = {
+        "task.max_train_examples": 48,
+        "task.limit": 60,
+        "training.num_train_epochs": 1,
+        "training.per_device_train_batch_size": 16,
+    }
     report = run(tmp_path / "demo", max_steps=4, evaluation=budget)
     tasks = {t["task"]: t for t in report["evaluation"]["tasks"]}
     assert set(tasks) == {"reviews", "pd98-ner"}
@@ -40,7 +44,7 @@ def test_demo_end_to_end_with_a_small_budget(tmp_path):
     for mask in report["fill_mask"]:
         assert len(mask["predictions"]) == 5 and mask["reading"]
         assert sum(p["probability"] for p in mask["predictions"]) <= 1.0 + 1e-6
-    from chinese_ptm.corpora import peoples_daily_lines
+    from chinese_ptm.data.corpora import peoples_daily_lines
 
     pretraining = set(peoples_daily_lines(splits=("train",)))
     assert not any(m["text"] in pretraining for m in report["fill_mask"])  # held-out sentences

@@ -15,11 +15,11 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from chinese_ptm.corpora import peoples_daily_lines  # noqa: E402
 from chinese_ptm.data import PrepareConfig, load_prepared, main, prepare_corpus  # noqa: E402
+from chinese_ptm.data.corpora import peoples_daily_lines  # noqa: E402
 from chinese_ptm.data.distributed import prepare_with_ray  # noqa: E402
-from chinese_ptm.segmentation import JiebaSegmenter  # noqa: E402
-from chinese_ptm.tokenization import load_tokenizer  # noqa: E402
+from chinese_ptm.text.segmentation import JiebaSegmenter  # noqa: E402
+from chinese_ptm.text.tokenization import load_tokenizer  # noqa: E402
 
 pytestmark = pytest.mark.slow
 CONFIG = PrepareConfig(max_length=96, packed_ratio=0.8)
@@ -39,7 +39,7 @@ def write_corpus(directory: Path, files: int, lines_per_file: int) -> list[Path]
     lines = peoples_daily_lines(files * lines_per_file)
     paths = []
     for k in range(files):
-        part = lines[k * lines_per_file:(k + 1) * lines_per_file]
+        part = lines[k * lines_per_file : (k + 1) * lines_per_file]
         if k == 1:
             part = part[:20] + [lines[3], "", lines[4]] + part[20:]  # repeats lines of file 0
         data = ("\n".join(part[:40]) + "\n\n" + "\n".join(part[40:]) + "\n").encode("utf-8")
@@ -49,8 +49,10 @@ def write_corpus(directory: Path, files: int, lines_per_file: int) -> list[Path]
         paths[-1].write_bytes(data)
     records = [{"text": lines[5] + "\n" + "新的一段文字，没有重复。"}, "{broken", {"title": "no text"}]
     paths.append(directory / "extra.jsonl")
-    paths[-1].write_text("".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n"
-                                 for r in records), encoding="utf-8")
+    paths[-1].write_text(
+        "".join((r if isinstance(r, str) else json.dumps(r, ensure_ascii=False)) + "\n" for r in records),
+        encoding="utf-8",
+    )
     return [p.resolve() for p in paths]
 
 
@@ -67,8 +69,9 @@ def assert_same(single, summary: dict, shards_dir: Path) -> None:
 def test_ray_records_and_counts_equal_one_process(cluster, tmp_path):
     files = write_corpus(tmp_path, files=3, lines_per_file=120)
     tokenizer, segmenter = load_tokenizer(), JiebaSegmenter()
-    single = prepare_corpus(files, tokenizer, segmenter=segmenter, config=CONFIG, progress=False,
-                            cache_dir=str(tmp_path / "cache"))
+    single = prepare_corpus(
+        files, tokenizer, segmenter=segmenter, config=CONFIG, progress=False, cache_dir=str(tmp_path / "cache")
+    )
     summary = prepare_with_ray(files, tokenizer, segmenter, CONFIG, tmp_path / "out")
     assert summary["skipped"]["duplicate_line"] >= 3 and summary["skipped"]["invalid_utf8"] == 1
     assert summary["skipped"]["nul_bytes"] == 1 and summary["skipped"]["bad_json"] == 1
@@ -96,8 +99,9 @@ def _kill_a_build_worker(done: threading.Event, killed: list) -> None:
 def test_a_killed_worker_is_retried_without_lost_or_duplicated_records(cluster, tmp_path):
     files = write_corpus(tmp_path, files=6, lines_per_file=150)
     tokenizer, segmenter = load_tokenizer(), JiebaSegmenter()
-    single = prepare_corpus(files, tokenizer, segmenter=segmenter, config=CONFIG, progress=False,
-                            cache_dir=str(tmp_path / "cache"))
+    single = prepare_corpus(
+        files, tokenizer, segmenter=segmenter, config=CONFIG, progress=False, cache_dir=str(tmp_path / "cache")
+    )
     done, killed = threading.Event(), []
     killer = threading.Thread(target=_kill_a_build_worker, args=(done, killed))
     killer.start()
@@ -114,11 +118,15 @@ def test_cli_and_the_pretraining_loader_read_the_shards(cluster, tmp_path, capsy
     files = write_corpus(tmp_path, files=2, lines_per_file=60)
     summary = main([*map(str, files), "--out", str(tmp_path / "shards"), "--engine", "ray", "--max-length", "96"])
     assert f"saved {summary['records']} records" in capsys.readouterr().out
-    assert sorted(p.name for p in (tmp_path / "shards").glob("*.parquet")) == [f"part-0000{i}.parquet" for i in range(3)]
-    from chinese_ptm.pretrain import prepared_records
-    from chinese_ptm.recipe import load_recipe
+    assert sorted(p.name for p in (tmp_path / "shards").glob("*.parquet")) == [
+        f"part-0000{i}.parquet" for i in range(3)
+    ]
+    from chinese_ptm.pretrain.recipe import load_recipe
+    from chinese_ptm.pretrain.runner import prepared_records
 
-    recipe = load_recipe("chinesebert-tiny", {"data.prepared_dir": str(tmp_path / "shards"), "data.max_length": 96,
-                                              "output_dir": str(tmp_path / "run")})
+    recipe = load_recipe(
+        "chinesebert-tiny",
+        {"data.prepared_dir": str(tmp_path / "shards"), "data.max_length": 96, "output_dir": str(tmp_path / "run")},
+    )
     train, heldout, meta = prepared_records(recipe, load_tokenizer())
     assert len(train) + len(heldout) == summary["records"] and meta["records"] == summary["records"]

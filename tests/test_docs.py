@@ -57,7 +57,7 @@ def parse_runnable(path: Path) -> tuple[list[Block], list[str]]:
         if end is None:
             problems.append(f"{where}: the marked code block is not closed")
             continue
-        blocks.append(Block(path, i + 2, opening.group(1), "\n".join(lines[i + 2:end]) + "\n"))
+        blocks.append(Block(path, i + 2, opening.group(1), "\n".join(lines[i + 2 : end]) + "\n"))
     return blocks, problems
 
 
@@ -72,9 +72,23 @@ def test_runnable_markers_mark_code_blocks():
 def test_mkdocs_builds_strict(tmp_path):
     if importlib.util.find_spec("mkdocs") is None:
         pytest.skip("mkdocs is not installed (pip install mkdocs==1.6.1): the site build is not checked")
-    proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--config-file",
-                           str(ROOT / "mkdocs.yml"), "--site-dir", str(tmp_path / "site")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--config-file",
+            str(ROOT / "mkdocs.yml"),
+            "--site-dir",
+            str(tmp_path / "site"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-5000:]
     built = {p.relative_to(tmp_path / "site").as_posix() for p in (tmp_path / "site").rglob("index.html")}
     for page in sorted(DOCS.glob("*.md")):
@@ -102,7 +116,7 @@ def test_readme_links_resolve():
 def test_readme_keeps_the_set_up_commands_first():
     lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "# chinese_ptm"
-    first_code = lines[lines.index("```bash") + 1:lines.index("```bash") + 3]
+    first_code = lines[lines.index("```bash") + 1 : lines.index("```bash") + 3]
     assert [line.split()[:2] for line in first_code] == [["make", "demo"], ["make", "test"]]
 
 
@@ -115,10 +129,16 @@ def run_block(block: Block, folder: Path) -> tuple[int | None, str]:
     """(exit status or None on timeout, output tail) of one block run in its own empty folder."""
     work = folder / "work"
     work.mkdir(parents=True)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-           "HF_DATASETS_CACHE": str(folder / "datasets-cache"), "PYTHONIOENCODING": "utf-8",
-           "TOKENIZERS_PARALLELISM": "false",
-           "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "HF_DATASETS_CACHE": str(folder / "datasets-cache"),
+        "PYTHONIOENCODING": "utf-8",
+        "TOKENIZERS_PARALLELISM": "false",
+        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
+    }
     script = folder / ("block.py" if block.language == "python" else "block.sh")
     script.write_text(block.code, encoding="utf-8")
     command = [sys.executable, str(script)] if block.language == "python" else ["bash", "-e", str(script)]

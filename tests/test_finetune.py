@@ -12,14 +12,22 @@ import pytest
 import torch
 from conftest import save_tiny_glycebert
 
-from chinese_ptm.finetune.cli import main
+from chinese_ptm.cli import main
 from chinese_ptm.finetune.config import TaskSection, build_config
 from chinese_ptm.finetune.examples import DataError
 from chinese_ptm.finetune.files import load_file_task
 from chinese_ptm.runtime.config import apply_overrides
 
-TEXTS = ["北京是中国的首都", "我喜欢吃北京烤鸭", "今天天气很好", "银行行长了解情况", "他在上海工作", "我们明天去公园",
-         "这家店的菜很好吃", "服务太差了不会再来"]
+TEXTS = [
+    "北京是中国的首都",
+    "我喜欢吃北京烤鸭",
+    "今天天气很好",
+    "银行行长了解情况",
+    "他在上海工作",
+    "我们明天去公园",
+    "这家店的菜很好吃",
+    "服务太差了不会再来",
+]
 CHARS = "".join(sorted(set("".join(TEXTS) + "好差的是不和他们在上海北京中国人小明")))
 SPECIALS = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -43,8 +51,11 @@ def glycebert_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def sentiment_files(tmp_path_factory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("sentiment")
-    return {"train": write_rows(d / "train.jsonl", sentiment_rows(16)), "dev": write_rows(d / "dev.jsonl", sentiment_rows(6, 1)),
-            "test": write_rows(d / "test.jsonl", [{"id": f"t{i}", "text": t} for i, t in enumerate(TEXTS[:5])])}
+    return {
+        "train": write_rows(d / "train.jsonl", sentiment_rows(16)),
+        "dev": write_rows(d / "dev.jsonl", sentiment_rows(6, 1)),
+        "test": write_rows(d / "test.jsonl", [{"id": f"t{i}", "text": t} for i, t in enumerate(TEXTS[:5])]),
+    }
 
 
 def settings(**values) -> TaskSection:
@@ -52,12 +63,29 @@ def settings(**values) -> TaskSection:
 
 
 def run_data(model: Path, files: dict, out: Path, kind: str = "single", *extra: str) -> int:
-    argv = ["data", "--task", kind, "--train", str(files["train"]), "--dev", str(files["dev"]), "--model", str(model),
-            "--output-dir", str(out), "--no-progress", "--set", "training.per_device_train_batch_size=4",
-            "--set", "training.num_train_epochs=2", "--set", "training.learning_rate=1e-3"]
+    argv = [
+        "data",
+        "--task",
+        kind,
+        "--train",
+        str(files["train"]),
+        "--dev",
+        str(files["dev"]),
+        "--model",
+        str(model),
+        "--output-dir",
+        str(out),
+        "--no-progress",
+        "--set",
+        "training.per_device_train_batch_size=4",
+        "--set",
+        "training.num_train_epochs=2",
+        "--set",
+        "training.learning_rate=1e-3",
+    ]
     if files.get("test"):
         argv += ["--test", str(files["test"])]
-    return main(argv + list(extra))
+    return main(["finetune", *argv, *extra])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -67,23 +95,37 @@ def run_data(model: Path, files: dict, out: Path, kind: str = "single", *extra: 
 def test_labels_come_from_the_training_file_and_every_format_reads(tmp_path):
     rows = sentiment_rows(6)
     write_rows(tmp_path / "train.jsonl", rows)
-    (tmp_path / "train.csv").write_text("text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in rows),
-                                        encoding="utf-8")
-    (tmp_path / "train.tsv").write_text("text\tlabel\n" + "".join(f"{r['text']}\t{r['label']}\n" for r in rows),
-                                        encoding="utf-8")
+    (tmp_path / "train.csv").write_text(
+        "text,label\n" + "".join(f"{r['text']},{r['label']}\n" for r in rows), encoding="utf-8"
+    )
+    (tmp_path / "train.tsv").write_text(
+        "text\tlabel\n" + "".join(f"{r['text']}\t{r['label']}\n" for r in rows), encoding="utf-8"
+    )
     write_rows(tmp_path / "test.jsonl", [{"text": "北京"}])
     for name in ("train.jsonl", "train.csv", "train.tsv"):
-        task = load_file_task(settings(kind="single", train=str(tmp_path / name), dev=str(tmp_path / "train.jsonl"),
-                                       test=str(tmp_path / "test.jsonl")))
+        task = load_file_task(
+            settings(
+                kind="single",
+                train=str(tmp_path / name),
+                dev=str(tmp_path / "train.jsonl"),
+                test=str(tmp_path / "test.jsonl"),
+            )
+        )
         assert task.labels == ("neg", "pos") and [e.label for e in task.splits["train"].examples] == [0, 1, 0, 1, 0, 1]
         assert not task.splits["test"].labelled and task.splits["test"].examples[0].label is None
 
 
-@pytest.mark.parametrize("rows, message", [
-    ([{"text": "北京", "label": "pos"}, {"text": "北京", "label": "neutral"}], r"dev.jsonl:2: field 'label': unknown label 'neutral'"),
-    ([{"label": "pos"}], r"dev.jsonl:1: missing field 'text'"),
-    ([{"text": "  ", "label": "pos"}], r"dev.jsonl:1: field 'text' is empty"),
-])
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        (
+            [{"text": "北京", "label": "pos"}, {"text": "北京", "label": "neutral"}],
+            r"dev.jsonl:2: field 'label': unknown label 'neutral'",
+        ),
+        ([{"label": "pos"}], r"dev.jsonl:1: missing field 'text'"),
+        ([{"text": "  ", "label": "pos"}], r"dev.jsonl:1: field 'text' is empty"),
+    ],
+)
 def test_dev_errors_name_file_line_and_field(tmp_path, rows, message):
     write_rows(tmp_path / "train.jsonl", sentiment_rows(4))
     write_rows(tmp_path / "dev.jsonl", rows)
@@ -93,12 +135,16 @@ def test_dev_errors_name_file_line_and_field(tmp_path, rows, message):
 
 def test_more_bad_input(tmp_path):
     train = write_rows(tmp_path / "train.jsonl", [{"text": "北京", "label": 1}, {"text": "上海", "label": "1"}])
-    with pytest.raises(DataError, match=r"train.jsonl:2: field 'label': mixed label types \(str here, int at .*train.jsonl:1\)"):
+    with pytest.raises(
+        DataError, match=r"train.jsonl:2: field 'label': mixed label types \(str here, int at .*train.jsonl:1\)"
+    ):
         load_file_task(settings(kind="single", train=str(train), dev=str(train)))
     (tmp_path / "tabs.csv").write_text("text\tlabel\n北京\tpos\n", encoding="utf-8")
     with pytest.raises(DataError, match=r"tabs.csv:1: the header is one column .* looks tab-separated"):
         load_file_task(settings(kind="single", train=str(tmp_path / "tabs.csv"), dev=str(tmp_path / "tabs.csv")))
-    spans = write_rows(tmp_path / "ner.jsonl", [{"text": "小明在北京", "label": [{"start": 3, "end": 9, "type": "LOC"}]}])
+    spans = write_rows(
+        tmp_path / "ner.jsonl", [{"text": "小明在北京", "label": [{"start": 3, "end": 9, "type": "LOC"}]}]
+    )
     with pytest.raises(DataError, match=r"ner.jsonl:1: field 'label\[0\]': span \[3, 8\] lies outside the text"):
         load_file_task(settings(kind="tagging", train=str(spans), dev=str(spans)))
     mixed = write_rows(tmp_path / "test.jsonl", [{"text": "北京", "label": "pos"}, {"text": "上海"}])
@@ -112,10 +158,16 @@ def test_more_bad_input(tmp_path):
 
 def test_tagging_from_bio_bioes_and_spans_agree(tmp_path):
     text = "小明在北京工作"
-    bio = write_rows(tmp_path / "bio.jsonl", [{"text": text, "label": ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "O"]}])
-    bioes = write_rows(tmp_path / "bioes.jsonl", [{"text": text, "label": ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O", "O"]}])
-    spans = write_rows(tmp_path / "spans.jsonl", [{"text": text, "label": [{"start": 0, "end": 2, "type": "PER", "text": "小明"},
-                                                                           [3, 5, "LOC"]]}])
+    bio = write_rows(
+        tmp_path / "bio.jsonl", [{"text": text, "label": ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "O"]}]
+    )
+    bioes = write_rows(
+        tmp_path / "bioes.jsonl", [{"text": text, "label": ["B-PER", "E-PER", "O", "B-LOC", "E-LOC", "O", "O"]}]
+    )
+    spans = write_rows(
+        tmp_path / "spans.jsonl",
+        [{"text": text, "label": [{"start": 0, "end": 2, "type": "PER", "text": "小明"}, [3, 5, "LOC"]]}],
+    )
     (tmp_path / "bio.tsv").write_text("text\tlabel\n" + text + "\tB-PER I-PER O B-LOC I-LOC O O\n", encoding="utf-8")
     found = []
     for path in (bio, bioes, spans, tmp_path / "bio.tsv"):
@@ -126,29 +178,67 @@ def test_tagging_from_bio_bioes_and_spans_agree(tmp_path):
 
 def test_span_choice_regression_multilabel_readers(tmp_path):
     context = "北京是中国的首都"
-    flat = write_rows(tmp_path / "qa.jsonl", [{"id": "q1", "context": context, "question": "首都是哪里",
-                                               "answers": {"text": ["北京"], "answer_start": [0]}}])
+    flat = write_rows(
+        tmp_path / "qa.jsonl",
+        [
+            {
+                "id": "q1",
+                "context": context,
+                "question": "首都是哪里",
+                "answers": {"text": ["北京"], "answer_start": [0]},
+            }
+        ],
+    )
     squad = tmp_path / "qa.json"
-    squad.write_text(json.dumps({"data": [{"paragraphs": [{"context": context, "qas": [
-        {"id": "q1", "question": "首都是哪里", "answers": [{"text": "北京", "answer_start": 0}]}]}]}]}, ensure_ascii=False))
+    squad.write_text(
+        json.dumps(
+            {
+                "data": [
+                    {
+                        "paragraphs": [
+                            {
+                                "context": context,
+                                "qas": [
+                                    {
+                                        "id": "q1",
+                                        "question": "首都是哪里",
+                                        "answers": [{"text": "北京", "answer_start": 0}],
+                                    }
+                                ],
+                            }
+                        ]
+                    }
+                ]
+            },
+            ensure_ascii=False,
+        )
+    )
     for path in (flat, squad):
         example = load_file_task(settings(kind="span", train=str(path), dev=str(path))).splits["train"].examples[0]
         assert (example.uid, example.answers, example.answer_start) == ("q1", ["北京"], 0)
-    choice = write_rows(tmp_path / "mc.jsonl", [{"text": "他在上海工作", "question": "他在哪里", "choices": ["北京", "上海", "公园"],
-                                                 "label": "上海"}, {"text": "今天天气很好", "choices": ["好", "差"], "label": 0}])
+    choice = write_rows(
+        tmp_path / "mc.jsonl",
+        [
+            {"text": "他在上海工作", "question": "他在哪里", "choices": ["北京", "上海", "公园"], "label": "上海"},
+            {"text": "今天天气很好", "choices": ["好", "差"], "label": 0},
+        ],
+    )
     task = load_file_task(settings(kind="choice", train=str(choice), dev=str(choice), text_pair_field="question"))
     assert task.num_choices == 3 and [e.label for e in task.splits["train"].examples] == [1, 0]
     assert task.splits["train"].examples[1].num_real == 2 and len(task.splits["train"].examples[1].pairs) == 3
     reg = write_rows(tmp_path / "reg.jsonl", [{"text": "北京", "label": 0.5}, {"text": "上海", "label": "2"}])
-    assert [e.label for e in load_file_task(settings(kind="regression", train=str(reg), dev=str(reg))).splits["train"].examples] == [0.5, 2.0]
+    assert [
+        e.label
+        for e in load_file_task(settings(kind="regression", train=str(reg), dev=str(reg))).splits["train"].examples
+    ] == [0.5, 2.0]
     (tmp_path / "ml.csv").write_text("text,label\n北京,city|capital\n上海,city\n", encoding="utf-8")
     task = load_file_task(settings(kind="multilabel", train=str(tmp_path / "ml.csv"), dev=str(tmp_path / "ml.csv")))
     assert task.labels == ("city", "capital") and [e.label for e in task.splits["train"].examples] == [[0, 1], [0]]
 
 
 def test_embedded_tasks_and_the_pretraining_corpus_leaves_evaluation_lines_out(tmp_path):
-    from chinese_ptm.corpora import peoples_daily_split
     from chinese_ptm.data import embedded_corpus_file
+    from chinese_ptm.data.corpora import peoples_daily_split
     from chinese_ptm.finetune.embedded import ner_entities, ner_examples, review_examples
 
     reviews = review_examples()
@@ -159,7 +249,12 @@ def test_embedded_tasks_and_the_pretraining_corpus_leaves_evaluation_lines_out(t
     assert [(k, text[s : e + 1]) for k, s, e in entities] == [("PER", "江泽民"), ("LOC", "北京"), ("ORG", "新华社")]
     ner = ner_examples()
     held_out = {e.text for name in ("dev", "test") for e in ner[name]}
-    assert len(ner["test"]) == 1900 and [peoples_daily_split(i) for i in (799, 850, 950, 1050)] == ["train", "dev", "test", "train"]
+    assert len(ner["test"]) == 1900 and [peoples_daily_split(i) for i in (799, 850, 950, 1050)] == [
+        "train",
+        "dev",
+        "test",
+        "train",
+    ]
     corpus = set(embedded_corpus_file(tmp_path).read_text(encoding="utf-8").splitlines())
     assert not (held_out - {e.text for e in ner["train"]}) & corpus
     assert {e.text_a for e in reviews["train"][:100]} <= corpus  # review texts read without their labels
@@ -199,23 +294,48 @@ def test_every_task_kind_trains_and_predicts(kind, glycebert_dir, tmp_path):
         "pair": [{"text": a, "text_pair": b, "label": str(i % 2)} for i, (a, b) in enumerate(zip(TEXTS, TEXTS[1:]))],
         "regression": [{"text": t, "label": i / 4} for i, t in enumerate(TEXTS)],
         "multilabel": [{"text": t, "label": ["a", "b"][: 1 + i % 2]} for i, t in enumerate(TEXTS)],
-        "tagging": [{"text": "小明在北京工作", "label": [{"start": 0, "end": 2, "type": "PER"}, {"start": 3, "end": 5, "type": "LOC"}]},
-                    {"text": "他在上海工作", "label": [[2, 4, "LOC"]]}] * 3,
-        "span": [{"id": f"q{i}", "context": "北京是中国的首都，他在上海工作", "question": "首都是哪里",
-                  "answers": {"text": ["北京"], "answer_start": [0]}} for i in range(6)],
-        "choice": [{"text": "他在上海工作", "question": "他在哪里", "choices": ["北京", "上海"], "label": i % 2} for i in range(6)],
+        "tagging": [
+            {
+                "text": "小明在北京工作",
+                "label": [{"start": 0, "end": 2, "type": "PER"}, {"start": 3, "end": 5, "type": "LOC"}],
+            },
+            {"text": "他在上海工作", "label": [[2, 4, "LOC"]]},
+        ]
+        * 3,
+        "span": [
+            {
+                "id": f"q{i}",
+                "context": "北京是中国的首都，他在上海工作",
+                "question": "首都是哪里",
+                "answers": {"text": ["北京"], "answer_start": [0]},
+            }
+            for i in range(6)
+        ],
+        "choice": [
+            {"text": "他在上海工作", "question": "他在哪里", "choices": ["北京", "上海"], "label": i % 2}
+            for i in range(6)
+        ],
         "correction": [{"text": t.replace("在", "再"), "label": t} for t in TEXTS],
     }[kind]
-    files = {"train": write_rows(tmp_path / "train.jsonl", rows), "dev": write_rows(tmp_path / "dev.jsonl", rows),
-             "test": write_rows(tmp_path / "test.jsonl", rows)}
+    files = {
+        "train": write_rows(tmp_path / "train.jsonl", rows),
+        "dev": write_rows(tmp_path / "dev.jsonl", rows),
+        "test": write_rows(tmp_path / "test.jsonl", rows),
+    }
     extra = ["--set", "text_pair_field=question"] if kind == "choice" else []
     assert run_data(glycebert_dir, files, tmp_path / "out", kind, *extra) == 0
     results = json.loads((tmp_path / "out" / "results.json").read_text(encoding="utf-8"))
     assert results["test"]["score"] == results["test"][results["metric"]]
     from chinese_ptm.finetune.predict import predict
 
-    predicted = predict(tmp_path / "out" / "model", files["test"], overrides={"task.text_pair_field": "question"} if kind == "choice" else None)
-    saved = [json.loads(x) for x in (tmp_path / "out" / "predictions_test.jsonl").read_text(encoding="utf-8").splitlines()]
+    predicted = predict(
+        tmp_path / "out" / "model",
+        files["test"],
+        overrides={"task.text_pair_field": "question"} if kind == "choice" else None,
+    )
+    saved = [
+        json.loads(x) for x in (tmp_path / "out" / "predictions_test.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     assert predicted["predictions"] == saved
     assert predicted["metrics"]["score"] == pytest.approx(results["test"]["score"])
 
@@ -227,19 +347,30 @@ def test_every_task_kind_trains_and_predicts(kind, glycebert_dir, tmp_path):
 def built(glycebert_dir: Path, files: dict, **method):
     from chinese_ptm.finetune.runner import build_model, prepare
 
-    layer = apply_overrides({}, {"task.kind": "single", "task.train": str(files["train"]), "task.dev": str(files["dev"]),
-                                 "model.path": str(glycebert_dir), **{f"method.{k}": v for k, v in method.items()}})
+    layer = apply_overrides(
+        {},
+        {
+            "task.kind": "single",
+            "task.train": str(files["train"]),
+            "task.dev": str(files["dev"]),
+            "model.path": str(glycebert_dir),
+            **{f"method.{k}": v for k, v in method.items()},
+        },
+    )
     config = build_config([layer])
     prepared = prepare(config, progress=False)
     return config, prepared, build_model(config, prepared)
 
 
-@pytest.mark.parametrize("method, trains", [
-    ({"strategy": "frozen"}, {"classifier", "bert.pooler"}),
-    ({"strategy": "top_k", "top_k": 1}, {"classifier", "bert.pooler", "bert.encoder.layer.1"}),
-    ({"strategy": "frozen", "layers": "scalar_mix", "pooling": "mean"}, {"classifier", "mix"}),
-    ({"peft": "adapters"}, {"classifier", "bert.pooler", "adapter", "LayerNorm"}),
-])
+@pytest.mark.parametrize(
+    "method, trains",
+    [
+        ({"strategy": "frozen"}, {"classifier", "bert.pooler"}),
+        ({"strategy": "top_k", "top_k": 1}, {"classifier", "bert.pooler", "bert.encoder.layer.1"}),
+        ({"strategy": "frozen", "layers": "scalar_mix", "pooling": "mean"}, {"classifier", "mix"}),
+        ({"peft": "adapters"}, {"classifier", "bert.pooler", "adapter", "LayerNorm"}),
+    ],
+)
 def test_what_trains(glycebert_dir, sentiment_files, method, trains):
     _, _, (model, _, _) = built(glycebert_dir, sentiment_files, **method)
     names = [n for n, p in model.named_parameters() if p.requires_grad]
@@ -250,10 +381,13 @@ def test_what_trains(glycebert_dir, sentiment_files, method, trains):
 def test_gradual_unfreezing_and_layer_rates(glycebert_dir, sentiment_files):
     from types import SimpleNamespace
 
-    config, _, (model, callbacks, groups) = built(glycebert_dir, sentiment_files, strategy="gradual", layer_lr_decay=0.5,
-                                                  head_learning_rate=1e-2)
+    config, _, (model, callbacks, groups) = built(
+        glycebert_dir, sentiment_files, strategy="gradual", layer_lr_decay=0.5, head_learning_rate=1e-2
+    )
     layer = model.bert.encoder.layer
-    assert all(p.requires_grad for p in layer[1].parameters()) and not any(p.requires_grad for p in layer[0].parameters())
+    assert all(p.requires_grad for p in layer[1].parameters()) and not any(
+        p.requires_grad for p in layer[0].parameters()
+    )
     (unfreeze,) = callbacks
     unfreeze.on_epoch_begin(None, SimpleNamespace(epoch=1.0), None)
     assert all(p.requires_grad for p in layer[0].parameters())
@@ -270,16 +404,28 @@ def test_gradual_unfreezing_and_layer_rates(glycebert_dir, sentiment_files):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("peft", ["lora", "adapters"])
-def test_parameter_efficient_results_are_small_and_reload_to_the_same_logits(peft, glycebert_dir, sentiment_files, tmp_path):
+def test_parameter_efficient_results_are_small_and_reload_to_the_same_logits(
+    peft, glycebert_dir, sentiment_files, tmp_path
+):
     from chinese_ptm.finetune.features import PaddingCollator
     from chinese_ptm.finetune.predict import load_task_model
     from chinese_ptm.finetune.runner import prepare, run
 
-    layer = apply_overrides({}, {"task.kind": "single", "task.train": str(sentiment_files["train"]),
-                                 "task.dev": str(sentiment_files["dev"]), "model.path": str(glycebert_dir),
-                                 "method.peft": peft, "training.num_train_epochs": 1, "training.learning_rate": 1e-2,
-                                 "training.per_device_train_batch_size": 4, "output_dir": str(tmp_path / "out"),
-                                 "training.disable_tqdm": True})
+    layer = apply_overrides(
+        {},
+        {
+            "task.kind": "single",
+            "task.train": str(sentiment_files["train"]),
+            "task.dev": str(sentiment_files["dev"]),
+            "model.path": str(glycebert_dir),
+            "method.peft": peft,
+            "training.num_train_epochs": 1,
+            "training.learning_rate": 1e-2,
+            "training.per_device_train_batch_size": 4,
+            "output_dir": str(tmp_path / "out"),
+            "training.disable_tqdm": True,
+        },
+    )
     config = build_config([layer])
     prepared = prepare(config, progress=False)
     run(config, prepared)
@@ -289,11 +435,15 @@ def test_parameter_efficient_results_are_small_and_reload_to_the_same_logits(pef
     assert weights < full / 4 and not (saved / "model.safetensors").exists()
     model, record, _ = load_task_model(saved)
     again, _, _ = load_task_model(saved)
-    batch = PaddingCollator(0)([{k: v for k, v in f.items() if k != "feature_index"} for f in prepared.encoded["dev"].features])
+    batch = PaddingCollator(0)(
+        [{k: v for k, v in f.items() if k != "feature_index"} for f in prepared.encoded["dev"].features]
+    )
     with torch.no_grad():
         assert torch.allclose(model(**batch).logits, again(**batch).logits)
     assert record["base_model"] == str(glycebert_dir.resolve()) and record["format"] == peft
-    predictions = [json.loads(x)["label"] for x in (tmp_path / "out" / "predictions_dev.jsonl").read_text().splitlines()]
+    predictions = [
+        json.loads(x)["label"] for x in (tmp_path / "out" / "predictions_dev.jsonl").read_text().splitlines()
+    ]
     with torch.no_grad():
         reloaded = model(**batch).logits.argmax(-1).tolist()
     assert [prepared.task.labels[i] for i in reloaded] == predictions
@@ -318,17 +468,34 @@ def test_task_batches_draw_from_one_task_at_a_time():
 def test_multitask_and_two_stage_runs(glycebert_dir, sentiment_files, tmp_path):
     tagging = [{"text": "小明在北京工作", "label": [{"start": 3, "end": 5, "type": "LOC"}]}] * 4
     ner = tmp_path / "ner.yaml"
-    ner.write_text("task:\n  kind: tagging\n  train: {0}\n  dev: {0}\n".format(write_rows(tmp_path / "ner.jsonl", tagging)))
+    ner.write_text(
+        "task:\n  kind: tagging\n  train: {0}\n  dev: {0}\n".format(write_rows(tmp_path / "ner.jsonl", tagging))
+    )
     sentiment = tmp_path / "sentiment.yaml"
-    sentiment.write_text("task:\n  kind: single\n  train: {}\n  dev: {}\n".format(sentiment_files["train"], sentiment_files["dev"]))
-    common = ["--model", str(glycebert_dir), "--no-progress", "--set", "training.num_train_epochs=1",
-              "--set", "training.per_device_train_batch_size=4"]
-    assert main(["multitask", "--tasks", f"{sentiment},{ner}", "--output-dir", str(tmp_path / "mt"), *common]) == 0
+    sentiment.write_text(
+        "task:\n  kind: single\n  train: {}\n  dev: {}\n".format(sentiment_files["train"], sentiment_files["dev"])
+    )
+    common = [
+        "--model",
+        str(glycebert_dir),
+        "--no-progress",
+        "--set",
+        "training.num_train_epochs=1",
+        "--set",
+        "training.per_device_train_batch_size=4",
+    ]
+    assert (
+        main(["finetune", "multitask", "--tasks", f"{sentiment},{ner}", "--output-dir", str(tmp_path / "mt"), *common])
+        == 0
+    )
     for name in ("sentiment", "ner"):
         result = json.loads((tmp_path / "mt" / name / "results.json").read_text(encoding="utf-8"))
         assert result["tasks"] == [str(sentiment), str(ner)] and "score" in result["dev"]
         assert (tmp_path / "mt" / name / "model" / "head.safetensors").is_file()
-    assert main(["stages", "--tasks", f"{sentiment},{ner}", "--output-dir", str(tmp_path / "st"), *common]) == 0
+    assert (
+        main(["finetune", "stages", "--tasks", f"{sentiment},{ner}", "--output-dir", str(tmp_path / "st"), *common])
+        == 0
+    )
     encoder = tmp_path / "st" / "stage1-sentiment" / "encoder"
     from chinese_ptm.modeling import GlyceBertModel
 
@@ -340,20 +507,37 @@ def test_multitask_and_two_stage_runs(glycebert_dir, sentiment_files, tmp_path):
 
 
 def test_cli_errors_are_one_line(glycebert_dir, tmp_path, capsys):
-    assert main(["data", "--task", "single", "--model", str(glycebert_dir), "--train", str(tmp_path / "none.jsonl"),
-                 "--dev", str(tmp_path / "none.jsonl")]) == 1
+    assert (
+        main(
+            [
+                "finetune",
+                "data",
+                "--task",
+                "single",
+                "--model",
+                str(glycebert_dir),
+                "--train",
+                str(tmp_path / "none.jsonl"),
+                "--dev",
+                str(tmp_path / "none.jsonl"),
+            ]
+        )
+        == 1
+    )
     assert capsys.readouterr().err.strip().endswith("none.jsonl: no such file")
-    assert main(["data", "--preset", "reviews", "--model", str(glycebert_dir), "--set", "strategy=melt"]) == 1
+    assert (
+        main(["finetune", "data", "--preset", "reviews", "--model", str(glycebert_dir), "--set", "strategy=melt"]) == 1
+    )
     assert "method.strategy: 'melt' is not one of" in capsys.readouterr().err
-    assert main(["data", "--preset", "reviews", "--model", str(glycebert_dir), "--seeds", "x"]) == 1
+    assert main(["finetune", "data", "--preset", "reviews", "--model", str(glycebert_dir), "--seeds", "x"]) == 1
     assert "--seeds x: expected a list of integers" in capsys.readouterr().err
 
 
 def test_long_texts_are_tagged_through_overlapping_windows(glycebert_dir):
     """Entities beyond max_length are not lost: every character gets a tag from some window, and gold logits
     decode back to every entity."""
-    from chinese_ptm.finetune.features import Encoder, decode_tags
     from chinese_ptm.finetune.examples import TaggingExample
+    from chinese_ptm.finetune.features import Encoder, decode_tags
     from chinese_ptm.finetune.metrics import bios_labels
     from chinese_ptm.finetune.tasks import TAGGING, TaskData
     from chinese_ptm.runtime.loading import load_tokenizer_for
@@ -361,8 +545,13 @@ def test_long_texts_are_tagged_through_overlapping_windows(glycebert_dir):
     text = "他在上海工作" * 12  # 72 characters, windows of 32 tokens
     entities = [("LOC", 6 * i + 2, 6 * i + 3) for i in range(12)]
     task = TaskData("t", TAGGING, ("LOC",), "f1", {})
-    encoder = Encoder(task, load_tokenizer_for(glycebert_dir, "glycebert"), settings(max_length=32, stride=8),
-                      with_pinyin=True, progress=False)
+    encoder = Encoder(
+        task,
+        load_tokenizer_for(glycebert_dir, "glycebert"),
+        settings(max_length=32, stride=8),
+        with_pinyin=True,
+        progress=False,
+    )
     encoded = encoder.encode([TaggingExample(0, text, entities)], train=True)
     assert len(encoded.features) > 2 and set(encoded.owners) == {0}
     tags = bios_labels(["LOC"])

@@ -14,8 +14,9 @@ from fontTools.pens.ttGlyphPen import TTGlyphPen
 from fontTools.ttLib import TTCollection, TTFont
 from PIL import Image
 
-from chinese_ptm.resources import fonts_dir, vocab_dir
 from chinese_ptm import glyph as g
+from chinese_ptm.cli import main
+from chinese_ptm.resources import fonts_dir, vocab_dir
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 ORIGINAL_CONFIG = FIXTURES / "chinesebert_reference" / "tiny_checkpoint" / "config"
@@ -24,9 +25,38 @@ SHIPPED_STYLES = ("serif", "kai", "sans")
 EXT_B_CHAR = "\U00020001"
 PRIVATE_USE_CHAR = "\ue000"
 SMALL_VOCAB = [
-    "[PAD]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-    "中", "文", "字", "形", "日", "曰", "目", "田", "白", "旦", "人", "大", "永", "的", "王", "玉",
-    "，", "。", "A", "z", "7", "##文", "##s", "中文", "the", PRIVATE_USE_CHAR,
+    "[PAD]",
+    "[unused1]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    "中",
+    "文",
+    "字",
+    "形",
+    "日",
+    "曰",
+    "目",
+    "田",
+    "白",
+    "旦",
+    "人",
+    "大",
+    "永",
+    "的",
+    "王",
+    "玉",
+    "，",
+    "。",
+    "A",
+    "z",
+    "7",
+    "##文",
+    "##s",
+    "中文",
+    "the",
+    PRIVATE_USE_CHAR,
 ]
 MAX_CENTRE_OFFSET = 1.0
 
@@ -243,7 +273,7 @@ def test_shipped_fonts_cover_the_standard_chinese_bert_vocab(fonts, capsys):
         assert font.missing(cjk) == [], f"{font.name} lacks characters of the standard Chinese BERT vocabulary"
     recorded = {v["sha256"]: v for v in g.load_manifest()["subset"]["vocabulary"]}
     assert g.fonts.sha256_file(standard) in recorded
-    g.main(["coverage", "--vocab", str(standard)])
+    assert main(["glyphs", "coverage", "--vocab", str(standard)]) == 0
     out = capsys.readouterr().out
     assert "(0 Chinese characters)" in out and "bert-base-chinese" in out
 
@@ -433,42 +463,47 @@ def test_cli_build_similar_sheet(tmp_path, capsys, fonts):
     vocab = write_vocab(tmp_path / g.VOCAB_NAME, SMALL_VOCAB)
     out = tmp_path / "tables" / "g.npz"
     report = tmp_path / "r.json"
-    header = g.main(["build", "--vocab", str(vocab), "--out", str(out), "--quiet", "--report", str(report)])
-    assert header["shape"] == [len(SMALL_VOCAB), 3, 24, 24]
+    assert main(["glyphs", "build", "--vocab", str(vocab), "--out", str(out), "--quiet", "--report", str(report)]) == 0
+    assert g.read_glyph_header(out)["shape"] == [len(SMALL_VOCAB), 3, 24, 24]
     assert out.is_file() and out.with_suffix(".json").is_file()
     assert json.loads(report.read_text(encoding="utf-8"))["fonts"][0]["missing"] == PRIVATE_USE_CHAR
-    neighbours = g.main(["similar", "王", "-k", "2", "--table", str(out), "--vocab", str(vocab)])
-    assert neighbours["王"][0][0] == "玉" and "玉" in capsys.readouterr().out
+    capsys.readouterr()
+    assert main(["glyphs", "similar", "王", "-k", "2", "--table", str(out), "--vocab", str(vocab)]) == 0
+    assert capsys.readouterr().out.split()[:2] == ["王", "玉"]  # the nearest neighbour first
     sheet = tmp_path / "sheet.png"
-    assert g.main(["sheet", "中文字形", "--out", str(sheet), "--font", "serif", "sans"]) == sheet
+    assert main(["glyphs", "sheet", "中文字形", "--out", str(sheet), "--font", "serif", "sans"]) == 0
     with Image.open(sheet) as image:
         assert image.format == "PNG" and image.width > 4 * 4 * 24 and image.height > 2 * 4 * 24
-    (coverage,) = g.main(["coverage", "--vocab", str(vocab), "--fonts", "kai"])
-    assert coverage.missing(0) == [PRIVATE_USE_CHAR] and "1 missing" in capsys.readouterr().out
+    assert main(["glyphs", "coverage", "--vocab", str(vocab), "--fonts", "kai"]) == 0
+    assert "1 missing" in capsys.readouterr().out
+    assert g.coverage_report(vocab, ["kai"]).missing(0) == [PRIVATE_USE_CHAR]
 
 
 def test_cli_errors_are_messages(tmp_path, capsys, tiny_font):
-    assert g.main(["build", "--vocab", str(tmp_path / "absent.txt"), "--font", str(tiny_font), "--quiet"]) == 1
+    assert main(["glyphs", "build", "--vocab", str(tmp_path / "absent.txt"), "--font", str(tiny_font), "--quiet"]) == 1
     assert "absent.txt" in capsys.readouterr().err
     vocab = write_vocab(tmp_path / "v.txt", ["口", "一"])
-    assert g.main(["build", "--vocab", str(vocab), "--font", f"{tiny_font}:3", "--quiet"]) == 1
+    assert main(["glyphs", "build", "--vocab", str(vocab), "--font", f"{tiny_font}:3", "--quiet"]) == 1
     assert "face index 3" in capsys.readouterr().err
-    assert g.main(["sheet", "口", "--out", str(tmp_path / "x.jpg"), "--font", str(tiny_font)]) == 1
+    assert main(["glyphs", "sheet", "口", "--out", str(tmp_path / "x.jpg"), "--font", str(tiny_font)]) == 1
     assert "PNG" in capsys.readouterr().err
-    assert g.main(["build", "--vocab", str(vocab), "--font", str(tiny_font), "--size", "6", "--quiet"]) == 1
+    assert main(["glyphs", "build", "--vocab", str(vocab), "--font", str(tiny_font), "--size", "6", "--quiet"]) == 1
     assert "at least 8" in capsys.readouterr().err
 
 
-def test_cli_user_font_table(tmp_path, tiny_collection):
+def test_cli_user_font_table(tmp_path, capsys, tiny_collection):
     vocab = write_vocab(tmp_path / g.VOCAB_NAME, ["[CLS]", "口", "一"])
     faces = [f"{tiny_collection}:0", f"{tiny_collection}:1"]
-    assert g.main(["build", "--vocab", str(vocab), "--font", *faces, "--quiet"])["shape"] == [3, 2, 24, 24]
+    assert main(["glyphs", "build", "--vocab", str(vocab), "--font", *faces, "--quiet"]) == 0
     table = g.load_glyph_table(tmp_path)
     assert table.shape == (3, 2, 24, 24) and table[1, 0].any() and not table[1, 1].any()
     header = g.read_glyph_header(tmp_path)
+    assert header["shape"] == [3, 2, 24, 24]
     assert [f["face_index"] for f in header["fonts"]] == [0, 1] and header["vocab"]["file"] == g.VOCAB_NAME
-    assert "口" in g.main(["similar", "口", "-k", "1", "--table", str(tmp_path)])  # vocab found via the header
+    capsys.readouterr()
+    assert main(["glyphs", "similar", "口", "-k", "1", "--table", str(tmp_path)]) == 0  # vocab found via the header
+    assert capsys.readouterr().out.startswith("口")
     elsewhere = tmp_path / "tables" / "t.npz"
-    assert g.main(["build", "--vocab", str(vocab), "--font", *faces, "--out", str(elsewhere), "--quiet"]) != 1
+    assert main(["glyphs", "build", "--vocab", str(vocab), "--font", *faces, "--out", str(elsewhere), "--quiet"]) == 0
     assert g.read_glyph_header(elsewhere)["vocab"]["file"] == "../vocab.txt"
     assert g.table_vocab_path(elsewhere).resolve() == vocab.resolve()

@@ -17,8 +17,8 @@ from chinese_ptm.masking import (
     masking_budget,
     read_word2vec,
 )
-from chinese_ptm.pinyin import PINYIN_SLOTS
 from chinese_ptm.masking.units import choose_ngrams, choose_units, word_runs
+from chinese_ptm.text.pinyin import PINYIN_SLOTS
 
 #: Tokens per record (content up to RECORD_LENGTH - 3: [CLS], [SEP] and room for a middle [SEP]).
 RECORD_LENGTH = 128
@@ -66,8 +66,14 @@ def build_records(tokenizer, lines, n_records: int, length: int) -> list[dict]:
         pinyin.append([0] * PINYIN_SLOTS)
         words.append(-1)
         records.append(
-            dict(input_ids=ids, token_type_ids=[0] * len(ids), pinyin_ids=pinyin, word_ids=words,
-                 sentence_starts=starts, doc_id=doc)
+            dict(
+                input_ids=ids,
+                token_type_ids=[0] * len(ids),
+                pinyin_ids=pinyin,
+                word_ids=words,
+                sentence_starts=starts,
+                doc_id=doc,
+            )
         )
 
     for doc_start in range(0, len(lines), LINES_PER_DOC):
@@ -196,8 +202,9 @@ def _word_groups(words):
 
 @pytest.mark.parametrize("strategy", ["wwm", "ngram", "mac"])
 def test_whole_words_all_or_nothing(tokenizer, records, similarity, strategy):
-    collator = MaskingCollator(tokenizer, strategy=strategy, similarity=similarity if strategy == "mac" else None,
-                               return_word_ids=True)
+    collator = MaskingCollator(
+        tokenizer, strategy=strategy, similarity=similarity if strategy == "mac" else None, return_word_ids=True
+    )
     out = collate(collator, records)
     chosen = out["labels"] != IGNORE_INDEX
     groups = _word_groups(out["word_ids"])
@@ -350,8 +357,14 @@ def test_mac_uses_the_source_and_falls_back(tokenizer):
     enc = tokenizer("我们在银行工作")
     record = dict(enc, word_ids=[-1, 0, 0, 1, 2, 2, 3, 3, -1], sentence_starts=[1], doc_id=0)
     source = FixedSource({"银行": "银杏"})
-    collator = MaskingCollator(tokenizer, strategy="mac", similarity=source, mlm_probability=1.0,
-                               replace_probs=(1.0, 0.0, 0.0), ngram_probs=(1.0,))
+    collator = MaskingCollator(
+        tokenizer,
+        strategy="mac",
+        similarity=source,
+        mlm_probability=1.0,
+        replace_probs=(1.0, 0.0, 0.0),
+        ngram_probs=(1.0,),
+    )
     out = collator([record])
     tokens = tokenizer.convert_ids_to_tokens(out["input_ids"][0].tolist())
     assert tokens[4:6] == ["银", "杏"]
@@ -397,8 +410,13 @@ def test_per_worker_seeding(tokenizer, records):
     collator = MaskingCollator(tokenizer, strategy="char", seed=3)
 
     def run(workers):
-        loader = torch.utils.data.DataLoader(dataset, batch_size=4, num_workers=workers, collate_fn=collator,
-                                             multiprocessing_context="fork" if workers else None)
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=4,
+            num_workers=workers,
+            collate_fn=collator,
+            multiprocessing_context="fork" if workers else None,
+        )
         return [b["labels"] for b in loader]
 
     main, two, two_again = run(0), run(2), run(2)
@@ -458,7 +476,9 @@ def test_nsp(tokenizer, records):
             np.testing.assert_array_equal(b, content[len(a) :])
         else:  # a slice of a record of another document
             hosts = [
-                r for r in batch if r["doc_id"] != record["doc_id"]
+                r
+                for r in batch
+                if r["doc_id"] != record["doc_id"]
                 and any(np.array_equal(b, np.asarray(r["input_ids"][s : s + len(b)])) for s in r["sentence_starts"])
             ]
             assert hosts
@@ -543,9 +563,7 @@ def test_pinyin_glyph_similarity(similarity):
 
 def test_word2vec(tmp_path, tokenizer):
     path = tmp_path / "vectors.txt"
-    path.write_text(
-        "5 3\n银行 1 0 0\n钱庄 0.9 0.1 0\n金融 0.8 0.3 0.1\n水 0 1 0\n火 0 0.9 0.2\n", encoding="utf-8"
-    )
+    path.write_text("5 3\n银行 1 0 0\n钱庄 0.9 0.1 0\n金融 0.8 0.3 0.1\n水 0 1 0\n火 0 0.9 0.2\n", encoding="utf-8")
     words, vectors = read_word2vec(path)
     assert words == ["银行", "钱庄", "金融", "水", "火"] and vectors.shape == (5, 3)
     source = Word2VecSimilarity(path, top_k=1)
@@ -554,8 +572,14 @@ def test_word2vec(tmp_path, tokenizer):
     assert source.similar("不在", np.random.default_rng(0)) is None
     enc = tokenizer("在银行")
     record = dict(enc, word_ids=[-1, 0, 1, 1, -1])
-    collator = MaskingCollator(tokenizer, strategy="mac", similarity=source, mlm_probability=1.0,
-                               replace_probs=(1.0, 0.0, 0.0), ngram_probs=(1.0,))
+    collator = MaskingCollator(
+        tokenizer,
+        strategy="mac",
+        similarity=source,
+        mlm_probability=1.0,
+        replace_probs=(1.0, 0.0, 0.0),
+        ngram_probs=(1.0,),
+    )
     assert tokenizer.convert_ids_to_tokens(collator([record])["input_ids"][0, 2:4].tolist()) == ["钱", "庄"]
 
     bad = tmp_path / "bad.txt"

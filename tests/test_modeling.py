@@ -508,7 +508,10 @@ def test_ddp_wrapping_skips_the_frozen_glyph_table(tmp_path):
     # a separate process: a process group must not outlive the test, and a stuck rendezvous must not stall the suite
     result = subprocess.run(
         [sys.executable, "-c", DDP_SCRIPT, str(tmp_path / "rendezvous")],
-        cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=180,
+        cwd=Path(__file__).resolve().parents[1],
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert result.returncode == 0 and result.stdout.strip().endswith("ok"), result.stderr[-3000:]
 
@@ -519,9 +522,17 @@ def test_resize_token_embeddings_resizes_the_glyph_table(trainable):
 
     from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForMaskedLM
 
-    config = GlyceBertConfig(vocab_size=50, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
-                             intermediate_size=37, max_position_embeddings=32, num_fonts=2, glyph_size=4,
-                             glyph_trainable=trainable)
+    config = GlyceBertConfig(
+        vocab_size=50,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=32,
+        num_fonts=2,
+        glyph_size=4,
+        glyph_trainable=trainable,
+    )
     model = GlyceBertForMaskedLM(config)
     table = np.random.default_rng(0).integers(0, 256, (50, 2, 4, 4)).astype(np.uint8)
     model.load_glyph_table(table)

@@ -14,6 +14,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForPreTraining, BertModel, pipeline
 
+from chinese_ptm.cli import main as cli_main
 from chinese_ptm.modeling import (
     GlyceBertConfig,
     GlyceBertForMaskedLM,
@@ -22,8 +23,8 @@ from chinese_ptm.modeling import (
     GlyceBertForTokenClassification,
     GlyceBertModel,
 )
-from chinese_ptm.modeling.convert import main as convert_main
-from chinese_ptm.tokenization import GlyceBertTokenizer
+from chinese_ptm.modeling.convert import convert
+from chinese_ptm.text.tokenization import GlyceBertTokenizer
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "chinesebert_reference"
 needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason=f"reference fixtures not found at {FIXTURES}")
@@ -138,13 +139,21 @@ def test_original_chinesebert_directory_loads_directly():
 
 @pytest.mark.reference
 @needs_fixtures
-def test_convert_chinesebert_cli_round_trip(tmp_path):
+def test_convert_chinesebert_cli_round_trip(tmp_path, capsys):
     source, destination = FIXTURES / "tiny_checkpoint", tmp_path / "converted"
-    report = convert_main(["chinesebert", str(source), str(destination)])
+    assert cli_main(["convert", "chinesebert", str(source), str(destination)]) == 0
+    report = json.loads(capsys.readouterr().out)  # the command prints the report as JSON
     assert report["kind"] == "chinesebert"
     assert report["new_weights"] == ["cls.seq_relationship.bias", "cls.seq_relationship.weight"]
-    for name in ("model.safetensors", "config.json", "vocab.txt", "config/pinyin_map.json",
-                 "config/pinyin2tensor.json", "config/id2pinyin.json", "modeling_glycebert.py"):
+    for name in (
+        "model.safetensors",
+        "config.json",
+        "vocab.txt",
+        "config/pinyin_map.json",
+        "config/pinyin2tensor.json",
+        "config/id2pinyin.json",
+        "modeling_glycebert.py",
+    ):
         assert (destination / name).is_file(), name
     assert not (destination / "pytorch_model.bin").exists()
     assert json.loads((destination / "config.json").read_text())["model_type"] == "glycebert"
@@ -155,7 +164,9 @@ def test_convert_chinesebert_cli_round_trip(tmp_path):
     b = GlyceBertTokenizer.from_pretrained(str(destination))(text)
     assert a["input_ids"] == b["input_ids"] and a["pinyin_ids"] == b["pinyin_ids"]
     with pytest.raises(ValueError, match="convert chinesebert"):
-        convert_main(["bert", str(source), str(tmp_path / "wrong")])
+        convert("bert", source, tmp_path / "wrong")
+    assert cli_main(["convert", "bert", str(source), str(tmp_path / "wrong")]) == 1
+    assert "convert chinesebert" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -191,8 +202,14 @@ def test_bert_checkpoint_with_branches_on_starts_as_bert(bert_checkpoint):
 def test_bert_checkpoint_legacy_names_and_bin_file(tmp_path):
     """A bare BertModel state dict with TF-era gamma/beta names and position_ids, in pytorch_model.bin."""
     torch.manual_seed(1)
-    config = BertConfig(vocab_size=VOCAB, hidden_size=HIDDEN, num_hidden_layers=1, num_attention_heads=4,
-                        intermediate_size=37, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+    )
     bert = BertModel(config).eval()
     state = {}
     for key, value in bert.state_dict().items():
@@ -204,9 +221,7 @@ def test_bert_checkpoint_legacy_names_and_bin_file(tmp_path):
     config_dict = config.to_dict()
     config_dict["model_type"] = "bert"
     (tmp_path / "config.json").write_text(json.dumps(config_dict))
-    model, info = GlyceBertModel.from_pretrained(
-        tmp_path, use_glyph=False, use_pinyin=False, output_loading_info=True
-    )
+    model, info = GlyceBertModel.from_pretrained(tmp_path, use_glyph=False, use_pinyin=False, output_loading_info=True)
     assert not info["unexpected_keys"] and set(info["missing_keys"]) <= BRANCH_KEYS
     inputs = bert_inputs()
     with torch.no_grad():
@@ -216,7 +231,7 @@ def test_bert_checkpoint_legacy_names_and_bin_file(tmp_path):
 def test_convert_bert_cli(bert_checkpoint, tmp_path):
     path, bert = bert_checkpoint
     plain = tmp_path / "plain"
-    report = convert_main(["bert", str(path), str(plain), "--no-glyph", "--no-pinyin"])
+    report = convert("bert", path, plain, use_glyph=False, use_pinyin=False).as_dict()
     assert set(report["new_weights"]) == {"bert.embeddings.map_fc.weight", "bert.embeddings.map_fc.bias"}
     assert (plain / "model.safetensors").is_file() and (plain / "vocab.txt").is_file()
     assert_same_as_bert(GlyceBertForPreTraining.from_pretrained(plain), bert, pinyin=False)
@@ -224,7 +239,7 @@ def test_convert_bert_cli(bert_checkpoint, tmp_path):
     table = np.random.default_rng(0).integers(0, 256, (VOCAB, 2, 5, 5), dtype=np.uint8)  # any fonts and size
     np.save(tmp_path / "glyphs.npy", table)
     full = tmp_path / "full"
-    report = convert_main(["bert", str(path), str(full), "--glyph-table", str(tmp_path / "glyphs.npy")])
+    report = convert("bert", path, full, glyph_table=tmp_path / "glyphs.npy").as_dict()
     assert set(report["new_weights"]) == BRANCH_KEYS and report["glyph_table"].endswith("glyphs.npy")
     model = GlyceBertForPreTraining.from_pretrained(full)
     assert (model.config.num_fonts, model.config.glyph_size) == (2, 5)
@@ -244,10 +259,13 @@ def test_convert_bert_with_the_standard_vocabulary_renders_its_glyphs(tmp_path):
     standard = FIXTURES / "tokenizer" / "vocab.txt"
     tokens = read_vocab(standard)
     source = tmp_path / "bert-standard"
-    BertForPreTraining(BertConfig(vocab_size=len(tokens), hidden_size=HIDDEN, num_hidden_layers=1,
-                                  num_attention_heads=4, intermediate_size=37)).save_pretrained(source)
+    BertForPreTraining(
+        BertConfig(
+            vocab_size=len(tokens), hidden_size=HIDDEN, num_hidden_layers=1, num_attention_heads=4, intermediate_size=37
+        )
+    ).save_pretrained(source)
     (source / "vocab.txt").write_bytes(standard.read_bytes())
-    report = convert_main(["bert", str(source), str(tmp_path / "glyce")])
+    report = convert("bert", source, tmp_path / "glyce").as_dict()
     assert report["glyph_table"].startswith("rendered from the shipped fonts")
     model = GlyceBertForPreTraining.from_pretrained(tmp_path / "glyce")
     glyphs = model.bert.embeddings.glyph_embeddings.embedding.weight.reshape(len(tokens), 3, -1)
@@ -298,13 +316,19 @@ def test_saved_checkpoint_loads_with_trust_remote_code_without_chinese_ptm(tmp_p
     checkpoint = tmp_path / "checkpoint"
     model.save_pretrained(checkpoint)
     tokenizer.save_pretrained(checkpoint)
-    assert json.loads((checkpoint / "tokenizer_config.json").read_text())["auto_map"]["AutoTokenizer"][0] == \
-        "tokenization.GlyceBertTokenizer"
+    assert (
+        json.loads((checkpoint / "tokenizer_config.json").read_text())["auto_map"]["AutoTokenizer"][0]
+        == "tokenization.GlyceBertTokenizer"
+    )
     environment = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     environment.update(HF_HOME=str(tmp_path / "hf"), HF_HUB_OFFLINE="1")
     result = subprocess.run(
         [sys.executable, "-c", REMOTE_SCRIPT, str(checkpoint), str(tmp_path / "out.npz")],
-        cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=300,
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     remote = np.load(tmp_path / "out.npz")
@@ -383,11 +407,19 @@ def test_bert_saved_with_our_tokenizer_is_still_bert(tmp_path):
     """A plain BERT checkpoint saved next to our tokenizer (which writes config/pinyin_map.json) loads as the
     BERT it is: map_fc starts as [I | 0 | 0], not as a ChineseBERT checkpoint with random fusion weights."""
     from chinese_ptm.modeling.bert_format import BERT, checkpoint_kind
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     tokenizer = load_tokenizer()
-    bert = BertForPreTraining(BertConfig(vocab_size=len(tokenizer), hidden_size=HIDDEN, num_hidden_layers=1,
-                                         num_attention_heads=4, intermediate_size=37, max_position_embeddings=64))
+    bert = BertForPreTraining(
+        BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=HIDDEN,
+            num_hidden_layers=1,
+            num_attention_heads=4,
+            intermediate_size=37,
+            max_position_embeddings=64,
+        )
+    )
     bert.save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     assert (tmp_path / "config" / "pinyin_map.json").is_file()
@@ -405,8 +437,14 @@ def test_sparse_bert_pretraining_heads_equal_transformers_and_save_as_bert(name,
 
     from chinese_ptm.modeling import sparse_bert
 
-    config = BertConfig(vocab_size=97, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=32)
+    config = BertConfig(
+        vocab_size=97,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=32,
+    )
     torch.manual_seed(0)
     model = getattr(sparse_bert, name)(config).eval()
     dense_cls = model.__class__.__mro__[2]

@@ -2,10 +2,11 @@ import json
 import warnings
 
 import pytest
+from conftest import FIXTURES, requires_fixtures
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chinese_ptm.pinyin import (
+from chinese_ptm.text.pinyin import (
     ALPHABET,
     PINYIN_SLOTS,
     PinyinTables,
@@ -15,7 +16,6 @@ from chinese_ptm.pinyin import (
     pypinyin_readings,
     reading_engine,
 )
-from conftest import FIXTURES, requires_fixtures
 
 
 def test_alphabet_and_encoding():
@@ -90,7 +90,7 @@ def test_matches_pypinyin_on_any_unicode(text):
 @requires_fixtures
 @pytest.mark.reference
 def test_tables_match_original():
-    from chinese_ptm.tokenization import read_vocab
+    from chinese_ptm.text.tokenization import read_vocab
 
     vocab = read_vocab(FIXTURES / "tokenizer" / "vocab.txt")
     built = PinyinTables.build(sorted(vocab, key=vocab.get))

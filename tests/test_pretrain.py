@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from chinese_ptm.recipe import RecipeError, bundled_recipe_names, load_recipe, stage_recipes
+from chinese_ptm.pretrain.recipe import RecipeError, bundled_recipe_names, load_recipe, stage_recipes
 
 PY = sys.executable
 RECIPES = bundled_recipe_names()
@@ -40,7 +40,7 @@ def test_recipe_errors(tmp_path):
 
 @pytest.fixture(scope="module")
 def small_corpus(tmp_path_factory):
-    from chinese_ptm.corpora import peoples_daily_lines
+    from chinese_ptm.data.corpora import peoples_daily_lines
 
     path = tmp_path_factory.mktemp("corpus") / "news.txt"
     path.write_text("\n".join(peoples_daily_lines(400)) + "\n", encoding="utf-8")
@@ -49,22 +49,44 @@ def small_corpus(tmp_path_factory):
 
 def run_cli(argv: list[str]) -> list[dict]:
     """The reports of a pretraining run given as command-line arguments (the Python path of main)."""
-    from chinese_ptm.pretrain import build_parser, recipe_from_args, run
+    from chinese_ptm.pretrain.runner import build_parser, recipe_from_args, run
 
     return run(recipe_from_args(build_parser().parse_args(argv)))
 
 
 def _args(corpus, out, steps, *extra):
-    return ["--train-files", str(corpus), "--output-dir", str(out), "--max-steps", str(steps),
-            "--set", "data.line_is_document=true", "--set", "data.eval_records=16",
-            "--set", "training.logging_steps=2", "--set", "training.report_to=none", *extra]
+    return [
+        "--train-files",
+        str(corpus),
+        "--output-dir",
+        str(out),
+        "--max-steps",
+        str(steps),
+        "--set",
+        "data.line_is_document=true",
+        "--set",
+        "data.eval_records=16",
+        "--set",
+        "training.logging_steps=2",
+        "--set",
+        "training.report_to=none",
+        *extra,
+    ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", TINY)
 def test_tiny_recipes_train(name, small_corpus, tmp_path):
-    reports = run_cli([name, *_args(small_corpus, tmp_path / name, 4), "--set", "training.global_batch_size=8",
-                       "--set", "training.micro_batch_size=8"])
+    reports = run_cli(
+        [
+            name,
+            *_args(small_corpus, tmp_path / name, 4),
+            "--set",
+            "training.global_batch_size=8",
+            "--set",
+            "training.micro_batch_size=8",
+        ]
+    )
     assert isinstance(reports, list) and reports
     for report in reports:
         assert report["steps"] == 4 and report["tokens_seen"] > 0
@@ -82,22 +104,37 @@ def test_tiny_recipes_train(name, small_corpus, tmp_path):
 
 @pytest.mark.slow
 def test_requires_init_is_reported(small_corpus, tmp_path, capsys):
-    from chinese_ptm.pretrain import main
+    from chinese_ptm.pretrain.runner import main
 
     assert main(["macbert", "--output-dir", str(tmp_path)]) == 1
     assert "model.init_from" in capsys.readouterr().err
 
 
 def _run_cli(args, env=None, **kw):
-    return subprocess.Popen([PY, "-m", "chinese_ptm.pretrain", *args], env={**os.environ, **(env or {})},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kw)
+    return subprocess.Popen(
+        [PY, "-m", "chinese_ptm.pretrain", *args],
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        **kw,
+    )
 
 
 @pytest.mark.slow
 def test_resume_after_kill_continues_the_same_run(small_corpus, tmp_path):
     """Kill -9 a run after its first checkpoint; the rerun resumes and ends as the uninterrupted run."""
-    common = ["chinesebert-tiny", "--set", "training.save_steps=4", "--set", "training.global_batch_size=8",
-              "--set", "training.micro_batch_size=8", "--set", "training.warmup_steps=2"]
+    common = [
+        "chinesebert-tiny",
+        "--set",
+        "training.save_steps=4",
+        "--set",
+        "training.global_batch_size=8",
+        "--set",
+        "training.micro_batch_size=8",
+        "--set",
+        "training.warmup_steps=2",
+    ]
     straight = tmp_path / "straight"
     proc = _run_cli(common + _args(small_corpus, straight, 10))
     out, _ = proc.communicate(timeout=600)
@@ -107,7 +144,9 @@ def test_resume_after_kill_continues_the_same_run(small_corpus, tmp_path):
     proc = _run_cli(common + _args(small_corpus, broken, 10))
     deadline = time.time() + 600
     while not (broken / "checkpoint-4" / "trainer_state.json").is_file():
-        assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() is not None else "timeout"
+        assert proc.poll() is None and time.time() < deadline, (
+            proc.stdout.read() if proc.poll() is not None else "timeout"
+        )
         time.sleep(0.2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
@@ -128,11 +167,24 @@ def test_resume_after_kill_continues_the_same_run(small_corpus, tmp_path):
 @pytest.mark.slow
 def test_torchrun_two_cpu_ranks_end_with_identical_weights(small_corpus, tmp_path):
     out = tmp_path / "ddp"
-    cmd = [PY, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "chinese_ptm.pretrain", "chinesebert-tiny", *_args(small_corpus, out, 3),
-           "--set", "training.global_batch_size=8", "--set", "training.micro_batch_size=4"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        PY,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "chinese_ptm.pretrain",
+        "chinesebert-tiny",
+        *_args(small_corpus, out, 3),
+        "--set",
+        "training.global_batch_size=8",
+        "--set",
+        "training.micro_batch_size=4",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert report["world_size"] == 2
@@ -144,15 +196,31 @@ def test_torchrun_two_cpu_ranks_end_with_identical_weights(small_corpus, tmp_pat
 def test_prepared_dataset_is_used_as_given(small_corpus, tmp_path):
     """A prepared dataset given without its corpus is trained on as it is, never prepared over."""
     from chinese_ptm.data import prepare_corpus
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     prepared = tmp_path / "prepared"
-    ds = prepare_corpus([small_corpus], load_tokenizer(), max_length=128, output_dir=prepared, progress=False,
-                        line_is_document=True)
+    ds = prepare_corpus(
+        [small_corpus], load_tokenizer(), max_length=128, output_dir=prepared, progress=False, line_is_document=True
+    )
     before = (prepared / "prepare_meta.json").read_text()
-    reports = run_cli(["chinesebert-tiny", "--output-dir", str(tmp_path / "run"), "--max-steps", "2",
-                       "--set", f"data.prepared_dir={prepared}", "--set", "data.eval_records=8",
-                       "--set", "training.report_to=none", "--set", "training.global_batch_size=8",
-                       "--set", "training.micro_batch_size=8"])
+    reports = run_cli(
+        [
+            "chinesebert-tiny",
+            "--output-dir",
+            str(tmp_path / "run"),
+            "--max-steps",
+            "2",
+            "--set",
+            f"data.prepared_dir={prepared}",
+            "--set",
+            "data.eval_records=8",
+            "--set",
+            "training.report_to=none",
+            "--set",
+            "training.global_batch_size=8",
+            "--set",
+            "training.micro_batch_size=8",
+        ]
+    )
     assert reports[0]["steps"] == 2 and reports[0]["data"]["records"] == len(ds)
     assert (prepared / "prepare_meta.json").read_text() == before

@@ -27,7 +27,7 @@ def tiny_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny(tiny_dir):
     from chinese_ptm.modeling import GlyceBertForMaskedLM
-    from chinese_ptm.tokenization import GlyceBertTokenizer
+    from chinese_ptm.text.tokenization import GlyceBertTokenizer
 
     return GlyceBertForMaskedLM.from_pretrained(tiny_dir).eval(), GlyceBertTokenizer.from_pretrained(str(tiny_dir))
 
@@ -35,8 +35,12 @@ def tiny(tiny_dir):
 def test_templates_and_verbalizers_name_what_is_wrong(tmp_path):
     assert Template("{text}。总之，{mask}。").render("菜好", None, 2) == "菜好。总之，[MASK][MASK]。"
     assert Template("{text}？[MASK][MASK]，{text_pair}").fixed_slots == 2
-    for bad, message in (("总之，{mask}。", "no {text}"), ("{text}。", "exactly one blank"),
-                         ("{text}{mask}[MASK]", "exactly one blank"), ("{text}{label}{mask}", "unknown placeholder")):
+    for bad, message in (
+        ("总之，{mask}。", "no {text}"),
+        ("{text}。", "exactly one blank"),
+        ("{text}{mask}[MASK]", "exactly one blank"),
+        ("{text}{label}{mask}", "unknown placeholder"),
+    ):
         with pytest.raises(SettingsError, match=message):
             Template(bad)
     inline = Verbalizer.parse("pos=很好,不错;neg=很差")
@@ -113,23 +117,52 @@ def _write_jsonl(path, rows):
 
 
 def _rows(n):
-    return [{"id": i, "text": (POS if i % 2 else NEG) + "的" * (i % 3), "label": "pos" if i % 2 else "neg"}
-            for i in range(n)]
+    return [
+        {"id": i, "text": (POS if i % 2 else NEG) + "的" * (i % 3), "label": "pos" if i % 2 else "neg"}
+        for i in range(n)
+    ]
 
 
 @pytest.mark.slow
 def test_pet_trains_saves_and_predicts_on_the_runtime(tiny_dir, tmp_path):
-    from chinese_ptm.finetune import cli as finetune_cli
+    from chinese_ptm import cli
     from chinese_ptm.finetune.predict import predict
 
-    train, dev, test = (_write_jsonl(tmp_path / f"{n}.jsonl", _rows(k)) for n, k in (("train", 40), ("dev", 8),
-                                                                                    ("test", 10)))
+    train, dev, test = (
+        _write_jsonl(tmp_path / f"{n}.jsonl", _rows(k)) for n, k in (("train", 40), ("dev", 8), ("test", 10))
+    )
     out = tmp_path / "pet"
-    status = finetune_cli.main(["data", "--task", "single", "--train", str(train), "--dev", str(dev), "--test",
-                                str(test), "--model", str(tiny_dir), "--output-dir", str(out), "--seeds", "1,2",
-                                "--no-progress", "--set", "prompt={text}。总之，{mask}。", "--set",
-                                "verbalizer=pos=很好;neg=很差", "--set", "shots=4", "--set", "training.learning_rate=1e-3",
-                                "--set", "training.num_train_epochs=2"])
+    status = cli.main(
+        [
+            "finetune",
+            "data",
+            "--task",
+            "single",
+            "--train",
+            str(train),
+            "--dev",
+            str(dev),
+            "--test",
+            str(test),
+            "--model",
+            str(tiny_dir),
+            "--output-dir",
+            str(out),
+            "--seeds",
+            "1,2",
+            "--no-progress",
+            "--set",
+            "prompt={text}。总之，{mask}。",
+            "--set",
+            "verbalizer=pos=很好;neg=很差",
+            "--set",
+            "shots=4",
+            "--set",
+            "training.learning_rate=1e-3",
+            "--set",
+            "training.num_train_epochs=2",
+        ]
+    )
     assert status == 0
     results = json.loads((out / "results.json").read_text())
     assert [r["steps"] for r in results["runs"]] == [2, 2]  # 4 examples per class = 8, batch 8 (2 epochs)
@@ -138,16 +171,26 @@ def test_pet_trains_saves_and_predicts_on_the_runtime(tiny_dir, tmp_path):
     again = predict(out / "model", test)
     best = [json.loads(line)["label"] for line in (out / "predictions_test.jsonl").read_text().splitlines()]
     assert [r["label"] for r in again["predictions"]] == best
-    assert again["metrics"]["accuracy"] == pytest.approx(results["runs"][results["seeds"].index(results["best_seed"])]
-                                                         ["test"]["accuracy"])
+    assert again["metrics"]["accuracy"] == pytest.approx(
+        results["runs"][results["seeds"].index(results["best_seed"])]["test"]["accuracy"]
+    )
 
 
 def test_zero_shot_command_on_files_with_and_without_labels(tiny_dir, tmp_path, capsys):
     from chinese_ptm import cli
 
     labelled = _write_jsonl(tmp_path / "labelled.jsonl", _rows(6))
-    common = ["prompt", str(tiny_dir), "--template", "{text}。总之，{mask}。", "--template", "{mask}！{text}",
-              "--verbalizer", "pos=很好;neg=很差", "--calibrate"]
+    common = [
+        "prompt",
+        str(tiny_dir),
+        "--template",
+        "{text}。总之，{mask}。",
+        "--template",
+        "{mask}！{text}",
+        "--verbalizer",
+        "pos=很好;neg=很差",
+        "--calibrate",
+    ]
     assert cli.main([*common, "--input", str(labelled), "--output-dir", str(tmp_path / "a")]) == 0
     printed = capsys.readouterr().out
     assert "ensemble of 2" in printed and "majority class" in printed and "calibrated" in printed
@@ -168,11 +211,26 @@ def test_fewclue_preset_brings_its_prompts_and_labelled_test(tiny_dir, tmp_path,
 
     folder = tmp_path / "FewCLUE" / "eprstmt"
     folder.mkdir(parents=True)
-    rows = [{"id": i, "sentence": POS if i % 2 else NEG, "label": "Positive" if i % 2 else "Negative"} for i in range(6)]
+    rows = [
+        {"id": i, "sentence": POS if i % 2 else NEG, "label": "Positive" if i % 2 else "Negative"} for i in range(6)
+    ]
     for name in ("train_few_all.json", "dev_few_all.json", "test_public.json"):
         _write_jsonl(folder / name, rows)
-    assert cli.main(["prompt", str(tiny_dir), "--preset", "fewclue:eprstmt", "--data-dir", str(folder.parent),
-                     "--output-dir", str(tmp_path / "out")]) == 0
+    assert (
+        cli.main(
+            [
+                "prompt",
+                str(tiny_dir),
+                "--preset",
+                "fewclue:eprstmt",
+                "--data-dir",
+                str(folder.parent),
+                "--output-dir",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
     results = json.loads((tmp_path / "out" / "zero_shot.json").read_text())
     assert set(results["labelled"]) == {"dev", "test"} and len(results["templates"]) == 3
     assert results["labels"] == ["Positive", "Negative"]
@@ -182,7 +240,9 @@ def test_a_bare_no_on_the_command_line_is_the_strategy_no():
     from chinese_ptm.finetune.config import build_config
     from chinese_ptm.runtime.config import apply_overrides
 
-    layer = apply_overrides({}, {"task.preset": "reviews", "model.path": "m", "training.eval_strategy": "no",
-                                 "training.save_strategy": "no"})
+    layer = apply_overrides(
+        {},
+        {"task.preset": "reviews", "model.path": "m", "training.eval_strategy": "no", "training.save_strategy": "no"},
+    )
     config = build_config([layer])
     assert (config.training.eval_strategy, config.training.save_strategy) == ("no", "no")

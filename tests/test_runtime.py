@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chinese_ptm.recipe import bundled_recipe_names, load_recipe, stage_recipes
+from chinese_ptm.pretrain.recipe import bundled_recipe_names, load_recipe, stage_recipes
 from chinese_ptm.runtime import UserError, plan_batches, run_once
 
 PY = sys.executable
@@ -62,22 +62,31 @@ def test_plan_details():
 
 def _dry_run(args: list[str], world: int, cwd: Path) -> list[dict]:
     env = {**os.environ, "WORLD_SIZE": str(world), "RANK": "0", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": str(world)}
-    proc = subprocess.run([PY, "-m", "chinese_ptm.pretrain", *args, "--dry-run"], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [PY, "-m", "chinese_ptm.pretrain", *args, "--dry-run"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout)
 
 
 def readme_torchrun_commands() -> list[tuple[int, list[str]]]:
-    """(processes, arguments after `-m chinese_ptm.pretrain`) of every torchrun line of the README."""
+    """(processes, arguments after `-m chinese_ptm.pretrain`) of every torchrun line of the README and the
+    documentation pages (docs/*.md)."""
     commands = []
-    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for line in (text for page in pages for text in page.read_text(encoding="utf-8").splitlines()):
         line = line.split("  #")[0].strip()
-        if line.startswith("torchrun") and "chinese_ptm.pretrain" in line:
-            words = shlex.split(line)
+        words = shlex.split(line) if line.startswith("torchrun") else []
+        module = next((w for w in words if w in ("chinese_ptm.pretrain", "chinese_ptm.pretrain.runner")), None)
+        if module is not None and words[words.index(module) - 1] == "-m":
             nodes = int(words[words.index("--nnodes") + 1]) if "--nnodes" in words else 1
             per_node = int(words[words.index("--nproc_per_node") + 1])
-            commands.append((nodes * per_node, words[words.index("chinese_ptm.pretrain") + 1:]))
+            commands.append((nodes * per_node, words[words.index(module) + 1 :]))
     return commands
 
 
@@ -91,17 +100,37 @@ def test_readme_multi_gpu_commands_resolve_to_exact_plans(tmp_path):
         for plan in _dry_run(args, world, tmp_path):
             assert plan["world_size"] == world and plan["exact"], (args, plan)
             assert plan["tokens_per_step"] == plan["global_batch"] * plan["sequence_length"]
-            for key in ("per_device_batch", "accumulation", "max_steps", "warmup_steps", "precision", "optimizer",
-                        "data", "output_dir"):
+            for key in (
+                "per_device_batch",
+                "accumulation",
+                "max_steps",
+                "warmup_steps",
+                "precision",
+                "optimizer",
+                "data",
+                "output_dir",
+            ):
                 assert key in plan
 
 
 @pytest.mark.slow
 def test_dry_run_under_torchrun_prints_once(tmp_path):
-    cmd = [PY, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
-           "-m", "chinese_ptm.pretrain", "chinesebert-tiny", "--dry-run"]
-    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    cmd = [
+        PY,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29531",
+        "-m",
+        "chinese_ptm.pretrain",
+        "chinesebert-tiny",
+        "--dry-run",
+    ]
+    proc = subprocess.run(
+        cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     (plan,) = json.loads(proc.stdout)
     wanted = load_recipe("chinesebert-tiny").training.global_batch_size
@@ -123,8 +152,9 @@ def test_run_once_leader_works_followers_wait(tmp_path, monkeypatch):
         done.append(os.environ.get("RANK"))
 
     monkeypatch.setenv("RANK", "1")
-    waiter = threading.Thread(target=run_once, args=(target, target.is_dir, work),
-                              kwargs={"poll_s": 0.05, "timeout_s": 30})
+    waiter = threading.Thread(
+        target=run_once, args=(target, target.is_dir, work), kwargs={"poll_s": 0.05, "timeout_s": 30}
+    )
     waiter.start()  # a follower: waits, never works
     monkeypatch.setenv("RANK", "0")
     assert run_once(target, target.is_dir, work, poll_s=0.05) is True
@@ -158,7 +188,7 @@ def test_a_crashed_preparation_leaves_nothing_that_looks_complete(tmp_path, monk
     import datasets
 
     from chinese_ptm.data import PrepareConfig, is_prepared, prepare_corpus
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     corpus = tmp_path / "c.txt"
     corpus.write_text("我喜欢北京。\n银行行长了解情况。\n\n今天天气很好。\n", encoding="utf-8")
@@ -182,20 +212,59 @@ def test_a_crashed_preparation_leaves_nothing_that_looks_complete(tmp_path, monk
 def test_two_nodes_prepare_one_shared_directory_once(tmp_path):
     """Two torchrun launches (--nnodes 2, gloo on this machine) against one prepared directory: only global
     rank 0 prepares, the other node waits for the records and both train to identical weights."""
-    from chinese_ptm.corpora import peoples_daily_lines
+    from chinese_ptm.data.corpora import peoples_daily_lines
 
     corpus = tmp_path / "news.txt"
     corpus.write_text("\n".join(peoples_daily_lines(300)) + "\n", encoding="utf-8")
     shared = tmp_path / "shared"
-    common = ["-m", "chinese_ptm.pretrain", "chinesebert-tiny", "--train-files", str(corpus),
-              "--output-dir", str(shared / "run"), "--max-steps", "2", "--set", "data.line_is_document=true",
-              "--set", "data.eval_records=8", "--set", "training.report_to=none",
-              "--set", "training.global_batch_size=8", "--set", "training.logging_steps=1"]
+    common = [
+        "-m",
+        "chinese_ptm.pretrain",
+        "chinesebert-tiny",
+        "--train-files",
+        str(corpus),
+        "--output-dir",
+        str(shared / "run"),
+        "--max-steps",
+        "2",
+        "--set",
+        "data.line_is_document=true",
+        "--set",
+        "data.eval_records=8",
+        "--set",
+        "training.report_to=none",
+        "--set",
+        "training.global_batch_size=8",
+        "--set",
+        "training.logging_steps=1",
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    procs = [subprocess.Popen([PY, "-m", "torch.distributed.run", "--nnodes", "2", "--node_rank", str(node),
-                               "--nproc_per_node", "1", "--master_addr", "127.0.0.1", "--master_port", "29533",
-                               *common], cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True) for node in (0, 1)]
+    procs = [
+        subprocess.Popen(
+            [
+                PY,
+                "-m",
+                "torch.distributed.run",
+                "--nnodes",
+                "2",
+                "--node_rank",
+                str(node),
+                "--nproc_per_node",
+                "1",
+                "--master_addr",
+                "127.0.0.1",
+                "--master_port",
+                "29533",
+                *common,
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for node in (0, 1)
+    ]
     outs = [p.communicate(timeout=900)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs[0][-3000:] + outs[1][-3000:]
     assert "rank 0 prepares" in outs[0] and "prepares" not in outs[1]
@@ -223,14 +292,15 @@ def test_missing_logging_integrations_are_skipped(monkeypatch, caplog):
 def test_vocabulary_mismatch_stops_with_both_sizes(tmp_path):
     from transformers import BertConfig, BertForMaskedLM
 
-    from chinese_ptm.recipe_model import build_model
+    from chinese_ptm.modeling.factory import build_model
 
     checkpoint = tmp_path / "bert"
-    BertForMaskedLM(BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                               intermediate_size=64)).save_pretrained(checkpoint)
+    BertForMaskedLM(
+        BertConfig(vocab_size=99, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    ).save_pretrained(checkpoint)
     recipe = load_recipe("roberta-wwm-ext-tiny", {"model.init_from": str(checkpoint)})
-    from chinese_ptm.tokenization import load_tokenizer
+    from chinese_ptm.text.tokenization import load_tokenizer
 
     tokenizer = load_tokenizer()
     with pytest.raises(UserError, match=rf"vocab_size 99, the tokenizer the bundled vocabulary has {len(tokenizer)}"):
-        build_model(recipe, tokenizer)
+        build_model(recipe.model, tokenizer)

@@ -2,15 +2,15 @@ import numpy as np
 import pytest
 
 from chinese_ptm.errors import UserError
-from chinese_ptm.segmentation import (
+from chinese_ptm.text.segmentation import (
     JiebaSegmenter,
     MissingBackendError,
     PkusegSegmenter,
     Segmenter,
     align_words,
     get_segmenter,
-    word_f1,
     read_user_dict,
+    word_f1,
     word_ids_for_tokens,
 )
 
@@ -50,8 +50,13 @@ def test_user_dictionary(tmp_path):
 def test_user_dictionary_lines_read_as_jieba_reads_them(tmp_path):
     path = tmp_path / "dict.txt"
     path.write_bytes("\ufeff云计算 5\n韩玉鉴赏 3 nz\n\n八一双鹿 nz\nAT&T\nan apple 2\n".encode("utf-8"))
-    assert read_user_dict(path) == [("云计算", 5, None), ("韩玉鉴赏", 3, "nz"), ("八一双鹿", None, "nz"),
-                                    ("AT&T", None, None), ("an apple", 2, None)]
+    assert read_user_dict(path) == [
+        ("云计算", 5, None),
+        ("韩玉鉴赏", 3, "nz"),
+        ("八一双鹿", None, "nz"),
+        ("AT&T", None, None),
+        ("an apple", 2, None),
+    ]
     path.write_bytes("好词 3\n".encode("utf-8") + "坏词".encode("gbk") + b"\n")
     with pytest.raises(UserError, match=r"dict.txt:2: not UTF-8"):
         read_user_dict(path)
@@ -61,19 +66,24 @@ def test_rust_and_python_jieba_cut_people_s_daily_alike(tmp_path):
     """The default engine (jieba-rs) is chosen because it cuts as jieba does: the same spans on a slice of People's
     Daily, with and without a user dictionary (bench/data.py measures the whole corpus)."""
     pytest.importorskip("rjieba")
-    from chinese_ptm.corpora import peoples_daily_words
+    from chinese_ptm.data.corpora import peoples_daily_words
 
     gold = peoples_daily_words()[:400]
     user = tmp_path / "user.txt"
     new_words = sorted({w for ws in gold for w in ws if len(w) >= 3})[:200]
-    user.write_text("".join(f"{w} {3 + i % 5}\n" if i % 2 else f"{w}\n" for i, w in enumerate(new_words)),
-                    encoding="utf-8")
+    user.write_text(
+        "".join(f"{w} {3 + i % 5}\n" if i % 2 else f"{w}\n" for i, w in enumerate(new_words)), encoding="utf-8"
+    )
     for dicts in ([], [str(user)]):
-        rust, python = JiebaSegmenter(user_dicts=dicts, engine="rust"), JiebaSegmenter(user_dicts=dicts, engine="python")
+        rust, python = (
+            JiebaSegmenter(user_dicts=dicts, engine="rust"),
+            JiebaSegmenter(user_dicts=dicts, engine="python"),
+        )
         texts = ["".join(ws) for ws in gold]
         assert [rust.segment(t) for t in texts] == [python.segment(t) for t in texts]
-    assert JiebaSegmenter(user_dicts=[str(user)]).segment("".join(new_words[:3])) != \
-        JiebaSegmenter().segment("".join(new_words[:3]))  # the dictionary was read
+    assert JiebaSegmenter(user_dicts=[str(user)]).segment("".join(new_words[:3])) != JiebaSegmenter().segment(
+        "".join(new_words[:3])
+    )  # the dictionary was read
     assert JiebaSegmenter().active_engine == "rust"
     assert JiebaSegmenter(hmm=True).active_engine == "python"  # the engines' HMMs differ: auto keeps jieba's
 
@@ -111,7 +121,7 @@ def test_word_f1():
 
 @pytest.mark.slow
 def test_jieba_f1_on_peoples_daily():
-    from chinese_ptm.corpora import peoples_daily_words
+    from chinese_ptm.data.corpora import peoples_daily_words
 
     gold = peoples_daily_words()[-300:]
     assert word_f1(JiebaSegmenter(), gold)["f1"] > 0.8
@@ -128,10 +138,19 @@ def test_pkuseg_offsets_when_installed():
 def test_batch_spans_are_the_spans_of_each_text(options):
     """What corpus preparation uses (numpy over a batch) equals segment() text by text, spaces, ellipses and
     full-width text included."""
-    from chinese_ptm.corpora import peoples_daily_lines
-    from chinese_ptm.segmentation import segment_batch
+    from chinese_ptm.data.corpora import peoples_daily_lines
+    from chinese_ptm.text.segmentation import segment_batch
 
-    texts = peoples_daily_lines(200) + ["", "  ", "北京 烤鸭……好吃", "１９９８年\u3000新年…", "a  b\tc", "…", "好 ", " 好"]
+    texts = peoples_daily_lines(200) + [
+        "",
+        "  ",
+        "北京 烤鸭……好吃",
+        "１９９８年\u3000新年…",
+        "a  b\tc",
+        "…",
+        "好 ",
+        " 好",
+    ]
     segmenter = JiebaSegmenter(**options)
     starts, ends, counts = segment_batch(segmenter, texts)
     bounds = np.concatenate(([0], np.cumsum(counts)))

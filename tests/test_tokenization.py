@@ -3,12 +3,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import FIXTURES, requires_fixtures, write_tiny_vocab
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chinese_ptm.pinyin import encode_syllable
-from chinese_ptm.tokenization import GlyceBertTokenizer, load_tokenizer, read_vocab
-from conftest import FIXTURES, requires_fixtures, write_tiny_vocab
+from chinese_ptm.text.pinyin import encode_syllable
+from chinese_ptm.text.tokenization import GlyceBertTokenizer, load_tokenizer, read_vocab
 
 ZERO = [0] * 8
 
@@ -155,7 +155,9 @@ def test_normalisation_removes_unk_with_standard_vocab(news_lines):
     assert rate(std) > 0.005 and rate(norm) < rate(std) / 5
 
 
-@pytest.mark.parametrize("bad, where", [(None, "text"), (3, "text"), (["ok", None], r"text\[1\]"), ([b"x"], r"text\[0\]")])
+@pytest.mark.parametrize(
+    "bad, where", [(None, "text"), (3, "text"), (["ok", None], r"text\[1\]"), ([b"x"], r"text\[0\]")]
+)
 def test_bad_input_types(default_tokenizer, bad, where):
     with pytest.raises((TypeError, ValueError), match=where):
         default_tokenizer(bad)
@@ -168,7 +170,18 @@ def test_pair_length_mismatch(default_tokenizer):
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "\t\n", "\ud800中\udfff", "😀中文😀", "𠀀𪚥中", "\x00\x07中\x1b", "中" * 100_000, "A\u0301中", "ＡＢＣ中"],
+    [
+        "",
+        "   ",
+        "\t\n",
+        "\ud800中\udfff",
+        "😀中文😀",
+        "𠀀𪚥中",
+        "\x00\x07中\x1b",
+        "中" * 100_000,
+        "A\u0301中",
+        "ＡＢＣ中",
+    ],
 )
 def test_odd_strings_keep_alignment(default_tokenizer, text):
     enc = default_tokenizer(text)
@@ -188,7 +201,15 @@ def test_vocab_file_errors(tmp_path):
         read_vocab(tmp_path / "missing.txt")
 
 
-_PIECES = list("银行长了解一个的地得中国人，。！“”、 ab1２３") + ["１９９８年", "iPhone", "〇", "😀", "\u3000", "Ａ", "\x00"]
+_PIECES = list("银行长了解一个的地得中国人，。！“”、 ab1２３") + [
+    "１９９８年",
+    "iPhone",
+    "〇",
+    "😀",
+    "\u3000",
+    "Ａ",
+    "\x00",
+]
 
 
 @settings(max_examples=150, deadline=None)
@@ -237,8 +258,11 @@ def test_cli_tokenize(capsys):
     assert "行/hang2" in out and "长/zhang3" in out
 
 
-_CORPUS_PIECES = _PIECES + list("…·—（）《》XYZ\t\n①Ⅻ々ぁ한é#") + ["[MASK]", "[UNK]", "e\u0301", "COVID-19", "  ", "\u200b",
-                                                                "##a", "ＡＢＣ", "a" * 120]
+_CORPUS_PIECES = (
+    _PIECES
+    + list("…·—（）《》XYZ\t\n①Ⅻ々ぁ한é#")
+    + ["[MASK]", "[UNK]", "e\u0301", "COVID-19", "  ", "\u200b", "##a", "ＡＢＣ", "a" * 120]
+)
 
 
 @settings(max_examples=200, deadline=None)
@@ -268,7 +292,11 @@ def _same_batch(direct, backend):
     assert len(direct.encodings) == len(backend.encodings)
     for mine, theirs in zip(direct.encodings, backend.encodings):
         assert (mine.ids, mine.offsets, mine.word_ids, mine.attention_mask) == (
-            theirs.ids, theirs.offsets, theirs.word_ids, theirs.attention_mask)
+            theirs.ids,
+            theirs.offsets,
+            theirs.word_ids,
+            theirs.attention_mask,
+        )
 
 
 def _nested(value):
@@ -278,23 +306,29 @@ def _nested(value):
     return value.tolist() if isinstance(value, (np.ndarray, torch.Tensor)) else value
 
 
-_CALL_OPTIONS = st.fixed_dictionaries({}, optional={
-    "padding": st.sampled_from([False, True, "max_length"]),
-    "truncation": st.booleans(),
-    "max_length": st.sampled_from([2, 5, 9, 16]),
-    "pad_to_multiple_of": st.sampled_from([3, 8]),
-    "return_tensors": st.sampled_from(["pt", "np"]),
-    "return_offsets_mapping": st.booleans(),
-    "return_special_tokens_mask": st.booleans(),
-    "return_length": st.booleans(),
-    "return_token_type_ids": st.booleans(),
-    "return_attention_mask": st.booleans(),
-})
+_CALL_OPTIONS = st.fixed_dictionaries(
+    {},
+    optional={
+        "padding": st.sampled_from([False, True, "max_length"]),
+        "truncation": st.booleans(),
+        "max_length": st.sampled_from([2, 5, 9, 16]),
+        "pad_to_multiple_of": st.sampled_from([3, 8]),
+        "return_tensors": st.sampled_from(["pt", "np"]),
+        "return_offsets_mapping": st.booleans(),
+        "return_special_tokens_mask": st.booleans(),
+        "return_length": st.booleans(),
+        "return_token_type_ids": st.booleans(),
+        "return_attention_mask": st.booleans(),
+    },
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.lists(st.sampled_from(_CORPUS_PIECES), max_size=12).map("".join), min_size=1, max_size=5),
-       st.booleans(), _CALL_OPTIONS)
+@given(
+    st.lists(st.lists(st.sampled_from(_CORPUS_PIECES), max_size=12).map("".join), min_size=1, max_size=5),
+    st.booleans(),
+    _CALL_OPTIONS,
+)
 def test_call_direct_path_equals_backend(texts, single, options):
     """A call on single texts lays the tokens out without the backend; every key, value, type and the backend's
     own encodings (made on first use) must equal the backend path's, or both must fail alike."""

@@ -1,9 +1,10 @@
 import hashlib
 import json
 
+from chinese_ptm.cli import main
 from chinese_ptm.resources import vocab_dir
-from chinese_ptm.tokenization import read_vocab
-from chinese_ptm.vocab import SPECIAL_TOKENS, build_vocab, gb2312_chars, main, write_vocab
+from chinese_ptm.text.tokenization import read_vocab
+from chinese_ptm.text.vocab import SPECIAL_TOKENS, build_vocab, gb2312_chars, write_vocab
 
 
 def test_default_vocab_layout():
@@ -35,7 +36,8 @@ def test_build_is_deterministic_and_covers_corpus(tmp_path):
     assert (tmp_path / "config" / "id2pinyin.json").is_file()
 
 
-def test_tables_command(tmp_path):
+def test_tables_command(tmp_path, capsys):
     (tmp_path / "vocab.txt").write_text("".join(t + "\n" for t in SPECIAL_TOKENS + ["中", "文"]), encoding="utf-8")
-    files = main(["tables", str(tmp_path)])
-    assert any(f.endswith("pinyin2tensor.json") for f in files)
+    assert main(["vocab", "tables", str(tmp_path)]) == 0
+    assert "pinyin2tensor.json" in capsys.readouterr().out
+    assert (tmp_path / "config" / "pinyin2tensor.json").is_file()

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import UserError
+from ..text.pinyin import contextual_pinyin, decode_syllable
 
 logger = logging.getLogger(__name__)
 
@@ -61,9 +62,13 @@ class AttentionCapture:
 def self_attention_modules(model: nn.Module) -> list[nn.Module]:
     """The self-attention modules of the encoder, bottom to top: any module with ``query`` and ``key``
     projections and a head size (BERT's and therefore GlyceBERT's ``BertSelfAttention``)."""
-    found = [m for m in model.modules()
-             if isinstance(getattr(m, "query", None), nn.Linear) and isinstance(getattr(m, "key", None), nn.Linear)
-             and hasattr(m, "attention_head_size")]
+    found = [
+        m
+        for m in model.modules()
+        if isinstance(getattr(m, "query", None), nn.Linear)
+        and isinstance(getattr(m, "key", None), nn.Linear)
+        and hasattr(m, "attention_head_size")
+    ]
     if not found:
         raise UserError(f"{type(model).__name__}: no BERT self-attention layers found, so no attention weights to show")
     return found
@@ -100,8 +105,10 @@ def branch_module(model: nn.Module, branch: str) -> nn.Module:
     embeddings = getattr(model.base_model, "embeddings", None)
     module = getattr(embeddings, BRANCHES[branch], None)
     if module is None:
-        raise UserError(f"--compare-without {branch}: {type(model).__name__} has no {branch} branch "
-                        "(a BERT checkpoint, or a GlyceBERT built without it)")
+        raise UserError(
+            f"--compare-without {branch}: {type(model).__name__} has no {branch} branch "
+            "(a BERT checkpoint, or a GlyceBERT built without it)"
+        )
     return module
 
 
@@ -109,8 +116,10 @@ def _hooks(modules: list[nn.Module], store: dict) -> list:
     """Record each layer's query/key projections and the weights its forward returns."""
     handles = []
     for index, module in enumerate(modules):
+
         def keep(name, i=index):
             return lambda _m, _inputs, output: store.setdefault(name, {}).__setitem__(i, output)
+
         handles.append(module.query.register_forward_hook(keep("queries")))
         handles.append(module.key.register_forward_hook(keep("keys")))
         handles.append(module.register_forward_hook(keep("attention")))
@@ -163,8 +172,9 @@ def encode(model: nn.Module, tokenizer, text: str, text_pair: str | None = None)
     if truncated:  # encode again, cut: the tokenizer decides which side of a pair gives way
         full = inputs["input_ids"].shape[1]
         inputs = tokenizer(text, text_pair, truncation=True, max_length=limit, return_tensors="pt")
-        logger.warning("the text has %d tokens, more than the model's %d positions: showing the first %d",
-                       full, limit, limit)
+        logger.warning(
+            "the text has %d tokens, more than the model's %d positions: showing the first %d", full, limit, limit
+        )
     if getattr(model.config, "model_type", None) != "glycebert":
         inputs.pop("pinyin_ids", None)  # BERT reads no pinyin (a GlyceBERT tokenizer on a BERT model)
     return dict(inputs), truncated
@@ -175,10 +185,7 @@ def token_readings(tokenizer, inputs: dict, texts: list[str]) -> list[str | None
     a one-character token stands for (a BERT tokenizer gives no pinyin)."""
     ids = inputs["input_ids"][0].tolist()
     if "pinyin_ids" in inputs:
-        from ..pinyin import decode_syllable
-
         return [decode_syllable(row) or None for row in inputs["pinyin_ids"][0].reshape(len(ids), -1).tolist()]
-    from ..pinyin import contextual_pinyin
 
     readings: list[str | None] = []
     chars = [(c, r) for text in texts for c, r in zip(text, contextual_pinyin(text))]
@@ -190,8 +197,9 @@ def token_readings(tokenizer, inputs: dict, texts: list[str]) -> list[str | None
     return readings
 
 
-def capture_attention(model: nn.Module, tokenizer, text: str, text_pair: str | None = None,
-                      compare_without: tuple[str, ...] = ()) -> AttentionCapture:
+def capture_attention(
+    model: nn.Module, tokenizer, text: str, text_pair: str | None = None, compare_without: tuple[str, ...] = ()
+) -> AttentionCapture:
     """Attention, queries and keys of ``model`` on ``text`` (and ``text_pair``); with ``compare_without``
     (``pinyin``, ``glyph``) also the attention when that GlyceBERT branch is switched off."""
     for branch in compare_without:
@@ -202,8 +210,14 @@ def capture_attention(model: nn.Module, tokenizer, text: str, text_pair: str | N
     sep = tokenizer.sep_token_id
     pair_start = ids.index(sep) + 1 if text_pair is not None and sep in ids[:-1] else None
     capture = AttentionCapture(
-        tokens=tokenizer.convert_ids_to_tokens(ids), readings=token_readings(tokenizer, inputs, [text, text_pair or ""]),
-        attention=attention, queries=queries, keys=keys, pair_start=pair_start, truncated=truncated)
+        tokens=tokenizer.convert_ids_to_tokens(ids),
+        readings=token_readings(tokenizer, inputs, [text, text_pair or ""]),
+        attention=attention,
+        queries=queries,
+        keys=keys,
+        pair_start=pair_start,
+        truncated=truncated,
+    )
     for branch in compare_without:
         with branch_switched_off(model, branch):
             capture.without[branch] = run_captured(model, inputs)[0]

@@ -30,8 +30,11 @@ def draw_attention(capture: AttentionCapture, path: Path, layer: int | None = No
     except ImportError:
         raise UserError("--png needs matplotlib: pip install 'chinese_ptm[plots]'") from None
     capture.check_position(layer, None)
-    cells = [(layer, h) for h in range(capture.heads)] if layer is not None else \
-        [(l, h) for l in range(capture.layers) for h in range(capture.heads)]
+    cells = (
+        [(layer, h) for h in range(capture.heads)]
+        if layer is not None
+        else [(l, h) for l in range(capture.layers) for h in range(capture.heads)]
+    )
     columns = min(COLUMNS, capture.heads) if layer is not None else capture.heads
     rows = math.ceil(len(cells) / columns)
     size = max(1.6, min(4.0, 0.28 * len(capture.tokens)))
@@ -42,8 +45,15 @@ def draw_attention(capture: AttentionCapture, path: Path, layer: int | None = No
             axis.axis("off")
             continue
         l, h = cells[index]
-        _draw_map(axis, capture.attention[l, h], labels, font, f"layer {l}, head {h}",
-                  left=index % columns == 0, bottom=index // columns == rows - 1 or layer is not None)
+        _draw_map(
+            axis,
+            capture.attention[l, h],
+            labels,
+            font,
+            f"layer {l}, head {h}",
+            left=index % columns == 0,
+            bottom=index // columns == rows - 1 or layer is not None,
+        )
     if title:
         figure.suptitle(title, fontproperties=font)
     figure.tight_layout()

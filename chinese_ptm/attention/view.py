@@ -3,7 +3,7 @@ the difference a switched-off pinyin or glyph branch makes. Also inline in Jupyt
 
 The page's data keeps bertviz's layout (``attention.all`` with ``attn`` [layer][head][query][key],
 ``left_text``/``right_text``, ``queries``/``keys`` for the neuron view) so it can be fed to bertviz's own
-views; the views themselves are ours (``bundled/attention/view.js``, plain JavaScript): bertviz's load
+views; the views themselves are ours (``attention/assets/view.js``, plain JavaScript): bertviz's load
 require.js, d3 and jQuery from a CDN and show a blank page offline. The characters on the page are drawn with
 a subset of the shipped sans font embedded in the page, so no machine shows boxes for them.
 """
@@ -18,8 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..resources import bundled, fonts_dir
+from ..resources import fonts_dir
+from ..runtime.loading import load_encoder
 from .capture import AttentionCapture, capture_attention
+from .figure import draw_attention
+
+#: the page's script and style (package data of this subpackage)
+ASSETS = Path(__file__).with_name("assets")
 
 #: decimals kept in the page: weights are read as colours, opacities and 3-decimal numbers, vectors as colours
 WEIGHT_DECIMALS, VECTOR_DECIMALS = 3, 2
@@ -39,8 +44,14 @@ class AttentionView:
     """A captured forward pass and its views: ``html()``, ``save(path)``, ``png(path)``; shown inline by
     Jupyter (``display(view)`` or a cell ending in the view)."""
 
-    def __init__(self, capture: AttentionCapture, title: str = "", layer: int | None = None,
-                 head: int | None = None, neuron: bool = True):
+    def __init__(
+        self,
+        capture: AttentionCapture,
+        title: str = "",
+        layer: int | None = None,
+        head: int | None = None,
+        neuron: bool = True,
+    ):
         capture.check_position(layer, head)
         self.capture, self.title, self.layer, self.head, self.neuron = capture, title, layer, head, neuron
 
@@ -50,14 +61,27 @@ class AttentionView:
         entry = {"attn": _rounded(c.attention, WEIGHT_DECIMALS), "left_text": labels, "right_text": labels}
         layers = self.neuron_layers()
         if layers:
-            entry["queries"] = [_rounded(c.queries[l], VECTOR_DECIMALS) if l in layers else None for l in range(c.layers)]
+            entry["queries"] = [
+                _rounded(c.queries[l], VECTOR_DECIMALS) if l in layers else None for l in range(c.layers)
+            ]
             entry["keys"] = [_rounded(c.keys[l], VECTOR_DECIMALS) if l in layers else None for l in range(c.layers)]
-        without = {branch: {"attn": _rounded(w, WEIGHT_DECIMALS),
-                            "changed": _rounded(changed_share(c.attention, w), 4)}
-                   for branch, w in c.without.items()}
-        return {"attention": {"all": entry}, "bidirectional": True, "default_filter": "all",
-                "tokens": c.tokens, "readings": c.readings, "pair_start": c.pair_start, "truncated": c.truncated,
-                "layer": self.layer or 0, "head": self.head, "without": without, "neuron_layers": layers}
+        without = {
+            branch: {"attn": _rounded(w, WEIGHT_DECIMALS), "changed": _rounded(changed_share(c.attention, w), 4)}
+            for branch, w in c.without.items()
+        }
+        return {
+            "attention": {"all": entry},
+            "bidirectional": True,
+            "default_filter": "all",
+            "tokens": c.tokens,
+            "readings": c.readings,
+            "pair_start": c.pair_start,
+            "truncated": c.truncated,
+            "layer": self.layer or 0,
+            "head": self.head,
+            "without": without,
+            "neuron_layers": layers,
+        }
 
     def neuron_layers(self) -> list[int]:
         """The layers whose query and key vectors the page holds: all while they stay under
@@ -79,8 +103,7 @@ class AttentionView:
         c = self.capture
         payload = json.dumps(self.data(), ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
         text = "".join(c.tokens) + "".join(r or "" for r in c.readings)
-        note = (f'<p class="warn">The text was cut to the model\'s {len(c.tokens)} positions.</p>'
-                if c.truncated else "")
+        note = f'<p class="warn">The text was cut to the model\'s {len(c.tokens)} positions.</p>' if c.truncated else ""
         sections = [_section("head-view", "Head view", HEAD_VIEW), _section("model-view", "Model view", MODEL_VIEW)]
         if self.neuron:
             sections.append(_section("neuron-view", "Neuron view", NEURON_VIEW))
@@ -88,9 +111,16 @@ class AttentionView:
             sections.append(_section(f"diff-{branch}", f"Without {branch}", DIFF_VIEW.format(branch=branch)))
         nav = " ".join(f'<a href="#{s[0]}">{s[1]}</a>' for s in sections)
         return PAGE.format(
-            title=html.escape(self.title or "attention"), font=_font_face(text + PAGE_TEXT), css=_asset("view.css"),
-            meta=html.escape(f"{c.layers} layers x {c.heads} heads, {len(c.tokens)} tokens"), note=note, nav=nav,
-            sections="".join(s[2] for s in sections), data=payload, script=_asset("view.js"))
+            title=html.escape(self.title or "attention"),
+            font=_font_face(text + PAGE_TEXT),
+            css=_asset("view.css"),
+            meta=html.escape(f"{c.layers} layers x {c.heads} heads, {len(c.tokens)} tokens"),
+            note=note,
+            nav=nav,
+            sections="".join(s[2] for s in sections),
+            data=payload,
+            script=_asset("view.js"),
+        )
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -100,26 +130,38 @@ class AttentionView:
 
     def _repr_html_(self) -> str:
         # an iframe keeps the page's script and styles to itself inside a notebook and runs in every front end
-        return (f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" style="width:100%;height:720px;'
-                'border:1px solid #ddd" sandbox="allow-scripts"></iframe>')
+        return (
+            f'<iframe srcdoc="{html.escape(self.html(), quote=True)}" style="width:100%;height:720px;'
+            'border:1px solid #ddd" sandbox="allow-scripts"></iframe>'
+        )
 
     def png(self, path: str | Path, grid: bool | None = None) -> Path:
         """Attention maps with matplotlib: one layer's heads (the view's layer), or the layers x heads grid
         (``grid=True``; the default when no layer was chosen)."""
-        from .figure import draw_attention
 
-        return draw_attention(self.capture, Path(path), layer=None if grid or (grid is None and self.layer is None)
-                              else (self.layer or 0), title=self.title)
+        return draw_attention(
+            self.capture,
+            Path(path),
+            layer=None if grid or (grid is None and self.layer is None) else (self.layer or 0),
+            title=self.title,
+        )
 
 
-def attention_view(model, tokenizer, text: str, text_pair: str | None = None, *, layer: int | None = None,
-                   head: int | None = None, compare_without: tuple[str, ...] | list[str] = (),
-                   neuron: bool = True, title: str | None = None) -> AttentionView:
+def attention_view(
+    model,
+    tokenizer,
+    text: str,
+    text_pair: str | None = None,
+    *,
+    layer: int | None = None,
+    head: int | None = None,
+    compare_without: tuple[str, ...] | list[str] = (),
+    neuron: bool = True,
+    title: str | None = None,
+) -> AttentionView:
     """Capture ``model`` on ``text`` (and ``text_pair``) and return its views. ``model`` may be a checkpoint
     directory (GlyceBERT, BERT, the original ChineseBERT release, Chinese BERT); then ``tokenizer`` may be None."""
     if isinstance(model, (str, Path)):
-        from ..runtime.loading import load_encoder
-
         model, loaded = load_encoder(model)
         tokenizer = tokenizer or loaded
     capture = capture_attention(model, tokenizer, text, text_pair, tuple(compare_without))
@@ -137,7 +179,7 @@ def _section(anchor: str, heading: str, body: str) -> tuple[str, str, str]:
 
 
 def _asset(name: str) -> str:
-    return bundled("attention", name).read_text(encoding="utf-8")
+    return (ASSETS / name).read_text(encoding="utf-8")
 
 
 def _font_face(text: str) -> str:

@@ -22,21 +22,46 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ..errors import UserError
+from ..masking import PinyinGlyphSimilarity
+from ..text.pinyin import reading_engine
 
 KINDS = ("same_sound", "same_syllable", "near_sound", "look_alike")
 PHONETIC = ("same_sound", "same_syllable", "near_sound")
 #: initials and finals that Mandarin speakers (and pinyin input methods' fuzzy modes) confuse
 FUZZY_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"), ("l", "r"), ("f", "h"))
 FUZZY_FINALS = (("ang", "an"), ("eng", "en"), ("ing", "in"), ("iang", "ian"), ("uang", "uan"))
-INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r", "z",
-            "c", "s", "y", "w")
+INITIALS = (
+    "zh",
+    "ch",
+    "sh",
+    "b",
+    "p",
+    "m",
+    "f",
+    "d",
+    "t",
+    "n",
+    "l",
+    "g",
+    "k",
+    "h",
+    "j",
+    "q",
+    "x",
+    "r",
+    "z",
+    "c",
+    "s",
+    "y",
+    "w",
+)
 
 
 def split_syllable(syllable: str) -> tuple[str, str]:
     """(initial, final) of a toneless syllable: ``zhong`` -> (``zh``, ``ong``), ``an`` -> (``""``, ``an``)."""
     for initial in INITIALS:
         if syllable.startswith(initial) and len(syllable) > len(initial):
-            return initial, syllable[len(initial):]
+            return initial, syllable[len(initial) :]
     return "", syllable
 
 
@@ -65,10 +90,9 @@ class ConfusionSet:
         max_candidates: characters kept per kind.
     """
 
-    def __init__(self, similarity=None, extra: Mapping[str, Mapping[str, list[str]]] | None = None,
-                 max_candidates: int = 12):
-        from ..masking import PinyinGlyphSimilarity
-        from ..pinyin import reading_engine
+    def __init__(
+        self, similarity=None, extra: Mapping[str, Mapping[str, list[str]]] | None = None, max_candidates: int = 12
+    ):
 
         self.similarity = (similarity or PinyinGlyphSimilarity(max_candidates=max_candidates)).build()
         self.extra = extra or {}
@@ -86,8 +110,11 @@ class ConfusionSet:
         """Every TONE3 reading of a character (pypinyin's heteronyms), primary first."""
         from pypinyin import Style, pinyin
 
-        return [r for r in pinyin(char, style=Style.TONE3, heteronym=True, neutral_tone_with_five=True)[0]
-                if r and r[-1].isdigit()]
+        return [
+            r
+            for r in pinyin(char, style=Style.TONE3, heteronym=True, neutral_tone_with_five=True)[0]
+            if r and r[-1].isdigit()
+        ]
 
     def __getitem__(self, char: str) -> dict[str, list[str]]:
         got = self._cache.get(char)
@@ -104,8 +131,10 @@ class ConfusionSet:
             for other in fuzzy_syllables(reading.rstrip("012345"), self._syllables):  # every tone of it
                 found["near_sound"] += sim.homophones(char, other + "1") + sim.near_homophones(char, other + "1")
         found["look_alike"] = sim.glyph_similar(char)
-        found = {kind: list(dict.fromkeys(chars))[: self.max_candidates] + list(self.extra.get(char, {}).get(kind, ()))
-                 for kind, chars in found.items()}
+        found = {
+            kind: list(dict.fromkeys(chars))[: self.max_candidates] + list(self.extra.get(char, {}).get(kind, ()))
+            for kind, chars in found.items()
+        }
         seen = {char}
         for kind in KINDS:  # each character once, under the first (closest) kind
             found[kind] = [c for c in dict.fromkeys(found[kind]) if c not in seen and not seen.add(c)]
@@ -120,8 +149,10 @@ def pycorrector_data_dir() -> Path:
     """``pycorrector/data`` of the installed package (found without importing it)."""
     spec = importlib.util.find_spec("pycorrector")
     if spec is None or not spec.submodule_search_locations:
-        raise UserError("pycorrector is not installed: pip install 'chinese_ptm[csc]' (its data files: SIGHAN 2015 "
-                        "test, confusion sets)")
+        raise UserError(
+            "pycorrector is not installed: pip install 'chinese_ptm[csc]' (its data files: SIGHAN 2015 "
+            "test, confusion sets)"
+        )
     return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
@@ -154,5 +185,9 @@ def coverage(pairs: Iterable[tuple[str, str]], sets: Mapping[str, Mapping[str, l
         kind = next((k for k, chars in entry.items() if wrong in chars), None)
         by_kind[kind or "not covered"] += 1
     covered = total - by_kind["not covered"]
-    return {"pairs": total, "covered": covered, "coverage": covered / max(total, 1),
-            "by_kind": {k: by_kind[k] for k in (*KINDS, "not covered") if by_kind[k]}}
+    return {
+        "pairs": total,
+        "covered": covered,
+        "coverage": covered / max(total, 1),
+        "by_kind": {k: by_kind[k] for k in (*KINDS, "not covered") if by_kind[k]},
+    }

@@ -11,13 +11,14 @@ for batches::
 
 from __future__ import annotations
 
-import argparse
-import json
-import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import UserError
+from ..finetune.examples import CorrectionExample, Split
+from ..finetune.predict import Predictor
+from ..finetune.tasks import CORRECTION
+from ..text.pinyin import contextual_pinyin
 
 
 @dataclass
@@ -40,17 +41,16 @@ class SpellingCorrector:
     """Corrects texts with a saved spelling-correction model; ``threshold`` overrides the detection threshold."""
 
     def __init__(self, model_dir: str | Path, threshold: float | None = None, batch_size: int = 32):
-        from ..finetune.predict import Predictor
-        from ..finetune.tasks import CORRECTION
 
         overrides = {"threshold": threshold} if threshold is not None else None
         self.predictor = Predictor(model_dir, overrides, batch_size)
         if self.predictor.task.kind != CORRECTION:
-            raise UserError(f"{model_dir}: a {self.predictor.task.kind} model, not a spelling-correction one; "
-                            "train one with `chinese-ptm finetune csc`")
+            raise UserError(
+                f"{model_dir}: a {self.predictor.task.kind} model, not a spelling-correction one; "
+                "train one with `chinese-ptm finetune csc`"
+            )
 
     def __call__(self, texts: str | list[str]) -> Correction | list[Correction]:
-        from ..finetune.examples import CorrectionExample, Split
 
         single = isinstance(texts, str)
         batch = [texts] if single else list(texts)
@@ -63,43 +63,9 @@ class SpellingCorrector:
 
 def describe(text: str, corrected: str) -> Correction:
     """The changes between a text and its correction, each with both readings in context."""
-    from ..pinyin import contextual_pinyin
 
     if corrected == text:
         return Correction(text, corrected)
     before, after = contextual_pinyin(text), contextual_pinyin(corrected)
     changes = [Change(i, a, b, before[i], after[i]) for i, (a, b) in enumerate(zip(text, corrected)) if a != b]
     return Correction(text, corrected, changes)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="chinese-ptm correct", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("model", help="a model saved by chinese-ptm finetune csc (OUTPUT_DIR/model)")
-    parser.add_argument("texts", nargs="*", help="texts to correct (default: one per line from --input or stdin)")
-    parser.add_argument("--input", default=None, help="a file with one text per line")
-    parser.add_argument("--threshold", type=float, default=None, help="detection probability to correct at")
-    parser.add_argument("--json", action="store_true", help="one JSON object per text")
-    args = parser.parse_args(argv)
-    try:
-        texts = args.texts or _read_lines(args.input)
-        results = SpellingCorrector(args.model, args.threshold)(texts)
-    except UserError as err:
-        print(f"chinese-ptm correct: error: {err}", file=sys.stderr)
-        return 1
-    for result in results:
-        if args.json:
-            print(json.dumps(asdict(result), ensure_ascii=False))
-            continue
-        print(result.corrected)
-        for c in result.changes:
-            print(f"  {c.position}: {c.typed} ({c.typed_pinyin}) -> {c.corrected} ({c.corrected_pinyin})")
-    return 0
-
-
-def _read_lines(path: str | None) -> list[str]:
-    if path is None:
-        return [line.rstrip("\n") for line in sys.stdin]
-    if not Path(path).is_file():
-        raise UserError(f"--input {path}: no such file")
-    return Path(path).read_text(encoding="utf-8").splitlines()

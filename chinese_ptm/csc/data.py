@@ -12,7 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..data.corpora import peoples_daily_lines
 from ..errors import UserError
+from .confusion import pycorrector_data_dir
+from .synthesis import NoiseSettings, TypoSynthesizer
 
 SHOWN_PROBLEMS = 5
 SIGHAN15_TEST = "sighan2015_test.tsv"
@@ -63,8 +66,11 @@ def read_pairs(path: str | Path, limit: int | None = None) -> Pairs:
             elif not parts[0] or not parts[1]:
                 pairs.skip(where, "an empty side")
             elif len(parts[0]) != len(parts[1]):
-                pairs.skip(where, "sides of different length (spelling correction replaces characters one for "
-                                  "one)", f": {len(parts[0])} vs {len(parts[1])} characters")
+                pairs.skip(
+                    where,
+                    "sides of different length (spelling correction replaces characters one for one)",
+                    f": {len(parts[0])} vs {len(parts[1])} characters",
+                )
             else:
                 pairs.wrong.append(parts[0])
                 pairs.correct.append(parts[1])
@@ -79,7 +85,6 @@ def read_pairs(path: str | Path, limit: int | None = None) -> Pairs:
 def sighan15_test() -> Pairs:
     """SIGHAN 2015 test in the simplified-Chinese form pycorrector ships (707 lines, 10 of them with sides of
     different length, skipped); for evaluation only, never for training."""
-    from .confusion import pycorrector_data_dir
 
     return read_pairs(pycorrector_data_dir() / SIGHAN15_TEST)
 
@@ -111,13 +116,13 @@ def sentences_of(lines: Iterable[str], limit: int | None = None) -> list[str]:
 
 def peoples_daily_sentences(split: str, limit: int | None = None) -> list[str]:
     """Sentences of the People's Daily lines of one evaluation split (``train``: the pretraining corpus)."""
-    from ..corpora import peoples_daily_lines
 
     return sentences_of(peoples_daily_lines(splits=(split,)), limit)
 
 
 def corpus_sentences(files: list[str], limit: int) -> list[str]:
     """Sentences of clean text files (``task.typo_corpus``)."""
+
     def lines():
         for path in files:
             if not Path(path).is_file():
@@ -132,13 +137,14 @@ def sighan15_splits(settings=None, synthesizer=None) -> dict[str, Pairs]:
     """``train``: ``settings.typo_pairs`` typos synthesised (``typo_seed``) into People's Daily sentences of the
     pretraining corpus (or ``typo_corpus``), plus the ``real_pairs`` files; ``dev``: synthesised into the NER
     dev lines (picks the checkpoint); ``test``: SIGHAN 2015 test (real typos, never trained on)."""
-    from .synthesis import NoiseSettings, TypoSynthesizer
 
     count = getattr(settings, "typo_pairs", TRAIN_SENTENCES)
     corpus = list(getattr(settings, "typo_corpus", None) or [])
     synthesizer = synthesizer or TypoSynthesizer(settings=NoiseSettings(seed=getattr(settings, "typo_seed", 1)))
-    sources = {"train": corpus_sentences(corpus, count) if corpus else peoples_daily_sentences("train", count),
-               "dev": peoples_daily_sentences("dev", DEV_SENTENCES)}
+    sources = {
+        "train": corpus_sentences(corpus, count) if corpus else peoples_daily_sentences("train", count),
+        "dev": peoples_daily_sentences("dev", DEV_SENTENCES),
+    }
     out = {}
     for name, start in (("train", 0), ("dev", 10**8)):  # distinct line numbers: distinct draws
         pairs = out[name] = Pairs()

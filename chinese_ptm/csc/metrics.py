@@ -63,10 +63,15 @@ def sentence_scores(sources: Sequence[str], predictions: Sequence[str], targets:
             false_alarms += bool(changed)
             judged_right += not changed
     n = max(len(sources), 1)
-    return {"detection": _prf(detected, predicted, gold), "correction": _prf(corrected, predicted, gold),
-            "false_positive_rate": 100 * false_alarms / negatives if negatives else 0.0,
-            "accuracy": 100 * judged_right / n, "correction_accuracy": 100 * right_outputs / n,
-            "sentences": len(sources), "with_errors": gold}
+    return {
+        "detection": _prf(detected, predicted, gold),
+        "correction": _prf(corrected, predicted, gold),
+        "false_positive_rate": 100 * false_alarms / negatives if negatives else 0.0,
+        "accuracy": 100 * judged_right / n,
+        "correction_accuracy": 100 * right_outputs / n,
+        "sentences": len(sources),
+        "with_errors": gold,
+    }
 
 
 def char_scores(sources: Sequence[str], predictions: Sequence[str], targets: Sequence[str]) -> dict:
@@ -79,24 +84,36 @@ def char_scores(sources: Sequence[str], predictions: Sequence[str], targets: Seq
             wrong += s != t
             hits += s != p and s != t
             fixes += s != p and p == t != s
-    return {"detection": _prf(hits, changed, wrong), "correction": _prf(fixes, changed, wrong),
-            "changed": changed, "wrong": wrong}
+    return {
+        "detection": _prf(hits, changed, wrong),
+        "correction": _prf(fixes, changed, wrong),
+        "changed": changed,
+        "wrong": wrong,
+    }
 
 
 def csc_scores(sources: Sequence[str], predictions: Sequence[str], targets: Sequence[str]) -> dict:
     """Both levels; ``score`` = sentence-level correction F1 (the figure CSC papers lead with)."""
     sentence = sentence_scores(sources, predictions, targets)
-    return {"score": sentence["correction"]["f1"], "sentence": sentence,
-            "char": char_scores(sources, predictions, targets)}
+    return {
+        "score": sentence["correction"]["f1"],
+        "sentence": sentence,
+        "char": char_scores(sources, predictions, targets),
+    }
 
 
 def flat_scores(sources: Sequence[str], predictions: Sequence[str], targets: Sequence[str]) -> dict:
     """:func:`csc_scores` as one flat dict of numbers (what a Trainer logs and results.json holds)."""
     scores = csc_scores(sources, predictions, targets)
     sentence, char = scores["sentence"], scores["char"]
-    flat = {"correction_f1": sentence["correction"]["f1"], "detection_f1": sentence["detection"]["f1"],
-            "correction_precision": sentence["correction"]["precision"],
-            "correction_recall": sentence["correction"]["recall"],
-            "false_positive_rate": sentence["false_positive_rate"], "sentence_accuracy": sentence["accuracy"],
-            "char_correction_f1": char["correction"]["f1"], "char_detection_f1": char["detection"]["f1"]}
+    flat = {
+        "correction_f1": sentence["correction"]["f1"],
+        "detection_f1": sentence["detection"]["f1"],
+        "correction_precision": sentence["correction"]["precision"],
+        "correction_recall": sentence["correction"]["recall"],
+        "false_positive_rate": sentence["false_positive_rate"],
+        "sentence_accuracy": sentence["accuracy"],
+        "char_correction_f1": char["correction"]["f1"],
+        "char_detection_f1": char["detection"]["f1"],
+    }
     return flat

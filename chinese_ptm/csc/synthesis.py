@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..text import is_cjk
+from ..text.normalize import is_cjk
+from ..text.segmentation import get_segmenter
 from .confusion import ConfusionSet
 
 KIND_ORDER = ("phonetic", "look_alike", "random")
@@ -37,7 +38,9 @@ class NoiseSettings:
 
     def __post_init__(self):
         if not 0 <= self.error_rate <= 1 or not 0 <= self.clean_ratio <= 1:
-            raise ValueError(f"error_rate and clean_ratio must lie in [0, 1], got {self.error_rate}, {self.clean_ratio}")
+            raise ValueError(
+                f"error_rate and clean_ratio must lie in [0, 1], got {self.error_rate}, {self.clean_ratio}"
+            )
         for name in ("mix", "phonetic_weights"):
             weights = getattr(self, name)
             if len(weights) != 3 or min(weights) < 0 or sum(weights) <= 0:
@@ -47,9 +50,9 @@ class NoiseSettings:
 class TypoSynthesizer:
     """Corrupts clean sentences with confusion-set typos; counts what it did in ``stats``."""
 
-    def __init__(self, confusion: ConfusionSet | None = None, settings: NoiseSettings = NoiseSettings(),
-                 segmenter=None):
-        from ..segmentation import get_segmenter
+    def __init__(
+        self, confusion: ConfusionSet | None = None, settings: NoiseSettings = NoiseSettings(), segmenter=None
+    ):
 
         self.confusion = confusion or ConfusionSet()
         self.settings = settings
@@ -64,8 +67,10 @@ class TypoSynthesizer:
         if rng.random() < self.settings.clean_ratio:
             self.stats["clean sentences"] += 1
             return text
-        words = [[i for i in range(s, e) if is_cjk(text[i]) and text[i] in self._known]
-                 for s, e in self.segmenter.segment(text)]
+        words = [
+            [i for i in range(s, e) if is_cjk(text[i]) and text[i] in self._known]
+            for s, e in self.segmenter.segment(text)
+        ]
         words = [w for w in words if w]
         n_chars = sum(len(w) for w in words)
         if not n_chars:
@@ -84,10 +89,16 @@ class TypoSynthesizer:
 
     def _typo(self, char: str, rng: np.random.Generator) -> tuple[str | None, str]:
         sets = self.confusion[char]
-        phonetic = [(sets[k], w) for k, w in zip(("same_sound", "same_syllable", "near_sound"),
-                                                  self.settings.phonetic_weights) if sets[k] and w > 0]
-        options = {"phonetic": phonetic, "look_alike": [(sets["look_alike"], 1.0)] if sets["look_alike"] else [],
-                   "random": [(self.vocab_chars, 1.0)]}
+        phonetic = [
+            (sets[k], w)
+            for k, w in zip(("same_sound", "same_syllable", "near_sound"), self.settings.phonetic_weights)
+            if sets[k] and w > 0
+        ]
+        options = {
+            "phonetic": phonetic,
+            "look_alike": [(sets["look_alike"], 1.0)] if sets["look_alike"] else [],
+            "random": [(self.vocab_chars, 1.0)],
+        }
         weights = np.array([w if options[k] else 0.0 for k, w in zip(KIND_ORDER, self.settings.mix)])
         if weights.sum() <= 0:
             return None, "no candidate"

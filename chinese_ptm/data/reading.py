@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from ..errors import UserError
-from ..text import clean_text, split_sentences, text_ratio
+from ..text.normalize import clean_text, split_sentences, text_ratio
 
 PREPARE_META = "prepare_meta.json"
 FORMAT_VERSION = 1
@@ -236,8 +236,9 @@ def _counted(sentences: list[str], stats: ReadStats) -> list[str]:
     return sentences
 
 
-def iter_documents(sources: Sequence[str | Path], cfg: PrepareConfig, stats: ReadStats,
-                   texts: Sequence[str] | None = None) -> Iterator[dict]:
+def iter_documents(
+    sources: Sequence[str | Path], cfg: PrepareConfig, stats: ReadStats, texts: Sequence[str] | None = None
+) -> Iterator[dict]:
     """Documents ``{"doc_id", "sentences"}`` from files (or from ``texts``, one document each)."""
     dedupe = Deduplicator(cfg, stats)
     doc_id = 0
@@ -272,6 +273,7 @@ def _split_inputs(inputs: Sequence[str | Path] | str) -> tuple[list[Path], list[
     if isinstance(inputs, (str, Path)):
         inputs = [inputs]
     inputs = list(inputs)
+
     def is_file(x: str) -> bool:
         try:
             return Path(x).is_file()
@@ -279,8 +281,13 @@ def _split_inputs(inputs: Sequence[str | Path] | str) -> tuple[list[Path], list[
             return False
 
     looks_like_file = [
-        isinstance(x, Path) or (isinstance(x, str) and "\n" not in x and len(x) < 4096
-                                and (x.endswith((".txt", ".gz") + JSON_SUFFIXES) or is_file(x)))
+        isinstance(x, Path)
+        or (
+            isinstance(x, str)
+            and "\n" not in x
+            and len(x) < 4096
+            and (x.endswith((".txt", ".gz") + JSON_SUFFIXES) or is_file(x))
+        )
         for x in inputs
     ]
     if inputs and all(looks_like_file):

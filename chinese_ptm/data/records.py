@@ -8,9 +8,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..pinyin import PINYIN_SLOTS
-from ..segmentation import Segmenter, segment_batch
-from ..token_batch import positions_in_rows
+from ..text.pinyin import PINYIN_SLOTS
+from ..text.segmentation import Segmenter, segment_batch
+from ..text.token_batch import positions_in_rows
 from .reading import PrepareConfig
 
 #: the stages of building records, timed per batch (``RecordBuilder.seconds``; bench/data.py reports them)
@@ -114,27 +114,38 @@ class RecordBuilder:
         body = np.ones(int(offsets[-1]), dtype=bool)
         body[offsets[:-1]] = body[offsets[1:] - 1] = False  # [CLS], [SEP]
         ids = np.empty(int(offsets[-1]), dtype=np.int32)
-        ids[offsets[:-1]], ids[offsets[1:] - 1], ids[body] = tok.cls_token_id, tok.sep_token_id, enc["input_ids"][tokens]
+        ids[offsets[:-1]], ids[offsets[1:] - 1], ids[body] = (
+            tok.cls_token_id,
+            tok.sep_token_id,
+            enc["input_ids"][tokens],
+        )
         pinyin = np.zeros((int(offsets[-1]), PINYIN_SLOTS), dtype=np.int8)
         pinyin[body] = enc["pinyin_ids"][tokens]
         word_ids = np.full(int(offsets[-1]), -1, dtype=np.int32)
         word_ids[body] = words[tokens] + np.repeat(unit_shift, unit_len)
         starts = (1 + unit[:, 0] - first_token[record_of_unit]).astype(np.int32)
         start_offsets = np.concatenate(([0], np.cumsum(groups[:, 1] - groups[:, 0]))).astype(np.int32)
-        return pa.table({
-            "input_ids": _lists(offsets, ids),
-            "token_type_ids": _lists(offsets, np.zeros(int(offsets[-1]), dtype=np.int8)),
-            "pinyin_ids": _lists(offsets, _lists(np.arange(0, pinyin.size + 1, PINYIN_SLOTS, dtype=np.int32),
-                                                 pinyin.reshape(-1))),
-            "word_ids": _lists(offsets, word_ids),
-            "sentence_starts": _lists(start_offsets, starts),
-            "doc_id": pa.array([r[2] for r in records], type=pa.int64()),
-            "_tokens": pa.array(inner.astype(np.int32)),
-            "_unk": pa.array(np.add.reduceat(ids == tok.unk_token_id, offsets[:-1]).astype(np.int32)
-                             if len(groups) else np.zeros(0, np.int32)),
-            "_fallback": pa.array(_per_record(unit[:, 2], start_offsets)),
-            "_split_words": pa.array(_per_record(unit[:, 3], start_offsets)),
-        }, schema=record_features().arrow_schema)
+        return pa.table(
+            {
+                "input_ids": _lists(offsets, ids),
+                "token_type_ids": _lists(offsets, np.zeros(int(offsets[-1]), dtype=np.int8)),
+                "pinyin_ids": _lists(
+                    offsets, _lists(np.arange(0, pinyin.size + 1, PINYIN_SLOTS, dtype=np.int32), pinyin.reshape(-1))
+                ),
+                "word_ids": _lists(offsets, word_ids),
+                "sentence_starts": _lists(start_offsets, starts),
+                "doc_id": pa.array([r[2] for r in records], type=pa.int64()),
+                "_tokens": pa.array(inner.astype(np.int32)),
+                "_unk": pa.array(
+                    np.add.reduceat(ids == tok.unk_token_id, offsets[:-1]).astype(np.int32)
+                    if len(groups)
+                    else np.zeros(0, np.int32)
+                ),
+                "_fallback": pa.array(_per_record(unit[:, 2], start_offsets)),
+                "_split_words": pa.array(_per_record(unit[:, 3], start_offsets)),
+            },
+            schema=record_features().arrow_schema,
+        )
 
 
 def _lists(offsets: np.ndarray, values):
@@ -159,8 +170,9 @@ class _Clock:
         self.last = now
 
 
-def batch_word_ids(texts: Sequence[str], spans: tuple[np.ndarray, np.ndarray, np.ndarray], offsets: np.ndarray,
-                   lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def batch_word_ids(
+    texts: Sequence[str], spans: tuple[np.ndarray, np.ndarray, np.ndarray], offsets: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Word ids (from 0 in each text) of the tokens of many texts at once.
 
     A token belongs to the word that holds its characters; a token outside every word is a word

@@ -1,8 +1,7 @@
-"""``python -m chinese_ptm.finetune data|clue|multitask|stages ...`` (also under torchrun)."""
+"""``python -m chinese_ptm.finetune data|clue|multitask|stages ...`` (also under torchrun) is ``chinese-ptm finetune ...``."""
 
 import sys
 
-from .cli import main
+from ..cli import main
 
-if __name__ == "__main__":
-    sys.exit(main())
+sys.exit(main(["finetune", *sys.argv[1:]]))

@@ -7,6 +7,7 @@ import math
 from collections import Counter
 
 from .examples import Split
+from .kinds import task_metrics
 from .tasks import CLASSIFICATION, CORRECTION, TAGGING, TaskData
 
 
@@ -35,8 +36,11 @@ def naive_bayes(train: Split, test: Split, alpha: float = 1.0) -> list[int]:
     for e in test.examples:
         text = e.text_a + ("" if e.text_b is None else "\u3000" + e.text_b)
         features = [f for f in char_features(text) if f in vocabulary]
-        scores = {label: priors[label] + sum(math.log((counts[label][f] + alpha) / (totals[label] + alpha * len(vocabulary)))
-                                             for f in features) for label in counts}
+        scores = {
+            label: priors[label]
+            + sum(math.log((counts[label][f] + alpha) / (totals[label] + alpha * len(vocabulary))) for f in features)
+            for label in counts
+        }
         predictions.append(max(scores, key=scores.get))
     return predictions
 
@@ -67,12 +71,13 @@ def dictionary_tagger(train: Split, test: Split) -> list[list]:
 
 def baselines(task: TaskData, split: str = "test") -> dict[str, dict]:
     """The trivial baselines that fit the task, scored on ``split`` with the task's metrics."""
-    from .runner import task_metrics
 
     train, target = task.splits["train"], task.splits[split]
     if task.kind == CLASSIFICATION:
-        return {"majority class": task_metrics(task, majority(train, target), target),
-                "naive Bayes (chars + bigrams)": task_metrics(task, naive_bayes(train, target), target)}
+        return {
+            "majority class": task_metrics(task, majority(train, target), target),
+            "naive Bayes (chars + bigrams)": task_metrics(task, naive_bayes(train, target), target),
+        }
     if task.kind == TAGGING:
         return {"entity dictionary": task_metrics(task, dictionary_tagger(train, target), target)}
     if task.kind == CORRECTION:  # copying the input: every metric 0 but sentence accuracy (the share without typos)

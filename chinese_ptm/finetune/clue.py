@@ -12,13 +12,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .examples import DataError, Split
-from .tasks import ACCURACY, CLASSIFICATION, EM, F1, MULTIPLE_CHOICE, SPAN, TAGGING, TaskData
+from .features import entities_to_label
+from .tasks import ACCURACY, CLASSIFICATION, EM, F1, MULTIPLE_CHOICE, SPAN, TAGGING
 
 TNEWS_LABELS = tuple(str(code) for code in range(100, 117) if code not in (105, 111))
 IFLYTEK_LABELS = tuple(str(code) for code in range(119))
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 CLUENER_TYPES = (
-    "address", "book", "company", "game", "government", "movie", "name", "organization", "position", "scene",
+    "address",
+    "book",
+    "company",
+    "game",
+    "government",
+    "movie",
+    "name",
+    "organization",
+    "position",
+    "scene",
 )
 #: test file names tried in order: CLUE 1.1 ships ``test.json`` (most tasks) or ``test1.1.json`` (C3, ChID)
 #: next to the older ``test1.0.json``
@@ -68,9 +78,14 @@ class TaskSpec:
 
 
 def _baseline(lr: float, epochs: float, batch: int, length: int, warmup: float = 0.1, **task) -> dict:
-    return {"training.learning_rate": lr, "training.num_train_epochs": epochs,
-            "training.per_device_train_batch_size": batch, "training.warmup_steps": warmup,
-            "task.max_length": length, **{f"task.{k}": v for k, v in task.items()}}
+    return {
+        "training.learning_rate": lr,
+        "training.num_train_epochs": epochs,
+        "training.per_device_train_batch_size": batch,
+        "training.warmup_steps": warmup,
+        "task.max_length": length,
+        **{f"task.{k}": v for k, v in task.items()},
+    }
 
 
 # Defaults follow the CLUE baselines (bert-base-chinese scripts of the CLUE repository; CLUENER2020's
@@ -78,35 +93,132 @@ def _baseline(lr: float, epochs: float, batch: int, length: int, warmup: float =
 TASKS: dict[str, TaskSpec] = {
     spec.name: spec
     for spec in (
-        TaskSpec("afqmc", CLASSIFICATION, "pair", "afqmc_public", "afqmc_predict.json", ACCURACY,
-                 _baseline(2e-5, 3, 16, 128), fields=("sentence1", "sentence2"), labels=("0", "1")),
-        TaskSpec("tnews", CLASSIFICATION, "single", "tnews_public", "tnews11_predict.json", ACCURACY,
-                 _baseline(2e-5, 3, 16, 128), fields=("sentence",), labels=TNEWS_LABELS),
-        TaskSpec("iflytek", CLASSIFICATION, "single", "iflytek_public", "iflytek_predict.json", ACCURACY,
-                 _baseline(2e-5, 3, 16, 128), fields=("sentence",), labels=IFLYTEK_LABELS),
-        TaskSpec("ocnli", CLASSIFICATION, "pair", "ocnli_public", "ocnli_50k_predict.json", ACCURACY,
-                 _baseline(3e-5, 2, 16, 128), fields=("sentence1", "sentence2"), labels=NLI_LABELS,
-                 skip_labels=("-",), train_files=("train.50k.json", "train.json")),
-        TaskSpec("cmnli", CLASSIFICATION, "pair", "cmnli_public", "cmnli_predict.json", ACCURACY,
-                 _baseline(3e-5, 2, 16, 128), fields=("sentence1", "sentence2"), labels=NLI_LABELS,
-                 label_fallback="gold_label", skip_labels=("-",)),
-        TaskSpec("cluewsc2020", CLASSIFICATION, "wsc", "cluewsc2020_public", "cluewsc11_predict.json", ACCURACY,
-                 _baseline(2e-5, 50, 8, 128), fields=("text",), labels=("true", "false"),
-                 aliases=("wsc", "cluewsc")),
-        TaskSpec("csl", CLASSIFICATION, "csl", "csl_public", "csl_predict.json", ACCURACY,
-                 _baseline(1e-5, 3, 4, 256), fields=("keyword", "abst"), labels=("0", "1")),
-        TaskSpec("cmrc2018", SPAN, "cmrc", "cmrc2018_public", "cmrc2018_predict.json", EM,
-                 _baseline(3e-5, 2, 32, 512, stride=128), aliases=("cmrc",)),
-        TaskSpec("chid", MULTIPLE_CHOICE, "chid", "chid_public", "chid11_predict.json", ACCURACY,
-                 _baseline(2e-5, 3, 24, 64, warmup=0.06), num_choices=10),
-        TaskSpec("c3", MULTIPLE_CHOICE, "c3", "c3_public", "c311_predict.json", ACCURACY,
-                 _baseline(2e-5, 8, 16, 512, warmup=0.05),
-                 train_files=(("d-train.json", "m-train.json"), "train.json"),
-                 dev_files=(("d-dev.json", "m-dev.json"), "dev.json"),
-                 test_files=("test1.1.json", "test.json", "test1.0.json", ("d-test.json", "m-test.json")),
-                 num_choices=4),
-        TaskSpec("cluener", TAGGING, "cluener", "cluener_public", "cluener_predict.json", F1,
-                 _baseline(3e-5, 4, 24, 128), labels=CLUENER_TYPES, aliases=("cluener2020",)),
+        TaskSpec(
+            "afqmc",
+            CLASSIFICATION,
+            "pair",
+            "afqmc_public",
+            "afqmc_predict.json",
+            ACCURACY,
+            _baseline(2e-5, 3, 16, 128),
+            fields=("sentence1", "sentence2"),
+            labels=("0", "1"),
+        ),
+        TaskSpec(
+            "tnews",
+            CLASSIFICATION,
+            "single",
+            "tnews_public",
+            "tnews11_predict.json",
+            ACCURACY,
+            _baseline(2e-5, 3, 16, 128),
+            fields=("sentence",),
+            labels=TNEWS_LABELS,
+        ),
+        TaskSpec(
+            "iflytek",
+            CLASSIFICATION,
+            "single",
+            "iflytek_public",
+            "iflytek_predict.json",
+            ACCURACY,
+            _baseline(2e-5, 3, 16, 128),
+            fields=("sentence",),
+            labels=IFLYTEK_LABELS,
+        ),
+        TaskSpec(
+            "ocnli",
+            CLASSIFICATION,
+            "pair",
+            "ocnli_public",
+            "ocnli_50k_predict.json",
+            ACCURACY,
+            _baseline(3e-5, 2, 16, 128),
+            fields=("sentence1", "sentence2"),
+            labels=NLI_LABELS,
+            skip_labels=("-",),
+            train_files=("train.50k.json", "train.json"),
+        ),
+        TaskSpec(
+            "cmnli",
+            CLASSIFICATION,
+            "pair",
+            "cmnli_public",
+            "cmnli_predict.json",
+            ACCURACY,
+            _baseline(3e-5, 2, 16, 128),
+            fields=("sentence1", "sentence2"),
+            labels=NLI_LABELS,
+            label_fallback="gold_label",
+            skip_labels=("-",),
+        ),
+        TaskSpec(
+            "cluewsc2020",
+            CLASSIFICATION,
+            "wsc",
+            "cluewsc2020_public",
+            "cluewsc11_predict.json",
+            ACCURACY,
+            _baseline(2e-5, 50, 8, 128),
+            fields=("text",),
+            labels=("true", "false"),
+            aliases=("wsc", "cluewsc"),
+        ),
+        TaskSpec(
+            "csl",
+            CLASSIFICATION,
+            "csl",
+            "csl_public",
+            "csl_predict.json",
+            ACCURACY,
+            _baseline(1e-5, 3, 4, 256),
+            fields=("keyword", "abst"),
+            labels=("0", "1"),
+        ),
+        TaskSpec(
+            "cmrc2018",
+            SPAN,
+            "cmrc",
+            "cmrc2018_public",
+            "cmrc2018_predict.json",
+            EM,
+            _baseline(3e-5, 2, 32, 512, stride=128),
+            aliases=("cmrc",),
+        ),
+        TaskSpec(
+            "chid",
+            MULTIPLE_CHOICE,
+            "chid",
+            "chid_public",
+            "chid11_predict.json",
+            ACCURACY,
+            _baseline(2e-5, 3, 24, 64, warmup=0.06),
+            num_choices=10,
+        ),
+        TaskSpec(
+            "c3",
+            MULTIPLE_CHOICE,
+            "c3",
+            "c3_public",
+            "c311_predict.json",
+            ACCURACY,
+            _baseline(2e-5, 8, 16, 512, warmup=0.05),
+            train_files=(("d-train.json", "m-train.json"), "train.json"),
+            dev_files=(("d-dev.json", "m-dev.json"), "dev.json"),
+            test_files=("test1.1.json", "test.json", "test1.0.json", ("d-test.json", "m-test.json")),
+            num_choices=4,
+        ),
+        TaskSpec(
+            "cluener",
+            TAGGING,
+            "cluener",
+            "cluener_public",
+            "cluener_predict.json",
+            F1,
+            _baseline(3e-5, 4, 24, 128),
+            labels=CLUENER_TYPES,
+            aliases=("cluener2020",),
+        ),
     )
 }
 
@@ -114,10 +226,21 @@ TASKS: dict[str, TaskSpec] = {
 def _fewclue(name: str, format_: str, fields: tuple[str, ...], labels: tuple[str, ...]) -> TaskSpec:
     """A FewCLUE task: CLUE's fields, few-shot files (``train_few_all.json`` or the first of the 5 splits) and a
     labelled public test set."""
-    return TaskSpec(f"fewclue:{name}", CLASSIFICATION, format_, name, f"{name}f_predict.json", ACCURACY,
-                    _baseline(2e-5, 10, 8, 128), fields=fields, labels=labels,
-                    train_files=("train_few_all.json", "train_0.json"), dev_files=("dev_few_all.json", "dev_0.json"),
-                    test_files=("test_public.json",), test_labelled=True)
+    return TaskSpec(
+        f"fewclue:{name}",
+        CLASSIFICATION,
+        format_,
+        name,
+        f"{name}f_predict.json",
+        ACCURACY,
+        _baseline(2e-5, 10, 8, 128),
+        fields=fields,
+        labels=labels,
+        train_files=("train_few_all.json", "train_0.json"),
+        dev_files=("dev_few_all.json", "dev_0.json"),
+        test_files=("test_public.json",),
+        test_labelled=True,
+    )
 
 
 #: FewCLUE (few-shot CLUE) tasks that are single-label classification, as presets ``fewclue:NAME``
@@ -196,19 +319,8 @@ def tasks_under(parent: str | Path) -> list[tuple[TaskSpec, Path]]:
     return present
 
 
-def load_clue_task(spec: TaskSpec, data_dir: str | Path, settings) -> TaskData:
-    """The task's train, dev and (when present) test splits as a :class:`TaskData`."""
-    from .clue_readers import read_split
-
-    directory = resolve_task_dir(spec, data_dir)
-    splits = {name: read_split(spec, directory, name, settings) for name in ("train", "dev", "test")}
-    return TaskData(spec.name, spec.kind, spec.labels, spec.metric, {k: v for k, v in splits.items() if v},
-                    num_choices=spec.num_choices, clue=spec, source={"data_dir": str(directory)})
-
-
 def submission(spec: TaskSpec, predicted, split: Split) -> list | dict:
     """The submission content: rows (JSON lines) or one object, in the file's order."""
-    from .features import entities_to_label
 
     examples = split.examples
     if spec.kind == CLASSIFICATION:

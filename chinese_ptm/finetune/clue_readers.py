@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .clue import TaskSpec, candidate_names, find_split_files
+from .clue import TaskSpec, candidate_names, find_split_files, resolve_task_dir
 from .examples import (
     PAD_CHOICE,
     ChoiceExample,
@@ -32,7 +32,7 @@ from .examples import (
     text_field,
 )
 from .metrics import spans_to_bios
-from .tasks import CLASSIFICATION
+from .tasks import CLASSIFICATION, TaskData
 
 #: ChID blanks in a passage
 IDIOM_TAG = re.compile(r"#idiom\d+#")
@@ -87,7 +87,7 @@ def mark_wsc_text(text: str, target: Any, where: str) -> str:
         if text[index : index + len(span)] != span:
             raise DataError(
                 f"{where}: field 'target.{index_key}': {text_key} {span!r} does not occur at {index} "
-                f"(the text there reads {text[index:index + len(span)]!r})"
+                f"(the text there reads {text[index : index + len(span)]!r})"
             )
         inserts += [(index, 0, opening), (index + len(span), 1, closing)]
     chars = list(text)
@@ -161,7 +161,7 @@ def _read_chid(spec: TaskSpec, files: list[Path], split: Split, labelled: bool, 
                 raise DataError(f"{answer_path}: missing (the answers of {path.name}); ChID keeps them apart")
             answers = load_json(answer_path)
             if not isinstance(answers, dict):
-                raise DataError(f"{answer_path}: expected one JSON object {{\"#idiom...#\": index}}")
+                raise DataError(f'{answer_path}: expected one JSON object {{"#idiom...#": index}}')
         for line, _, row in iter_json_lines(path):
             where = f"{path}:{line}"
             candidates = strings_field(row.get("candidates"), "candidates", where) if "candidates" in row else None
@@ -331,3 +331,20 @@ def read_split(spec: TaskSpec, directory: str | Path, split_name: str, settings)
     if labelled and not split.examples:
         raise DataError(f"{', '.join(map(str, files))}: no usable {split_name} examples")
     return split
+
+
+def load_clue_task(spec: TaskSpec, data_dir: str | Path, settings) -> TaskData:
+    """The task's train, dev and (when present) test splits as a :class:`TaskData`."""
+
+    directory = resolve_task_dir(spec, data_dir)
+    splits = {name: read_split(spec, directory, name, settings) for name in ("train", "dev", "test")}
+    return TaskData(
+        spec.name,
+        spec.kind,
+        spec.labels,
+        spec.metric,
+        {k: v for k, v in splits.items() if v},
+        num_choices=spec.num_choices,
+        clue=spec,
+        source={"data_dir": str(directory)},
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..runtime.config import apply_overrides
 from ..runtime.ranks import is_main_process
 from .clue import TASKS, TaskSpec, get_task, tasks_under
 from .config import FinetuneConfig, build_config
@@ -18,21 +19,39 @@ SUMMARY_FILE = "summary.json"
 SUBMISSION_DIR = "submission"
 
 
-def clue_config(spec: TaskSpec, model: str | Path, data_dir: str | Path, output_dir: str | Path,
-                overrides: dict[str, Any] | None = None, tokenizer_dir: str | Path | None = None) -> FinetuneConfig:
+def clue_config(
+    spec: TaskSpec,
+    model: str | Path,
+    data_dir: str | Path,
+    output_dir: str | Path,
+    overrides: dict[str, Any] | None = None,
+    tokenizer_dir: str | Path | None = None,
+) -> FinetuneConfig:
     """The task's CLUE-baseline settings, then the caller's overrides."""
-    from ..runtime.config import apply_overrides
 
-    layer = apply_overrides({}, {**preset_settings(f"clue:{spec.name}"), "task.preset": f"clue:{spec.name}",
-                                 "task.data_dir": str(data_dir), "model.path": str(model),
-                                 "model.tokenizer": str(tokenizer_dir) if tokenizer_dir else None,
-                                 "output_dir": str(output_dir)})
+    layer = apply_overrides(
+        {},
+        {
+            **preset_settings(f"clue:{spec.name}"),
+            "task.preset": f"clue:{spec.name}",
+            "task.data_dir": str(data_dir),
+            "model.path": str(model),
+            "model.tokenizer": str(tokenizer_dir) if tokenizer_dir else None,
+            "output_dir": str(output_dir),
+        },
+    )
     return build_config([layer], overrides)
 
 
-def run_clue_task(task: str | TaskSpec, model: str | Path, data_dir: str | Path, output_dir: str | Path,
-                  overrides: dict[str, Any] | None = None, tokenizer_dir: str | Path | None = None,
-                  progress: bool = True) -> dict:
+def run_clue_task(
+    task: str | TaskSpec,
+    model: str | Path,
+    data_dir: str | Path,
+    output_dir: str | Path,
+    overrides: dict[str, Any] | None = None,
+    tokenizer_dir: str | Path | None = None,
+    progress: bool = True,
+) -> dict:
     """Fine-tune on one CLUE task, evaluate on dev, write the submission file and ``results.json``."""
     spec = get_task(task) if isinstance(task, str) else task
     config = clue_config(spec, model, data_dir, output_dir, overrides, tokenizer_dir)
@@ -58,8 +77,9 @@ def run_clue_all(model: str | Path, data_dir: str | Path, output_dir: str | Path
         for result in results:
             if result.get("submission"):
                 shutil.copyfile(result["submission"], gathered / Path(result["submission"]).name)
-        (out / SUMMARY_FILE).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n",
-                                        encoding="utf-8")
+        (out / SUMMARY_FILE).write_text(
+            json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
     return results
 
 
@@ -78,10 +98,15 @@ def summary_table(results: list[dict]) -> str:
             metric, score = result["metric"], f"{result['score']:.2f}"
             if len(result["seeds"]) > 1:
                 score += f" +- {result['score_std']:.2f}"
-        name = Path(result["submission"]).name if result.get("submission") else \
-            Path(result["predictions"].get("test", result["predictions"].get("dev", "-"))).name
-        lines.append(f"{result['task']:<12} {metric:<9} {score:>17} {result['steps']:>7} {result['epochs']:>7.2f} "
-                     f"{result.get('seconds') or 0:>8.1f}  {name}")
+        name = (
+            Path(result["submission"]).name
+            if result.get("submission")
+            else Path(result["predictions"].get("test", result["predictions"].get("dev", "-"))).name
+        )
+        lines.append(
+            f"{result['task']:<12} {metric:<9} {score:>17} {result['steps']:>7} {result['epochs']:>7.2f} "
+            f"{result.get('seconds') or 0:>8.1f}  {name}"
+        )
     return "\n".join(lines)
 
 
@@ -91,7 +116,9 @@ def task_table() -> str:
     lines = [header, "-" * len(header)]
     for spec in TASKS.values():
         s = spec.settings
-        lines.append(f"{spec.name:<12} {spec.kind:<16} {spec.metric:<9} {s['training.learning_rate']:>7.0e} "
-                     f"{s['training.num_train_epochs']:>6g} {s['training.per_device_train_batch_size']:>5} "
-                     f"{s['task.max_length']:>6}  {spec.folder} / {spec.submission}")
+        lines.append(
+            f"{spec.name:<12} {spec.kind:<16} {spec.metric:<9} {s['training.learning_rate']:>7.0e} "
+            f"{s['training.num_train_epochs']:>6g} {s['training.per_device_train_batch_size']:>5} "
+            f"{s['task.max_length']:>6}  {spec.folder} / {spec.submission}"
+        )
     return "\n".join(lines)

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from ..runtime.config import TrainingSettings, apply_overrides, describe_fields, fill, merge, read_layers, setting
 from ..errors import SettingsError, UserError
+from ..runtime.config import TrainingSettings, apply_overrides, describe_fields, fill, merge, read_layers, setting
+from ..runtime.loading import resolve_bundled_file
 
 #: the training defaults of fine-tuning runs (BERT's: lr 2e-5, 3 epochs, 10% warm-up); evaluation on dev every
 #: epoch, the best epoch kept by the task's main metric
@@ -39,16 +40,21 @@ FINETUNING_DEFAULTS = {
 @dataclass
 class TaskSection:
     preset: Optional[str] = setting(
-        "an embedded task (reviews, pd98-ner, sighan15) or a CLUE task (clue:tnews ...; with data_dir); empty: own files", None)
-    kind: Optional[Literal["single", "pair", "tagging", "span", "choice", "regression", "multilabel", "correction"]] = setting(
-        "what the task is (own files)", None)
+        "an embedded task (reviews, pd98-ner, sighan15) or a CLUE task (clue:tnews ...; with data_dir); empty: own files",
+        None,
+    )
+    kind: Optional[Literal["single", "pair", "tagging", "span", "choice", "regression", "multilabel", "correction"]] = (
+        setting("what the task is (own files)", None)
+    )
     train: Optional[str] = setting("training file (.jsonl, .json, .csv, .tsv)", None)
     dev: Optional[str] = setting("development file: evaluated every epoch, picks the best checkpoint", None)
     test: Optional[str] = setting("test file: predictions, and metrics when it has labels", None)
     data_dir: Optional[str] = setting("CLUE: the task's folder, or the folder holding it", None)
     format: Literal["auto", "jsonl", "csv", "tsv", "pairs"] = setting(
         "file format; auto: by file name; pairs: wrong<TAB>correct lines without a header (SIGHAN, correction "
-        "tasks; a .tsv correction file without the text field in its first line is read so)", "auto")
+        "tasks; a .tsv correction file without the text field in its first line is read so)",
+        "auto",
+    )
     text_field: str = setting("field of the (first) text", "text")
     text_pair_field: str = setting("pair tasks: field of the second text", "text_pair")
     label_field: str = setting("field of the label (tagging: per-character tags or entity spans)", "label")
@@ -61,42 +67,58 @@ class TaskSection:
     max_query_length: int = setting("span tasks: characters of the question kept", 64)
     max_answer_length: int = setting("span tasks: tokens of a predicted answer at most", 50)
     n_best: int = setting("span tasks: start and end candidates tried per window", 20)
-    threshold: float = setting("multi-label: probability above which a label is predicted; correction: detection "
-                               "probability from which a character is corrected", 0.5)
+    threshold: float = setting(
+        "multi-label: probability above which a label is predicted; correction: detection "
+        "probability from which a character is corrected",
+        0.5,
+    )
     limit: int = setting("use only the first N examples of each split (0: all)", 0)
     max_train_examples: int = setting("use only the first N training examples (0: all); dev and test stay whole", 0)
     shots: int = setting("few-shot: train on K examples per class, drawn anew with each seed (0: all)", 0)
-    typo_corpus: list[str] = setting("sighan15: clean text files (one sentence or paragraph per line) to synthesise "
-                                     "training typos into; empty: People's Daily (pretraining part)", factory=list)
+    typo_corpus: list[str] = setting(
+        "sighan15: clean text files (one sentence or paragraph per line) to synthesise "
+        "training typos into; empty: People's Daily (pretraining part)",
+        factory=list,
+    )
     typo_pairs: int = setting("sighan15: synthesised training pairs", 10_000)
     typo_seed: int = setting("sighan15: seed of the synthesis (pairs are deterministic for it)", 1)
-    real_pairs: list[str] = setting("sighan15: files of real wrong<TAB>correct pairs mixed into the training data",
-                                    factory=list)
+    real_pairs: list[str] = setting(
+        "sighan15: files of real wrong<TAB>correct pairs mixed into the training data", factory=list
+    )
 
 
 @dataclass
 class ModelChoice:
-    path: Optional[str] = setting("checkpoint: ours (GlyceBERT or BERT), the original ChineseBERT, a Chinese BERT", None)
+    path: Optional[str] = setting(
+        "checkpoint: ours (GlyceBERT or BERT), the original ChineseBERT, a Chinese BERT", None
+    )
     tokenizer: Optional[str] = setting("tokenizer directory (default: the checkpoint's)", None)
-    scratch: bool = setting("same architecture and size, random weights (the baseline of `chinese-ptm evaluate`)",
-                            False)
+    scratch: bool = setting(
+        "same architecture and size, random weights (the baseline of `chinese-ptm evaluate`)", False
+    )
 
 
 @dataclass
 class MethodSection:
     strategy: Literal["full", "frozen", "top_k", "gradual"] = setting(
         "full: every weight trains; frozen: feature extraction, only the head trains; top_k: the top layers and "
-        "the head; gradual: top layer first, one more layer per epoch (ULMFiT)", "full")
+        "the head; gradual: top layer first, one more layer per epoch (ULMFiT)",
+        "full",
+    )
     top_k: int = setting("strategy=top_k: how many top layers train", 2)
     layers: Literal["top", "embeddings", "scalar_mix"] = setting(
         "which layers feed the head: the top layer, the embedding output, or all layers mixed by learned "
-        "softmax weights times a scale (ELMo)", "top")
+        "softmax weights times a scale (ELMo)",
+        "top",
+    )
     pooling: Literal["pooler", "cls", "mean"] = setting(
-        "sentence tasks: BERT's pooler over [CLS], [CLS] itself, or the mean over tokens", "pooler")
+        "sentence tasks: BERT's pooler over [CLS], [CLS] itself, or the mean over tokens", "pooler"
+    )
     layer_lr_decay: float = setting("learning rate x this per layer below the top (1: off; 0.9-0.95 usual)", 1.0)
     head_learning_rate: Optional[float] = setting("learning rate of the head (default: the training rate)", None)
     peft: Literal["none", "lora", "adapters"] = setting(
-        "parameter-efficient fine-tuning: LoRA (peft) or Houlsby bottleneck adapters; the base stays fixed", "none")
+        "parameter-efficient fine-tuning: LoRA (peft) or Houlsby bottleneck adapters; the base stays fixed", "none"
+    )
     lora_r: int = setting("LoRA rank", 8)
     lora_alpha: int = setting("LoRA scaling alpha", 16)
     lora_dropout: float = setting("LoRA dropout", 0.1)
@@ -104,14 +126,20 @@ class MethodSection:
     adapter_size: int = setting("adapter bottleneck width", 64)
     prompt: Optional[str] = setting(
         "classify by filling a blank with the MLM head (PET): a template with {text} ({text_pair}) and {mask} or "
-        "[MASK]..., e.g. '{text}。总之，{mask}。'", None)
-    verbalizer: Optional[str] = setting("prompt: label words per label: a JSON file, JSON, or "
-                                        "'positive=很好,不错;negative=很差'", None)
+        "[MASK]..., e.g. '{text}。总之，{mask}。'",
+        None,
+    )
+    verbalizer: Optional[str] = setting(
+        "prompt: label words per label: a JSON file, JSON, or 'positive=很好,不错;negative=很差'", None
+    )
     scoring: Literal["mean", "joint", "autoregressive"] = setting(
         "prompt: score of a multi-character label word: mean log-probability of its characters, their sum (joint), "
-        "or PET's left-to-right filling (autoregressive; evaluation only, training uses mean)", "mean")
-    early_stopping_patience: Optional[int] = setting("stop after this many evaluations without improvement "
-                                                     "(empty: never)", 3)
+        "or PET's left-to-right filling (autoregressive; evaluation only, training uses mean)",
+        "mean",
+    )
+    early_stopping_patience: Optional[int] = setting(
+        "stop after this many evaluations without improvement (empty: never)", 3
+    )
 
 
 @dataclass
@@ -120,7 +148,9 @@ class FinetuneConfig:
     model: ModelChoice = field(default_factory=ModelChoice)
     method: MethodSection = field(default_factory=MethodSection)
     training: TrainingSettings = field(default_factory=lambda: TrainingSettings(FINETUNING_DEFAULTS))
-    seeds: list[int] = setting("one run per seed; results.json holds each run and the mean and std", factory=lambda: [42])
+    seeds: list[int] = setting(
+        "one run per seed; results.json holds each run and the mean and std", factory=lambda: [42]
+    )
     output_dir: str = setting("where results.json, predictions, submissions and the model go", "runs/finetune")
     save_model: bool = setting("save the best run's model (and tokenizer) in OUTPUT_DIR/model", True)
 
@@ -135,8 +165,10 @@ class FinetuneConfig:
         if not 0 < m.layer_lr_decay <= 1:
             raise SettingsError(f"method.layer_lr_decay={m.layer_lr_decay} must lie in (0, 1]")
         if m.prompt and (m.peft != "none" or m.strategy != "full" or m.layers != "top" or m.pooling != "pooler"):
-            raise SettingsError("method.prompt trains the masked LM itself (PET): leave strategy, layers, pooling "
-                                "and peft at their defaults")
+            raise SettingsError(
+                "method.prompt trains the masked LM itself (PET): leave strategy, layers, pooling "
+                "and peft at their defaults"
+            )
         if not self.seeds:
             raise SettingsError("seeds: give at least one seed")
         return self
@@ -145,11 +177,18 @@ class FinetuneConfig:
         import dataclasses
 
         out = {name: dataclasses.asdict(getattr(self, name)) for name in ("task", "model", "method")}
-        return {**out, "training": self.training.to_dict(), "seeds": list(self.seeds), "output_dir": self.output_dir,
-                "save_model": self.save_model}
+        return {
+            **out,
+            "training": self.training.to_dict(),
+            "seeds": list(self.seeds),
+            "output_dir": self.output_dir,
+            "save_model": self.save_model,
+        }
 
 
-def build_config(layers: list[dict], overrides: dict[str, Any] | None = None, where: str = "settings") -> FinetuneConfig:
+def build_config(
+    layers: list[dict], overrides: dict[str, Any] | None = None, where: str = "settings"
+) -> FinetuneConfig:
     """Layers of settings (a preset's, a file's, the command line's) merged in order, then ``--set`` overrides."""
     data: dict = {}
     for layer in layers:
@@ -160,8 +199,7 @@ def build_config(layers: list[dict], overrides: dict[str, Any] | None = None, wh
 
 def read_config_file(path: str | Path) -> dict:
     """A YAML settings file (may ``extends`` another, by path relative to it), or a bundled one by name
-    (``csc``, ``csc-tiny``: ``chinese_ptm/bundled/recipes/finetune/``)."""
-    from ..runtime.loading import resolve_bundled_file
+    (``csc``, ``csc-tiny``: ``recipes/finetune/``)."""
 
     path = Path(path)
     if not path.is_file():
@@ -169,7 +207,9 @@ def read_config_file(path: str | Path) -> dict:
             path = resolve_bundled_file(str(path), "recipes/finetune")
         except UserError:
             raise SettingsError(f"--config {path}: no such file, nor a bundled fine-tuning recipe") from None
-    return read_layers(path, lambda name, child: (child.parent / name) if (child.parent / name).is_file() else Path(name))
+    return read_layers(
+        path, lambda name, child: (child.parent / name) if (child.parent / name).is_file() else Path(name)
+    )
 
 
 def settings_help() -> str:

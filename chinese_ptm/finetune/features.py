@@ -196,8 +196,13 @@ class Encoder:
             raise ValueError(f"max_length={hp.max_length} leaves no room for the context; raise it")
         stride = max(0, min(hp.stride, room // 2))
         enc = self.tokenizer(
-            questions, [e.context for e in chunk], truncation="only_second", max_length=hp.max_length,
-            stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True,
+            questions,
+            [e.context for e in chunk],
+            truncation="only_second",
+            max_length=hp.max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
         )
         for w, sample in enumerate(enc["overflow_to_sample_mapping"]):
             example = chunk[sample]
@@ -217,8 +222,14 @@ class Encoder:
         """One token sequence per character of each text (each character a word), long texts as overlapping
         windows (``stride`` tokens shared); yields (window, text index, feature, first token of each char)."""
         stride = max(0, min(self.hp.stride, (self.hp.max_length - 2) // 2))
-        enc = self.tokenizer([list(t) for t in texts], is_split_into_words=True, truncation=True,
-                             max_length=self.hp.max_length, stride=stride, return_overflowing_tokens=True)
+        enc = self.tokenizer(
+            [list(t) for t in texts],
+            is_split_into_words=True,
+            truncation=True,
+            max_length=self.hp.max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+        )
         for w, sample in enumerate(enc["overflow_to_sample_mapping"]):
             first = np.full(len(texts[sample]), NO_OFFSET, dtype=np.int64)  # this window's token of each character
             for token, char in enumerate(enc.word_ids(w)):
@@ -258,7 +269,9 @@ class Encoder:
                     if token < 0:
                         continue
                     wrong, right = example.text[char], example.target[char]
-                    target = feature["input_ids"][token] if wrong == right else self.tokenizer.convert_tokens_to_ids(right)
+                    target = (
+                        feature["input_ids"][token] if wrong == right else self.tokenizer.convert_tokens_to_ids(right)
+                    )
                     labels[token] = target if target != unk or wrong == right else IGNORE_INDEX
                 feature["labels"] = labels
             out.features.append(feature)
@@ -300,8 +313,9 @@ def decode_choices(logits: np.ndarray, examples: list[ChoiceExample]) -> list[in
     return scores.argmax(-1).tolist()
 
 
-def decode_spans(start_logits: np.ndarray, end_logits: np.ndarray, encoded: Encoded, examples: list[SpanExample],
-                 hp) -> dict[str, str]:
+def decode_spans(
+    start_logits: np.ndarray, end_logits: np.ndarray, encoded: Encoded, examples: list[SpanExample], hp
+) -> dict[str, str]:
     """``{qid: answer}``: over all windows of a question, the context span with the highest start + end score
     (end not before start, at most ``max_answer_length`` tokens); an empty answer when no window has one."""
     best: dict[int, tuple[float, str]] = {}
@@ -325,7 +339,9 @@ def decode_spans(start_logits: np.ndarray, end_logits: np.ndarray, encoded: Enco
     return {example.uid: best[i][1] if i in best else "" for i, example in enumerate(examples)}
 
 
-def per_character(token_values: Any, encoded: Encoded, lengths: list[int], empty=-1, dtype=np.int64) -> list[np.ndarray]:
+def per_character(
+    token_values: Any, encoded: Encoded, lengths: list[int], empty=-1, dtype=np.int64
+) -> list[np.ndarray]:
     """Each character's value from its first token, in the window where that token is farthest from the window's
     edges (most context on both sides); ``empty`` for characters without a token. ``token_values``: (F, T)."""
     best = [np.full(n, empty, dtype=dtype) for n in lengths]
@@ -348,8 +364,13 @@ def decode_tags(logits: np.ndarray, encoded: Encoded, examples: list[TaggingExam
     return [bios_to_spans([tags[int(t)] if t >= 0 else OUTSIDE for t in chars]) for chars in best]
 
 
-def decode_corrections(token_ids: np.ndarray, encoded: Encoded, examples: list[CorrectionExample],
-                       detection: np.ndarray | None = None, threshold: float = 0.5) -> list[str]:
+def decode_corrections(
+    token_ids: np.ndarray,
+    encoded: Encoded,
+    examples: list[CorrectionExample],
+    detection: np.ndarray | None = None,
+    threshold: float = 0.5,
+) -> list[str]:
     """The corrected texts: a character is replaced only by a single character the model predicts there (a
     prediction that is a sub-word, a special token or [UNK] keeps what was typed) and, with ``detection``
     probabilities, only where the detection head finds the character wrong (>= ``threshold``): the correction head

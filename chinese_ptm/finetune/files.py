@@ -14,11 +14,13 @@ import json
 from pathlib import Path
 from typing import Any, Iterator
 
+from . import kinds
+from .clue_readers import _read_cmrc
 from .examples import (
     PAD_CHOICE,
     ChoiceExample,
-    CorrectionExample,
     ClassificationExample,
+    CorrectionExample,
     DataError,
     SpanExample,
     Split,
@@ -32,8 +34,18 @@ from .examples import (
     text_field,
 )
 from .metrics import bios_to_spans
-from .tasks import (CLASSIFICATION, CORRECTION, MAIN_METRIC, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING,
-                    USER_KINDS, TaskData)
+from .tasks import (
+    CLASSIFICATION,
+    CORRECTION,
+    MAIN_METRIC,
+    MULTILABEL,
+    MULTIPLE_CHOICE,
+    REGRESSION,
+    SPAN,
+    TAGGING,
+    USER_KINDS,
+    TaskData,
+)
 
 #: separator of several labels in one CSV/TSV cell (multi-label tasks)
 LABEL_SEPARATOR = "|"
@@ -61,8 +73,10 @@ def iter_rows(path: Path, declared: str, needed: list[str]) -> Iterator[tuple[st
         _check_header(path, header, needed, delimiter)
         for index, row in enumerate(reader):
             if None in row:
-                raise DataError(f"{path}:{reader.line_num}: more cells than the header's {len(header)}; quote "
-                                f"texts that hold {delimiter!r}")
+                raise DataError(
+                    f"{path}:{reader.line_num}: more cells than the header's {len(header)}; quote "
+                    f"texts that hold {delimiter!r}"
+                )
             yield f"{path}:{reader.line_num}", index, row
 
 
@@ -70,12 +84,16 @@ def _check_header(path: Path, header: list[str], needed: list[str], delimiter: s
     other = "\t" if delimiter == "," else ","
     if len(header) == 1 and other in header[0]:
         kind = "tab-separated" if other == "\t" else "comma-separated"
-        raise DataError(f"{path}:1: the header is one column {header[0]!r}: the file looks {kind}; name it "
-                        f"{'.tsv' if other == chr(9) else '.csv'} or set task.format={'tsv' if other == chr(9) else 'csv'}")
+        raise DataError(
+            f"{path}:1: the header is one column {header[0]!r}: the file looks {kind}; name it "
+            f"{'.tsv' if other == chr(9) else '.csv'} or set task.format={'tsv' if other == chr(9) else 'csv'}"
+        )
     missing = [name for name in needed if name not in header]
     if missing:
-        raise DataError(f"{path}:1: missing field '{missing[0]}' in the header (columns: {', '.join(header)}); "
-                        "set the task's *_field settings to your column names")
+        raise DataError(
+            f"{path}:1: missing field '{missing[0]}' in the header (columns: {', '.join(header)}); "
+            "set the task's *_field settings to your column names"
+        )
 
 
 def _maybe_json(value: Any) -> Any:
@@ -124,7 +142,9 @@ class LabelReader:
         if name not in self.labels:
             if self.fixed:
                 shown = ", ".join(self.labels[:_SHOWN]) + (" ..." if len(self.labels) > _SHOWN else "")
-                raise DataError(f"{where}: field '{self.field}': unknown label {name!r} (the training file has: {shown})")
+                raise DataError(
+                    f"{where}: field '{self.field}': unknown label {name!r} (the training file has: {shown})"
+                )
             self.labels.append(name)
         return self.labels.index(name)
 
@@ -133,8 +153,10 @@ class LabelReader:
         if self.first_type is None:
             self.first_type = (kind, where)
         elif self.first_type[0] is not kind:
-            raise DataError(f"{where}: field '{self.field}': mixed label types ({kind.__name__} here, "
-                            f"{self.first_type[0].__name__} at {self.first_type[1]})")
+            raise DataError(
+                f"{where}: field '{self.field}': mixed label types ({kind.__name__} here, "
+                f"{self.first_type[0].__name__} at {self.first_type[1]})"
+            )
 
     def freeze(self) -> tuple[str, ...]:
         """The class names, in order of first appearance in the training file; later splits may not add any."""
@@ -162,15 +184,20 @@ def _tagging(row: dict, where: str, index: int, s, labelled: bool, types: set) -
             value = value.split()
         if not isinstance(value, list):
             raise DataError(f"{where}: missing field '{s.label_field}' (per-character tags or entity spans)")
-        entities = _tags_to_entities(value, text, where, s.label_field) if all(isinstance(v, str) for v in value) \
+        entities = (
+            _tags_to_entities(value, text, where, s.label_field)
+            if all(isinstance(v, str) for v in value)
             else _spans_to_entities(value, text, where, s.label_field)
+        )
         types.update(kind for kind, _, _ in entities)
     return TaggingExample(row_id(row, index), text, entities)
 
 
 def _tags_to_entities(tags: list[str], text: str, where: str, field_name: str) -> list:
     if len(tags) != len(text):
-        raise DataError(f"{where}: field '{field_name}': {len(tags)} tags for {len(text)} characters (one per character)")
+        raise DataError(
+            f"{where}: field '{field_name}': {len(tags)} tags for {len(text)} characters (one per character)"
+        )
     bios = []
     for i, tag in enumerate(tags):
         prefix, _, kind = tag.partition("-")
@@ -229,8 +256,11 @@ def _span(row: dict, where: str, index: int, s, labelled: bool, training: bool) 
 def _choice(row: dict, where: str, index: int, s, label_reader, labelled: bool) -> ChoiceExample:
     context = text_field(row, s.text_field, where, allow_empty=False)
     question = row.get(s.text_pair_field)
-    choices = strings_field(_maybe_json(row.get(s.choices_field)), s.choices_field, where) \
-        if row.get(s.choices_field) is not None else None
+    choices = (
+        strings_field(_maybe_json(row.get(s.choices_field)), s.choices_field, where)
+        if row.get(s.choices_field) is not None
+        else None
+    )
     if not choices:
         raise DataError(f"{where}: missing field '{s.choices_field}' (a list of choices)")
     pairs = [(context, f"{question} {c}" if isinstance(question, str) and question else c) for c in choices]
@@ -269,8 +299,10 @@ def _has_labels(path: Path, s, kind: str) -> bool:
         else:
             first_without = first_without or where
         if first_with and first_without:
-            raise DataError(f"{first_without}: missing field '{field_name}' while {first_with} has one: give every "
-                            "row a label, or none (prediction only)")
+            raise DataError(
+                f"{first_without}: missing field '{field_name}' while {first_with} has one: give every "
+                "row a label, or none (prediction only)"
+            )
     return first_without is None and first_with is not None
 
 
@@ -279,11 +311,10 @@ def read_file_split(path: Path, name: str, s, kind: str, labels: LabelReader, ty
         raise DataError(f"--{name} {path}: no such file")
     labelled = name != "test" or _has_labels(path, s, kind)
     split = Split(name, [path], labelled=labelled)
-    if kind == CORRECTION and _is_pairs_file(path, s):
-        _read_pairs(path, split)
+    reader = kinds.kind(kind).read_file
+    if reader is not None and reader(path, split, s):  # a format of the kind's own (correction pairs)
+        pass
     elif kind == SPAN and path.suffix == ".json" and _is_squad_document(path):
-        from .clue_readers import _read_cmrc  # SQuAD / CMRC 2018 nesting: data[].paragraphs[].qas[]
-
         _read_cmrc([path], split, labelled, training=name == "train")
     else:
         for where, index, row in iter_rows(path, s.format, _needed(s, kind)):
@@ -297,24 +328,6 @@ def read_file_split(path: Path, name: str, s, kind: str, labels: LabelReader, ty
     if not split.examples:
         raise DataError(f"{path}: no examples")
     return split
-
-
-def _is_pairs_file(path: Path, s) -> bool:
-    """SIGHAN-style ``wrong<TAB>correct`` lines: declared, or a .tsv whose first line is not a header."""
-    if s.format == "pairs":
-        return True
-    if s.format != "auto" or path.suffix != ".tsv" or not path.is_file():
-        return False
-    with open(path, encoding="utf-8-sig") as handle:
-        return s.text_field not in handle.readline().rstrip("\r\n").split("\t")
-
-
-def _read_pairs(path: Path, split: Split) -> None:
-    from ..csc.data import read_pairs
-
-    pairs = read_pairs(path)
-    split.examples = [CorrectionExample(i, w, c) for i, (w, c) in enumerate(zip(pairs.wrong, pairs.correct))]
-    split.skipped.update(pairs.skipped)
 
 
 def _correction(row: dict, where: str, index: int, s, labelled: bool) -> CorrectionExample | str:

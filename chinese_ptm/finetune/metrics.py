@@ -13,7 +13,6 @@ import re
 from collections import Counter
 from typing import Iterable, Mapping, Sequence
 
-
 OUTSIDE = "O"
 BEGIN, INSIDE, SINGLE = "B", "I", "S"
 
@@ -68,8 +67,11 @@ def regression_scores(predictions: Sequence[float], references: Sequence[float])
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     mse = sum((p - r) ** 2 for p, r in zip(predictions, references)) / max(len(references), 1)
-    return {"pearson": 100.0 * _pearson(predictions, references),
-            "spearman": 100.0 * _pearson(_ranks(predictions), _ranks(references)), "mse": mse}
+    return {
+        "pearson": 100.0 * _pearson(predictions, references),
+        "spearman": 100.0 * _pearson(_ranks(predictions), _ranks(references)),
+        "mse": mse,
+    }
 
 
 def multilabel_scores(predictions: Sequence[Iterable[int]], references: Sequence[Iterable[int]]) -> dict:
@@ -86,8 +88,11 @@ def multilabel_scores(predictions: Sequence[Iterable[int]], references: Sequence
     micro = 2 * total_hits / (total_pred + total_gold) if total_pred + total_gold else 0.0
     labels = set(gold) | set(predicted)
     macro = sum(2 * hits[k] / (predicted[k] + gold[k]) for k in labels) / max(len(labels), 1)
-    return {"micro_f1": 100.0 * micro, "macro_f1": 100.0 * macro,
-            "exact_match": 100.0 * exact / max(len(references), 1)}
+    return {
+        "micro_f1": 100.0 * micro,
+        "macro_f1": 100.0 * macro,
+        "exact_match": 100.0 * exact / max(len(references), 1),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,9 +101,43 @@ def multilabel_scores(predictions: Sequence[Iterable[int]], references: Sequence
 
 #: the official script's punctuation list, quirks kept: '……' is one two-character entry, so a single '…'
 #: is never removed, and '’' is listed without '‘'. Other punctuation (ASCII , . " ( ) % ! ? ...) stays.
-CMRC_PUNCTUATION = frozenset(["-", ":", "_", "*", "^", "/", "\\", "~", "`", "+", "=", "，", "。", "：", "？",
-                              "！", "“", "”", "；", "’", "《", "》", "……", "·", "、", "「", "」", "（", "）",
-                              "－", "～", "『", "』"])
+CMRC_PUNCTUATION = frozenset(
+    [
+        "-",
+        ":",
+        "_",
+        "*",
+        "^",
+        "/",
+        "\\",
+        "~",
+        "`",
+        "+",
+        "=",
+        "，",
+        "。",
+        "：",
+        "？",
+        "！",
+        "“",
+        "”",
+        "；",
+        "’",
+        "《",
+        "》",
+        "……",
+        "·",
+        "、",
+        "「",
+        "」",
+        "（",
+        "）",
+        "－",
+        "～",
+        "『",
+        "』",
+    ]
+)
 _CMRC_CHINESE = re.compile("[\u4e00-\u9fa5]")  # the script's test: the URO block only
 
 
@@ -266,6 +305,8 @@ def entity_scores(predictions: Sequence[Iterable[Entity]], references: Sequence[
         return 100 * precision, 100 * recall, 100 * f1
 
     precision, recall, f1 = prf(sum(hits.values()), sum(predicted.values()), sum(gold.values()))
-    per_type = {kind: dict(zip(("precision", "recall", "f1"), prf(hits[kind], predicted[kind], gold[kind])))
-                for kind in sorted(gold)}  # the gold types, as CLUENER's scorer lists them
+    per_type = {
+        kind: dict(zip(("precision", "recall", "f1"), prf(hits[kind], predicted[kind], gold[kind])))
+        for kind in sorted(gold)
+    }  # the gold types, as CLUENER's scorer lists them
     return {"f1": f1, "precision": precision, "recall": recall, "per_type": per_type}

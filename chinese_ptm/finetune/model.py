@@ -22,6 +22,7 @@ from transformers.modeling_outputs import (
 )
 
 from ..runtime.loading import model_class
+from .metrics import bios_labels
 from .tasks import CLASSIFICATION, CORRECTION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING, TaskData
 
 #: head class per task kind, after the family's prefix (GlyceBert..., Bert..., Albert..., Electra...)
@@ -48,8 +49,11 @@ def head_config(task: TaskData) -> dict:
     options: dict = {}
     if task.kind in (CLASSIFICATION, MULTILABEL, TAGGING):
         labels = task.labels if task.kind != TAGGING else _tag_names(task.labels)
-        options.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
-                       label2id={label: i for i, label in enumerate(labels)})
+        options.update(
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+        )
     if task.kind == REGRESSION:
         options["num_labels"] = 1
     if task.problem_type:
@@ -58,7 +62,6 @@ def head_config(task: TaskData) -> dict:
 
 
 def _tag_names(types) -> list[str]:
-    from .metrics import bios_labels
 
     return bios_labels(types)
 
@@ -70,8 +73,9 @@ def build_task_model(task: TaskData, source: str, kind: str, method, scratch: bo
         cls = model_class(kind, HEADS[task.kind])
         return load_checkpoint(cls, source, scratch, options)
     encoder = load_checkpoint(model_class(kind, ENCODERS), source, scratch, {})
-    return TaskModel(encoder, task.kind, options.get("num_labels", 1), options.get("problem_type"), method.layers,
-                     method.pooling)
+    return TaskModel(
+        encoder, task.kind, options.get("num_labels", 1), options.get("problem_type"), method.layers, method.pooling
+    )
 
 
 def load_checkpoint(cls, source: str, scratch: bool, options: dict):
@@ -136,8 +140,13 @@ class TaskModel(nn.Module):
     def _states(self, input_ids, attention_mask, token_type_ids, pinyin_ids) -> torch.Tensor:
         extra = {"pinyin_ids": pinyin_ids} if pinyin_ids is not None else {}
         wanted = self.representation.layers != "top"
-        out = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                        output_hidden_states=wanted, **extra)
+        out = self.bert(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            output_hidden_states=wanted,
+            **extra,
+        )
         if self.representation.layers == "embeddings":
             return out.hidden_states[0]  # (B, T, H)
         if self.mix is not None:
@@ -147,15 +156,24 @@ class TaskModel(nn.Module):
     def _pool(self, states: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         pooling = self.representation.pooling
         if pooling == "mean":
-            mask = (attention_mask if attention_mask is not None else torch.ones(states.shape[:2], device=states.device))
+            mask = attention_mask if attention_mask is not None else torch.ones(states.shape[:2], device=states.device)
             mask = mask.unsqueeze(-1).to(states.dtype)  # (B, T, 1)
             return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
         if pooling == "pooler" and getattr(self.bert, "pooler", None) is not None:
             return pooler_output(self.bert, states)  # dense + tanh over the first token: (B, H)
         return states[:, 0]  # [CLS]: (B, H)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, pinyin_ids=None, labels=None,
-                start_positions=None, end_positions=None, **kwargs):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        pinyin_ids=None,
+        labels=None,
+        start_positions=None,
+        end_positions=None,
+        **kwargs,
+    ):
         if self.kind == MULTIPLE_CHOICE:
             return self._choices(input_ids, attention_mask, token_type_ids, pinyin_ids, labels)
         states = self._states(input_ids, attention_mask, token_type_ids, pinyin_ids)
@@ -166,16 +184,20 @@ class TaskModel(nn.Module):
             return QuestionAnsweringModelOutput(loss=loss, start_logits=start, end_logits=end)
         if self.kind == TAGGING:
             logits = self.classifier(self.dropout(states))  # (B, T, K)
-            loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1)) \
-                if labels is not None else None
+            loss = (
+                nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+                if labels is not None
+                else None
+            )
             return TokenClassifierOutput(loss=loss, logits=logits)
         logits = self.classifier(self.dropout(self._pool(states, attention_mask)))  # (B, K)
         return SequenceClassifierOutput(loss=sequence_loss(logits, labels, self.problem_type), logits=logits)
 
     def _choices(self, input_ids, attention_mask, token_type_ids, pinyin_ids, labels):
         batch, choices = input_ids.shape[:2]
-        flat = [t.flatten(0, 1) if t is not None else None for t in (input_ids, attention_mask, token_type_ids,
-                                                                        pinyin_ids)]  # (B*C, T, ...)
+        flat = [
+            t.flatten(0, 1) if t is not None else None for t in (input_ids, attention_mask, token_type_ids, pinyin_ids)
+        ]  # (B*C, T, ...)
         states = self._states(*flat)
         logits = self.classifier(self.dropout(self._pool(states, flat[1]))).view(batch, choices)  # (B, C)
         loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None

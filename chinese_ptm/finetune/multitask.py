@@ -15,21 +15,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..runtime.config import apply_overrides
 from ..errors import SettingsError
+from ..runtime.config import apply_overrides
+from ..runtime.loading import model_class
 from ..runtime.ranks import is_main_process
 from ..runtime.trainer import training_arguments
 from .config import FinetuneConfig, build_config, read_config_file
 from .features import FeatureDataset, PaddingCollator, decode
-from ..runtime.loading import model_class
 from .model import ENCODERS, TaskModel, head_config
+from .predict import load_task_model
 from .runner import RESULTS_FILE, FinetuneTrainer, Prepared, _mean_std, prepare, preset_settings, run, task_metrics
+from .saving import save_task_model
 
 TASK_KEY = "task_index"
 
 
-def task_config(name: str, model: str, output_dir: Path, overrides: dict, data_dir: str | None,
-                config_file: str | None) -> FinetuneConfig:
+def task_config(
+    name: str, model: str, output_dir: Path, overrides: dict, data_dir: str | None, config_file: str | None
+) -> FinetuneConfig:
     """The configuration of one task of a multi-task or two-stage run: a preset or a YAML file of settings."""
     layers = [read_config_file(config_file)] if config_file else []
     if Path(name).suffix in (".yaml", ".yml"):
@@ -48,8 +51,15 @@ def task_config(name: str, model: str, output_dir: Path, overrides: dict, data_d
 # ---------------------------------------------------------------------------------------------
 
 
-def run_stages(tasks: list[str], model: str, output_dir: str | Path, overrides: dict[str, Any],
-               data_dir: str | None = None, config_file: str | None = None, progress: bool = True) -> list[dict]:
+def run_stages(
+    tasks: list[str],
+    model: str,
+    output_dir: str | Path,
+    overrides: dict[str, Any],
+    data_dir: str | None = None,
+    config_file: str | None = None,
+    progress: bool = True,
+) -> list[dict]:
     """Each task in turn, starting from the encoder the previous one left; the last task is the target (all its
     seeds run, from the same intermediate encoder). Returns one result per stage."""
     if len(tasks) < 2:
@@ -61,7 +71,9 @@ def run_stages(tasks: list[str], model: str, output_dir: str | Path, overrides: 
         stage_overrides = dict(overrides) if last else {**overrides, "seeds": (overrides.get("seeds") or [42])[:1]}
         config = task_config(name, current, stage_dir, stage_overrides, data_dir, config_file)
         if not last and config.method.peft == "adapters":
-            raise SettingsError("method.peft=adapters: an intermediate stage must leave a plain encoder (use lora or none)")
+            raise SettingsError(
+                "method.peft=adapters: an intermediate stage must leave a plain encoder (use lora or none)"
+            )
         config.save_model = True
         result = run(config, progress=progress)
         result["stage"] = number + 1
@@ -73,7 +85,6 @@ def run_stages(tasks: list[str], model: str, output_dir: str | Path, overrides: 
 
 def save_encoder(model_dir: Path, destination: Path) -> Path:
     """The encoder of a saved fine-tuned model (LoRA merged in), with its tokenizer: the next stage's start."""
-    from .predict import load_task_model
 
     model, _, _ = load_task_model(model_dir)
     if hasattr(model, "merge_and_unload"):
@@ -81,8 +92,12 @@ def save_encoder(model_dir: Path, destination: Path) -> Path:
     if is_main_process():
         model.bert.save_pretrained(str(destination))
         for item in model_dir.iterdir():  # tokenizer files and pinyin tables
-            if item.name.startswith(("vocab", "tokenizer", "special_tokens")) or item.name == "config" or \
-                    item.suffix == ".py" and item.name.startswith(("tokenization", "pinyin", "text", "vocab")):
+            if (
+                item.name.startswith(("vocab", "tokenizer", "special_tokens"))
+                or item.name == "config"
+                or item.suffix == ".py"
+                and item.name.startswith(("tokenization", "pinyin", "text", "vocab"))
+            ):
                 target = destination / item.name
                 shutil.copytree(item, target, dirs_exist_ok=True) if item.is_dir() else shutil.copyfile(item, target)
     return destination
@@ -146,21 +161,34 @@ class MultiTaskTrainer(FinetuneTrainer):
         self.batches = batches
 
     def get_train_dataloader(self):
-        loader = torch.utils.data.DataLoader(self.train_dataset, batch_sampler=self.batches,
-                                             collate_fn=self.data_collator, num_workers=self.args.dataloader_num_workers)
+        loader = torch.utils.data.DataLoader(
+            self.train_dataset,
+            batch_sampler=self.batches,
+            collate_fn=self.data_collator,
+            num_workers=self.args.dataloader_num_workers,
+        )
         return self.accelerator.prepare(loader)
 
 
-def run_multitask(tasks: list[str], model: str, output_dir: str | Path, overrides: dict[str, Any],
-                  data_dir: str | None = None, config_file: str | None = None, progress: bool = True) -> list[dict]:
+def run_multitask(
+    tasks: list[str],
+    model: str,
+    output_dir: str | Path,
+    overrides: dict[str, Any],
+    data_dir: str | None = None,
+    config_file: str | None = None,
+    progress: bool = True,
+) -> list[dict]:
     """Train one encoder on all tasks at once (``sampling``: ``proportional`` by default, or ``uniform``);
     evaluate and save each task's model; one result per task, each with every seed."""
     sampling = overrides.pop("sampling", "proportional")
     if sampling not in ("proportional", "uniform"):
         raise SettingsError(f"--set sampling={sampling}: proportional or uniform")
     out = Path(output_dir)
-    configs = [task_config(name, model, out / Path(name).stem.replace(":", "-"), overrides, data_dir, config_file)
-               for name in tasks]
+    configs = [
+        task_config(name, model, out / Path(name).stem.replace(":", "-"), overrides, data_dir, config_file)
+        for name in tasks
+    ]
     first = configs[0]
     prepared = [prepare(config, progress=progress) for config in configs]
     runs: list[list[dict]] = [[] for _ in tasks]
@@ -171,22 +199,39 @@ def run_multitask(tasks: list[str], model: str, output_dir: str | Path, override
     for config, prep, task_runs in zip(configs, prepared, runs):
         dev, dev_std = _mean_std(task_runs, "dev")
         test, test_std = _mean_std(task_runs, "test")
-        result = {"task": prep.task.name, "kind": prep.task.kind, "metric": prep.task.metric, "seeds": first.seeds,
-                  "sampling": sampling, "tasks": tasks, "score": dev["score"], "score_std": dev_std["score"],
-                  "dev": dev, "dev_std": dev_std, "test": test or None, "test_std": test_std or None,
-                  "steps": task_runs[0]["steps"], "epochs": task_runs[0]["epochs"], "runs": task_runs,
-                  "model": model, "submission": None, "predictions": {},
-                  "saved_model": str(Path(config.output_dir) / "model")}
+        result = {
+            "task": prep.task.name,
+            "kind": prep.task.kind,
+            "metric": prep.task.metric,
+            "seeds": first.seeds,
+            "sampling": sampling,
+            "tasks": tasks,
+            "score": dev["score"],
+            "score_std": dev_std["score"],
+            "dev": dev,
+            "dev_std": dev_std,
+            "test": test or None,
+            "test_std": test_std or None,
+            "steps": task_runs[0]["steps"],
+            "epochs": task_runs[0]["epochs"],
+            "runs": task_runs,
+            "model": model,
+            "submission": None,
+            "predictions": {},
+            "saved_model": str(Path(config.output_dir) / "model"),
+        }
         if is_main_process():
             Path(config.output_dir).mkdir(parents=True, exist_ok=True)
-            (Path(config.output_dir) / RESULTS_FILE).write_text(json.dumps(result, indent=2, ensure_ascii=False,
-                                                                           default=str) + "\n", encoding="utf-8")
+            (Path(config.output_dir) / RESULTS_FILE).write_text(
+                json.dumps(result, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+            )
         results.append(result)
     return results
 
 
-def _train_multitask(configs: list[FinetuneConfig], prepared: list[Prepared], seed: int, sampling: str,
-                     out: Path) -> list[dict]:
+def _train_multitask(
+    configs: list[FinetuneConfig], prepared: list[Prepared], seed: int, sampling: str, out: Path
+) -> list[dict]:
     from transformers import set_seed
 
     set_seed(seed)
@@ -196,27 +241,52 @@ def _train_multitask(configs: list[FinetuneConfig], prepared: list[Prepared], se
     heads = []
     for config, prep in zip(configs, prepared):
         options = head_config(prep.task)
-        heads.append(TaskModel(encoder, prep.task.kind, options.get("num_labels", 1), options.get("problem_type"),
-                               config.method.layers, config.method.pooling))
+        heads.append(
+            TaskModel(
+                encoder,
+                prep.task.kind,
+                options.get("num_labels", 1),
+                options.get("problem_type"),
+                config.method.layers,
+                config.method.pooling,
+            )
+        )
     model = MultiTaskModel(encoder, heads)
     features, offsets, sizes = [], [], []
     for index, prep in enumerate(prepared):
         offsets.append(len(features))
         sizes.append(len(prep.encoded["train"].features))
         features += [{**f, TASK_KEY: np.asarray(index)} for f in prep.encoded["train"].features]
-    args = training_arguments(first.training, out / "trainer", seed=seed, data_seed=seed, eval_strategy="no",
-                              save_strategy="no", load_best_model_at_end=False, ddp_find_unused_parameters=True)
+    args = training_arguments(
+        first.training,
+        out / "trainer",
+        seed=seed,
+        data_seed=seed,
+        eval_strategy="no",
+        save_strategy="no",
+        load_best_model_at_end=False,
+        ddp_find_unused_parameters=True,
+    )
     batches = TaskBatches(offsets, sizes, args.per_device_train_batch_size, sampling, seed)
-    trainer = MultiTaskTrainer(model=model, args=args, train_dataset=FeatureDataset(features),
-                               data_collator=PaddingCollator(prepared[0].tokenizer.pad_token_id), batches=batches,
-                               optimizer_name=first.training.optimizer)
+    trainer = MultiTaskTrainer(
+        model=model,
+        args=args,
+        train_dataset=FeatureDataset(features),
+        data_collator=PaddingCollator(prepared[0].tokenizer.pad_token_id),
+        batches=batches,
+        optimizer_name=first.training.optimizer,
+    )
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
     results = []
     for index, (config, prep) in enumerate(zip(configs, prepared)):
-        result = {"seed": seed, "steps": int(trainer.state.global_step), "epochs": float(trainer.state.epoch or 0),
-                  "train_seconds": round(seconds, 3)}
+        result = {
+            "seed": seed,
+            "steps": int(trainer.state.global_step),
+            "epochs": float(trainer.state.epoch or 0),
+            "train_seconds": round(seconds, 3),
+        }
         for name, encoded in prep.encoded.items():
             if name == "train":
                 continue
@@ -234,8 +304,5 @@ def _train_multitask(configs: list[FinetuneConfig], prepared: list[Prepared], se
 
 def _save_head(head: TaskModel, prepared: Prepared, config: FinetuneConfig, directory: Path) -> None:
     """One task's model (the shared encoder and its head) as ``chinese-ptm predict`` reads it."""
-    from .saving import save_task_model
 
     save_task_model(head, prepared, config, directory)
-
-

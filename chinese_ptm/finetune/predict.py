@@ -9,15 +9,22 @@ answer, choice or entities with their text and character offsets, end exclusive)
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 from ..errors import SettingsError, UserError
+from ..runtime.config import fill
+from ..runtime.loading import load_tokenizer_for, model_class
+from . import registry
+from .config import TaskSection
 from .examples import Split
+from .features import Encoder, PaddingCollator, correction_logits, decode, logits_of
+from .files import LabelReader, read_file_split
+from .kinds import task_metrics
+from .model import ENCODERS, HEADS, TaskModel, build_task_model, head_config
 from .saving import HEAD_FILE, TASK_FILE
+from .strategies import add_adapters, load_trained_parameters
 from .tasks import CLASSIFICATION, CORRECTION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TaskData
 
 
@@ -38,19 +45,35 @@ def prediction_rows(task: TaskData, predicted: Any, split: Split) -> list[dict]:
         elif task.kind == MULTIPLE_CHOICE:
             rows.append({"id": example.uid, "choice": int(value)})
         elif task.kind == CORRECTION:
-            rows.append({"id": example.uid, "text": value, "changes": [
-                {"position": p, "from": a, "to": b} for p, (a, b) in enumerate(zip(example.text, value)) if a != b]})
+            rows.append(
+                {
+                    "id": example.uid,
+                    "text": value,
+                    "changes": [
+                        {"position": p, "from": a, "to": b}
+                        for p, (a, b) in enumerate(zip(example.text, value))
+                        if a != b
+                    ],
+                }
+            )
         else:
-            rows.append({"id": example.uid, "entities": [
-                {"type": k, "start": s, "end": e + 1, "text": example.text[s : e + 1]} for k, s, e in value]})
+            rows.append(
+                {
+                    "id": example.uid,
+                    "entities": [
+                        {"type": k, "start": s, "end": e + 1, "text": example.text[s : e + 1]} for k, s, e in value
+                    ],
+                }
+            )
     return rows
 
 
 def read_task_record(directory: Path) -> dict:
     path = directory / TASK_FILE
     if not path.is_file():
-        raise UserError(f"--model {directory}: no {TASK_FILE}; give a model saved by `chinese-ptm finetune` "
-                        "(OUTPUT_DIR/model)")
+        raise UserError(
+            f"--model {directory}: no {TASK_FILE}; give a model saved by `chinese-ptm finetune` (OUTPUT_DIR/model)"
+        )
     return json.loads(path.read_text(encoding="utf-8"))
 
 
@@ -58,14 +81,16 @@ def load_task_model(directory: str | Path):
     """(model, record) of a saved fine-tuned model, ready to predict."""
     from types import SimpleNamespace
 
-    from ..runtime.loading import model_class
-    from .model import ENCODERS, HEADS, TaskModel, build_task_model, head_config
-    from .strategies import add_adapters, load_trained_parameters
-
     directory = Path(directory)
     record = read_task_record(directory)
-    task = TaskData(record["task"], record["kind"], tuple(record["labels"]), record["metric"], {},
-                    num_choices=record.get("num_choices", 0))
+    task = TaskData(
+        record["task"],
+        record["kind"],
+        tuple(record["labels"]),
+        record["metric"],
+        {},
+        num_choices=record.get("num_choices", 0),
+    )
     method = SimpleNamespace(**record["method"])
     kind = record["checkpoint_kind"]
     fmt = record["format"]
@@ -74,17 +99,17 @@ def load_task_model(directory: str | Path):
     if fmt == "standard":
         model = model_class(kind, HEADS[task.kind]).from_pretrained(str(directory))
     elif fmt == "prompt":
-        from ..prompt.runtime import build_prompt_model
-        from ..runtime.loading import load_tokenizer_for
-
-        model = build_prompt_model(method, task.labels, str(directory), kind, load_tokenizer_for(directory, kind))
+        model = registry.method("prompt").build_model(
+            method, task.labels, str(directory), kind, load_tokenizer_for(directory, kind)
+        )
     elif fmt == "task_model":
         from safetensors.torch import load_file
 
         encoder = model_class(kind, ENCODERS).from_pretrained(str(directory))
         options = head_config(task)
-        model = TaskModel(encoder, task.kind, options.get("num_labels", 1), options.get("problem_type"),
-                          method.layers, method.pooling)
+        model = TaskModel(
+            encoder, task.kind, options.get("num_labels", 1), options.get("problem_type"), method.layers, method.pooling
+        )
         model.load_state_dict(load_file(str(directory / HEAD_FILE)), strict=False)
     else:
         base = build_task_model(task, record["base_model"], kind, method)
@@ -103,13 +128,17 @@ class Predictor:
     """A saved fine-tuned model ready for in-memory examples: ``predictor.decoded(split)``."""
 
     def __init__(self, model_dir: str | Path, overrides: dict[str, Any] | None = None, batch_size: int = 32):
-        from ..runtime.config import fill
-        from ..runtime.loading import load_tokenizer_for
-        from .config import TaskSection
 
         self.model, self.record, self.task = load_task_model(model_dir)
-        settings = fill(TaskSection(), {k: v for k, v in self.record["task_settings"].items()
-                                        if k in {f for f in TaskSection.__dataclass_fields__}}, "task.json")
+        settings = fill(
+            TaskSection(),
+            {
+                k: v
+                for k, v in self.record["task_settings"].items()
+                if k in {f for f in TaskSection.__dataclass_fields__}
+            },
+            "task.json",
+        )
         self.settings = fill(settings, {k.removeprefix("task."): v for k, v in (overrides or {}).items()}, "--set")
         self.settings.kind = self.settings.kind or _user_kind(self.task)
         self.tokenizer = load_tokenizer_for(model_dir, self.record["checkpoint_kind"])
@@ -119,20 +148,22 @@ class Predictor:
         """The task's predictions for the examples of ``split`` (labels, entities, corrected texts ...)."""
         import torch
 
-        from .features import Encoder, PaddingCollator, decode, logits_of
-
         encoded = Encoder(self.task, self.tokenizer, self.settings, self.record["pinyin"], progress=False).encode(
-            self._model_input(split).examples, train=False)
+            self._model_input(split).examples, train=False
+        )
         collate = PaddingCollator(self.tokenizer.pad_token_id)
         outputs = []
         with torch.no_grad():
             for start in range(0, len(encoded.features), self.batch_size):
-                batch = collate([{k: v for k, v in f.items() if k != "feature_index"}
-                                 for f in encoded.features[start : start + self.batch_size]])
+                batch = collate(
+                    [
+                        {k: v for k, v in f.items() if k != "feature_index"}
+                        for f in encoded.features[start : start + self.batch_size]
+                    ]
+                )
                 outputs.append(_numpy_logits(self.model(**batch), self.task))
         predictions = tuple(_concat([o[i] for o in outputs]) for i in range(len(outputs[0])))
         return decode(self.task, logits_of(predictions), encoded, split, self.settings)
-
 
     def _model_input(self, split: Split) -> Split:
         """The split as the model reads it: put into the template for prompt models."""
@@ -142,17 +173,22 @@ class Predictor:
         from dataclasses import replace
         from types import SimpleNamespace
 
-        from ..prompt.runtime import prompt_task
-
         view = replace(self.task, splits={split.name: split})
-        return prompt_task(view, SimpleNamespace(**method), self.tokenizer, self.settings.max_length).splits[split.name]
+        return (
+            registry.method("prompt")
+            .prepare_task(view, SimpleNamespace(**method), self.tokenizer, self.settings.max_length)
+            .splits[split.name]
+        )
 
 
-def predict(model_dir: str | Path, input_file: str | Path, output: str | Path | None = None,
-            overrides: dict[str, Any] | None = None, batch_size: int = 32) -> dict:
+def predict(
+    model_dir: str | Path,
+    input_file: str | Path,
+    output: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    batch_size: int = 32,
+) -> dict:
     """Predict ``input_file`` with a saved model; returns {"predictions": rows, "metrics": ... or None}."""
-    from .files import LabelReader, read_file_split
-    from .runner import task_metrics
 
     predictor = Predictor(model_dir, overrides, batch_size)
     task, settings = predictor.task, predictor.settings
@@ -167,16 +203,20 @@ def predict(model_dir: str | Path, input_file: str | Path, output: str | Path | 
 
 
 def _user_kind(task: TaskData) -> str:
-    return {CLASSIFICATION: "single", MULTILABEL: "multilabel", REGRESSION: "regression",
-            MULTIPLE_CHOICE: "choice", SPAN: "span", CORRECTION: "correction"}.get(task.kind, "tagging")
+    return {
+        CLASSIFICATION: "single",
+        MULTILABEL: "multilabel",
+        REGRESSION: "regression",
+        MULTIPLE_CHOICE: "choice",
+        SPAN: "span",
+        CORRECTION: "correction",
+    }.get(task.kind, "tagging")
 
 
 def _numpy_logits(out, task: TaskData) -> tuple:
     if task.kind == SPAN:
         return out.start_logits.float().numpy(), out.end_logits.float().numpy()
     if task.kind == CORRECTION:  # predicted ids and detection probabilities, as in evaluation
-        from .features import correction_logits
-
         return tuple(x.numpy() for x in correction_logits((out.logits, out.detection_logits)))
     return (out.logits.float().numpy(),)
 
@@ -188,33 +228,7 @@ def _concat(arrays: list):
         return np.concatenate(arrays)
     width = max(a.shape[1] for a in arrays)  # token tasks: batches of different lengths
     fill = -1 if arrays[0].dtype.kind == "i" else -1e4  # padding never wins (ids: no token)
-    padded = [np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2), constant_values=fill)
-              for a in arrays]
+    padded = [
+        np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2), constant_values=fill) for a in arrays
+    ]
     return np.concatenate(padded)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``chinese-ptm predict``: exit status 0, 1 for a user error (one line), 2 for usage."""
-    from ..cli import parse_sets
-
-    parser = argparse.ArgumentParser(prog="chinese-ptm predict", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", required=True, help="a model saved by chinese-ptm finetune (OUTPUT_DIR/model)")
-    parser.add_argument("--input", required=True, help="JSON lines, CSV or TSV with the fields the model was trained on")
-    parser.add_argument("--output", default=None, help="predictions as JSON lines (default: print them)")
-    parser.add_argument("--set", action="append", default=[], metavar="task.FIELD=VALUE",
-                        help="read the input with other field names, e.g. --set task.text_field=sentence")
-    args = parser.parse_args(argv)
-    try:
-        result = predict(args.model, args.input, args.output, parse_sets(args.set, "--set task.text_field=review"))
-    except UserError as err:
-        print(f"chinese-ptm predict: error: {err}", file=sys.stderr)
-        return 1
-    if args.output is None:
-        for row in result["predictions"]:
-            print(json.dumps(row, ensure_ascii=False))
-    else:
-        print(f"wrote {len(result['predictions'])} predictions to {args.output}")
-    if result["metrics"] is not None:
-        print(json.dumps({k: v for k, v in result["metrics"].items() if isinstance(v, (int, float))}), file=sys.stderr)
-    return 0

@@ -18,21 +18,33 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SettingsError
+from ..runtime.config import apply_overrides
 from ..runtime.loading import check_vocab_size, checkpoint_kind, load_tokenizer_for, reads_pinyin
 from ..runtime.ranks import is_main_process, world_size
 from ..runtime.trainer import ChinesePtmTrainer, training_arguments
-from .clue import DEV_PREFIX, get_task, load_clue_task, submission, write_submission
+from . import registry
+from .clue import DEV_PREFIX, get_task, submission, write_submission
+from .clue_readers import load_clue_task
 from .config import FinetuneConfig, build_config
 from .embedded import PRESETS, load_embedded_task
-from .examples import Split
-from .features import (FEATURE_INDEX, Encoded, Encoder, FeatureDataset, PaddingCollator, correction_logits, decode,
-                       in_feature_order)
+from .examples import Split, sample_shots
+from .features import (
+    FEATURE_INDEX,
+    Encoded,
+    Encoder,
+    FeatureDataset,
+    PaddingCollator,
+    correction_logits,
+    decode,
+    in_feature_order,
+)
 from .files import load_file_task
-from .metrics import accuracy, cmrc_scores, entity_scores, macro_f1, multilabel_scores, regression_scores
+from .kinds import task_metrics
 from .model import build_task_model, count_parameters
+from .predict import prediction_rows
 from .saving import save_task_model
 from .strategies import add_adapters, apply_lora, apply_strategy
-from .tasks import CLASSIFICATION, CORRECTION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TaskData
+from .tasks import CLASSIFICATION, CORRECTION, SPAN, TaskData
 
 RESULTS_FILE = "results.json"
 MODEL_DIR = "model"
@@ -49,12 +61,8 @@ class FinetuneTrainer(ChinesePtmTrainer):
         return loss, logits, index
 
     def _save(self, output_dir=None, state_dict=None):
-        from ..prompt.model import PromptModel
-
-        if state_dict is None and isinstance(self.model, PromptModel):
-            # a plain module whose masked LM ties its decoder to the embeddings: safetensors refuses shared
-            # storage, so checkpoints hold copies (the best one loads back into the tied parameters)
-            state_dict = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if state_dict is None and hasattr(self.model, "checkpoint_state_dict"):  # a model that says what to save
+            state_dict = self.model.checkpoint_state_dict()
         return super()._save(output_dir, state_dict)
 
     def outputs_for(self, features: list[dict]):
@@ -78,8 +86,9 @@ def preset_settings(preset: str) -> dict:
         return dict(PRESETS[preset])
     if preset.startswith(("clue:", "fewclue:")):
         return dict(get_task(preset).settings)
-    raise SettingsError(f"task.preset {preset!r}: not an embedded task ({', '.join(PRESETS)}), clue:<task> nor "
-                        "fewclue:<task>")
+    raise SettingsError(
+        f"task.preset {preset!r}: not an embedded task ({', '.join(PRESETS)}), clue:<task> nor fewclue:<task>"
+    )
 
 
 def load_task(config: FinetuneConfig) -> TaskData:
@@ -96,7 +105,6 @@ def load_task(config: FinetuneConfig) -> TaskData:
 
 def run_preset(preset: str, model: str, overrides: dict[str, Any] | None = None, **sections) -> dict:
     """Python entry point: fine-tune ``model`` on a preset (``reviews``, ``pd98-ner``, ``clue:tnews``)."""
-    from ..runtime.config import apply_overrides
 
     layer = apply_overrides({}, {**preset_settings(preset), "task.preset": preset, "model.path": str(model)})
     return run(build_config([layer, sections], overrides))
@@ -132,13 +140,13 @@ def prepare(config: FinetuneConfig, task: TaskData | None = None, progress: bool
     if config.task.max_train_examples > 0:
         task.splits["train"].examples = task.splits["train"].examples[: config.task.max_train_examples]
     if config.method.prompt:
-        from ..prompt.runtime import prompt_task
-
-        task = prompt_task(task, config.method, tokenizer, config.task.max_length)
+        task = registry.method("prompt").prepare_task(task, config.method, tokenizer, config.task.max_length)
     with_pinyin = reads_pinyin(kind) and bool(getattr(model_config, "use_pinyin", True))
     encoder = Encoder(task, tokenizer, config.task, with_pinyin, progress=progress and is_main_process())
-    encoded = {name: encoder.encode(split.examples, train=name == "train", desc=f"{task.name} {name}")
-               for name, split in task.splits.items()}
+    encoded = {
+        name: encoder.encode(split.examples, train=name == "train", desc=f"{task.name} {name}")
+        for name, split in task.splits.items()
+    }
     return Prepared(task, encoded, tokenizer, kind, with_pinyin, positions)
 
 
@@ -149,29 +157,6 @@ def _json_positions(source: str) -> int:
 # ---------------------------------------------------------------------------------------------
 # metrics
 # ---------------------------------------------------------------------------------------------
-
-
-def task_metrics(task: TaskData, predicted: Any, split: Split) -> dict:
-    """The task's metrics on a labelled split (x 100 where they are rates); ``score`` is the main one."""
-    examples = split.examples
-    if task.kind in (CLASSIFICATION, MULTIPLE_CHOICE):
-        gold = [e.label for e in examples]
-        metrics = {"accuracy": accuracy(predicted, gold)}
-        if task.kind == CLASSIFICATION:
-            metrics["macro_f1"] = macro_f1(predicted, gold, len(task.labels))
-    elif task.kind == REGRESSION:
-        metrics = regression_scores(predicted, [e.label for e in examples])
-    elif task.kind == MULTILABEL:
-        metrics = multilabel_scores(predicted, [e.label for e in examples])
-    elif task.kind == SPAN:
-        metrics = cmrc_scores(predicted, {e.uid: e.answers for e in examples})
-    elif task.kind == CORRECTION:
-        from ..csc.metrics import flat_scores
-
-        metrics = flat_scores([e.text for e in examples], predicted, [e.target for e in examples])
-    else:
-        metrics = entity_scores(predicted, [e.entities for e in examples])
-    return {"score": metrics[task.metric], **metrics}
 
 
 def metrics_function(task: TaskData, encoded: Encoded, split: Split, settings):
@@ -194,15 +179,23 @@ def build_model(config: FinetuneConfig, prepared: Prepared):
     """The task model with the method applied: (model, callbacks, parameter groups or None)."""
     method = config.method
     if method.prompt:
-        from ..prompt.runtime import build_prompt_model
-
-        model = build_prompt_model(method, prepared.task.labels, config.model.path, prepared.kind,
-                                   prepared.tokenizer, scratch=config.model.scratch)
+        model = registry.method("prompt").build_model(
+            method,
+            prepared.task.labels,
+            config.model.path,
+            prepared.kind,
+            prepared.tokenizer,
+            scratch=config.model.scratch,
+        )
         check_vocab_size(model.mlm, prepared.tokenizer, config.model.path, config.model.tokenizer or config.model.path)
         return model, [], None
     model = build_task_model(prepared.task, config.model.path, prepared.kind, method, scratch=config.model.scratch)
-    check_vocab_size(getattr(model, "base_model", model), prepared.tokenizer, config.model.path,
-                     config.model.tokenizer or config.model.path)
+    check_vocab_size(
+        getattr(model, "base_model", model),
+        prepared.tokenizer,
+        config.model.path,
+        config.model.tokenizer or config.model.path,
+    )
     if method.peft == "lora":
         return apply_lora(model, method, method.pooling), [], None
     if method.peft == "adapters":
@@ -214,8 +207,11 @@ def build_model(config: FinetuneConfig, prepared: Prepared):
 
 def finetuning_arguments(config: FinetuneConfig, out: Path, seed: int, task: TaskData, **overrides):
     t = config.training
-    forced: dict = {"seed": seed, "data_seed": seed,
-                    "label_names": ["start_positions", "end_positions"] if task.kind == SPAN else ["labels"]}
+    forced: dict = {
+        "seed": seed,
+        "data_seed": seed,
+        "label_names": ["start_positions", "end_positions"] if task.kind == SPAN else ["labels"],
+    }
     if t.eval_strategy == "steps" and "save_strategy" not in t.values:
         forced.update(save_strategy="steps", save_steps=t.eval_steps)  # the best checkpoint needs both
     return training_arguments(t, out, **{**forced, **overrides})
@@ -228,8 +224,6 @@ def training_features(config: FinetuneConfig, prepared: Prepared, seed: int) -> 
         return features
     if prepared.task.kind != CLASSIFICATION or len(features) != len(prepared.task.splits["train"].examples):
         raise SettingsError("task.shots draws examples per class: single-label classification tasks only")
-    from ..prompt.runtime import sample_shots
-
     labels = [e.label for e in prepared.task.splits["train"].examples]
     return [features[i] for i in sample_shots(labels, config.task.shots, seed)]
 
@@ -246,19 +240,31 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) 
     if config.method.early_stopping_patience and args.eval_strategy != "no":
         callbacks.append(EarlyStoppingCallback(config.method.early_stopping_patience))
     trainer = FinetuneTrainer(
-        model=model, args=args, train_dataset=FeatureDataset(training_features(config, prepared, seed)),
-        eval_dataset=FeatureDataset(encoded["dev"].features), data_collator=PaddingCollator(prepared.tokenizer.pad_token_id),
+        model=model,
+        args=args,
+        train_dataset=FeatureDataset(training_features(config, prepared, seed)),
+        eval_dataset=FeatureDataset(encoded["dev"].features),
+        data_collator=PaddingCollator(prepared.tokenizer.pad_token_id),
         compute_metrics=metrics_function(task, encoded["dev"], task.splits["dev"], config.task),
-        callbacks=callbacks, param_groups=groups, optimizer_name=config.training.optimizer,
+        callbacks=callbacks,
+        param_groups=groups,
+        optimizer_name=config.training.optimizer,
         preprocess_logits_for_metrics=correction_logits if task.kind == CORRECTION else None,
     )
     started = time.perf_counter()
     train_output = trainer.train()
     seconds = time.perf_counter() - started
-    result = {"seed": seed, "steps": int(trainer.state.global_step), "epochs": float(trainer.state.epoch or 0.0),
-              "train_loss": float(train_output.training_loss), "train_seconds": round(seconds, 3),
-              "best_checkpoint": trainer.state.best_model_checkpoint, "trainable_parameters": trainable,
-              "total_parameters": total, "predicted": {}}
+    result = {
+        "seed": seed,
+        "steps": int(trainer.state.global_step),
+        "epochs": float(trainer.state.epoch or 0.0),
+        "train_loss": float(train_output.training_loss),
+        "train_seconds": round(seconds, 3),
+        "best_checkpoint": trainer.state.best_model_checkpoint,
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "predicted": {},
+    }
     for name in ("dev", "test"):
         if name in encoded:
             outputs = trainer.outputs_for(encoded[name].features)
@@ -279,8 +285,10 @@ def _mean_std(runs: list[dict], split: str) -> tuple[dict, dict]:
         return {}, {}
     keys = [k for k, v in runs[0][split].items() if isinstance(v, (int, float))]
     values = {k: [r[split][k] for r in runs] for k in keys}
-    return ({k: statistics.fmean(v) for k, v in values.items()},
-            {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in values.items()})
+    return (
+        {k: statistics.fmean(v) for k, v in values.items()},
+        {k: statistics.stdev(v) if len(v) > 1 else 0.0 for k, v in values.items()},
+    )
 
 
 def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool = True) -> dict:
@@ -303,8 +311,9 @@ def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool
     if is_main_process():
         _write_outputs(config, prepared, best, results, out)
         results["seconds"] = round(time.perf_counter() - started, 3)
-        (out / RESULTS_FILE).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n",
-                                        encoding="utf-8")
+        (out / RESULTS_FILE).write_text(
+            json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+        )
     return results
 
 
@@ -313,26 +322,43 @@ def _summary(config: FinetuneConfig, prepared: Prepared, runs: list[dict], best:
     dev, dev_std = _mean_std(runs, "dev")
     test, test_std = _mean_std(runs, "test")
     return {
-        "task": task.name, "kind": task.kind, "metric": task.metric, "labels": list(task.labels),
-        "model": str(config.model.path), "model_kind": prepared.kind, "pinyin": prepared.with_pinyin,
-        "scratch": config.model.scratch, "method": config.to_dict()["method"], "seeds": list(config.seeds),
-        "score": dev["score"], "score_std": dev_std["score"], "dev": dev, "dev_std": dev_std,
-        "test": test or None, "test_std": test_std or None, "best_seed": best["seed"],
-        "steps": best["steps"], "epochs": best["epochs"], "world_size": world_size(),
-        "trainable_parameters": best["trainable_parameters"], "total_parameters": best["total_parameters"],
+        "task": task.name,
+        "kind": task.kind,
+        "metric": task.metric,
+        "labels": list(task.labels),
+        "model": str(config.model.path),
+        "model_kind": prepared.kind,
+        "pinyin": prepared.with_pinyin,
+        "scratch": config.model.scratch,
+        "method": config.to_dict()["method"],
+        "seeds": list(config.seeds),
+        "score": dev["score"],
+        "score_std": dev_std["score"],
+        "dev": dev,
+        "dev_std": dev_std,
+        "test": test or None,
+        "test_std": test_std or None,
+        "best_seed": best["seed"],
+        "steps": best["steps"],
+        "epochs": best["epochs"],
+        "world_size": world_size(),
+        "trainable_parameters": best["trainable_parameters"],
+        "total_parameters": best["total_parameters"],
         "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in runs),
         "runs": [{k: v for k, v in r.items() if k != "predicted"} for r in runs],
         "examples": {name: len(split.examples) for name, split in task.splits.items()},
         "features": {name: len(e.features) for name, e in prepared.encoded.items()},
         "skipped": {name: dict(split.skipped) for name, split in task.splits.items() if split.skipped},
-        "data": task.source, "settings": config.to_dict(), "submission": None, "predictions": {},
+        "data": task.source,
+        "settings": config.to_dict(),
+        "submission": None,
+        "predictions": {},
         "saved_model": str(Path(config.output_dir) / MODEL_DIR) if config.save_model else None,
     }
 
 
 def _write_outputs(config: FinetuneConfig, prepared: Prepared, best: dict, results: dict, out: Path) -> None:
     """The best run's predictions: JSON lines per split, and CLUE's submission files for CLUE tasks."""
-    from .predict import prediction_rows
 
     task = prepared.task
     out.mkdir(parents=True, exist_ok=True)
@@ -351,7 +377,8 @@ def _write_outputs(config: FinetuneConfig, prepared: Prepared, best: dict, resul
 
 def describe_score(results: dict) -> str:
     """``82.10 +- 0.45`` (the mean and standard deviation over seeds)."""
-    return f"{results['score']:.2f} +- {results['score_std']:.2f}" if len(results["seeds"]) > 1 else \
-        f"{results['score']:.2f}"
-
-
+    return (
+        f"{results['score']:.2f} +- {results['score_std']:.2f}"
+        if len(results["seeds"]) > 1
+        else f"{results['score']:.2f}"
+    )

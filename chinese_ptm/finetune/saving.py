@@ -17,12 +17,14 @@ import json
 import shutil
 from pathlib import Path
 
+from .model import TaskModel, uses_standard_head
+from .strategies import save_trained_parameters
+
 TASK_FILE = "task.json"
 HEAD_FILE = "head.safetensors"
 
 
 def save_format(model, method, kind: str | None = None) -> str:
-    from .model import TaskModel, uses_standard_head
 
     if method.prompt:
         return "prompt"  # the masked LM and prompt.json
@@ -36,8 +38,6 @@ def save_format(model, method, kind: str | None = None) -> str:
 def save_task_model(model, prepared, config, directory: Path) -> Path:
     """Write the model, its tokenizer and ``task.json`` into ``directory`` (replacing what is there)."""
     from safetensors.torch import save_file
-
-    from .strategies import save_trained_parameters
 
     fmt = save_format(model, config.method, prepared.task.kind)
     if directory.exists():
@@ -57,10 +57,18 @@ def save_task_model(model, prepared, config, directory: Path) -> Path:
         shutil.copyfile(source / "vocab.txt", directory / "vocab.txt")
     task = prepared.task
     record = {
-        "format": fmt, "task": task.name, "kind": task.kind, "labels": list(task.labels), "metric": task.metric,
-        "num_choices": task.num_choices, "checkpoint_kind": prepared.kind, "pinyin": prepared.with_pinyin,
-        "base_model": str(Path(config.model.path).resolve()), "scratch": config.model.scratch,
-        "task_settings": dataclasses.asdict(config.task), "method": dataclasses.asdict(config.method),
+        "format": fmt,
+        "task": task.name,
+        "kind": task.kind,
+        "labels": list(task.labels),
+        "metric": task.metric,
+        "num_choices": task.num_choices,
+        "checkpoint_kind": prepared.kind,
+        "pinyin": prepared.with_pinyin,
+        "base_model": str(Path(config.model.path).resolve()),
+        "scratch": config.model.scratch,
+        "task_settings": dataclasses.asdict(config.task),
+        "method": dataclasses.asdict(config.method),
     }
     (directory / TASK_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return directory

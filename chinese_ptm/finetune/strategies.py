@@ -62,14 +62,16 @@ def apply_strategy(model, method, world: int) -> tuple[list, object]:
     if method.strategy in ("frozen", "top_k", "gradual"):
         trainable = {id(p) for p in head_parameters(model, method.pooling)}
         keep = {"frozen": 0, "top_k": method.top_k, "gradual": 1}[method.strategy]
-        for block in blocks[len(blocks) - keep:] if keep else []:
+        for block in blocks[len(blocks) - keep :] if keep else []:
             trainable |= {id(p) for p in block.parameters()}
         for p in model.parameters():
             p.requires_grad = id(p) in trainable
     if method.strategy == "gradual":
         if world > 1:
-            raise SettingsError("method.strategy=gradual changes which parameters train during the run, which DDP "
-                                "cannot follow: run it on one process (or use top_k)")
+            raise SettingsError(
+                "method.strategy=gradual changes which parameters train during the run, which DDP "
+                "cannot follow: run it on one process (or use top_k)"
+            )
         callbacks.append(GradualUnfreezing(blocks))
     groups = None
     if method.layer_lr_decay < 1 or method.head_learning_rate is not None or method.strategy == "gradual":
@@ -86,7 +88,7 @@ class GradualUnfreezing(TrainerCallback):
 
     def on_epoch_begin(self, args, state, control, **kwargs):
         thawed = min(int(state.epoch or 0) + 1, len(self.blocks))
-        for block in self.blocks[len(self.blocks) - thawed:]:
+        for block in self.blocks[len(self.blocks) - thawed :]:
             for p in block.parameters():
                 p.requires_grad = True
 
@@ -103,7 +105,7 @@ def layer_groups(model, method):
         scale: dict[int, float] = {}
         for depth, block in enumerate(reversed(layer_blocks(module))):
             for p in block.parameters():
-                scale[id(p)] = method.layer_lr_decay ** depth
+                scale[id(p)] = method.layer_lr_decay**depth
         head_rate = method.head_learning_rate if method.head_learning_rate is not None else args.learning_rate
         by_key: dict[tuple[float, float], list] = {}
         for name, p in module.named_parameters():
@@ -126,8 +128,13 @@ def apply_lora(model, method, pooling: str):
     from peft import LoraConfig, get_peft_model
 
     saved = head_modules(model) + (["pooler"] if pooling == "pooler" else [])
-    config = LoraConfig(r=method.lora_r, lora_alpha=method.lora_alpha, lora_dropout=method.lora_dropout,
-                        target_modules=list(method.lora_targets), modules_to_save=saved)
+    config = LoraConfig(
+        r=method.lora_r,
+        lora_alpha=method.lora_alpha,
+        lora_dropout=method.lora_dropout,
+        target_modules=list(method.lora_targets),
+        modules_to_save=saved,
+    )
     return get_peft_model(model, config)
 
 
@@ -164,8 +171,10 @@ def add_adapters(model, size: int, pooling: str) -> None:
     only the adapters, the LayerNorms and the head train."""
     layers = encoder_layers(encoder_of(model))
     if not all(hasattr(layer, "intermediate") for layer in layers):
-        raise SettingsError("method.peft=adapters needs BERT-style layers (GlyceBERT, BERT, ELECTRA); ALBERT's "
-                            "layers are shared: use method.peft=lora")
+        raise SettingsError(
+            "method.peft=adapters needs BERT-style layers (GlyceBERT, BERT, ELECTRA); ALBERT's "
+            "layers are shared: use method.peft=lora"
+        )
     for layer in layers:
         layer.attention.output.dense = AdaptedLinear(layer.attention.output.dense, size)
         layer.output.dense = AdaptedLinear(layer.output.dense, size)
@@ -193,4 +202,3 @@ def load_trained_parameters(model, directory: Path) -> None:
     if missing:
         raise SettingsError(f"{directory}: parameters {sorted(missing)[:3]} do not fit the base model")
     model.load_state_dict(state, strict=False)
-

@@ -37,8 +37,15 @@ MICRO_F1 = "micro_f1"
 CORRECTION_F1 = "correction_f1"  # sentence-level correction F1 (chinese_ptm.csc.metrics)
 
 #: the main metric of each kind, unless a task says otherwise
-MAIN_METRIC = {CLASSIFICATION: ACCURACY, REGRESSION: PEARSON, MULTILABEL: MICRO_F1, MULTIPLE_CHOICE: ACCURACY,
-               SPAN: F1, TAGGING: F1, CORRECTION: CORRECTION_F1}
+MAIN_METRIC = {
+    CLASSIFICATION: ACCURACY,
+    REGRESSION: PEARSON,
+    MULTILABEL: MICRO_F1,
+    MULTIPLE_CHOICE: ACCURACY,
+    SPAN: F1,
+    TAGGING: F1,
+    CORRECTION: CORRECTION_F1,
+}
 
 
 @dataclass
@@ -68,5 +75,8 @@ class TaskData:
 
     @property
     def problem_type(self) -> str | None:
-        return {CLASSIFICATION: "single_label_classification", REGRESSION: "regression",
-                MULTILABEL: "multi_label_classification"}.get(self.kind)
+        return {
+            CLASSIFICATION: "single_label_classification",
+            REGRESSION: "regression",
+            MULTILABEL: "multi_label_classification",
+        }.get(self.kind)

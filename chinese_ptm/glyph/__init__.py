@@ -6,7 +6,6 @@ package renders such tables for any vocabulary from open-licence fonts (the ship
 reads the original ChineseBERT font arrays, and finds visually similar characters. No torch here.
 """
 
-from .cli import main
 from .fonts import (
     MANIFEST_NAME,
     Font,
@@ -88,7 +87,6 @@ __all__ = [
     "load_glyph_table",
     "load_manifest",
     "load_original_font_arrays",
-    "main",
     "open_ttfont",
     "parse_font_spec",
     "read_glyph_header",

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 from chinese_ptm.resources import vocab_dir
-from chinese_ptm.text import is_cjk
-from chinese_ptm.errors import UserError
+from chinese_ptm.text.normalize import is_cjk
 
+from . import subset
 from .fonts import load_manifest, resolve_fonts
 from .render import DEFAULT_SIZE
 from .sheet import DEFAULT_SCALE, write_contact_sheet
 from .similar import DEFAULT_K, GlyphIndex
+from .subset import SOURCES, build_subsets
 from .table import (
     TABLE_NAME,
     VOCAB_NAME,
@@ -69,8 +69,10 @@ def _coverage(args: argparse.Namespace) -> list[CoverageReport]:
             missing = entry["missing_in_some_font"]
             cjk = sum(is_cjk(c) for c in missing)
             state = f"{cjk} Chinese characters and {len(missing) - cjk} other symbols missing in some font"
-            print(f"shipped subsets keep {entry['name']} ({entry['tokens']} tokens, {entry['characters']} characters, "
-                  f"{entry['cjk_characters']} Chinese; sha256 {entry['sha256'][:12]}): {state}")
+            print(
+                f"shipped subsets keep {entry['name']} ({entry['tokens']} tokens, {entry['characters']} characters, "
+                f"{entry['cjk_characters']} Chinese; sha256 {entry['sha256'][:12]}): {state}"
+            )
     return reports
 
 
@@ -95,15 +97,22 @@ def _similar(args: argparse.Namespace) -> dict[str, list[tuple[str, float]]]:
     return result
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of ``chinese-ptm glyphs``."""
-    parser = argparse.ArgumentParser(prog="chinese-ptm glyphs", description="Glyph tables and contact sheets.")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{build,sheet,similar,coverage,subset}")
+def _subset(args: argparse.Namespace) -> dict:
+
+    return build_subsets(args.vocab, args.out, {source.style: getattr(args, source.style) for source in SOURCES})
+
+
+def add_parser(subparsers, name: str = "glyphs", help_: str | None = None) -> argparse.ArgumentParser:
+    """``chinese-ptm glyphs build | sheet | similar | coverage | subset``."""
+
+    parser = subparsers.add_parser(name, help=help_, description="Glyph tables and contact sheets.")
+    parser.set_defaults(run=run)
+    commands = parser.add_subparsers(
+        dest="glyphs_command", required=True, metavar="{build,sheet,similar,coverage,subset}"
+    )
 
     build = commands.add_parser("build", help="render a glyph table for a vocabulary and store it")
-    build.add_argument(
-        "--vocab", type=Path, default=None, help="vocab.txt (default: the bundled vocabulary)"
-    )
+    build.add_argument("--vocab", type=Path, default=None, help="vocab.txt (default: the bundled vocabulary)")
     _add_font_option(build)
     build.add_argument("--size", type=int, default=DEFAULT_SIZE, help="bitmap side in pixels (default 24)")
     build.add_argument(
@@ -111,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--report", type=Path, help="also write the coverage report as JSON here")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
-    build.set_defaults(run=_build)
+    build.set_defaults(glyphs_action=_build)
 
     sheet = commands.add_parser("sheet", help="draw characters in every font into a PNG contact sheet")
     sheet.add_argument("chars", nargs="+", help="the characters to draw, e.g. 中文字形")
@@ -119,38 +128,53 @@ def build_parser() -> argparse.ArgumentParser:
     _add_font_option(sheet)
     sheet.add_argument("--size", type=int, default=DEFAULT_SIZE, help="bitmap side in pixels (default 24)")
     sheet.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="magnification of the large copy (default 4)")
-    sheet.set_defaults(run=_sheet)
+    sheet.set_defaults(glyphs_action=_sheet)
 
     similar = commands.add_parser("similar", help="characters with the most similar glyphs (cosine on bitmaps)")
     similar.add_argument("chars", nargs="+", help="query characters")
     similar.add_argument("-k", type=int, default=DEFAULT_K, help="neighbours per character (default 10)")
     similar.add_argument("--table", type=Path, help="a stored table or a vocab folder (default: vocab/)")
     similar.add_argument("--vocab", type=Path, help="the table's vocab.txt (default: the one named in its header)")
-    similar.set_defaults(run=_similar)
+    similar.set_defaults(glyphs_action=_similar)
 
     coverage = commands.add_parser("coverage", help="list the vocabulary characters each font lacks")
-    coverage.add_argument("--vocab", type=Path, action="append",
-                          help="vocab.txt, repeatable (default: the bundled vocabulary); e.g. a BERT checkpoint's")
+    coverage.add_argument(
+        "--vocab",
+        type=Path,
+        action="append",
+        help="vocab.txt, repeatable (default: the bundled vocabulary); e.g. a BERT checkpoint's",
+    )
     _add_font_option(coverage)
-    coverage.set_defaults(run=_coverage)
+    coverage.set_defaults(glyphs_action=_coverage)
+
+    cut = commands.add_parser(
+        "subset",
+        help="cut the shipped font subsets from open-licence source fonts",
+        description=subset.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    cut.add_argument(
+        "--vocab",
+        action="append",
+        required=True,
+        metavar="VOCAB",
+        help=f"vocab.txt whose characters to keep, as PATH or NAME=PATH (repeatable; {subset.BUNDLED_VOCAB} "
+        "= the bundled vocabulary)",
+    )
+    cut.add_argument(
+        "--out", type=Path, required=True, help="output folder (the shipped fonts live in the top-level fonts/)"
+    )
+    for source in subset.SOURCES:
+        cut.add_argument(
+            f"--{source.style}",
+            metavar="PATH[:FACE]",
+            help=f"source font for the {source.style} subset (default: {source.path}:{source.face_index})",
+        )
+    cut.set_defaults(glyphs_action=_subset)
     return parser
 
 
-def main(argv: list[str] | None = None):
-    """Run ``chinese-ptm glyphs``.
-
-    Returns the subcommand's result (build: the table header; sheet: the PNG path; similar:
-    {char: [(neighbour, cosine)]}; coverage: the CoverageReport), or the exit status 1 after
-    printing the message of a bad input.
-    """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["subset"]:  # a builder with its own options (source fonts, vocabularies)
-        from .subset import main as subset_main
-
-        return subset_main(argv[1:])
-    args = build_parser().parse_args(argv)
-    try:
-        return args.run(args)
-    except UserError as error:
-        print(f"chinese-ptm glyphs {args.command}: error: {error}", file=sys.stderr)
-        return 1
+def run(args: argparse.Namespace) -> int:
+    """Run one ``chinese-ptm glyphs`` subcommand (it prints what it did); exit status 0."""
+    args.glyphs_action(args)
+    return 0

@@ -23,7 +23,7 @@ FONT_MAGICS = (b"\x00\x01\x00\x00", b"OTTO", b"true", b"typ1", b"wOFF", b"wOF2",
 #: Glyph name fontTools gives the "missing glyph" box; a cmap entry pointing to it is no coverage.
 NOTDEF = ".notdef"
 #: How to rebuild the shipped fonts (quoted in error messages).
-REBUILD_FONTS_HINT = "rebuild them with `chinese-ptm glyphs subset` (see chinese_ptm/bundled/fonts/README.md)"
+REBUILD_FONTS_HINT = "rebuild them with `chinese-ptm glyphs subset` (see fonts/README.md)"
 
 
 class GlyphError(UserError):
@@ -88,8 +88,7 @@ def count_faces(path: Path) -> int:
         return struct.unpack(">I", head[8:12])[0]
     if head[:4] not in FONT_MAGICS:
         raise FontError(
-            f"{path} is not a TrueType/OpenType font (it starts with {head[:4]!r}); "
-            "pass a .ttf, .otf or .ttc file"
+            f"{path} is not a TrueType/OpenType font (it starts with {head[:4]!r}); pass a .ttf, .otf or .ttc file"
         )
     return 1
 
@@ -108,8 +107,10 @@ def open_ttfont(path: str | Path, index: int = 0, lazy: bool | None = True) -> T
         font["cmap"]  # force-read the tables rendering relies on
         font["name"]
     except Exception as error:  # fontTools raises many kinds of errors on corrupt files
-        raise FontError(f"cannot read font {path} (face {index}): {type(error).__name__}: {error}; "
-                        "the file is corrupt or not a font") from None
+        raise FontError(
+            f"cannot read font {path} (face {index}): {type(error).__name__}: {error}; "
+            "the file is corrupt or not a font"
+        ) from None
     return font
 
 

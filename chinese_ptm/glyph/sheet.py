@@ -75,14 +75,7 @@ def contact_sheet(
     character and its code point); each cell shows the size x size bitmap magnified ``scale``
     times and at its real size. A character the font lacks gets a red "missing" cell.
     """
-    size = check_size(size)
-    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= 16:
-        raise GlyphValueError(f"scale must be an integer from 1 to 16, got {scale!r}")
-    chars = [c for c in dict.fromkeys(chars) if not c.isspace()]
-    if not chars:
-        raise GlyphValueError("no characters to draw; pass some, e.g. `chinese-ptm glyphs sheet 中文字形`")
-    if len(chars) > MAX_CHARS:
-        raise GlyphValueError(f"{len(chars)} characters are too many for one sheet; pass at most {MAX_CHARS}")
+    size, chars = _checked(chars, size, scale)
     fonts: list[Font] = resolve_fonts(fonts)
     pixel_size = font_pixel_size(size)
     label_font = _shipped_label_font()
@@ -122,18 +115,36 @@ def contact_sheet(
         draw.text((PAD, y + PAD), name, font=label, fill=TEXT)
         draw.text((PAD, y + PAD + LABEL_PX + 6), detail, font=small, fill=MUTED)
         for column, char in enumerate(chars):
-            x = label_w + column * cell_w + PAD
-            top = y + PAD
-            if not font.covers(char):
-                draw.rectangle((x, top, x + big - 1, top + big - 1), fill=MISSING_FILL, outline=FRAME)
-                draw.text((x + big // 2, top + big // 2), "missing", font=small, fill=MISSING_TEXT, anchor="mm")
-                continue
-            mask, _ = render_covered(char, font, size, pixel_size)
-            sheet.paste(_bitmap_image(mask, scale), (x, top))
-            sheet.paste(_bitmap_image(mask, 1), (x + big + PAD, top + big - size))
-            draw.rectangle((x - 1, top - 1, x + big, top + big), outline=FRAME)
-            draw.rectangle((x + big + PAD - 1, top + big - size - 1, x + big + PAD + size, top + big), outline=FRAME)
+            _draw_cell(sheet, draw, char, font, (label_w + column * cell_w + PAD, y + PAD), size, scale, small)
     return sheet
+
+
+def _checked(chars: str, size: int, scale: int) -> tuple[int, list[str]]:
+    """The size, and the characters to draw (each once, no spaces), or a one-line error."""
+    size = check_size(size)
+    if isinstance(scale, bool) or not isinstance(scale, int) or not 1 <= scale <= 16:
+        raise GlyphValueError(f"scale must be an integer from 1 to 16, got {scale!r}")
+    chars = [c for c in dict.fromkeys(chars) if not c.isspace()]
+    if not chars:
+        raise GlyphValueError("no characters to draw; pass some, e.g. `chinese-ptm glyphs sheet 中文字形`")
+    if len(chars) > MAX_CHARS:
+        raise GlyphValueError(f"{len(chars)} characters are too many for one sheet; pass at most {MAX_CHARS}")
+    return size, chars
+
+
+def _draw_cell(sheet, draw, char: str, font: Font, corner: tuple[int, int], size: int, scale: int, small) -> None:
+    """One character in one font: magnified and at real size, or a red "missing" cell."""
+    x, top = corner
+    big = size * scale
+    if not font.covers(char):
+        draw.rectangle((x, top, x + big - 1, top + big - 1), fill=MISSING_FILL, outline=FRAME)
+        draw.text((x + big // 2, top + big // 2), "missing", font=small, fill=MISSING_TEXT, anchor="mm")
+        return
+    mask, _ = render_covered(char, font, size, font_pixel_size(size))
+    sheet.paste(_bitmap_image(mask, scale), (x, top))
+    sheet.paste(_bitmap_image(mask, 1), (x + big + PAD, top + big - size))
+    draw.rectangle((x - 1, top - 1, x + big, top + big), outline=FRAME)
+    draw.rectangle((x + big + PAD - 1, top + big - size - 1, x + big + PAD + size, top + big), outline=FRAME)
 
 
 def write_contact_sheet(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chinese_ptm.text import is_cjk
+from chinese_ptm.text.normalize import is_cjk
 
 from .fonts import GlyphError, GlyphValueError
 from .table import glyph_char, read_vocab
@@ -15,7 +15,7 @@ DEFAULT_K = 10
 
 
 def is_cjk_ideograph(char: str) -> bool:
-    """Whether a string is one character that BERT's tokenizer treats as Chinese (chinese_ptm.text)."""
+    """Whether a string is one character that BERT's tokenizer treats as Chinese (chinese_ptm.text.normalize)."""
     return len(char) == 1 and is_cjk(char)
 
 

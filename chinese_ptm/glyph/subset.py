@@ -1,4 +1,4 @@
-"""Build the shipped font subsets (``chinese_ptm/bundled/fonts``) from open-licence source fonts.
+"""Build the shipped font subsets (the top-level ``fonts/``) from open-licence source fonts.
 
 Every character of the given vocabularies (single-character tokens and characters inside longer
 tokens) plus printable ASCII is kept; everything else is dropped. The shipped subsets keep the
@@ -24,7 +24,6 @@ vocabularies with their digests and coverage). Source fonts come from the Debian
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
 from dataclasses import dataclass
@@ -34,8 +33,8 @@ from fontTools import subset as ft_subset
 from fontTools.ttLib import TTFont
 
 from ..resources import vocab_dir
-from .fonts import MANIFEST_NAME, open_ttfont, sha256_file
-from ..text import is_cjk as is_cjk_char
+from ..text.normalize import is_cjk as is_cjk_char
+from .fonts import MANIFEST_NAME, GlyphFileNotFoundError, open_ttfont, sha256_file
 from .table import VOCAB_NAME, read_vocab, vocab_characters
 
 #: ``--vocab BUNDLED`` stands for the bundled vocabulary
@@ -168,7 +167,7 @@ def licence_file_text(source: SourceFont, source_path: Path, package: str, versi
         f"(source file {source_path.name}, face {source.face_index}"
         + (f", Debian package {package} {version}" if package else "")
         + ").",
-        f"It is renamed \"{source.family}\": the original names are reserved by their holders.",
+        f'It is renamed "{source.family}": the original names are reserved by their holders.',
         "",
         "Copyright notice of the original font:",
         original_notice,
@@ -359,47 +358,41 @@ def _parse_source(spec: str | None, default: SourceFont) -> tuple[Path, int]:
     return Path(spec), 0
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """``chinese-ptm glyphs subset``; returns {"fonts": [manifest entries], "manifest": path}."""
-    parser = argparse.ArgumentParser(prog="chinese-ptm glyphs subset", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--vocab", action="append", required=True, metavar="VOCAB",
-                        help=f"vocab.txt whose characters to keep, as PATH or NAME=PATH (repeatable; {BUNDLED_VOCAB} = the "
-                             "bundled vocabulary)")
-    parser.add_argument("--out", type=Path, required=True,
-                        help="output folder (the shipped fonts live in chinese_ptm/bundled/fonts)")
-    for source in SOURCES:
-        parser.add_argument(
-            f"--{source.style}",
-            metavar="PATH[:FACE]",
-            help=f"source font for the {source.style} subset (default: {source.path}:{source.face_index})",
-        )
-    args = parser.parse_args(argv)
-    vocabs = [read_vocab_chars(spec) for spec in args.vocab]
+def build_subsets(vocab_specs: list[str], out: Path, sources: dict[str, str | None] | None = None) -> dict:
+    """Cut the three subsets for the vocabularies ``vocab_specs`` (PATH, NAME=PATH or BUNDLED) into ``out``.
+
+    ``sources`` maps a style (serif, kai, sans) to its source font as ``PATH[:FACE]`` (default: the Debian
+    packages' files). Returns {"fonts": [manifest entries], "manifest": path}.
+    """
+    out = Path(out)
+    vocabs = [read_vocab_chars(spec) for spec in vocab_specs]
     codepoints = subset_codepoints(vocabs)
     for vocab in vocabs:
         print(f"{vocab.label}: {vocab.tokens} tokens, {len(vocab.chars)} characters")
     print(f"{len(codepoints)} characters to keep (vocabulary characters + printable ASCII)")
-    args.out.mkdir(parents=True, exist_ok=True)
-    entries = [_subset_one(source, args, codepoints) for source in SOURCES]
-    shown = [f"--vocab {v if '=' not in v else v.split('=')[0] + '=VOCAB_TXT'}" for v in args.vocab]
+    out.mkdir(parents=True, exist_ok=True)
+    entries = [_subset_one(source, (sources or {}).get(source.style), out, codepoints) for source in SOURCES]
+    shown = [f"--vocab {v if '=' not in v else v.split('=')[0] + '=VOCAB_TXT'}" for v in vocab_specs]
     command = "chinese-ptm glyphs subset " + " ".join(shown) + " --out OUT"
-    manifest_path = args.out / MANIFEST_NAME
+    manifest_path = out / MANIFEST_NAME
     write_manifest(manifest_path, entries, vocabs, len(codepoints), command)
     total = sum(entry["bytes"] for entry in entries)
     print(f"wrote {manifest_path}; fonts total {total / 1e6:.2f} MB")
     return {"fonts": entries, "manifest": manifest_path}
 
 
-def _subset_one(source: SourceFont, args: argparse.Namespace, codepoints: list[int]) -> dict:
-    path, face = _parse_source(getattr(args, source.style), source)
+def _subset_one(source: SourceFont, spec: str | None, out: Path, codepoints: list[int]) -> dict:
+    path, face = _parse_source(spec, source)
     if not path.is_file():
-        raise FileNotFoundError(
+        raise GlyphFileNotFoundError(
             f"source font not found: {path} (install it: apt-get install {source.package}, "
             f"or pass --{source.style} PATH[:FACE])"
         )
-    print(f"{source.style}: {path} face {face} -> {args.out / source.out_name}")
-    entry = build_subset(source, path, face, codepoints, args.out)
+    print(f"{source.style}: {path} face {face} -> {out / source.out_name}")
+    entry = build_subset(source, path, face, codepoints, out)
     missing = entry["missing"]
-    print(f"  {entry['glyphs']} glyphs, {entry['bytes'] / 1e6:.2f} MB, sha256 {entry['sha256'][:12]}; "
-          f"{len(missing)} characters missing from the source" + (f": {missing}" if missing else ""))
+    print(
+        f"  {entry['glyphs']} glyphs, {entry['bytes'] / 1e6:.2f} MB, sha256 {entry['sha256'][:12]}; "
+        f"{len(missing)} characters missing from the source" + (f": {missing}" if missing else "")
+    )
     return entry

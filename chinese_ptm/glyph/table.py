@@ -19,10 +19,10 @@ from PIL import features
 from tqdm.auto import tqdm
 
 from chinese_ptm.resources import vocab_dir
-from chinese_ptm.text import is_cjk
-from chinese_ptm.vocab import VOCAB_FILE as VOCAB_NAME
-from chinese_ptm.vocab import VocabError  # noqa: F401 - re-exported as chinese_ptm.glyph.VocabError
-from chinese_ptm.vocab import read_vocab_tokens as read_vocab
+from chinese_ptm.text.normalize import is_cjk
+from chinese_ptm.text.vocab import VOCAB_FILE as VOCAB_NAME
+from chinese_ptm.text.vocab import VocabError  # noqa: F401 - re-exported as chinese_ptm.glyph.VocabError
+from chinese_ptm.text.vocab import read_vocab_tokens as read_vocab
 
 from .fonts import (
     Font,

@@ -17,8 +17,8 @@ from .collator import IGNORE_INDEX, MaskingCollator, default_similarity
 from .resumable import ResumableMaskingCollator
 from .sentences import LABEL_KEYS, NSP, SOP
 from .similarity import PinyinGlyphSimilarity, SimilarWordSource, jieba_dictionary
-from .word2vec import Word2VecSimilarity, read_word2vec
 from .units import CHAR, MAC, MIXED, NGRAM, STRATEGIES, WWM, masking_budget
+from .word2vec import Word2VecSimilarity, read_word2vec
 
 __all__ = [
     "CHAR",

@@ -276,37 +276,10 @@ class MaskingCollator:
         ``words`` holds word ids, -1 at specials and padding.
         """
         tables = self.tables
-        maskable = (words != NO_WORD) & ~tables.unmaskable[ids]  # (B, T)
-        counts = maskable.sum(axis=1).tolist()
-        use_words = rng.random(len(ids)) < self.wwm_sample_probability  # drawn for "mixed" only
-        ngram = self.strategy in NGRAM_STRATEGIES
-        rows, starts, ends, runs = [], [], [], []
-        for b, count in enumerate(counts):
-            budget = masking_budget(count, self.mlm_probability)
-            if not budget:
-                continue
-            char_level = self.strategy == CHAR or (self.strategy == MIXED and not use_words[b])
-            run_start, run_end = char_runs(maskable[b]) if char_level else word_runs(words[b], maskable[b])
-            lengths = run_end - run_start
-            if ngram:
-                adjacent = np.zeros(len(run_start), dtype=bool)
-                adjacent[1:] = run_start[1:] == run_end[:-1]
-                first, width = choose_ngrams(lengths, adjacent, budget, rng, self.ngram_probs)
-                unit_start, unit_end = run_start[first], run_end[first + width - 1]
-                if self.strategy == MAC:
-                    for f, w in zip(first.tolist(), width.tolist()):
-                        runs.append((run_start[f : f + w], run_end[f : f + w]))  # the words of each unit
-            else:
-                chosen = choose_units(lengths, budget, rng)
-                unit_start, unit_end = run_start[chosen], run_end[chosen]
-            rows.append(np.full(len(unit_start), b, dtype=np.int64))
-            starts.append(unit_start)
-            ends.append(unit_end)
-
+        unit_row, unit_start, unit_end, runs = self._choose_units(ids, words, rng)
         labels = np.full(ids.shape, IGNORE_INDEX, dtype=np.int64)
-        if not rows:
+        if not len(unit_row):
             return labels
-        unit_row, unit_start, unit_end = np.concatenate(rows), np.concatenate(starts), np.concatenate(ends)
         n_units = len(unit_row)
         decision = np.searchsorted(np.cumsum(self.replace_probs), rng.random(n_units), side="right")
         decision = np.minimum(decision, REPLACE_KEEP)  # float round-off at the top end
@@ -335,6 +308,39 @@ class MaskingCollator:
         if pinyin is not None:
             pinyin[r_row, r_pos] = tables.first_reading[new]
         return labels
+
+    def _choose_units(self, ids: np.ndarray, words: np.ndarray, rng: np.random.Generator):
+        """The units to mask in each row: (row, start, end) of every unit, and for MacBERT the words of each."""
+        maskable = (words != NO_WORD) & ~self.tables.unmaskable[ids]  # (B, T)
+        counts = maskable.sum(axis=1).tolist()
+        use_words = rng.random(len(ids)) < self.wwm_sample_probability  # drawn for "mixed" only
+        ngram = self.strategy in NGRAM_STRATEGIES
+        rows, starts, ends, runs = [], [], [], []
+        for b, count in enumerate(counts):
+            budget = masking_budget(count, self.mlm_probability)
+            if not budget:
+                continue
+            char_level = self.strategy == CHAR or (self.strategy == MIXED and not use_words[b])
+            run_start, run_end = char_runs(maskable[b]) if char_level else word_runs(words[b], maskable[b])
+            lengths = run_end - run_start
+            if ngram:
+                adjacent = np.zeros(len(run_start), dtype=bool)
+                adjacent[1:] = run_start[1:] == run_end[:-1]
+                first, width = choose_ngrams(lengths, adjacent, budget, rng, self.ngram_probs)
+                unit_start, unit_end = run_start[first], run_end[first + width - 1]
+                if self.strategy == MAC:
+                    for f, w in zip(first.tolist(), width.tolist()):
+                        runs.append((run_start[f : f + w], run_end[f : f + w]))  # the words of each unit
+            else:
+                chosen = choose_units(lengths, budget, rng)
+                unit_start, unit_end = run_start[chosen], run_end[chosen]
+            rows.append(np.full(len(unit_start), b, dtype=np.int64))
+            starts.append(unit_start)
+            ends.append(unit_end)
+        if not rows:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty, runs
+        return np.concatenate(rows), np.concatenate(starts), np.concatenate(ends), runs
 
     def _replace_similar(
         self,

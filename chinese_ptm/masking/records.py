@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from chinese_ptm.pinyin import PINYIN_SLOTS
+from chinese_ptm.text.pinyin import PINYIN_SLOTS
 
 #: Field names of the records made by ``chinese_ptm.data``.
 INPUT_IDS = "input_ids"

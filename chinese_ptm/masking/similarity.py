@@ -18,8 +18,10 @@ from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from chinese_ptm.pinyin import ALPHABET, reading_engine
-from chinese_ptm.text import is_cjk
+from chinese_ptm import glyph
+from chinese_ptm.text.normalize import is_cjk
+from chinese_ptm.text.pinyin import ALPHABET, reading_engine
+from chinese_ptm.text.tokenization import load_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ class PinyinGlyphSimilarity:
     single characters, words of the dictionary are offered as replacements, most frequent first.
 
     Args:
-        tokenizer: a :class:`~chinese_ptm.tokenization.GlyceBertTokenizer` (its vocabulary and pinyin
+        tokenizer: a :class:`~chinese_ptm.text.tokenization.GlyceBertTokenizer` (its vocabulary and pinyin
             tables); default: the bundled one.
         dictionary: word -> frequency (entries of frequency 0 are ignored); default: jieba's.
         glyph_table: (V, F, S, S) bitmaps of the vocabulary; default: the prebuilt table when it was
@@ -143,8 +145,6 @@ class PinyinGlyphSimilarity:
             return self
         started = time.perf_counter()
         if self._tokenizer is None:
-            from chinese_ptm.tokenization import load_tokenizer
-
             self._tokenizer = load_tokenizer()
         tokens = _vocab_tokens(self._tokenizer)
         dictionary = self.dictionary
@@ -208,7 +208,6 @@ class PinyinGlyphSimilarity:
         table = self._glyph_table
         if table is False:
             return
-        from chinese_ptm import glyph
 
         if table is None or table is True:
             try:

@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 
-from chinese_ptm.pinyin import PINYIN_SLOTS, PinyinTables, reading_engine
-from chinese_ptm.text import is_cjk
+from chinese_ptm.text.normalize import is_cjk
+from chinese_ptm.text.pinyin import PINYIN_SLOTS, PinyinTables, reading_engine
 
 #: Reserved placeholder tokens of BERT vocabularies.
 UNUSED_TOKEN = re.compile(r"^\[unused\d+\]$")

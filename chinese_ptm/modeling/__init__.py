@@ -1,11 +1,16 @@
 """GlyceBERT (ChineseBERT) models: configuration, embeddings (glyph, pinyin, fusion), heads, checkpoint loading.
 
-Importing this package registers ``glycebert`` with transformers' Auto classes (AutoConfig, AutoModel and the
-AutoModelFor* classes of every head). Checkpoint conversion lives in :mod:`chinese_ptm.modeling.convert`.
+Importing this package registers ``glycebert`` with transformers' Auto classes (AutoConfig, AutoModel, the
+AutoModelFor* classes of every head, and AutoTokenizer with :class:`~chinese_ptm.text.tokenization.GlyceBertTokenizer`).
+The model factory (:mod:`.factory`) is the one place that maps a checkpoint kind or a recipe's model section to a
+class. Imports: torch, transformers, :mod:`chinese_ptm.text` (the tokenizer, for AutoTokenizer) and
+:mod:`chinese_ptm.glyph` (glyph tables for new models, in the factory only). Checkpoint conversion lives in :mod:`chinese_ptm.modeling.convert`.
 """
 
 import transformers
 
+from ..text.tokenization import GlyceBertTokenizer
+from . import modeling_glycebert as _models
 from .configuration_glycebert import GlyceBertConfig
 from .modeling_glycebert import (
     GLYCEBERT_AUTO_MAP,
@@ -21,8 +26,6 @@ from .modeling_glycebert import (
     GlyceBertPreTrainedModel,
 )
 
-from . import modeling_glycebert as _models
-
 # one list of heads: the auto_map written into saved configs ({"AutoModelFor...": "module.Class"})
 transformers.AutoConfig.register(GlyceBertConfig.model_type, GlyceBertConfig, exist_ok=True)
 for _auto_name, _target in GLYCEBERT_AUTO_MAP.items():
@@ -30,6 +33,7 @@ for _auto_name, _target in GLYCEBERT_AUTO_MAP.items():
         getattr(transformers, _auto_name).register(
             GlyceBertConfig, getattr(_models, _target.rsplit(".", 1)[-1]), exist_ok=True
         )
+transformers.AutoTokenizer.register(GlyceBertConfig, fast_tokenizer_class=GlyceBertTokenizer, exist_ok=True)
 
 from .auto import AutoModelForSpellingCorrection  # noqa: E402 - after the registration above
 from .bert_spelling import BertForSpellingCorrection  # noqa: E402

@@ -102,9 +102,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 def _normalise_names(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Drop rebuilt buffers, rename TF-era LayerNorm gamma/beta, add the ``bert.`` prefix of a bare BertModel."""
-    bare = not any(k.startswith("bert.") for k in state_dict) and any(
-        k.startswith(_BERT_TOP_LEVEL) for k in state_dict
-    )
+    bare = not any(k.startswith("bert.") for k in state_dict) and any(k.startswith(_BERT_TOP_LEVEL) for k in state_dict)
     out = {}
     for key, value in state_dict.items():
         if key.endswith(_DROPPED_SUFFIXES):

@@ -12,8 +12,10 @@ from .modeling_glycebert import SpellingCorrectionOutput, spelling_correction_ou
 
 
 class BertForSpellingCorrection(BertPreTrainedModel):
-    _tied_weights_keys = {"cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
-                          "cls.predictions.decoder.bias": "cls.predictions.bias"}
+    _tied_weights_keys = {
+        "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
+        "cls.predictions.decoder.bias": "cls.predictions.bias",
+    }
     _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\.seq_relationship\."]
 
     def __init__(self, config):
@@ -30,11 +32,24 @@ class BertForSpellingCorrection(BertPreTrainedModel):
         self.cls.predictions.decoder = new_embeddings
         self.cls.predictions.bias = new_embeddings.bias
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, labels=None,
-                **kwargs) -> SpellingCorrectionOutput:
+    def forward(
+        self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, labels=None, **kwargs
+    ) -> SpellingCorrectionOutput:
         kwargs.pop("pinyin_ids", None)  # a BERT reads no pinyin (the same batches feed both architectures)
-        outputs = self.bert(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                            position_ids=position_ids, return_dict=True, **kwargs)
-        heads = spelling_correction_outputs(self.cls.predictions, self.detector, outputs.last_hidden_state,
-                                            input_ids, labels, getattr(self.config, "detection_loss_weight", 0.5))
+        outputs = self.bert(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            return_dict=True,
+            **kwargs,
+        )
+        heads = spelling_correction_outputs(
+            self.cls.predictions,
+            self.detector,
+            outputs.last_hidden_state,
+            input_ids,
+            labels,
+            getattr(self.config, "detection_loss_weight", 0.5),
+        )
         return SpellingCorrectionOutput(**heads, hidden_states=outputs.hidden_states, attentions=outputs.attentions)

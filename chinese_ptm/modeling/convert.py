@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import SettingsError
 from .bert_format import BERT, CHINESEBERT, checkpoint_kind
 from .modeling_glycebert import GlyceBertForPreTraining
 
@@ -52,27 +53,27 @@ def read_glyph_table(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"glyph table {path} not found: pass an .npy/.npz file or a folder holding one")
+        raise SettingsError(f"glyph table {path} not found: pass an .npy/.npz file or a folder holding one")
     glyph = _glyph_module()
     if path.is_dir():
         if glyph is not None and (path / glyph.TABLE_NAME).is_file():
             return glyph.load_glyph_table(path)
         if glyph is not None and any(path.glob("*.npy")):
             return glyph.load_original_font_arrays(path)
-        raise ValueError(f"{path} holds no glyph table: expected glyphs.npz or per-font *.npy arrays")
+        raise SettingsError(f"{path} holds no glyph table: expected glyphs.npz or per-font *.npy arrays")
     if path.suffix == ".npz":
         if glyph is not None and path.with_suffix(".json").is_file():
             return glyph.load_glyph_table(path)
         with np.load(path) as stored:
             if len(stored.files) != 1:
-                raise ValueError(
+                raise SettingsError(
                     f"{path} holds {stored.files}: expected one (V, F, S, S) array, or a table written by "
                     "`chinese-ptm glyphs build` (with its .json header)"
                 )
             return stored[stored.files[0]]
     if path.suffix == ".npy":
         return np.load(path, allow_pickle=False)
-    raise ValueError(f"glyph table {path}: expected a .npy or .npz file")
+    raise SettingsError(f"glyph table {path}: expected a .npy or .npz file")
 
 
 def _glyph_module():
@@ -96,8 +97,10 @@ def _default_glyph_table(vocab_file: Path) -> tuple[np.ndarray | None, str | Non
     except glyph.GlyphTableError:  # another vocabulary: render it
         table, coverage = glyph.build_glyph_table(vocab_file, progress=False)
         missing = sorted({c for font in coverage.fonts for c in font.missing})
-        return table, (f"rendered from the shipped fonts for {vocab_file} ({coverage.n_chars} characters; "
-                       f"{len(missing)} symbols missing from some font)")
+        return table, (
+            f"rendered from the shipped fonts for {vocab_file} ({coverage.n_chars} characters; "
+            f"{len(missing)} symbols missing from some font)"
+        )
 
 
 def _copy_tokenizer_files(source: Path, destination: Path) -> list[str]:
@@ -116,12 +119,57 @@ def _copy_tokenizer_files(source: Path, destination: Path) -> list[str]:
 def _write_pinyin_tables(destination: Path) -> list[str]:
     """Build the pinyin tables of DST's vocab.txt with the tokenizer (when it is installed)."""
     try:
-        from chinese_ptm.tokenization import GlyceBertTokenizer
+        from chinese_ptm.text.tokenization import GlyceBertTokenizer
     except ImportError:
         return []
     tokenizer = GlyceBertTokenizer(vocab_file=str(destination / VOCAB_FILE))
     written = tokenizer.save_vocabulary(str(destination))
     return sorted(str(Path(p).relative_to(destination)) for p in written)
+
+
+def _check_paths(kind: str, source: Path, destination: Path) -> None:
+    """SRC is a checkpoint of ``kind`` and DST another directory, or a one-line error naming the fix."""
+    if not source.is_dir():
+        raise SettingsError(
+            f"SRC {source}: no such checkpoint directory; give a directory holding config.json (model_type 'bert') "
+            "and model.safetensors or pytorch_model.bin."
+        )
+    found = checkpoint_kind(source)
+    if found is None:
+        raise SettingsError(
+            f"{source} is not a BERT-format checkpoint directory: expected config.json with model_type 'bert' "
+            "and model.safetensors or pytorch_model.bin."
+        )
+    if found != kind:
+        hint = "it has glyph/pinyin weights" if found == CHINESEBERT else "it has no glyph/pinyin weights"
+        raise SettingsError(f"{source} is not a {kind} checkpoint ({hint}): use `chinese-ptm convert {found} ...`.")
+    if destination.resolve() == source.resolve():
+        raise SettingsError(f"DST {destination} is SRC: write the converted checkpoint to another directory.")
+
+
+def _glyph_options(kind, source: Path, report, use_glyph, use_pinyin, glyph_table, glyph_trainable):
+    """(config overrides, glyph table or None) of the converted model; notes what was left as zeros."""
+    overrides: dict = {"glyph_trainable": glyph_trainable}
+    table = None
+    if kind == BERT:
+        overrides.update(use_glyph=use_glyph, use_pinyin=use_pinyin)
+        if glyph_table is not None and not use_glyph:
+            raise SettingsError("--glyph-table and --no-glyph contradict each other: drop one of them.")
+        if use_glyph:
+            if glyph_table is not None:
+                table, report.glyph_table = read_glyph_table(glyph_table), str(glyph_table)
+            else:
+                table, report.glyph_table = _default_glyph_table(source / VOCAB_FILE)
+            if table is None:
+                report.notes.append(
+                    "glyph table left as zeros: pass --glyph-table (see `chinese-ptm glyphs build`), or call "
+                    "model.load_glyph_table(table) before training"
+                )
+            elif table.ndim == 4:  # (V, F, S, S): fonts and size come from the table
+                overrides.update(num_fonts=int(table.shape[1]), glyph_size=int(table.shape[2]))
+    elif glyph_table is not None:
+        raise SettingsError("--glyph-table applies to `convert bert`: a ChineseBERT checkpoint holds its glyph table.")
+    return overrides, table
 
 
 def convert(
@@ -136,40 +184,10 @@ def convert(
 ) -> ConversionReport:
     """Convert a ``chinesebert`` (original release) or ``bert`` (Chinese BERT) directory into DST."""
     source, destination = Path(source), Path(destination)
-    found = checkpoint_kind(source)
-    if found is None:
-        raise ValueError(
-            f"{source} is not a BERT-format checkpoint directory: expected config.json with model_type 'bert' "
-            "and model.safetensors or pytorch_model.bin."
-        )
-    if found != kind:
-        hint = "it has glyph/pinyin weights" if found == CHINESEBERT else "it has no glyph/pinyin weights"
-        raise ValueError(f"{source} is not a {kind} checkpoint ({hint}): use `chinese-ptm convert {found} ...`.")
-    if destination.resolve() == source.resolve():
-        raise ValueError(f"DST {destination} is SRC: write the converted checkpoint to another directory.")
+    _check_paths(kind, source, destination)
 
     report = ConversionReport(kind=kind, source=str(source), destination=str(destination))
-    overrides: dict = {"glyph_trainable": glyph_trainable}
-    table = None
-    if kind == BERT:
-        overrides.update(use_glyph=use_glyph, use_pinyin=use_pinyin)
-        if glyph_table is not None and not use_glyph:
-            raise ValueError("--glyph-table and --no-glyph contradict each other: drop one of them.")
-        if use_glyph:
-            if glyph_table is not None:
-                table, report.glyph_table = read_glyph_table(glyph_table), str(glyph_table)
-            else:
-                table, report.glyph_table = _default_glyph_table(source / VOCAB_FILE)
-            if table is None:
-                report.notes.append(
-                    "glyph table left as zeros: pass --glyph-table (see `chinese-ptm glyphs build`), or call "
-                    "model.load_glyph_table(table) before training"
-                )
-            elif table.ndim == 4:  # (V, F, S, S): fonts and size come from the table
-                overrides.update(num_fonts=int(table.shape[1]), glyph_size=int(table.shape[2]))
-    elif glyph_table is not None:
-        raise ValueError("--glyph-table applies to `convert bert`: a ChineseBERT checkpoint holds its glyph table.")
-
+    overrides, table = _glyph_options(kind, source, report, use_glyph, use_pinyin, glyph_table, glyph_trainable)
     model, info = GlyceBertForPreTraining.from_pretrained(source, output_loading_info=True, **overrides)
     if table is not None:
         model.load_glyph_table(table)
@@ -187,9 +205,10 @@ def convert(
     return report
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="chinese-ptm convert", description="Convert checkpoints into GlyceBERT checkpoints (safetensors)."
+def add_parser(subparsers, name: str = "convert", help_: str | None = None) -> argparse.ArgumentParser:
+    """``chinese-ptm convert chinesebert|bert SRC DST``."""
+    parser = subparsers.add_parser(
+        name, help=help_, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     kinds = parser.add_subparsers(dest="kind", required=True)
     original = kinds.add_parser("chinesebert", help="an original ChineseBERT directory (pytorch_model.bin + config/)")
@@ -211,12 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the prebuilt table when SRC uses the bundled vocabulary, else one rendered for SRC's vocab.txt "
         "from the shipped fonts)",
     )
+    parser.set_defaults(run=run)
     return parser
 
 
-def main(argv: list[str] | None = None) -> dict:
-    """Run a conversion; prints and returns the report (as a dict)."""
-    args = build_parser().parse_args(argv)
+def run(args: argparse.Namespace) -> int:
+    """``chinese-ptm convert``: convert and print the report as JSON; exit status 0."""
     report = convert(
         args.kind,
         args.source,
@@ -227,8 +246,4 @@ def main(argv: list[str] | None = None) -> dict:
         glyph_trainable=args.glyph_trainable,
     )
     print(json.dumps(report.as_dict(), ensure_ascii=False, indent=2))
-    return report.as_dict()
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -105,8 +105,9 @@ class ReplacedTokenDetection:
 
     def _generate(self, input_ids, pinyin_ids, attention_mask, token_type_ids, labels):
         hidden = self.generator_project(self.embed(input_ids, pinyin_ids, token_type_ids))  # (B, T, E) -> (B, T, H_g)
-        mask = create_bidirectional_mask(config=self.generator_config, inputs_embeds=hidden,
-                                         attention_mask=attention_mask)
+        mask = create_bidirectional_mask(
+            config=self.generator_config, inputs_embeds=hidden, attention_mask=attention_mask
+        )
         hidden = self.generator(hidden, attention_mask=mask).last_hidden_state
         return masked_lm_logits_and_loss(self.generator_head, hidden, labels, sparse=True)  # (N, V), loss
 
@@ -126,8 +127,9 @@ class ReplacedTokenDetection:
         replaced[masked] = (sampled != labels[masked]).float()
         return replaced_ids, replaced_pinyin, replaced
 
-    def forward(self, input_ids=None, pinyin_ids=None, attention_mask=None, token_type_ids=None, labels=None,
-                **kwargs) -> ReplacedTokenDetectionOutput:
+    def forward(
+        self, input_ids=None, pinyin_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs
+    ) -> ReplacedTokenDetectionOutput:
         if labels is None:
             raise ValueError("replaced-token detection trains on masked input: pass labels (-100 where not masked)")
         if attention_mask is None:
@@ -138,9 +140,14 @@ class ReplacedTokenDetection:
         active = attention_mask.bool()
         discriminator_loss = F.binary_cross_entropy_with_logits(scores[active].float(), replaced[active])
         loss = generator_loss + self.discriminator_weight * discriminator_loss
-        return ReplacedTokenDetectionOutput(loss=loss, logits=logits, discriminator_logits=scores, replaced=replaced,
-                                            generator_loss=generator_loss.detach(),
-                                            discriminator_loss=discriminator_loss.detach())
+        return ReplacedTokenDetectionOutput(
+            loss=loss,
+            logits=logits,
+            discriminator_logits=scores,
+            replaced=replaced,
+            generator_loss=generator_loss.detach(),
+            discriminator_loss=discriminator_loss.detach(),
+        )
 
 
 class GlyceBertForReplacedTokenDetection(ReplacedTokenDetection, GlyceBertPreTrainedModel):
@@ -163,11 +170,13 @@ class GlyceBertForReplacedTokenDetection(ReplacedTokenDetection, GlyceBertPreTra
     def embed(self, input_ids, pinyin_ids, token_type_ids):
         return self.bert.embeddings(input_ids=input_ids, pinyin_ids=pinyin_ids, token_type_ids=token_type_ids)
 
-    def forward(self, input_ids=None, pinyin_ids=None, attention_mask=None, token_type_ids=None, labels=None,
-                **kwargs) -> ReplacedTokenDetectionOutput:
+    def forward(
+        self, input_ids=None, pinyin_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs
+    ) -> ReplacedTokenDetectionOutput:
         if pinyin_ids is None and input_ids is not None:  # the pinyin of replaced tokens needs a pinyin tensor
-            pinyin_ids = torch.zeros(*input_ids.shape, self.config.pinyin_slots, dtype=torch.long,
-                                     device=input_ids.device)
+            pinyin_ids = torch.zeros(
+                *input_ids.shape, self.config.pinyin_slots, dtype=torch.long, device=input_ids.device
+            )
         return super().forward(input_ids, pinyin_ids, attention_mask, token_type_ids, labels, **kwargs)
 
     def discriminate(self, input_ids, pinyin_ids, attention_mask, token_type_ids):
@@ -191,13 +200,15 @@ class ElectraForReplacedTokenDetection(ReplacedTokenDetection, SharedLayersMixin
     def embed(self, input_ids, pinyin_ids, token_type_ids):
         return self.electra.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, E)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, pinyin_ids=None,
-                **kwargs) -> ReplacedTokenDetectionOutput:
+    def forward(
+        self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, pinyin_ids=None, **kwargs
+    ) -> ReplacedTokenDetectionOutput:
         return super().forward(input_ids, None, attention_mask, token_type_ids, labels, **kwargs)
 
     def discriminate(self, input_ids, pinyin_ids, attention_mask, token_type_ids):
-        hidden = self.electra(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                              return_dict=True).last_hidden_state
+        hidden = self.electra(
+            input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, return_dict=True
+        ).last_hidden_state
         return self.discriminator_predictions(hidden)  # (B, T)
 
     def save_pretrained(self, save_directory, *args, **kwargs):

@@ -74,7 +74,9 @@ class GlyceBertPinyinEmbedding(nn.Module):
     def __init__(self, config: GlyceBertConfig):
         super().__init__()
         self.embedding = nn.Embedding(config.pinyin_vocab_size, config.pinyin_embedding_size)
-        self.conv = nn.Conv1d(config.pinyin_embedding_size, config.embedding_width, kernel_size=config.pinyin_kernel_size)
+        self.conv = nn.Conv1d(
+            config.pinyin_embedding_size, config.embedding_width, kernel_size=config.pinyin_kernel_size
+        )
 
     def forward(self, pinyin_ids: torch.Tensor) -> torch.Tensor:
         batch_size, seq_length, slots = pinyin_ids.shape
@@ -491,8 +493,14 @@ class GlyceBertForMaskedLM(GlyceBertPreTrainedModel):
         **kwargs,
     ) -> MaskedLMOutput:
         outputs = self.bert(
-            input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-            return_dict=True, **kwargs,
+            input_ids,
+            pinyin_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            return_dict=True,
+            **kwargs,
         )
         logits, loss = masked_lm_logits_and_loss(
             self.cls.predictions, outputs.last_hidden_state, labels, self.config.sparse_mlm_logits
@@ -515,8 +523,14 @@ class SpellingCorrectionOutput(ModelOutput):
     attentions: tuple[torch.Tensor, ...] | None = None
 
 
-def spelling_correction_outputs(head: nn.Module, detector: nn.Module, hidden: torch.Tensor, input_ids: torch.Tensor,
-                                labels: torch.Tensor | None, detection_weight: float) -> dict:
+def spelling_correction_outputs(
+    head: nn.Module,
+    detector: nn.Module,
+    hidden: torch.Tensor,
+    input_ids: torch.Tensor,
+    labels: torch.Tensor | None,
+    detection_weight: float,
+) -> dict:
     """Correction logits from the MLM head at every position, detection logits, and their losses.
 
     ``labels`` (B, T) hold the correct character at every position (-100: padding and special tokens); a
@@ -544,9 +558,7 @@ class GlyceBertForSpellingCorrection(GlyceBertPreTrainedModel):
     """
 
     _tied_weights_keys = dict(_MLM_TIED_WEIGHTS)
-    _keys_to_ignore_on_load_unexpected = [
-        r"^bert\.pooler\.", r"^cls\.seq_relationship\.", *ELECTRA_PRETRAINING_KEYS
-    ]
+    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\.seq_relationship\.", *ELECTRA_PRETRAINING_KEYS]
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
@@ -573,10 +585,17 @@ class GlyceBertForSpellingCorrection(GlyceBertPreTrainedModel):
         labels: torch.Tensor | None = None,
         **kwargs,
     ) -> SpellingCorrectionOutput:
-        outputs = self.bert(input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, return_dict=True,
-                            **kwargs)
-        heads = spelling_correction_outputs(self.cls.predictions, self.detector, outputs.last_hidden_state,
-                                            input_ids, labels, getattr(self.config, "detection_loss_weight", 0.5))
+        outputs = self.bert(
+            input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, return_dict=True, **kwargs
+        )
+        heads = spelling_correction_outputs(
+            self.cls.predictions,
+            self.detector,
+            outputs.last_hidden_state,
+            input_ids,
+            labels,
+            getattr(self.config, "detection_loss_weight", 0.5),
+        )
         return SpellingCorrectionOutput(**heads, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
 
 
@@ -639,8 +658,14 @@ class GlyceBertForPreTraining(GlyceBertPreTrainedModel):
             raise ValueError("Give next_sentence_label (NSP) or sentence_order_label (SOP), not both.")
         sentence_label = next_sentence_label if next_sentence_label is not None else sentence_order_label
         outputs = self.bert(
-            input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-            return_dict=True, **kwargs,
+            input_ids,
+            pinyin_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            return_dict=True,
+            **kwargs,
         )
         prediction_logits, mlm_loss = masked_lm_logits_and_loss(
             self.cls.predictions, outputs.last_hidden_state, labels, self.config.sparse_mlm_logits
@@ -693,8 +718,14 @@ class GlyceBertForSequenceClassification(GlyceBertPreTrainedModel):
         **kwargs,
     ) -> SequenceClassifierOutput:
         outputs = self.bert(
-            input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-            return_dict=True, **kwargs,
+            input_ids,
+            pinyin_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            return_dict=True,
+            **kwargs,
         )
         logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, H) -> (B, num_labels)
 
@@ -746,8 +777,14 @@ class GlyceBertForTokenClassification(GlyceBertPreTrainedModel):
         **kwargs,
     ) -> TokenClassifierOutput:
         outputs = self.bert(
-            input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-            return_dict=True, **kwargs,
+            input_ids,
+            pinyin_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            return_dict=True,
+            **kwargs,
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))  # (B, T, H) -> (B, T, num_labels)
         loss = None
@@ -785,8 +822,14 @@ class GlyceBertForQuestionAnswering(GlyceBertPreTrainedModel):
         **kwargs,
     ) -> QuestionAnsweringModelOutput:
         outputs = self.bert(
-            input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-            return_dict=True, **kwargs,
+            input_ids,
+            pinyin_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            return_dict=True,
+            **kwargs,
         )
         logits = self.qa_outputs(outputs.last_hidden_state)  # (B, T, H) -> (B, T, 2)
         start_logits, end_logits = (x.squeeze(-1).contiguous() for x in logits.split(1, dim=-1))  # (B, T) each

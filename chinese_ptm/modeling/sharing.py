@@ -42,8 +42,10 @@ def layer_ties(mode: str, layout: str = "bert", prefix: str = "") -> dict[str, s
         return {}
     path = _LAYER_PATHS[layout]
     prefix = re.escape(prefix)
-    return {prefix + path.format(i=r"(?!0\.)\d+") + re.escape(part): prefix + path.format(i="0") + re.escape(part)
-            for part in _SHARED_PARTS[layout][mode]}
+    return {
+        prefix + path.format(i=r"(?!0\.)\d+") + re.escape(part): prefix + path.format(i="0") + re.escape(part)
+        for part in _SHARED_PARTS[layout][mode]
+    }
 
 
 def class_ties(model) -> dict[str, str]:

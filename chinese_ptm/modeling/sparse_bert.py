@@ -51,24 +51,47 @@ class _Sparse:
         super().save_pretrained(save_directory, *args, **kwargs)
         mark_architecture(save_directory, self.saved_as)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, labels=None, next_sentence_label=None, sentence_order_label=None, **kwargs):
+    def forward(
+        self,
+        input_ids=None,
+        attention_mask=None,
+        token_type_ids=None,
+        position_ids=None,
+        inputs_embeds=None,
+        labels=None,
+        next_sentence_label=None,
+        sentence_order_label=None,
+        **kwargs,
+    ):
         sentence_label = next_sentence_label if next_sentence_label is not None else sentence_order_label
         if labels is None:
             if self.sentence_head is not None and sentence_label is not None:
                 kwargs[self.sentence_label_name] = sentence_label
             return super().forward(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds, **kwargs)
-        outputs = self.base_model(input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
-                                  position_ids=position_ids, inputs_embeds=inputs_embeds, return_dict=True, **kwargs)
+        outputs = self.base_model(
+            input_ids,
+            attention_mask=attention_mask,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            return_dict=True,
+            **kwargs,
+        )
         logits, loss = masked_lm_logits_and_loss(mlm_head(self), outputs.last_hidden_state, labels, True)
         if self.sentence_head is None:
-            return MaskedLMOutput(loss=loss, logits=logits, hidden_states=outputs.hidden_states,
-                                  attentions=outputs.attentions)
+            return MaskedLMOutput(
+                loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+            )
         sentence_logits = self.get_submodule(self.sentence_head)(outputs.pooler_output)  # (B, 2)
         if sentence_label is not None:  # NSP or SOP, whichever label the collator gave
             loss = loss + F.cross_entropy(sentence_logits.float(), sentence_label.reshape(-1))
-        return self.pretraining_output(loss=loss, prediction_logits=logits, sentence_logits=sentence_logits,
-                                       hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return self.pretraining_output(
+            loss=loss,
+            prediction_logits=logits,
+            sentence_logits=sentence_logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
 
 class SparseBertForMaskedLM(_Sparse, BertForMaskedLM):

@@ -41,26 +41,39 @@ def label_word_ids(tokenizer, verbalizer: Verbalizer, template: Template | None 
         for word in words:
             tokens = tokenizer(word, add_special_tokens=False)["input_ids"]
             if not tokens or tokenizer.unk_token_id in tokens:
-                raise SettingsError(f"verbalizer: label word {word!r} of label {label!r} has characters outside the "
-                                    "vocabulary ([UNK]); choose another word")
+                raise SettingsError(
+                    f"verbalizer: label word {word!r} of label {label!r} has characters outside the "
+                    "vocabulary ([UNK]); choose another word"
+                )
             row.append(tokens)
         ids.append(row)
     lengths = {len(w) for row in ids for w in row}
     fixed = template.fixed_slots if template is not None else None
     if fixed is not None and lengths != {fixed}:
-        raise SettingsError(f"template {template.pattern!r} has {fixed} [MASK] slot(s) but label words have "
-                            f"{sorted(lengths)} tokens; write {{mask}} for a blank as long as each word")
+        raise SettingsError(
+            f"template {template.pattern!r} has {fixed} [MASK] slot(s) but label words have "
+            f"{sorted(lengths)} tokens; write {{mask}} for a blank as long as each word"
+        )
     if scoring == "joint" and len(lengths) > 1:
-        raise SettingsError(f"scoring=joint needs label words of one length (they have {sorted(lengths)} tokens): "
-                            "choose words of equal length, or scoring=mean")
+        raise SettingsError(
+            f"scoring=joint needs label words of one length (they have {sorted(lengths)} tokens): "
+            "choose words of equal length, or scoring=mean"
+        )
     if scoring not in SCORINGS:
         raise SettingsError(f"scoring={scoring!r}: expected one of {', '.join(SCORINGS)}")
     return ids
 
 
 class PromptModel(nn.Module):
-    def __init__(self, mlm: nn.Module, word_ids: list[list[list[int]]], mask_token_id: int, scoring: str = "mean",
-                 word_pinyin: list[list[list[list[int]]]] | None = None, prompt: dict | None = None):
+    def __init__(
+        self,
+        mlm: nn.Module,
+        word_ids: list[list[list[int]]],
+        mask_token_id: int,
+        scoring: str = "mean",
+        word_pinyin: list[list[list[list[int]]]] | None = None,
+        prompt: dict | None = None,
+    ):
         super().__init__()
         self.mlm, self.word_ids, self.mask_token_id, self.scoring = mlm, word_ids, mask_token_id, scoring
         self.word_pinyin = word_pinyin  # the readings a filled slot carries (autoregressive, GlyceBERT)
@@ -69,6 +82,11 @@ class PromptModel(nn.Module):
         self.max_slots = max(len(w) for row in word_ids for w in row)
 
     # -- inputs with fewer slots or filled slots ----------------------------------------------------------------
+    def checkpoint_state_dict(self) -> dict:
+        """What a Trainer checkpoint holds: copies, since the masked LM ties its decoder to the embeddings and
+        safetensors refuses shared storage (the best checkpoint loads back into the tied parameters)."""
+        return {k: v.detach().clone() for k, v in self.state_dict().items()}
+
     def _slots(self, input_ids: torch.Tensor) -> torch.Tensor:
         """(B, S) positions of the [MASK] slots of each row."""
         masked = input_ids == self.mask_token_id
@@ -135,8 +153,11 @@ class PromptModel(nn.Module):
         return total / len(word)
 
     def forward(self, input_ids, attention_mask=None, labels=None, **inputs) -> SequenceClassifierOutput:
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask if attention_mask is not None
-                  else torch.ones_like(input_ids), **{k: v for k, v in inputs.items() if v is not None}}
+        inputs = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask if attention_mask is not None else torch.ones_like(input_ids),
+            **{k: v for k, v in inputs.items() if v is not None},
+        }
         words = self.word_scores(inputs)
         scores = torch.stack([torch.logsumexp(torch.stack(row, -1), -1) - math.log(len(row)) for row in words], -1)
         loss = nn.functional.cross_entropy(scores, labels) if labels is not None else None
@@ -146,5 +167,6 @@ class PromptModel(nn.Module):
     def save_pretrained(self, directory: str, **kwargs) -> None:
         self.mlm.save_pretrained(directory, **kwargs)
         record = {**self.prompt, "scoring": self.scoring}
-        (Path(directory) / PROMPT_FILE).write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n",
-                                                   encoding="utf-8")
+        (Path(directory) / PROMPT_FILE).write_text(
+            json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+        )

@@ -4,17 +4,25 @@
 from __future__ import annotations
 
 import dataclasses
-import random
 
 from ..errors import SettingsError, UserError
+from ..finetune.examples import sample_shots
+from ..finetune.model import load_checkpoint
+from ..finetune.registry import Method, register_method
+from ..finetune.tasks import CLASSIFICATION
 from ..runtime.loading import ELECTRA, model_class, reads_pinyin
+from .model import PromptModel, label_word_ids
 from .template import Template, Verbalizer
+
+__all__ = ["build_prompt_model", "prompt_task", "sample_shots", "templated_task"]
 
 
 def prompt_parts(method, labels: tuple[str, ...]) -> tuple[Template, Verbalizer]:
     if not method.verbalizer:
-        raise SettingsError("method.prompt needs method.verbalizer: label words per label, e.g. "
-                            "--set verbalizer='positive=很好;negative=很差' or a JSON file")
+        raise SettingsError(
+            "method.prompt needs method.verbalizer: label words per label, e.g. "
+            "--set verbalizer='positive=很好;negative=很差' or a JSON file"
+        )
     return Template(method.prompt), Verbalizer.parse(method.verbalizer, labels)
 
 
@@ -25,8 +33,6 @@ def _cut(text: str, budget: int) -> str:
 def templated_task(task, template: Template, slots: int, max_length: int):
     """The task with every example's text(s) put into the template (the texts cut so that the blank and the
     template's own words always fit in ``max_length`` tokens)."""
-    from ..finetune.tasks import CLASSIFICATION
-
     if task.kind != CLASSIFICATION or task.problem_type == "multi_label_classification":
         raise SettingsError(f"method.prompt: task {task.name} is {task.kind}; prompts classify single texts and pairs")
     budget = max_length - 2 - template.overhead() - slots
@@ -39,15 +45,15 @@ def templated_task(task, template: Template, slots: int, max_length: int):
             text = template.render(first, _cut(example.text_b, budget - len(first)), slots)
         return dataclasses.replace(example, text_a=text, text_b=None)
 
-    splits = {name: dataclasses.replace(split, examples=[render(e) for e in split.examples])
-              for name, split in task.splits.items()}
+    splits = {
+        name: dataclasses.replace(split, examples=[render(e) for e in split.examples])
+        for name, split in task.splits.items()
+    }
     return dataclasses.replace(task, splits=splits, source={**task.source, "template": template.pattern})
 
 
 def prompt_task(task, method, tokenizer, max_length: int):
     """The templated task, after checking the verbaliser's words against the tokenizer."""
-    from .model import label_word_ids
-
     template, verbalizer = prompt_parts(method, task.labels)
     ids = label_word_ids(tokenizer, verbalizer, template, method.scoring)
     return templated_task(task, template, max(len(w) for row in ids for w in row), max_length)
@@ -55,29 +61,22 @@ def prompt_task(task, method, tokenizer, max_length: int):
 
 def build_prompt_model(method, labels: tuple[str, ...], source: str, kind: str, tokenizer, scratch: bool = False):
     """The checkpoint's masked LM (GlyceBERT, BERT or ALBERT) wrapped as a PromptModel."""
-    from ..finetune.model import load_checkpoint
-    from .model import PromptModel, label_word_ids
-
     if kind == ELECTRA:
-        raise UserError(f"{source}: an ELECTRA discriminator has no masked-LM head to score label words with; "
-                        "prompt a GlyceBERT, BERT or ALBERT checkpoint")
+        raise UserError(
+            f"{source}: an ELECTRA discriminator has no masked-LM head to score label words with; "
+            "prompt a GlyceBERT, BERT or ALBERT checkpoint"
+        )
     template, verbalizer = prompt_parts(method, labels)
     ids = label_word_ids(tokenizer, verbalizer, template, method.scoring)
     mlm = load_checkpoint(model_class(kind, "ForMaskedLM"), source, scratch, {})
     pinyin = None
     if reads_pinyin(kind):
-        pinyin = [[tokenizer(w, add_special_tokens=False)["pinyin_ids"] for w in words]
-                  for words in verbalizer.words.values()]
+        pinyin = [
+            [tokenizer(w, add_special_tokens=False)["pinyin_ids"] for w in words] for words in verbalizer.words.values()
+        ]
     prompt = {"template": template.pattern, "verbalizer": verbalizer.to_dict()}
     return PromptModel(mlm, ids, tokenizer.mask_token_id, method.scoring, pinyin, prompt)
 
 
-def sample_shots(labels: list[int], shots: int, seed: int) -> list[int]:
-    """Indices of ``shots`` examples per class (all of a class that has fewer), drawn with ``seed``, in their
-    original order: the same seed draws the same examples."""
-    by_class: dict[int, list[int]] = {}
-    for index, label in enumerate(labels):
-        by_class.setdefault(label, []).append(index)
-    rng = random.Random(seed)
-    chosen = [i for label in sorted(by_class) for i in rng.sample(by_class[label], min(shots, len(by_class[label])))]
-    return sorted(chosen)
+#: PET on the fine-tuning runtime: ``method.prompt`` (a template) and ``method.verbalizer`` set
+PROMPT_METHOD = register_method(Method("prompt", prompt_task, build_prompt_model))

@@ -28,12 +28,14 @@ class Template:
     def __post_init__(self):
         p = self.pattern
         if "{text}" not in p:
-            raise SettingsError(f"template {p!r}: no {{text}} placeholder; write where the text goes, e.g. "
-                                f"'{{text}}。总之，{SLOT}。'")
+            raise SettingsError(
+                f"template {p!r}: no {{text}} placeholder; write where the text goes, e.g. '{{text}}。总之，{SLOT}。'"
+            )
         runs = re.findall(r"(?:\[MASK\])+", p)
         if p.count(SLOT) + len(runs) != 1:
-            raise SettingsError(f"template {p!r}: needs exactly one blank, {SLOT} (as long as the label word) or "
-                                f"a run of {MASK}")
+            raise SettingsError(
+                f"template {p!r}: needs exactly one blank, {SLOT} (as long as the label word) or a run of {MASK}"
+            )
         leftover = re.sub(r"\{text\}|\{text_pair\}|\{mask\}", "", p)
         if "{" in leftover or "}" in leftover:
             raise SettingsError(f"template {p!r}: unknown placeholder; use {{text}}, {{text_pair}} and {SLOT}")
@@ -51,8 +53,10 @@ class Template:
     def render(self, text: str, text_pair: str | None, slots: int) -> str:
         """The template filled with the texts and ``slots`` [MASK] tokens."""
         if self.pair and text_pair is None:
-            raise SettingsError(f"template {self.pattern!r} has {{text_pair}} but the task's examples are single "
-                                "texts; drop it from the template")
+            raise SettingsError(
+                f"template {self.pattern!r} has {{text_pair}} but the task's examples are single "
+                "texts; drop it from the template"
+            )
         blank = MASK * slots
         pattern = re.sub(r"(?:\[MASK\])+", lambda _m: blank, self.pattern).replace(SLOT, blank)
         return pattern.replace("{text_pair}", text_pair or "").replace("{text}", text)
@@ -80,8 +84,10 @@ class Verbalizer:
         if labels is not None:
             missing = [label for label in labels if label not in words]
             if missing:
-                raise SettingsError(f"verbalizer: no label words for label(s) {', '.join(map(repr, missing))} of "
-                                    f"the data (it has {', '.join(map(repr, words))}); add them")
+                raise SettingsError(
+                    f"verbalizer: no label words for label(s) {', '.join(map(repr, missing))} of "
+                    f"the data (it has {', '.join(map(repr, words))}); add them"
+                )
             words = {label: words[label] for label in labels}
         return cls(words)
 

@@ -10,6 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..finetune.examples import ClassificationExample, Split
+from ..finetune.features import PaddingCollator, logits_of
+from ..finetune.runner import FinetuneTrainer, build_model, finetuning_arguments, load_task, prepare, task_metrics
 from ..runtime.ranks import is_main_process
 
 RESULTS_FILE = "zero_shot.json"
@@ -22,19 +25,19 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
 
 def template_probabilities(config, task=None, progress: bool = False) -> tuple[dict[str, np.ndarray], object]:
     """{split: (N, labels) probabilities} of ``config``'s template, and the prepared (templated) task."""
-    from ..finetune.features import PaddingCollator, logits_of
-    from ..finetune.runner import (
-        FinetuneTrainer,
-        build_model,
-        finetuning_arguments,
-        prepare,
-    )
 
     prepared = prepare(config, task, progress=progress)
     model, _, _ = build_model(config, prepared)
     # nothing trains: the Trainer only gathers the scores
-    args = finetuning_arguments(config, Path(config.output_dir) / "trainer", config.seeds[0], prepared.task,
-                                eval_strategy="no", save_strategy="no", load_best_model_at_end=False)
+    args = finetuning_arguments(
+        config,
+        Path(config.output_dir) / "trainer",
+        config.seeds[0],
+        prepared.task,
+        eval_strategy="no",
+        save_strategy="no",
+        load_best_model_at_end=False,
+    )
     trainer = FinetuneTrainer(model=model, args=args, data_collator=PaddingCollator(prepared.tokenizer.pad_token_id))
     out = {}
     for name, encoded in prepared.encoded.items():
@@ -49,11 +52,11 @@ CONTENT_FREE = "content-free"
 def with_content_free(task):
     """The task plus a split of one empty text: what a template alone makes the model say (scored in the same
     pass as the other splits)."""
-    from ..finetune.examples import ClassificationExample, Split
 
     pair = any(e.text_b is not None for e in task.splits["train"].examples)
-    empty = Split(CONTENT_FREE, [], [ClassificationExample(CONTENT_FREE, "", "" if pair else None, None)],
-                  labelled=False)
+    empty = Split(
+        CONTENT_FREE, [], [ClassificationExample(CONTENT_FREE, "", "" if pair else None, None)], labelled=False
+    )
     return dataclasses.replace(task, splits={**task.splits, CONTENT_FREE: empty})
 
 
@@ -61,7 +64,6 @@ def zero_shot(config, templates: list[str], task=None, calibrate: bool = False, 
     """Accuracy of each template and of their ensemble on the labelled dev/test splits; writes zero_shot.json
     and the ensemble's predictions to the output folder. With ``calibrate``, each template's label probabilities
     are divided by those it gives an empty text (contextual calibration: the template's own bias removed)."""
-    from ..finetune.runner import load_task, task_metrics
 
     task = task or load_task(config)
     scored = with_content_free(task) if calibrate else task
@@ -83,11 +85,19 @@ def zero_shot(config, templates: list[str], task=None, calibrate: bool = False, 
     labelled = [name for name in summed if task.splits[name].labelled]
     for name in labelled:
         ensemble[name] = task_metrics(task, summed[name].argmax(-1).tolist(), task.splits[name])
-    results = {"task": task.name, "labels": list(task.labels), "model": str(config.model.path),
-               "verbalizer": config.method.verbalizer, "scoring": config.method.scoring, "calibrated": calibrate,
-               "examples": {n: len(task.splits[n].examples) for n in summed}, "labelled": labelled,
-               "templates": rows, "ensemble": ensemble if len(templates) > 1 else None,
-               "majority": {n: _majority(task.splits[n]) for n in labelled}}
+    results = {
+        "task": task.name,
+        "labels": list(task.labels),
+        "model": str(config.model.path),
+        "verbalizer": config.method.verbalizer,
+        "scoring": config.method.scoring,
+        "calibrated": calibrate,
+        "examples": {n: len(task.splits[n].examples) for n in summed},
+        "labelled": labelled,
+        "templates": rows,
+        "ensemble": ensemble if len(templates) > 1 else None,
+        "majority": {n: _majority(task.splits[n]) for n in labelled},
+    }
     if is_main_process():
         _write(config, task, summed, results)
     return results
@@ -102,13 +112,21 @@ def _write(config, task, summed: dict, results: dict) -> None:
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, total in summed.items():
-        rows = [{"id": e.uid, "text": e.text_a, "label": task.labels[int(p.argmax())],
-                 "probabilities": dict(zip(task.labels, np.round(p / len(results["templates"]), 4).tolist()))}
-                for e, p in zip(task.splits[name].examples, total)]
+        rows = [
+            {
+                "id": e.uid,
+                "text": e.text_a,
+                "label": task.labels[int(p.argmax())],
+                "probabilities": dict(zip(task.labels, np.round(p / len(results["templates"]), 4).tolist())),
+            }
+            for e, p in zip(task.splits[name].examples, total)
+        ]
         (out / f"predictions_{name}.jsonl").write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    (out / RESULTS_FILE).write_text(json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n",
-                                    encoding="utf-8")
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
+    (out / RESULTS_FILE).write_text(
+        json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
 
 
 def describe(results: dict) -> str:
@@ -117,8 +135,7 @@ def describe(results: dict) -> str:
     if not splits:
         return f"{results['task']}: no labels in the input, so no accuracy; predictions in the output folder"
     how = f"{results['scoring']} scoring of label words" + (", calibrated" if results["calibrated"] else "")
-    lines = [f"{results['task']}: zero-shot accuracy ({how})",
-             "  ".join(f"{s:>6}" for s in splits) + "  template"]
+    lines = [f"{results['task']}: zero-shot accuracy ({how})", "  ".join(f"{s:>6}" for s in splits) + "  template"]
     for row in results["templates"] + ([results["ensemble"]] if results["ensemble"] else []):
         lines.append("  ".join(f"{row[s]['accuracy']:6.2f}" for s in splits) + f"  {row['template']}")
     lines.append("  ".join(f"{results['majority'][s]:6.2f}" for s in splits) + "  majority class")

@@ -43,10 +43,14 @@ class TrainingExtras:
 
     global_batch_size: Optional[int] = setting(
         "sequences per optimizer step over all devices; kept exact when the world size divides it, else the nearest "
-        "reachable size is used (with a warning). Empty: per_device_train_batch_size x accumulation as given", None)
+        "reachable size is used (with a warning). Empty: per_device_train_batch_size x accumulation as given",
+        None,
+    )
     micro_batch_size: int = setting(
         "with global_batch_size: most sequences per device per forward pass (the per-device batch is the largest "
-        "divisor of each device's share up to this; accumulation makes up the rest)", 32)
+        "divisor of each device's share up to this; accumulation makes up the rest)",
+        32,
+    )
     optimizer: Literal["adamw", "lamb"] = setting("adamw (torch) or lamb (pytorch_optimizer)", "adamw")
 
 
@@ -77,8 +81,10 @@ def _typed_training_value(name: str, value: Any, where: str) -> Any:
     action = actions.get(name)
     if action is None:
         ours = ", ".join(f.name for f in fields(TrainingExtras))
-        raise SettingsError(f"{where}: unknown key {name!r} (training keys are TrainingArguments fields, see "
-                            f"transformers' documentation, and ours: {ours})")
+        raise SettingsError(
+            f"{where}: unknown key {name!r} (training keys are TrainingArguments fields, see "
+            f"transformers' documentation, and ours: {ours})"
+        )
     if value is None or isinstance(value, dict) or action.type is None:
         return value
     try:
@@ -154,8 +160,10 @@ class TrainingSettings:
     @staticmethod
     def help() -> list[str]:
         lines = [f"  {f.name} = {f.default!r}: {f.metadata['help']}" for f in fields(TrainingExtras)]
-        return lines + ["  ...and every TrainingArguments field (learning_rate, num_train_epochs, max_steps, warmup_steps, "
-                        "eval_strategy, bf16, deepspeed, fsdp ...), checked by transformers' argument parser"]
+        return lines + [
+            "  ...and every TrainingArguments field (learning_rate, num_train_epochs, max_steps, warmup_steps, "
+            "eval_strategy, bf16, deepspeed, fsdp ...), checked by transformers' argument parser"
+        ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -335,3 +343,14 @@ def describe_fields(schema: type) -> str:
         elif f.metadata.get("help"):
             lines.append(f"{f.name} = {default!r}: {f.metadata['help']}")
     return "\n".join(lines)
+
+
+def parse_sets(values: list[str], example: str = "--set name=value") -> dict[str, str]:
+    """``["a.b=1", "c=x"]`` -> ``{"a.b": "1", "c": "x"}`` (the ``--set`` options of several commands)."""
+    settings = {}
+    for item in values:
+        if "=" not in item:
+            raise SettingsError(f"--set {item!r}: expected NAME=VALUE, e.g. {example}")
+        name, value = item.split("=", 1)
+        settings[name.strip()] = value.strip()
+    return settings

@@ -31,13 +31,17 @@ class BatchPlan:
     def warning(self) -> str | None:
         """What the user should know about this plan, or None."""
         if not self.exact:
-            return (f"global batch {self.requested_global_batch} is not divisible by world size {self.world_size}: "
-                    f"training with global batch {self.global_batch} instead "
-                    f"({self.world_size} x {self.per_device_batch} x {self.accumulation} accumulation)")
+            return (
+                f"global batch {self.requested_global_batch} is not divisible by world size {self.world_size}: "
+                f"training with global batch {self.global_batch} instead "
+                f"({self.world_size} x {self.per_device_batch} x {self.accumulation} accumulation)"
+            )
         if self.per_device_batch * 2 <= self.micro_batch_ceiling and self.per_device_batch < self.share:
-            return (f"per-device batch {self.per_device_batch} (the largest divisor of each device's "
-                    f"{self.share} sequences up to {self.micro_batch_ceiling}) is small; a global batch that "
-                    f"divides better keeps the devices busier")
+            return (
+                f"per-device batch {self.per_device_batch} (the largest divisor of each device's "
+                f"{self.share} sequences up to {self.micro_batch_ceiling}) is small; a global batch that "
+                f"divides better keeps the devices busier"
+            )
         return None
 
     @property
@@ -52,15 +56,23 @@ class BatchPlan:
 def plan_batches(global_batch: int, world_size: int, micro_batch_ceiling: int) -> BatchPlan:
     """The plan for ``global_batch`` sequences per step on ``world_size`` devices, at most
     ``micro_batch_ceiling`` sequences per device per forward pass."""
-    for name, value in (("global batch", global_batch), ("world size", world_size),
-                        ("micro-batch ceiling", micro_batch_ceiling)):
+    for name, value in (
+        ("global batch", global_batch),
+        ("world size", world_size),
+        ("micro-batch ceiling", micro_batch_ceiling),
+    ):
         if value < 1:
             raise ValueError(f"{name} must be at least 1, got {value}")
     share = _nearest_share(global_batch, world_size)
     micro = max(d for d in range(1, min(share, micro_batch_ceiling) + 1) if share % d == 0)
-    return BatchPlan(world_size=world_size, per_device_batch=micro, accumulation=share // micro,
-                     global_batch=share * world_size, requested_global_batch=global_batch,
-                     micro_batch_ceiling=micro_batch_ceiling)
+    return BatchPlan(
+        world_size=world_size,
+        per_device_batch=micro,
+        accumulation=share // micro,
+        global_batch=share * world_size,
+        requested_global_batch=global_batch,
+        micro_batch_ceiling=micro_batch_ceiling,
+    )
 
 
 def _nearest_share(global_batch: int, world_size: int) -> int:

@@ -61,8 +61,15 @@ def leads(scope: Scope) -> bool:
     return rank() == 0 if scope == "shared" else local_rank() == 0
 
 
-def run_once(target: Path, ready: Callable[[], bool], work: Callable[[], None], scope: Scope = "shared",
-             timeout_s: float = 12 * 3600, poll_s: float = 2.0, what: str = "work") -> bool:
+def run_once(
+    target: Path,
+    ready: Callable[[], bool],
+    work: Callable[[], None],
+    scope: Scope = "shared",
+    timeout_s: float = 12 * 3600,
+    poll_s: float = 2.0,
+    what: str = "work",
+) -> bool:
     """Make ``ready()`` true by running ``work()`` on one process per ``scope``; the others wait for it.
 
     Returns True when this process ran ``work``. Waiting longer than ``timeout_s`` is a UserError
@@ -88,11 +95,14 @@ def _wait(ready, target: Path, timeout_s: float, poll_s: float, what: str, scope
     while not ready():
         now = time.monotonic()
         if now - started > timeout_s:
-            raise UserError(f"{target}: waited {timeout_s / 60:.0f} min for {leader} to finish {what}; raise "
-                            "data.prepare_timeout_minutes, or prepare beforehand with `chinese-ptm prepare`")
+            raise UserError(
+                f"{target}: waited {timeout_s / 60:.0f} min for {leader} to finish {what}; raise "
+                "data.prepare_timeout_minutes, or prepare beforehand with `chinese-ptm prepare`"
+            )
         if now >= next_note:
-            logger.warning("rank %d: still waiting for %s to finish %s (%.0f min)", rank(), leader, what,
-                           (now - started) / 60)
+            logger.warning(
+                "rank %d: still waiting for %s to finish %s (%.0f min)", rank(), leader, what, (now - started) / 60
+            )
             next_note = now + 300
         time.sleep(poll_s)
 
@@ -110,8 +120,10 @@ class _Lock:
         started = time.monotonic()
         while not self._try_take():
             if time.monotonic() - started > self.timeout_s:
-                raise UserError(f"{self.path}: another process holds this lock ({self._holder()}); if it is gone, "
-                                "delete the lock file")
+                raise UserError(
+                    f"{self.path}: another process holds this lock ({self._holder()}); if it is gone, "
+                    "delete the lock file"
+                )
             time.sleep(self.poll_s)
         return self
 
@@ -128,7 +140,9 @@ class _Lock:
                 self.path.unlink(missing_ok=True)
             return False
         with os.fdopen(fd, "w") as handle:
-            json.dump({"host": socket.gethostname(), "pid": os.getpid(), "what": self.what, "since": time.time()}, handle)
+            json.dump(
+                {"host": socket.gethostname(), "pid": os.getpid(), "what": self.what, "since": time.time()}, handle
+            )
         return True
 
     def _holder(self) -> dict:

@@ -17,8 +17,8 @@ from typing import Callable
 import torch
 from transformers import Trainer
 
-from .config import TrainingSettings
 from ..errors import SettingsError
+from .config import TrainingSettings
 from .loading import resolve_bundled_file
 from .plan import BatchPlan, plan_batches
 from .ranks import is_main_process, world_size
@@ -60,11 +60,14 @@ class ChinesePtmTrainer(Trainer):
             try:
                 from pytorch_optimizer import Lamb
             except ImportError:
-                raise SettingsError("training.optimizer=lamb needs pytorch_optimizer: pip install pytorch_optimizer") from None
+                raise SettingsError(
+                    "training.optimizer=lamb needs pytorch_optimizer: pip install pytorch_optimizer"
+                ) from None
             self.optimizer = Lamb(groups, lr=a.learning_rate, betas=(a.adam_beta1, a.adam_beta2), eps=a.adam_epsilon)
         else:
-            self.optimizer = torch.optim.AdamW(groups, lr=a.learning_rate, betas=(a.adam_beta1, a.adam_beta2),
-                                               eps=a.adam_epsilon)
+            self.optimizer = torch.optim.AdamW(
+                groups, lr=a.learning_rate, betas=(a.adam_beta1, a.adam_beta2), eps=a.adam_epsilon
+            )
         return self.optimizer
 
 
@@ -88,8 +91,11 @@ def active_loggers(requested) -> list[str]:
     active = [r for r in wanted if r in available]
     missing = [r for r in wanted if r not in available]
     if is_main_process() and wanted:
-        note = f"; not installed, skipped: {', '.join(missing)} (pip install 'chinese_ptm[tensorboard]' adds " \
-               "TensorBoard)" if missing else ""
+        note = (
+            f"; not installed, skipped: {', '.join(missing)} (pip install 'chinese_ptm[tensorboard]' adds TensorBoard)"
+            if missing
+            else ""
+        )
         logger.warning("logging to: %s%s", ", ".join(active) or "the console and report.json only", note)
     return active
 
@@ -116,8 +122,7 @@ def training_arguments(settings: TrainingSettings, output_dir: str | Path, **for
         disable_tqdm=bool(settings.disable_tqdm) or not is_main_process(),
     )
     if plan is not None:
-        options.update(per_device_train_batch_size=plan.per_device_batch,
-                       gradient_accumulation_steps=plan.accumulation)
+        options.update(per_device_train_batch_size=plan.per_device_batch, gradient_accumulation_steps=plan.accumulation)
         if "per_device_eval_batch_size" not in settings.values:
             options["per_device_eval_batch_size"] = plan.per_device_batch
     if settings.deepspeed and isinstance(settings.deepspeed, str):
@@ -165,16 +170,28 @@ def last_complete_checkpoint(output_dir: Path) -> str | None:
             step = int(path.name.split("-")[-1])
         except ValueError:
             continue
-        weights = any((path / f).exists() for f in ("model.safetensors", "pytorch_model.bin",
-                                                     "model.safetensors.index.json", "adapter_model.safetensors"))
+        weights = any(
+            (path / f).exists()
+            for f in (
+                "model.safetensors",
+                "pytorch_model.bin",
+                "model.safetensors.index.json",
+                "adapter_model.safetensors",
+            )
+        )
         deepspeed_state = any(path.glob("global_step*"))
         if (path / "trainer_state.json").is_file() and (weights or deepspeed_state):
             found.append((step, path))
     return str(max(found)[1]) if found else None
 
 
-def draw_loss_curve(log_history: list[dict], path: Path, title: str, heldout_key: str = "heldout_loss",
-                    accuracy_key: str = "mlm_accuracy") -> Path | None:
+def draw_loss_curve(
+    log_history: list[dict],
+    path: Path,
+    title: str,
+    heldout_key: str = "heldout_loss",
+    accuracy_key: str = "mlm_accuracy",
+) -> Path | None:
     """Training loss, held-out loss and an accuracy over steps as a PNG (None without matplotlib)."""
     try:
         import matplotlib

@@ -21,8 +21,8 @@ from typing import Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from .errors import UserError
-from .text import NormalizedText, codepoints, normalize
+from ..errors import UserError
+from .normalize import NormalizedText, codepoints, normalize
 
 Span = tuple[int, int]
 
@@ -101,8 +101,9 @@ class JiebaSegmenter:
 
     name = "jieba"
 
-    def __init__(self, hmm: bool = False, user_dicts: Sequence[str] = (), normalize_text: bool = True,
-                 engine: str = "auto"):
+    def __init__(
+        self, hmm: bool = False, user_dicts: Sequence[str] = (), normalize_text: bool = True, engine: str = "auto"
+    ):
         if engine not in ("auto", "rust", "python"):
             raise SegmenterError(f"jieba engine {engine!r}: choose auto, rust or python")
         self.hmm = hmm

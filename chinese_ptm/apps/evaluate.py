@@ -18,11 +18,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from .errors import UserError
+from ..finetune import runner as finetune_runner
+from ..finetune.baselines import baselines
+from ..finetune.cli import parse_seeds
+from ..finetune.config import build_config
+from ..finetune.runner import load_task, prepare, preset_settings
+from ..runtime.config import apply_overrides, parse_sets
+from ..runtime.ranks import is_main_process
 
 DEFAULT_TASKS = ("reviews", "pd98-ner")
 #: the fine-tuning budget of an evaluation (a small model on two CPU cores: minutes per run); --set changes it.
@@ -48,18 +53,22 @@ def default_learning_rate(model: str | Path) -> float:
     return next(rate for width, rate in LEARNING_RATES if width is None or hidden <= width)
 
 
-def evaluate_task(task: str, model: str | Path, out: Path, seeds: list[int], scratch: bool, overrides: dict,
-                  progress: bool) -> dict:
+def evaluate_task(
+    task: str, model: str | Path, out: Path, seeds: list[int], scratch: bool, overrides: dict, progress: bool
+) -> dict:
     """Fine-tune ``model`` (and its scratch twin) on one embedded task; returns both results and the baselines."""
-    from .finetune.baselines import baselines
-    from .finetune.config import build_config
-    from .finetune.runner import load_task, prepare, preset_settings, run
-    from .runtime.config import apply_overrides
 
     def config_for(kind: str):
-        settings = {**preset_settings(task), "task.preset": task, "model.path": str(model), "seeds": seeds,
-                    "output_dir": str(out / task / kind), "model.scratch": kind == "scratch",
-                    "training.learning_rate": default_learning_rate(model), **EVALUATION_SETTINGS}
+        settings = {
+            **preset_settings(task),
+            "task.preset": task,
+            "model.path": str(model),
+            "seeds": seeds,
+            "output_dir": str(out / task / kind),
+            "model.scratch": kind == "scratch",
+            "training.learning_rate": default_learning_rate(model),
+            **EVALUATION_SETTINGS,
+        }
         if not progress:
             settings["training.disable_tqdm"] = True
         return build_config([apply_overrides({}, settings)], overrides)
@@ -67,9 +76,13 @@ def evaluate_task(task: str, model: str | Path, out: Path, seeds: list[int], scr
     pretrained_config = config_for("pretrained")
     data = load_task(pretrained_config)
     prepared = prepare(pretrained_config, task=data, progress=progress)
-    row: dict[str, Any] = {"task": task, "metric": data.metric, "pretrained": run(pretrained_config, prepared, progress)}
+    row: dict[str, Any] = {
+        "task": task,
+        "metric": data.metric,
+        "pretrained": finetune_runner.run(pretrained_config, prepared, progress),
+    }
     if scratch:
-        row["scratch"] = run(config_for("scratch"), prepared, progress)
+        row["scratch"] = finetune_runner.run(config_for("scratch"), prepared, progress)
     row["baselines"] = {name: scores["score"] for name, scores in baselines(data).items()}
     return row
 
@@ -80,8 +93,12 @@ def summary(row: dict) -> dict:
     for arm in ("pretrained", "scratch"):
         if arm in row:
             test, std = row[arm]["test"], row[arm]["test_std"]
-            out[arm] = {"mean": test["score"], "std": std["score"], "dev_mean": row[arm]["score"],
-                        "runs": [r["test"]["score"] for r in row[arm]["runs"]]}
+            out[arm] = {
+                "mean": test["score"],
+                "std": std["score"],
+                "dev_mean": row[arm]["score"],
+                "runs": [r["test"]["score"] for r in row[arm]["runs"]],
+            }
     if "scratch" in out:
         out["difference"] = out["pretrained"]["mean"] - out["scratch"]["mean"]
         out["gap_exceeds_both_stds"] = abs(out["difference"]) > max(out["pretrained"]["std"], out["scratch"]["std"])
@@ -101,51 +118,74 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def run(model: str | Path, tasks=DEFAULT_TASKS, seeds: list[int] | None = None, scratch: bool = True,
-        output_dir: str | Path = "runs/evaluate", overrides: dict | None = None, progress: bool = True) -> dict:
+def run(
+    model: str | Path,
+    tasks=DEFAULT_TASKS,
+    seeds: list[int] | None = None,
+    scratch: bool = True,
+    output_dir: str | Path = "runs/evaluate",
+    overrides: dict | None = None,
+    progress: bool = True,
+) -> dict:
     """Evaluate ``model``; returns ``{"model", "settings", "tasks": [summaries], "details": [...]}``."""
     out = Path(output_dir)
     details = [evaluate_task(t, model, out, seeds or [1], scratch, dict(overrides or {}), progress) for t in tasks]
-    report = {"model": str(model), "seeds": seeds or [1],
-              "settings": {"training.learning_rate": default_learning_rate(model), **EVALUATION_SETTINGS,
-                           **(overrides or {})},
-              "tasks": [summary(d) for d in details]}
+    report = {
+        "model": str(model),
+        "seeds": seeds or [1],
+        "settings": {
+            "training.learning_rate": default_learning_rate(model),
+            **EVALUATION_SETTINGS,
+            **(overrides or {}),
+        },
+        "tasks": [summary(d) for d in details],
+    }
     out.mkdir(parents=True, exist_ok=True)
-    (out / "evaluation.json").write_text(json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n",
-                                         encoding="utf-8")
+    (out / "evaluation.json").write_text(
+        json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
     return report
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .cli import parse_sets
-    from .finetune.cli import parse_seeds
-    from .runtime.ranks import finish_distributed, is_main_process
-
-    parser = argparse.ArgumentParser(prog="chinese-ptm evaluate", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_parser(subparsers, name: str = "evaluate", help_: str | None = None) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name, help=help_, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("model", help="checkpoint directory")
     parser.add_argument("--tasks", default=",".join(DEFAULT_TASKS), help="embedded tasks (reviews, pd98-ner, sighan15)")
     parser.add_argument("--seeds", default="1", help="a list (1,2,3) or a count (3)")
-    parser.add_argument("--baseline", choices=["scratch", "none"], default="scratch",
-                        help="scratch: also train the same architecture from random weights (default)")
+    parser.add_argument(
+        "--baseline",
+        choices=["scratch", "none"],
+        default="scratch",
+        help="scratch: also train the same architecture from random weights (default)",
+    )
     parser.add_argument("--output-dir", default="runs/evaluate")
-    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                        help="fine-tuning settings for both arms, e.g. --set training.num_train_epochs=3")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="fine-tuning settings for both arms, e.g. --set training.num_train_epochs=3",
+    )
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args(argv)
-    try:
-        report = run(args.model, [t.strip() for t in args.tasks.split(",") if t.strip()], parse_seeds(args.seeds),
-                     args.baseline == "scratch", args.output_dir, parse_sets(args.set), not args.no_progress)
-    except UserError as err:
-        print(f"chinese-ptm evaluate: error: {err}", file=sys.stderr)
-        return 1
-    finally:
-        finish_distributed()
+    parser.set_defaults(run=run_command)
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``chinese-ptm evaluate MODEL``: evaluate, print the table (main process); exit status 0."""
+
+    report = run(
+        args.model,
+        [t.strip() for t in args.tasks.split(",") if t.strip()],
+        parse_seeds(args.seeds),
+        args.baseline == "scratch",
+        args.output_dir,
+        parse_sets(args.set),
+        not args.no_progress,
+    )
     if is_main_process():
         print(table(report["tasks"]))
         print(f"wrote {Path(args.output_dir) / 'evaluation.json'}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

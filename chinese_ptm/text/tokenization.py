@@ -8,9 +8,7 @@ tokenizer's; readings of a pair are computed on each side on its own.
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
 import sys
 import unicodedata
 from itertools import chain
@@ -21,8 +19,8 @@ import numpy as np
 from transformers import BatchEncoding, BertTokenizer
 from transformers.tokenization_utils_base import PaddingStrategy, TruncationStrategy
 
-from .pinyin import PINYIN_SLOTS, PinyinTables, decode_syllable, reading_engine
-from .text import CJK_RANGES
+from .normalize import CJK_RANGES
+from .pinyin import PINYIN_SLOTS, PinyinTables, reading_engine
 from .token_batch import DirectTables, Layout, LazyEncodings, padded_lengths, positions_in_rows, split_rows
 from .token_readings import Segments
 from .vocab import VOCAB_FILE, read_vocab_tokens
@@ -62,7 +60,7 @@ class GlyceBertTokenizer(BertTokenizer):
         vocab: a ``{token: id}`` dict (instead of ``vocab_file``).
         pinyin2tensor_file: the vocabulary's ``pinyin2tensor.json`` (its folder holds the other two
             tables); when absent the tables are built from the vocabulary (about a second).
-        pinyin_tables: a ready :class:`~chinese_ptm.pinyin.PinyinTables`.
+        pinyin_tables: a ready :class:`~chinese_ptm.text.pinyin.PinyinTables`.
         normalize_text: fold full-width forms, curly quotes, dashes and ellipses to ASCII before
             WordPiece (offsets still point into the original text; readings are unchanged).
             Off by default: the original ChineseBERT tokenizer does not do it.
@@ -115,7 +113,8 @@ class GlyceBertTokenizer(BertTokenizer):
             top = self._engine.max_codepoint
             candidates = [cp for lo, hi in CJK_RANGES for cp in range(lo, min(hi, top - 1) + 1)]
             candidates += [
-                cp for cp in range(0x21, min(0x30000, top))
+                cp
+                for cp in range(0x21, min(0x30000, top))
                 if unicodedata.category(chr(cp)).startswith("P") or (cp < 0x7F and not chr(cp).isalnum())
             ]
             candidates = sorted(set(candidates))
@@ -129,7 +128,7 @@ class GlyceBertTokenizer(BertTokenizer):
                     hits[start] += 1
                     token_id[start] = idx
                 else:
-                    spoiled[start:max(end, start + 1)] = True
+                    spoiled[start : max(end, start + 1)] = True
             good = (hits[:-1] == 1) & ~spoiled[:-1]
             table = np.zeros(top + 1, dtype=bool)
             table[np.asarray(candidates, dtype=np.int64)[good]] = True
@@ -197,7 +196,9 @@ class GlyceBertTokenizer(BertTokenizer):
         _check_text(text, "text", split)
         if text_pair is not None:
             _check_text(text_pair, "text_pair", split)
-        batched = isinstance(text, (list, tuple)) and (not split or (len(text) > 0 and isinstance(text[0], (list, tuple))))
+        batched = isinstance(text, (list, tuple)) and (
+            not split or (len(text) > 0 and isinstance(text[0], (list, tuple)))
+        )
         items_a = list(text) if batched else [text]
         items_b = (list(text_pair) if batched else [text_pair]) if text_pair is not None else None
         if not batched and text_pair is not None and not text_pair:
@@ -258,12 +259,17 @@ class GlyceBertTokenizer(BertTokenizer):
         processor = self._tokenizer.post_processor
         state = processor.__getstate__() if processor is not None else None
         if self._direct.template is None or self._direct.template[0] != state:
-            self.set_truncation_and_padding(PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0,
-                                            None, None)
+            self.set_truncation_and_padding(
+                PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0, None, None
+            )
             full = self._tokenizer.encode("一", add_special_tokens=True)
             bare = self._tokenizer.encode("一", add_special_tokens=False).ids
-            bert = (full.ids[1:-1] == bare and full.type_ids == [0] * len(full) and bool(bare)
-                    and full.special_tokens_mask == [1] + [0] * len(bare) + [1])
+            bert = (
+                full.ids[1:-1] == bare
+                and full.type_ids == [0] * len(full)
+                and bool(bare)
+                and full.special_tokens_mask == [1] + [0] * len(bare) + [1]
+            )
             self._direct.template = (state, (full.ids[0], full.ids[-1]) if bert else None)
         return self._direct.template[1]
 
@@ -276,8 +282,9 @@ class GlyceBertTokenizer(BertTokenizer):
         ids, spans, lengths = self._encode_direct(fed)
         kept = np.minimum(lengths, keep)
         stays = positions_in_rows(lengths) < np.repeat(kept, lengths)  # truncation keeps the first tokens
-        reading, offsets = segments.pinyin_ids(None, np.arange(len(fed)), self._engine, None, want_offsets,
-                                               (spans[stays], kept))
+        reading, offsets = segments.pinyin_ids(
+            None, np.arange(len(fed)), self._engine, None, want_offsets, (spans[stays], kept)
+        )
         padding = kw.get("padding_strategy", PaddingStrategy.DO_NOT_PAD)
         layout = Layout(kept, padded_lengths(kept, padding, kw.get("max_length"), kw.get("pad_to_multiple_of")))
         tensors = kw.get("return_tensors")
@@ -287,8 +294,9 @@ class GlyceBertTokenizer(BertTokenizer):
             data["length"] = layout.full.tolist()
         data["pinyin_ids"] = self._direct_values("pinyin_ids", layout.column(reading, 0, 0), layout, tensors)
         if len(layout.full):  # the backend path warns when any sequence is too long: the longest decides
-            self._eventual_warn_about_too_long_sequence(range(int(layout.full.max())), kw.get("max_length"),
-                                                        kw.get("verbose", True))
+            self._eventual_warn_about_too_long_sequence(
+                range(int(layout.full.max())), kw.get("max_length"), kw.get("verbose", True)
+            )
         if not batched and tensors is None:
             data = {k: v[0] if len(v) > 0 and isinstance(v[0], list) else v for k, v in data.items()}
         encodings = LazyEncodings(len(fed), lambda: self._backend_encodings(fed, kw))
@@ -301,9 +309,17 @@ class GlyceBertTokenizer(BertTokenizer):
         columns = {"input_ids": layout.column(ids, self._direct.template[1][0], pad_id)}
         columns["input_ids"][layout.sep] = self._direct.template[1][1]
         names = self.model_input_names
-        if kw.get("return_token_type_ids") if kw.get("return_token_type_ids") is not None else "token_type_ids" in names:
+        if (
+            kw.get("return_token_type_ids")
+            if kw.get("return_token_type_ids") is not None
+            else "token_type_ids" in names
+        ):
             columns["token_type_ids"] = layout.column(none, 0, self.pad_token_type_id)
-        if kw.get("return_attention_mask") if kw.get("return_attention_mask") is not None else "attention_mask" in names:
+        if (
+            kw.get("return_attention_mask")
+            if kw.get("return_attention_mask") is not None
+            else "attention_mask" in names
+        ):
             columns["attention_mask"] = layout.real.astype(np.int64)
         if kw.get("return_special_tokens_mask"):
             columns["special_tokens_mask"] = layout.column(none, 1, 1)
@@ -315,8 +331,11 @@ class GlyceBertTokenizer(BertTokenizer):
         """A column as the backend path gives it: (B, L, ...) arrays for tensors, else one list per sequence."""
         rows = layout.rows(column) if tensors is not None else None
         if key == "pinyin_ids":  # reading indices -> their 8 ids (shared lists, as the backend path)
-            return self._rows[rows] if rows is not None else layout.lists(list(map(self._row_lists.__getitem__,
-                                                                                   column.tolist())))
+            return (
+                self._rows[rows]
+                if rows is not None
+                else layout.lists(list(map(self._row_lists.__getitem__, column.tolist())))
+            )
         if rows is not None:
             return rows
         if key == "offset_mapping":
@@ -325,10 +344,14 @@ class GlyceBertTokenizer(BertTokenizer):
 
     def _backend_encodings(self, fed: list[str], kw: dict) -> list:
         """The backend's own encodings of a direct call (its truncation and padding set again first)."""
-        self.set_truncation_and_padding(kw.get("padding_strategy", PaddingStrategy.DO_NOT_PAD),
-                                        kw.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE),
-                                        kw.get("max_length"), kw.get("stride", 0), kw.get("pad_to_multiple_of"),
-                                        kw.get("padding_side"))
+        self.set_truncation_and_padding(
+            kw.get("padding_strategy", PaddingStrategy.DO_NOT_PAD),
+            kw.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE),
+            kw.get("max_length"),
+            kw.get("stride", 0),
+            kw.get("pad_to_multiple_of"),
+            kw.get("padding_side"),
+        )
         return self._tokenizer.encode_batch(fed, add_special_tokens=True)
 
     def encode_arrays(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
@@ -345,14 +368,19 @@ class GlyceBertTokenizer(BertTokenizer):
             ids, spans, lengths = self._encode_direct(fed)
             reading, offsets = segments.pinyin_ids(None, samples, self._engine, None, True, (spans, lengths))
         else:
-            self.set_truncation_and_padding(PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0,
-                                            None, None)
+            self.set_truncation_and_padding(
+                PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0, None, None
+            )
             encodings = self._tokenizer.encode_batch(fed, add_special_tokens=False)
             lengths = np.array([len(e) for e in encodings], dtype=np.int64)
             ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int32, count=int(lengths.sum()))
             reading, offsets = segments.pinyin_ids(encodings, samples, self._engine, None, True)
-        return {"input_ids": ids.astype(np.int32), "pinyin_ids": self._rows[reading].astype(np.int8),
-                "offsets": offsets, "lengths": lengths}
+        return {
+            "input_ids": ids.astype(np.int32),
+            "pinyin_ids": self._rows[reading].astype(np.int8),
+            "offsets": offsets,
+            "lengths": lengths,
+        }
 
     def _encode_direct(self, fed: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(ids, spans, lengths)`` of ``fed`` as ``encode_batch`` without special tokens gives them, spans in each
@@ -362,8 +390,9 @@ class GlyceBertTokenizer(BertTokenizer):
         hold (see ``_run_chars``: combining marks, control and format characters) or a special token's text goes
         through WordPiece whole."""
         self.one_token_chars()
-        self.set_truncation_and_padding(PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0,
-                                        None, None)  # the runs' encodings must come back whole and unpadded
+        self.set_truncation_and_padding(
+            PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0, None, None
+        )  # the runs' encodings must come back whole and unpadded
         joined = "".join(t + "\n" for t in fed)
         cps = self._engine.codepoints(joined)
         base = np.concatenate(([0], np.cumsum([len(t) + 1 for t in fed])))  # text k: joined[base[k]:base[k+1]-1]
@@ -383,11 +412,20 @@ class GlyceBertTokenizer(BertTokenizer):
         encodings = self._wordpiece([joined[a:b] for a, b in zip(run_start, run_end)] + [fed[k] for k in whole_texts])
         shift = np.concatenate((run_start, base[whole_texts]))  # where each encoded string starts in joined
         count = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))
-        flat = np.fromiter(chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)), dtype=np.int64,
-                           count=2 * int(count.sum())).reshape(-1, 2) + np.repeat(shift, count)[:, None]
-        ids = np.concatenate((self._direct.one_token_ids[cps[one_at]],
-                              np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64,
-                                          count=int(count.sum()))))
+        flat = (
+            np.fromiter(
+                chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)),
+                dtype=np.int64,
+                count=2 * int(count.sum()),
+            ).reshape(-1, 2)
+            + np.repeat(shift, count)[:, None]
+        )
+        ids = np.concatenate(
+            (
+                self._direct.one_token_ids[cps[one_at]],
+                np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=int(count.sum())),
+            )
+        )
         spans = np.concatenate((np.stack((one_at, one_at + 1), axis=1), flat))
         order = np.argsort(spans[:, 0], kind="stable")  # tokens in text order: strings never overlap
         ids, spans = ids[order], spans[order]
@@ -401,11 +439,22 @@ class GlyceBertTokenizer(BertTokenizer):
             return [self._tokenizer.encode(s, add_special_tokens=False) for s in strings]
         return self._tokenizer.encode_batch(strings, add_special_tokens=False)
 
-    def _pad(self, encoded_inputs, max_length=None, padding_strategy=None, pad_to_multiple_of=None,
-             padding_side=None, return_attention_mask=None):
+    def _pad(
+        self,
+        encoded_inputs,
+        max_length=None,
+        padding_strategy=None,
+        pad_to_multiple_of=None,
+        padding_side=None,
+        return_attention_mask=None,
+    ):
         pinyin = encoded_inputs.get("pinyin_ids")
-        kwargs = dict(max_length=max_length, pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side,
-                      return_attention_mask=return_attention_mask)
+        kwargs = dict(
+            max_length=max_length,
+            pad_to_multiple_of=pad_to_multiple_of,
+            padding_side=padding_side,
+            return_attention_mask=return_attention_mask,
+        )
         if padding_strategy is not None:
             kwargs["padding_strategy"] = padding_strategy
         out = super()._pad(encoded_inputs, **kwargs)
@@ -437,49 +486,16 @@ def _run_chars(top: int) -> np.ndarray:
 def load_tokenizer(path: str | Path | None = None, **kwargs) -> GlyceBertTokenizer:
     """A tokenizer from a directory (ours, original ChineseBERT, plain BERT) or the default vocab."""
     if path is None:
-        from .resources import vocab_dir
-
+        try:
+            from chinese_ptm.resources import vocab_dir
+        except ImportError:  # this file saved beside a checkpoint, chinese_ptm not installed
+            raise ValueError(
+                "load_tokenizer() needs a tokenizer directory where chinese_ptm is not installed"
+            ) from None
         path = vocab_dir()
     return GlyceBertTokenizer.from_pretrained(str(path), **kwargs)
 
 
-def _register() -> None:
-    """AutoTokenizer for GlyceBERT configs; saved tokenizers carry this code (``auto_map``) so that
-    ``AutoTokenizer.from_pretrained(dir, trust_remote_code=True)`` works without chinese_ptm."""
-    from transformers import AutoTokenizer
-
-    GlyceBertTokenizer.register_for_auto_class("AutoTokenizer")
-    try:  # absent where this file runs as code saved next to a checkpoint
-        from chinese_ptm.modeling.configuration_glycebert import GlyceBertConfig
-    except ImportError:
-        return
-    AutoTokenizer.register(GlyceBertConfig, fast_tokenizer_class=GlyceBertTokenizer, exist_ok=True)
-
-
-_register()
-
-
-def main(argv: list[str] | None = None) -> list[dict]:
-    """``chinese-ptm tokenize TEXT ...``: show tokens, ids and readings."""
-    parser = argparse.ArgumentParser(prog="chinese-ptm tokenize", description=main.__doc__)
-    parser.add_argument("texts", nargs="*", help="texts to tokenize (default: read lines from stdin)")
-    parser.add_argument("--tokenizer", default=None, help="tokenizer directory (default: the bundled vocab/)")
-    parser.add_argument("--pair", default=None, help="a second text (pair input)")
-    parser.add_argument("--normalize", action="store_true", help="fold full-width forms, quotes, dashes")
-    parser.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
-    args = parser.parse_args(argv)
-    tokenizer = load_tokenizer(args.tokenizer, normalize_text=args.normalize)
-    texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
-    results = []
-    for text in texts:
-        enc = tokenizer(text, args.pair) if args.pair else tokenizer(text)
-        tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"])
-        readings = [decode_syllable(row) for row in enc["pinyin_ids"]]
-        record = {"text": text, "tokens": tokens, "input_ids": enc["input_ids"], "pinyin": readings}
-        results.append(record)
-        if args.json:
-            print(json.dumps(record, ensure_ascii=False))
-        else:
-            print(text)
-            print("  ".join(f"{t}/{r}" if r else t for t, r in zip(tokens, readings)))
-    return results
+# saved tokenizers carry this code (``auto_map``), so that ``AutoTokenizer.from_pretrained(dir,
+# trust_remote_code=True)`` works without chinese_ptm; chinese_ptm.modeling registers it for GlyceBERT configs
+GlyceBertTokenizer.register_for_auto_class("AutoTokenizer")

@@ -7,7 +7,7 @@ from itertools import chain
 
 import numpy as np
 
-from .text import normalize, replace_lone_surrogates
+from .normalize import normalize, replace_lone_surrogates
 from .token_batch import positions_in_rows
 
 
@@ -64,6 +64,35 @@ class Segments:
             ).reshape(n_slow, 2)
         return spans, lengths
 
+    def _piece_starts(self, seg_base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(index of each segment's first piece, where each piece's original text starts in the flat arrays)."""
+        pieces_per_segment = np.fromiter(map(len, self.segments), dtype=np.int64, count=len(self.segments))
+        piece_first = np.concatenate(([0], np.cumsum(pieces_per_segment)))
+        if not self.split:  # one piece per segment (one numpy pass: a cumsum per text cost as much as WordPiece)
+            return piece_first, seg_base[:-1]
+        # a piece starts at its segment's start plus the pieces before it in the segment
+        piece_len = np.fromiter(
+            (len(p) for seg in self.segments for p in seg), dtype=np.int64, count=int(piece_first[-1])
+        )
+        before = np.cumsum(piece_len) - piece_len
+        segment_of = np.repeat(np.arange(len(self.segments)), pieces_per_segment)
+        return piece_first, seg_base[segment_of] + before - before[piece_first[segment_of]]
+
+    def _original_offsets(self, starts, ends, piece, live) -> tuple[np.ndarray, np.ndarray]:
+        """Token offsets in the original texts: the fed ones, mapped back where normalisation changed a length
+        (an ellipsis became three dots)."""
+        orig_start, orig_end = starts.copy(), ends.copy()
+        if self.normalised is None or all(len(p.text) == len(p.original) for seg in self.normalised for p in seg):
+            return orig_start, orig_end
+        maps = [p.source_index for seg in self.normalised for p in seg]
+        fed_base = np.cumsum([0] + [len(m) for m in maps])
+        src = np.concatenate(maps + [np.zeros(1, dtype=np.int64)])
+        idx = np.flatnonzero(live)
+        base = fed_base[piece[idx]]
+        orig_start[idx] = src[base + starts[idx]]
+        orig_end[idx] = src[base + ends[idx] - 1] + 1
+        return orig_start, orig_end
+
     def pinyin_ids(self, encodings, sample_of, engine, aligned, want_offsets: bool, token_spans=None):
         """The reading index of every token of all encodings, and the original offsets when
         asked for. ``aligned``: ``(one_token_chars, keep)`` when texts made only of one-token
@@ -73,17 +102,7 @@ class Segments:
         seg_len = np.array([len(t) for t in segment_texts], dtype=np.int64)
         seg_base = np.concatenate(([0], np.cumsum(seg_len + 1)))  # texts are joined with one "\n"
         flat_readings, cps = engine.joined_readings(segment_texts)
-        # piece -> start of its original text in the flat arrays
-        pieces_per_segment = np.fromiter(map(len, self.segments), dtype=np.int64, count=len(self.segments))
-        piece_first = np.concatenate(([0], np.cumsum(pieces_per_segment)))
-        if self.split:  # where each piece starts: its segment's start plus the pieces before it in the segment
-            piece_len = np.fromiter((len(p) for seg in self.segments for p in seg), dtype=np.int64,
-                                    count=int(piece_first[-1]))
-            before = np.cumsum(piece_len) - piece_len
-            segment_of = np.repeat(np.arange(len(self.segments)), pieces_per_segment)
-            piece_base = seg_base[segment_of] + before - before[piece_first[segment_of]]
-        else:  # one piece per segment (one numpy pass: a cumsum per text cost as much as the WordPiece pass)
-            piece_base = seg_base[:-1]
+        piece_first, piece_base = self._piece_starts(seg_base)
 
         if token_spans is not None:  # known already (encode_arrays' direct path)
             spans, lengths = token_spans
@@ -105,16 +124,7 @@ class Segments:
             )
             piece = piece + words
         live = ends > starts
-        orig_start, orig_end = starts.copy(), ends.copy()
-        if self.normalised is not None and any(len(p.text) != len(p.original) for seg in self.normalised for p in seg):
-            # an ellipsis became three dots somewhere: map offsets back (else they are the same)
-            maps = [p.source_index for seg in self.normalised for p in seg]
-            fed_base = np.cumsum([0] + [len(m) for m in maps])
-            src = np.concatenate(maps + [np.zeros(1, dtype=np.int64)])
-            idx = np.flatnonzero(live)
-            base = fed_base[piece[idx]]
-            orig_start[idx] = src[base + starts[idx]]
-            orig_end[idx] = src[base + ends[idx] - 1] + 1
+        orig_start, orig_end = self._original_offsets(starts, ends, piece, live)
         single = live & (orig_end - orig_start == 1)
         reading = np.zeros(total, dtype=np.int64)
         where = np.flatnonzero(single)

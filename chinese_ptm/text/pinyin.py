@@ -30,7 +30,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .text import codepoints
+from .normalize import codepoints
 
 logger = logging.getLogger(__name__)
 
@@ -103,71 +103,66 @@ class ReadingEngine:
 
     def __init__(self) -> None:
         from pypinyin import Style
-        from pypinyin.constants import PHRASES_DICT, PINYIN_DICT, RE_HANS
+        from pypinyin.constants import PINYIN_DICT
         from pypinyin.converter import UltimateConverter
 
         self.pypinyin_version = pypinyin_version()
-        converter = UltimateConverter()  # the converter pypinyin.pinyin() uses
-        tone3 = Style.TONE3
-        converted: dict[tuple[str, str], str] = {}
+        self._converter = UltimateConverter()  # the converter pypinyin.pinyin() uses
+        self._tone3 = Style.TONE3
+        self._converted: dict[tuple[str, str], str] = {}
         self.readings: list[str | None] = [None]
         self._reading_index: dict[str, int] = {}
-
-        def intern(reading: str) -> int:
-            idx = self._reading_index.get(reading)
-            if idx is None:
-                idx = self._reading_index[reading] = len(self.readings)
-                self.readings.append(reading)
-            return idx
-
-        def first_reading(han: str, candidates: Iterable[str]) -> int:
-            # pypinyin converts every candidate, drops empty ones and duplicates, keeps [''] if none
-            # is left; item[0] is therefore the first non-empty converted candidate.
-            for raw in candidates:
-                key = (han, raw)
-                value = converted.get(key)
-                if value is None:
-                    value = converted[key] = converter.convert_style(han, raw, tone3, True)
-                if value:
-                    return intern(value)
-            return intern("")
-
-        # Which code points pypinyin treats as Chinese (one RE_HANS match per code point).
         # One slot per code point up to the highest one pypinyin knows; code points above it are
         # folded onto the last slot, a sentinel that is neither Chinese nor read.
         top = max(max(PINYIN_DICT), 0x30000) + 1
-        is_hans = np.zeros(top + 1, dtype=bool)
-        for cp in range(0x2E80, top):
-            if RE_HANS.match(chr(cp)):
-                is_hans[cp] = True
-        for cp in range(0, 0x2E80):  # a few scattered ranges below the CJK blocks
-            if RE_HANS.match(chr(cp)):
-                is_hans[cp] = True
-        self.is_hans = is_hans
-
-        char_reading = np.zeros(top + 1, dtype=np.int32)
+        self.is_hans = _hans_table(top)
+        self.char_reading = np.zeros(top + 1, dtype=np.int32)
         for cp, raw in PINYIN_DICT.items():
-            if cp < top and is_hans[cp]:
-                char_reading[cp] = first_reading(chr(cp), raw.split(","))
-        self.char_reading = char_reading
+            if cp < top and self.is_hans[cp]:
+                self.char_reading[cp] = self._first_reading(chr(cp), raw.split(","))
+        self._phrase_tables(top)
+        del self._converter, self._converted  # needed while building only
+        self.max_codepoint = top  # the sentinel slot
+        self._cache_at_end: dict[str, np.ndarray] = {}
+        self._cache_inside: dict[str, np.ndarray] = {}
 
-        # Phrases: their readings, the prefix set of pypinyin's maximum-matching cutter, every
-        # adjacent pair of characters inside a phrase, and the trigger bigram of every phrase that
-        # reads differently from its characters.
+    def _intern(self, reading: str) -> int:
+        idx = self._reading_index.get(reading)
+        if idx is None:
+            idx = self._reading_index[reading] = len(self.readings)
+            self.readings.append(reading)
+        return idx
+
+    def _first_reading(self, han: str, candidates: Iterable[str]) -> int:
+        # pypinyin converts every candidate, drops empty ones and duplicates, keeps [''] if none
+        # is left; item[0] is therefore the first non-empty converted candidate.
+        for raw in candidates:
+            key = (han, raw)
+            value = self._converted.get(key)
+            if value is None:
+                value = self._converted[key] = self._converter.convert_style(han, raw, self._tone3, True)
+            if value:
+                return self._intern(value)
+        return self._intern("")
+
+    def _phrase_tables(self, top: int) -> None:
+        """Phrases: their readings, the prefix set of pypinyin's maximum-matching cutter, every adjacent pair of
+        characters inside a phrase, and the trigger bigram of every phrase that reads differently from its
+        characters."""
+        from pypinyin.constants import PHRASES_DICT
+
         self.phrases: dict[str, tuple[int, ...]] = {}
         self.prefixes: set[str] = set()
         self.pairs: set[str] = set()
         triggers: set[int] = set()
         for phrase, items in PHRASES_DICT.items():
-            indices = tuple(first_reading(han, item) for han, item in zip(phrase, items))
+            indices = tuple(self._first_reading(han, item) for han, item in zip(phrase, items))
             self.phrases[phrase] = indices
-            for end in range(1, len(phrase) + 1):
-                self.prefixes.add(phrase[:end])
-            for pos in range(len(phrase) - 1):
-                self.pairs.add(phrase[pos : pos + 2])
+            self.prefixes.update(phrase[:end] for end in range(1, len(phrase) + 1))
+            self.pairs.update(phrase[pos : pos + 2] for pos in range(len(phrase) - 1))
             for pos, (han, idx) in enumerate(zip(phrase, indices)):
                 cp = ord(han)
-                if cp >= top or char_reading[cp] != idx:
+                if cp >= top or self.char_reading[cp] != idx:
                     left = pos if pos + 1 < len(phrase) else pos - 1
                     triggers.add(_bigram(ord(phrase[left]), ord(phrase[left + 1])))
                     break
@@ -177,9 +172,6 @@ class ReadingEngine:
         self.trigger_second = np.zeros(top + 1, dtype=bool)
         self.trigger_first[self.triggers >> 21] = True
         self.trigger_second[self.triggers & 0x1FFFFF] = True
-        self.max_codepoint = top  # the sentinel slot
-        self._cache_at_end: dict[str, np.ndarray] = {}
-        self._cache_inside: dict[str, np.ndarray] = {}
 
     def __reduce__(self):
         # pickled by reference: a worker process builds (or reuses) its own engine
@@ -503,3 +495,14 @@ class PinyinTables:
             self._rows = np.array([self.reading_ids(r) for r in engine.readings], dtype=np.int64)
             self._rows_engine = engine
         return self._rows
+
+
+def _hans_table(top: int) -> np.ndarray:
+    """Which code points pypinyin treats as Chinese (one RE_HANS match per code point), up to ``top``."""
+    from pypinyin.constants import RE_HANS
+
+    is_hans = np.zeros(top + 1, dtype=bool)
+    for cp in range(0, top):  # the CJK blocks and a few scattered ranges below them
+        if RE_HANS.match(chr(cp)):
+            is_hans[cp] = True
+    return is_hans

@@ -72,8 +72,9 @@ class LazyEncodings(Sequence):
         return list, (self._materialise(),)
 
 
-def padded_lengths(kept: np.ndarray, padding: PaddingStrategy, max_length: int | None,
-                   multiple: int | None) -> np.ndarray:
+def padded_lengths(
+    kept: np.ndarray, padding: PaddingStrategy, max_length: int | None, multiple: int | None
+) -> np.ndarray:
     """Final length of each sequence: content kept + [CLS] + [SEP], padded as the backend pads."""
     used = kept + 2
     if padding == PaddingStrategy.DO_NOT_PAD:

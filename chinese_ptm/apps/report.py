@@ -27,8 +27,10 @@ def esc(value) -> str:
 
 
 def page(title: str, sections: list[str]) -> str:
-    return (f"<!DOCTYPE html>\n<html lang=\"zh\"><head><meta charset=\"utf-8\"><title>{esc(title)}</title>"
-            f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1>\n" + "\n".join(sections) + "\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="zh"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+        f"<style>{STYLE}</style></head><body><h1>{esc(title)}</h1>\n" + "\n".join(sections) + "\n</body></html>\n"
+    )
 
 
 def section(title: str, *parts: str) -> str:
@@ -50,15 +52,23 @@ def table(header: Sequence[str], rows: Sequence[Sequence], raw_columns: Sequence
             if i in raw_columns:
                 cells.append(f"<td>{cell}</td>")
             elif isinstance(cell, (int, float)) and not isinstance(cell, bool):
-                cells.append(f"<td class=\"num\">{cell:.2f}</td>" if isinstance(cell, float) else f"<td class=\"num\">{cell}</td>")
+                cells.append(
+                    f'<td class="num">{cell:.2f}</td>' if isinstance(cell, float) else f'<td class="num">{cell}</td>'
+                )
             else:
                 cells.append(f"<td>{esc(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><tr>{head}</tr>{''.join(body)}</table>"
 
 
-def line_chart(series: dict[str, list[tuple[float, float]]], x_label: str, y_label: str, width: int = 720,
-               height: int = 300, y_range: tuple[float, float] | None = None) -> str:
+def line_chart(
+    series: dict[str, list[tuple[float, float]]],
+    x_label: str,
+    y_label: str,
+    width: int = 720,
+    height: int = 300,
+    y_range: tuple[float, float] | None = None,
+) -> str:
     """Lines (name -> [(x, y)]) as inline SVG with axes, ticks and a legend."""
     points = [p for values in series.values() for p in values]
     if not points:
@@ -75,9 +85,11 @@ def line_chart(series: dict[str, list[tuple[float, float]]], x_label: str, y_lab
     def sy(y):
         return height - bottom - (y - y0) / (y1 - y0) * (height - top - bottom)
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-size="11">',
-             f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{height - top - bottom}" '
-             'fill="none" stroke="#999"/>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-size="11">',
+        f'<rect x="{left}" y="{top}" width="{width - left - right}" height="{height - top - bottom}" '
+        'fill="none" stroke="#999"/>',
+    ]
     for i in range(5):
         yv = y0 + (y1 - y0) * i / 4
         xv = x0 + (x1 - x0) * i / 4
@@ -85,16 +97,20 @@ def line_chart(series: dict[str, list[tuple[float, float]]], x_label: str, y_lab
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{sy(yv):.1f}" y2="{sy(yv):.1f}" stroke="#eee"/>')
         parts.append(f'<text x="{sx(xv):.1f}" y="{height - bottom + 16}" text-anchor="middle">{xv:.4g}</text>')
     parts.append(f'<text x="{(width - right + left) / 2}" y="{height - 6}" text-anchor="middle">{esc(x_label)}</text>')
-    parts.append(f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" text-anchor="middle">'
-                 f'{esc(y_label)}</text>')
+    parts.append(
+        f'<text x="12" y="{height / 2}" transform="rotate(-90 12 {height / 2})" text-anchor="middle">'
+        f"{esc(y_label)}</text>"
+    )
     for k, (name, values) in enumerate(series.items()):
         color = COLORS[k % len(COLORS)]
         if values:
             path = " ".join(f"{'M' if i == 0 else 'L'}{sx(x):.1f},{sy(y):.1f}" for i, (x, y) in enumerate(values))
             parts.append(f'<path d="{path}" fill="none" stroke="{color}" stroke-width="1.6"/>')
         ly = top + 14 + 16 * k
-        parts.append(f'<line x1="{width - right + 10}" x2="{width - right + 28}" y1="{ly - 4}" y2="{ly - 4}" '
-                     f'stroke="{color}" stroke-width="2"/><text x="{width - right + 32}" y="{ly}">{esc(name)}</text>')
+        parts.append(
+            f'<line x1="{width - right + 10}" x2="{width - right + 28}" y1="{ly - 4}" y2="{ly - 4}" '
+            f'stroke="{color}" stroke-width="2"/><text x="{width - right + 32}" y="{ly}">{esc(name)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 

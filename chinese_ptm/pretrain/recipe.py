@@ -1,4 +1,4 @@
-"""Pretraining recipes: the typed schema of ``chinese_ptm/bundled/recipes/*.yaml``.  [no torch]
+"""Pretraining recipes: the typed schema of ``recipes/*.yaml``.  [no torch]
 
 A recipe is a small YAML file that states only what differs from the defaults below (or from the
 recipe it ``extends``). Every field has help text (``chinese-ptm pretrain --help-recipe``); an
@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from .resources import recipes_dir
-from .runtime.config import (
+from ..errors import SettingsError
+from ..resources import recipes_dir
+from ..runtime.config import (
     TrainingSettings,
     apply_overrides,
     describe_fields,
@@ -23,7 +24,6 @@ from .runtime.config import (
     read_layers,
     setting,
 )
-from .errors import SettingsError
 
 #: model sizes (BERT's naming); any field can still be set one by one
 SIZES = {
@@ -37,7 +37,8 @@ SIZES = {
 @dataclass
 class ModelSection:
     architecture: Literal["glycebert", "bert"] = setting(
-        "glycebert: char + glyph + pinyin embeddings (ChineseBERT); bert: plain BERT", "glycebert")
+        "glycebert: char + glyph + pinyin embeddings (ChineseBERT); bert: plain BERT", "glycebert"
+    )
     size: Literal["tiny", "small", "base", "large"] = setting("preset of hidden size, layers, heads, FFN width", "base")
     hidden_size: Optional[int] = setting("override the preset's hidden size", None)
     num_hidden_layers: Optional[int] = setting("override the preset's number of layers", None)
@@ -47,28 +48,37 @@ class ModelSection:
     use_glyph: bool = setting("glycebert: glyph branch on", True)
     use_pinyin: bool = setting("glycebert: pinyin branch on", True)
     glyph_trainable: bool = setting("glycebert: train the glyph table (original) instead of a frozen buffer", False)
-    glyph_scale: float = setting("glycebert: factor on the 0..255 bitmap values before glyph_map (1: as the original)",
-                                 1.0)
+    glyph_scale: float = setting(
+        "glycebert: factor on the 0..255 bitmap values before glyph_map (1: as the original)", 1.0
+    )
     fusion_init: Literal["random", "identity"] = setting(
         "glycebert: a new map_fc starts random, or as [I | 0 | 0] (the BERT inside, branches added as it learns)",
-        "random")
+        "random",
+    )
     objective: Literal["mlm", "electra"] = setting(
         "mlm: masked language modelling; electra: replaced-token detection, a small generator fills the masked "
-        "positions and the model learns which tokens were replaced", "mlm")
-    generator_size: float = setting("electra: the generator's width, heads and FFN as a fraction of the model's",
-                                    0.25)
-    discriminator_weight: float = setting("electra: weight of the replaced-token loss next to the generator's MLM "
-                                          "loss (50 in the ELECTRA paper)", 50.0)
+        "positions and the model learns which tokens were replaced",
+        "mlm",
+    )
+    generator_size: float = setting("electra: the generator's width, heads and FFN as a fraction of the model's", 0.25)
+    discriminator_weight: float = setting(
+        "electra: weight of the replaced-token loss next to the generator's MLM loss (50 in the ELECTRA paper)", 50.0
+    )
     embedding_size: Optional[int] = setting(
         "ALBERT's factorised embedding: embeddings this wide (V x E), then mapped to the hidden size; empty: the "
-        "hidden size. On architecture bert: transformers' ALBERT (mlm) or ELECTRA (electra)", None)
+        "hidden size. On architecture bert: transformers' ALBERT (mlm) or ELECTRA (electra)",
+        None,
+    )
     share_layers: Literal["none", "all", "attention", "ffn"] = setting(
-        "ALBERT's cross-layer sharing: every layer is layer 0 (all), or only its attention or FFN block", "none")
+        "ALBERT's cross-layer sharing: every layer is layer 0 (all), or only its attention or FFN block", "none"
+    )
     hidden_dropout_prob: float = setting("dropout after embeddings and sublayers", 0.1)
     attention_probs_dropout_prob: float = setting("dropout on attention weights", 0.1)
     init_from: Optional[str] = setting(
         "start from this checkpoint: a Chinese BERT directory (BERT-wwm-ext, MacBERT, bert-base-chinese), an "
-        "original ChineseBERT directory or one of ours; empty: random initialisation", None)
+        "original ChineseBERT directory or one of ours; empty: random initialisation",
+        None,
+    )
     requires_init: bool = setting("the recipe is defined as continued pretraining: init_from must be set", False)
     tokenizer: Optional[str] = setting("tokenizer directory; default: init_from's, else the bundled vocab/", None)
     glyph_table: Optional[str] = setting("glyph table (.npz/.npy) for a new glycebert model; default: vocab/'s", None)
@@ -84,10 +94,12 @@ class ModelSection:
 
 @dataclass
 class DataSection:
-    train_files: list[str] = setting("corpus files (.txt, .jsonl, .gz); empty: People's Daily 1998 (embedded)",
-                                   factory=list)
-    prepared_dir: Optional[str] = setting("where prepared records live (default: OUTPUT_DIR/data); "
-                                        "prepared again when missing or stale", None)
+    train_files: list[str] = setting(
+        "corpus files (.txt, .jsonl, .gz); empty: People's Daily 1998 (embedded)", factory=list
+    )
+    prepared_dir: Optional[str] = setting(
+        "where prepared records live (default: OUTPUT_DIR/data); prepared again when missing or stale", None
+    )
     max_length: int = setting("tokens per record, [CLS] and [SEP]s included", 512)
     packed_ratio: float = setting("share of records packed with several sentences (rest: one sentence)", 0.9)
     line_is_document: bool = setting("one document per line instead of blank-line-separated documents", False)
@@ -95,12 +107,15 @@ class DataSection:
     segmenter: Literal["jieba", "pkuseg", "ltp"] = setting("word segmentation for whole-word masking", "jieba")
     jieba_hmm: bool = setting("jieba: HMM for unknown words", False)
     jieba_engine: Literal["auto", "rust", "python"] = setting(
-        "jieba: auto (jieba-rs without the HMM, where it cuts as jieba does), rust or python", "auto")
+        "jieba: auto (jieba-rs without the HMM, where it cuts as jieba does), rust or python", "auto"
+    )
     ltp_model: Optional[str] = setting("ltp: local model directory", None)
     num_proc: int = setting("processes for preparation", 1)
     prepare_scope: Literal["shared", "node"] = setting(
         "shared: global rank 0 prepares once for all nodes (prepared_dir on a shared filesystem); node: local "
-        "rank 0 of every node prepares its own copy (prepared_dir on node-local disk)", "shared")
+        "rank 0 of every node prepares its own copy (prepared_dir on node-local disk)",
+        "shared",
+    )
     prepare_timeout_minutes: float = setting("how long the other ranks wait for preparation", 720.0)
     eval_records: int = setting("records held out (the end of the corpus) for MLM accuracy", 200)
 
@@ -109,13 +124,17 @@ class DataSection:
 class MaskingSection:
     strategy: Literal["wwm", "char", "mixed", "ngram", "mac"] = setting(
         "wwm: whole words; char; mixed: ChineseBERT's 90% wwm / 10% char per sample; ngram: MacBERT's 1-4 "
-        "word spans; mac: ngram with similar-word correction", "wwm")
+        "word spans; mac: ngram with similar-word correction",
+        "wwm",
+    )
     mlm_probability: float = setting("share of tokens to predict", 0.15)
     replace_probs: list[float] = setting("[MASK or similar word, random, keep]", factory=lambda: [0.8, 0.1, 0.1])
     sentence_task: Optional[Literal["sop", "nsp"]] = setting("sentence-level task; empty: none", None)
     heldout_strategy: Optional[Literal["wwm", "char", "mixed", "ngram", "mac"]] = setting(
         "masking of the held-out records (empty: the training strategy); fix it to compare runs that train with "
-        "different masking", None)
+        "different masking",
+        None,
+    )
 
 
 #: the training defaults of pretraining runs (a recipe states what differs)
@@ -152,15 +171,15 @@ class Recipe:
     data: DataSection = field(default_factory=DataSection)
     masking: MaskingSection = field(default_factory=MaskingSection)
     training: TrainingSettings = field(default_factory=lambda: TrainingSettings(PRETRAINING_DEFAULTS))
-    stages: list[Stage] = setting("consecutive stages, each with its own schedule, chained by init_from",
-                                factory=list)
+    stages: list[Stage] = setting("consecutive stages, each with its own schedule, chained by init_from", factory=list)
 
     def validate(self) -> "Recipe":
         m, d, k, t = self.model, self.data, self.masking, self.training
         problems = []
         if d.max_length > m.max_position_embeddings:
-            problems.append(f"data.max_length={d.max_length} exceeds model.max_position_embeddings="
-                            f"{m.max_position_embeddings}")
+            problems.append(
+                f"data.max_length={d.max_length} exceeds model.max_position_embeddings={m.max_position_embeddings}"
+            )
         if d.max_length < 8:
             problems.append("data.max_length must be at least 8")
         if not 0 < k.mlm_probability < 1:
@@ -181,7 +200,9 @@ class Recipe:
             problems.append(f"model.generator_size={m.generator_size} must lie in (0, 1]")
         dims = m.dims()
         if dims["hidden_size"] % dims["num_attention_heads"]:
-            problems.append(f"hidden size {dims['hidden_size']} is not a multiple of {dims['num_attention_heads']} heads")
+            problems.append(
+                f"hidden size {dims['hidden_size']} is not a multiple of {dims['num_attention_heads']} heads"
+            )
         if problems:
             raise RecipeError(f"recipe {self.name!r}: " + "; ".join(problems))
         return self
@@ -189,8 +210,16 @@ class Recipe:
     def to_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out = {k: (v.to_dict() if isinstance(v, TrainingSettings) else v) for k, v in out.items()}
-        return {k: (dataclasses.asdict(v) if dataclasses.is_dataclass(v) else
-                    [dataclasses.asdict(x) for x in v] if k == "stages" else v) for k, v in out.items()}
+        return {
+            k: (
+                dataclasses.asdict(v)
+                if dataclasses.is_dataclass(v)
+                else [dataclasses.asdict(x) for x in v]
+                if k == "stages"
+                else v
+            )
+            for k, v in out.items()
+        }
 
 
 class RecipeError(SettingsError):

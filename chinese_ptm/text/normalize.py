@@ -36,9 +36,20 @@ def replace_lone_surrogates(text: str) -> str:
 # Normalisation: what Chinese text writes with characters the standard BERT vocabulary lacks.
 _SINGLE = {
     "\u3000": " ",  # ideographic space
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"',  # curly double quotes
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",  # curly single quotes
-    "\u2014": "-", "\u2015": "-", "\u2013": "-", "\u2012": "-", "\u2010": "-", "\u2011": "-",  # dashes
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',  # curly double quotes
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",  # curly single quotes
+    "\u2014": "-",
+    "\u2015": "-",
+    "\u2013": "-",
+    "\u2012": "-",
+    "\u2010": "-",
+    "\u2011": "-",  # dashes
     "\u2212": "-",  # minus sign
 }
 _EXPAND = {"\u2026": "...", "\u22ef": "..."}  # ellipses

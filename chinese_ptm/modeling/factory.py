@@ -1,0 +1,216 @@
+"""The model a pretraining recipe describes: GlyceBERT or BERT, with ALBERT's options (factorised embedding,
+shared layers) and ELECTRA's objective on either trunk; from scratch or ``model.init_from`` a checkpoint.
+
+On the BERT trunk the models are transformers' classes (BERT, ALBERT, ELECTRA's discriminator) with the MLM head
+run only at masked positions; on GlyceBERT ours. Glyph tables come from the tokenizer's vocabulary folder or
+``model.glyph_table``; ELECTRA's replaced tokens read their pinyin from each vocabulary entry's own reading.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import UserError
+from ..glyph import load_glyph_table
+from ..resources import vocab_dir
+from . import bert_spelling, sparse_bert
+from . import modeling_glycebert as glycebert_models
+from .bert_format import checkpoint_kind as weights_kind
+from .configuration_glycebert import GlyceBertConfig
+from .electra import ElectraForReplacedTokenDetection, GlyceBertForReplacedTokenDetection, token_pinyin_table
+from .modeling_glycebert import GlyceBertForMaskedLM, GlyceBertForPreTraining
+from .sharing import with_shared_layers
+
+GLYCEBERT, CHINESEBERT, BERT = "glycebert", "chinesebert", "bert"
+ALBERT, ELECTRA = "albert", "electra"
+#: checkpoints of transformers' own families (no pinyin), with their class-name prefix
+TRANSFORMERS_KINDS = {BERT: "Bert", ALBERT: "Albert", ELECTRA: "Electra"}
+
+
+def reads_pinyin(kind: str) -> bool:
+    """Whether a checkpoint of this kind takes pinyin_ids (GlyceBERT and the original ChineseBERT)."""
+    return kind not in TRANSFORMERS_KINDS
+
+
+def model_class(kind: str, suffix: str):
+    """The class for a checkpoint kind and a role: ``suffix`` is ``Model``, ``ForMaskedLM``,
+    ``ForSequenceClassification`` ...; transformers' class for BERT, ALBERT and ELECTRA (tying the layers an
+    ALBERT-style ``config.share_layers`` names), GlyceBERT's for the rest."""
+    if reads_pinyin(kind):
+        return getattr(glycebert_models, f"GlyceBert{suffix}")
+    import transformers
+
+    name = TRANSFORMERS_KINDS[kind] + suffix
+    cls = getattr(transformers, name, None) or getattr(bert_spelling, name, None)
+    if cls is None:
+        raise UserError(f"a {kind} checkpoint has no {suffix} model here; use a GlyceBERT or BERT checkpoint")
+    return with_shared_layers(cls)
+
+
+def checkpoint_kind(path: str | Path, option: str = "--model") -> str:
+    """``glycebert`` (ours), ``chinesebert`` (original release), ``bert`` (Chinese BERT checkpoint), ``albert`` or
+    ``electra`` (transformers' format: albert_zh and HFL's ELECTRA converted, ours on architecture bert).
+
+    A ``model_type: bert`` directory is ChineseBERT when its weights hold glyph or pinyin embeddings, else a
+    plain BERT checkpoint, whatever tokenizer files lie next to it.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{option} {path}: no such directory")
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise UserError(f"{path}: no config.json; point {option} at a checkpoint directory")
+    with open(config_file, encoding="utf-8") as handle:
+        model_type = json.load(handle).get("model_type", BERT)
+    if model_type in (GLYCEBERT, ALBERT, ELECTRA):
+        return model_type
+    kind = weights_kind(path) if model_type == BERT else None
+    if kind is None:
+        raise UserError(
+            f"{config_file}: model_type {model_type!r} is not supported; use a GlyceBERT, original "
+            "ChineseBERT, Chinese BERT, ALBERT or ELECTRA checkpoint"
+        )
+    return kind
+
+
+def check_vocab_size(model, tokenizer, model_source: str, tokenizer_source: str) -> None:
+    """A model whose embedding table has another size than the tokenizer's vocabulary would train and
+    predict on ids that mean other tokens: stop, naming both."""
+    model_size = model.config.vocab_size
+    tokens = len(tokenizer)
+    if model_size != tokens:
+        raise UserError(
+            f"vocabulary mismatch: the model {model_source} has vocab_size {model_size}, the tokenizer "
+            f"{tokenizer_source} has {tokens} tokens; use the checkpoint's own tokenizer (a vocab.txt beside its "
+            "weights, or model.tokenizer / --tokenizer pointing at it), or start from scratch with this tokenizer"
+        )
+
+
+def build_model(m, tokenizer, sentence_task: bool = False):
+    """The model a recipe's ``model`` section ``m`` describes: GlyceBERT or BERT (ALBERT with ALBERT's options,
+    ELECTRA with objective electra), a pretraining head with a sentence task, else MLM."""
+    if m.architecture == "bert":
+        return _bert_trunk_model(m, tokenizer, sentence_task)
+
+    cls = GlyceBertForPreTraining if sentence_task else GlyceBertForMaskedLM
+    branches = dict(use_glyph=m.use_glyph, use_pinyin=m.use_pinyin, glyph_trainable=m.glyph_trainable)
+    branches.update(_albert_options(m))
+    if m.objective == "electra":
+        cls = GlyceBertForReplacedTokenDetection
+        branches.update(generator_size=m.generator_size, discriminator_weight=m.discriminator_weight)
+
+    if m.init_from:
+        model = cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation, **branches)
+        check_vocab_size(model, tokenizer, m.init_from, _tokenizer_source(m))
+        glyphs = model.base_model.embeddings.glyph_embeddings
+        if glyphs is not None and not glyphs.embedding.weight.any():  # a BERT checkpoint brings no glyphs
+            model.load_glyph_table(glyph_table(m, tokenizer))
+        return _with_token_pinyin(model, tokenizer)
+    table = glyph_table(m, tokenizer) if m.use_glyph else None
+    config = GlyceBertConfig(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=m.max_position_embeddings,
+        pad_token_id=tokenizer.pad_token_id,
+        num_fonts=table.shape[1] if table is not None else 3,
+        glyph_size=table.shape[2] if table is not None else 24,
+        glyph_scale=m.glyph_scale,
+        fusion_init=m.fusion_init,
+        **branches,
+        **m.dims(),
+        **_dropouts(m),
+    )
+    config._attn_implementation = m.attn_implementation
+    model = cls(config)
+    if table is not None:
+        model.load_glyph_table(table)
+    return _with_token_pinyin(model, tokenizer)
+
+
+def glyph_table(m, tokenizer):
+    """The glyph table of a new GlyceBERT: ``model.glyph_table``, else the one beside the tokenizer's vocabulary."""
+
+    table = load_glyph_table(m.glyph_table) if m.glyph_table else load_glyph_table(_vocab_dir(tokenizer))
+    if table.shape[0] != len(tokenizer):
+        raise UserError(
+            f"glyph table has {table.shape[0]} rows, the tokenizer {len(tokenizer)} tokens: "
+            "build a table for this vocab with `chinese-ptm glyphs build --vocab ...`"
+        )
+    return table
+
+
+def _albert_options(m) -> dict:
+    """ALBERT's options as config fields, only where the recipe sets them (a checkpoint keeps its own)."""
+    options = {"embedding_size": m.embedding_size} if m.embedding_size else {}
+    return options | ({"share_layers": m.share_layers} if m.share_layers != "none" else {})
+
+
+def _bert_trunk_model(m, tokenizer, pair: bool):
+    """transformers' classes: BERT; ALBERT when the recipe asks for a factorised embedding or shared layers
+    (``num_hidden_groups=1`` is ALBERT's own full sharing); ELECTRA's discriminator for objective electra."""
+    from transformers import AlbertConfig, BertConfig, ElectraConfig
+
+    albert = _albert_options(m)
+    if m.objective == "electra":
+        cls, config_class = ElectraForReplacedTokenDetection, ElectraConfig
+        extra = dict(
+            embedding_size=m.embedding_size or m.dims()["hidden_size"],
+            generator_size=m.generator_size,
+            discriminator_weight=m.discriminator_weight,
+            share_layers=m.share_layers,
+        )
+    elif albert:
+        cls = sparse_bert.SparseAlbertForPreTraining if pair else sparse_bert.SparseAlbertForMaskedLM
+        layers = m.dims()["num_hidden_layers"]
+        config_class = AlbertConfig
+        extra = dict(
+            embedding_size=m.embedding_size or m.dims()["hidden_size"],
+            hidden_act="gelu",
+            num_hidden_groups=1 if m.share_layers == "all" else layers,
+            share_layers=m.share_layers,
+        )
+    else:
+        cls = sparse_bert.SparseBertForPreTraining if pair else sparse_bert.SparseBertForMaskedLM
+        config_class, extra = BertConfig, {}
+    if m.init_from:
+        model = cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation)
+        check_vocab_size(model, tokenizer, m.init_from, _tokenizer_source(m))
+        return model
+    config = config_class(
+        vocab_size=len(tokenizer),
+        max_position_embeddings=m.max_position_embeddings,
+        pad_token_id=tokenizer.pad_token_id,
+        **m.dims(),
+        **_dropouts(m),
+        **extra,
+    )
+    config._attn_implementation = m.attn_implementation
+    return cls(config)
+
+
+def _with_token_pinyin(model, tokenizer):
+    """ELECTRA's replaced tokens carry their own readings: the table of every vocabulary entry's pinyin."""
+    if hasattr(model, "set_token_pinyin"):
+        model.set_token_pinyin(token_pinyin_table(tokenizer, model.config.pinyin_slots))
+    return model
+
+
+def _dropouts(m) -> dict:
+    return {
+        "hidden_dropout_prob": m.hidden_dropout_prob,
+        "attention_probs_dropout_prob": m.attention_probs_dropout_prob,
+    }
+
+
+def _tokenizer_source(m) -> str:
+    """Where the run's tokenizer comes from, in words (for messages)."""
+    return m.tokenizer or (m.init_from if has_vocab(m.init_from) else "the bundled vocabulary")
+
+
+def has_vocab(directory: str | None) -> bool:
+    return bool(directory) and (Path(directory) / "vocab.txt").is_file()
+
+
+def _vocab_dir(tokenizer) -> str:
+
+    return str(Path(tokenizer.vocab_file).parent) if getattr(tokenizer, "vocab_file", None) else str(vocab_dir())

@@ -1,0 +1,340 @@
+"""Pretraining runner: ``chinese-ptm pretrain recipes/<name>.yaml`` (also under torchrun).
+
+One recipe (``chinese_ptm.pretrain.recipe``) describes the model, the data, the masking and the schedule.
+The runner prepares the corpus when its prepared records are missing or stale, builds the model
+(``chinese_ptm.modeling.factory``: GlyceBERT or BERT, ALBERT's options, ELECTRA's objective), trains it with the
+transformers Trainer (DDP under torchrun, DeepSpeed, FSDP, bf16/fp16, accumulation, activation
+checkpointing, torch.compile) and resumes from the last complete checkpoint after an
+interruption, with the same data order and masking. It logs loss, MLM accuracy, learning rate and
+tokens/s (TensorBoard too), evaluates MLM accuracy on a held-out slice, draws the loss curve and
+writes ``report.json``.
+
+    chinese-ptm pretrain chinesebert-tiny --max-steps 100
+    torchrun --nproc_per_node 8 -m chinese_ptm.pretrain chinesebert --train-files corpus/*.txt
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import TrainerCallback
+
+from ..masking import ResumableMaskingCollator
+from ..modeling.factory import build_model
+from ..runtime import UserError, is_main_process
+from ..runtime.loading import resolve_bundled_file
+from ..runtime.trainer import (
+    ChinesePtmTrainer,
+    batch_plan,
+    draw_loss_curve,
+    last_complete_checkpoint,
+    on_cpu,
+    rank_digests,
+    training_arguments,
+)
+from .corpus import load_run_tokenizer, prepared_dir, prepared_records
+from .recipe import Recipe, stage_recipes
+
+logger = logging.getLogger(__name__)
+
+REPORT_FILE = "report.json"
+LOSS_CURVE_FILE = "loss_curve.png"
+FINAL_DIR = "final"
+
+
+# ---------------------------------------------------------------------------------------------
+# Pieces
+# ---------------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------
+
+
+def make_collator(recipe: Recipe, tokenizer, seed: int, strategy: str | None = None) -> ResumableMaskingCollator:
+    return ResumableMaskingCollator(
+        tokenizer,
+        strategy=strategy or recipe.masking.strategy,
+        mlm_probability=recipe.masking.mlm_probability,
+        replace_probs=tuple(recipe.masking.replace_probs),
+        sentence_task=recipe.masking.sentence_task,
+        max_length=recipe.data.max_length,
+        seed=seed,
+        return_pinyin=recipe.model.architecture == "glycebert" and recipe.model.use_pinyin,
+    )
+
+
+def mlm_accuracy_counts(outputs, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(correct, total) MLM predictions; logits either (B, T, V) or sparse (N_labelled, V)."""
+    logits = getattr(outputs, "logits", None)
+    if logits is None:
+        logits = outputs.prediction_logits
+    picked = labels != -100
+    if logits.dim() == 3:
+        logits = logits[picked]
+    return (logits.argmax(-1) == labels[picked]).sum(), picked.sum()
+
+
+def replaced_token_counts(outputs, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(right, judged) replaced/original calls of an ELECTRA discriminator over the real tokens; (0, 0) else.
+    The MLM accuracy an ELECTRA run logs is its generator's."""
+    scores = getattr(outputs, "discriminator_logits", None)
+    if scores is None:
+        zero = attention_mask.new_zeros(())
+        return zero, zero
+    active = attention_mask.bool()
+    return ((scores > 0).float() == outputs.replaced)[active].sum(), active.sum()
+
+
+def mlm_example_stats(logits, labels: torch.Tensor) -> torch.Tensor:
+    """Per example: (masked tokens, correct predictions, summed negative log-likelihood), shape (B, 3).
+    Per-example rows keep the Trainer's gathering and truncation to the dataset length exact."""
+    if isinstance(logits, (tuple, list)):
+        logits = logits[0]  # (MLM logits, sentence-task logits)
+    if isinstance(labels, (tuple, list)):
+        labels = labels[0]  # (MLM labels, sentence label)
+    picked = labels != -100  # (B, T)
+    if logits.dim() == 3:
+        logits = logits[picked]  # (B, T, V) -> (N, V)
+    targets = labels[picked]  # (N,)
+    rows = picked.nonzero()[:, 0]  # example of each masked position
+    nll = torch.nn.functional.cross_entropy(logits.float(), targets, reduction="none")
+    stats = torch.zeros(labels.shape[0], 3, dtype=torch.float32, device=labels.device)
+    stats[:, 0] = picked.sum(1).float()
+    stats[:, 1].index_add_(0, rows, (logits.argmax(-1) == targets).float())
+    stats[:, 2].index_add_(0, rows, nll)
+    return stats
+
+
+def mlm_metrics(prediction) -> dict:
+    """Held-out MLM accuracy and loss over all masked positions (the Trainer's compute_metrics)."""
+    stats = np.asarray(prediction.predictions, dtype=np.float64).reshape(-1, 3)
+    masked = max(stats[:, 0].sum(), 1.0)
+    return {
+        "mlm_accuracy": stats[:, 1].sum() / masked,
+        "mlm_loss": stats[:, 2].sum() / masked,
+        "masked_tokens": int(stats[:, 0].sum()),
+        "records": len(stats),
+    }
+
+
+#: outputs of the pretraining models that held-out metrics do not read
+NOT_FOR_METRICS = (
+    "mlm_loss",
+    "sentence_loss",
+    "generator_loss",
+    "discriminator_loss",
+    "discriminator_logits",
+    "replaced",
+    "hidden_states",
+    "attentions",
+)
+
+
+class PretrainTrainer(ChinesePtmTrainer):
+    """Logs MLM accuracy, tokens/s and tokens seen with the loss; evaluates on the held-out records with
+    their own collator (fixed masks) under the ``heldout_`` prefix."""
+
+    def __init__(self, *args, heldout_collator=None, **kwargs):
+        super().__init__(*args, preprocess_logits_for_metrics=mlm_example_stats, compute_metrics=mlm_metrics, **kwargs)
+        self.model_accepts_loss_kwargs = False  # plain per-batch mean losses, as BERT
+        self.heldout_collator = heldout_collator
+        self._counts = None
+        self._window_start = time.perf_counter()
+        self.tokens_seen = 0
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(**inputs)
+        with torch.no_grad():
+            correct, total = mlm_accuracy_counts(outputs, inputs["labels"])
+            detected, judged = replaced_token_counts(outputs, inputs["attention_mask"])
+            step = torch.stack(
+                [
+                    correct.float(),
+                    total.float(),
+                    inputs["attention_mask"].sum().float(),
+                    detected.float(),
+                    judged.float(),
+                ]
+            )
+            self._counts = step if self._counts is None else self._counts + step
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    def log(self, logs: dict, *args, **kwargs):
+        if ("loss" in logs or "train_loss" in logs) and self._counts is not None:  # the last window too
+            counts = self._counts
+            if self.args.world_size > 1 and torch.distributed.is_initialized():
+                counts = counts.clone()
+                torch.distributed.all_reduce(counts)
+            correct, total, tokens, detected, judged = counts.tolist()
+            now = time.perf_counter()
+            self.tokens_seen += int(tokens)
+            if judged:  # ELECTRA: the discriminator's replaced/original calls over all tokens
+                logs["replaced_token_accuracy"] = round(detected / judged, 4)
+            logs.update(
+                mlm_accuracy=round(correct / max(total, 1), 4),
+                tokens_per_s=round(tokens / max(now - self._window_start, 1e-9), 1),
+                tokens_seen=self.tokens_seen,
+            )
+            self._counts, self._window_start = None, now
+        super().log(logs, *args, **kwargs)
+
+    def get_eval_dataloader(self, eval_dataset=None):
+        self.heldout_collator.set_epoch(0)  # the same masks at every evaluation
+        training_collator, self.data_collator = self.data_collator, self.heldout_collator
+        try:
+            return super().get_eval_dataloader(eval_dataset)
+        finally:
+            self.data_collator = training_collator
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "heldout"):
+        # the MLM logits must come first among the outputs the metrics see (a pretraining output also holds
+        # its partial losses and, for ELECTRA, the discriminator's view)
+        ignore_keys = ignore_keys or list(NOT_FOR_METRICS)
+        return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix="heldout")
+
+
+class EpochCallback(TrainerCallback):
+    """Tells the training collator the epoch: masks differ between epochs and match after a resume."""
+
+    def __init__(self, collator):
+        self.collator = collator
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        self.collator.set_epoch(int(state.epoch or 0))
+
+
+def pretraining_arguments(recipe: Recipe):
+    """The recipe's TrainingArguments; held-out evaluation every ``training.eval_steps`` when set."""
+    t = recipe.training
+    evaluation = {"eval_strategy": "steps"} if t.eval_steps and "eval_strategy" not in t.values else {}
+    # the labels the collator gives (next_sentence_label for SOP too): a head whose forward takes both sentence
+    # labels would otherwise be evaluated without labels, the Trainer waiting for both
+    sentence = ["next_sentence_label"] if recipe.masking.sentence_task else []
+    return training_arguments(t, recipe.output_dir, label_names=["labels", *sentence], **evaluation)
+
+
+def run_stage(recipe: Recipe, resume: bool = True) -> dict:
+    """Train one stage; returns its report (also written to OUTPUT_DIR/report.json)."""
+    from transformers import set_seed
+
+    if recipe.model.requires_init and not recipe.model.init_from:
+        raise UserError(
+            f"recipe {recipe.name!r} continues pretraining from a checkpoint: set "
+            "--set model.init_from=DIR (a Chinese BERT checkpoint such as bert-base-chinese)"
+        )
+    out = Path(recipe.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    args = pretraining_arguments(recipe)
+    set_seed(recipe.training.seed)
+    tokenizer = load_run_tokenizer(recipe)
+    train, heldout, data_summary = prepared_records(recipe, tokenizer)
+    model = build_model(recipe.model, tokenizer, recipe.masking.sentence_task is not None)
+    collator = make_collator(recipe, tokenizer, recipe.training.seed)
+    trainer = PretrainTrainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=heldout,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=[EpochCallback(collator)],
+        optimizer_name=recipe.training.optimizer,
+        heldout_collator=make_collator(recipe, tokenizer, recipe.training.seed + 1, recipe.masking.heldout_strategy),
+    )
+    checkpoint = last_complete_checkpoint(out) if resume else None
+    if checkpoint and is_main_process():
+        print(f"resuming from {checkpoint}")
+    if checkpoint:
+        history = json.loads((Path(checkpoint) / "trainer_state.json").read_text()).get("log_history", [])
+        trainer.tokens_seen = max([h.get("tokens_seen", 0) for h in history] or [0])
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    seconds = time.perf_counter() - started
+    metrics = trainer.evaluate()
+    digests = rank_digests(trainer.model)
+    trainer.save_model(str(out / FINAL_DIR))
+    if not trainer.is_world_process_zero():
+        return {}
+    tokenizer.save_pretrained(str(out / FINAL_DIR))
+    curve = draw_loss_curve(trainer.state.log_history, out / LOSS_CURVE_FILE, recipe.name, "heldout_mlm_loss")
+    report = {
+        "recipe": recipe.name,
+        "description": recipe.description,
+        "architecture": recipe.model.architecture,
+        "parameters": sum(p.numel() for p in model.parameters()),
+        "steps": trainer.state.global_step,
+        "tokens_seen": trainer.tokens_seen,
+        "train_loss": result.training_loss,
+        "seconds_this_run": seconds,
+        "resumed_from": checkpoint,
+        **{k: v for k, v in metrics.items() if k.startswith("heldout_")},
+        "final_checkpoint": str(out / FINAL_DIR),
+        "loss_curve": str(curve) if curve else None,
+        "data": {k: data_summary.get(k) for k in ("documents", "sentences", "records", "tokens", "unk_rate")},
+        "world_size": args.world_size,
+        "rank_weight_digests": digests,
+        "recipe_config": recipe.to_dict(),
+        "log_history": trainer.state.log_history,
+    }
+    (out / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return report
+
+
+def run(recipe: Recipe, resume: bool = True) -> list[dict]:
+    """Train every stage of the recipe; returns their reports."""
+    return [run_stage(stage, resume=resume) for stage in stage_recipes(recipe)]
+
+
+def describe(recipe: Recipe, world: int | None = None) -> list[dict]:
+    """What each stage would run, without running it: the batch plan for the world size, steps, tokens
+    per step, warm-up, precision, optimizer and where the data comes from (``--dry-run``)."""
+    plans = []
+    for stage in stage_recipes(recipe):
+        t, d = stage.training, stage.data
+        plan = batch_plan(t, world)
+        gpu = not on_cpu(t)
+        precision = (
+            ("bf16" if t.bf16 else "fp16" if t.fp16 else "fp32")
+            if gpu
+            else "fp32" + (" (no GPU: bf16/fp16 apply on GPUs only)" if t.bf16 or t.fp16 else "")
+        )
+        plans.append(
+            {
+                "recipe": stage.name,
+                **{k: v for k, v in plan.to_dict().items()},
+                "warning": plan.warning(),
+                "max_steps": t.max_steps,
+                "sequence_length": d.max_length,
+                "tokens_per_step": plan.global_batch * d.max_length,
+                "tokens_total": plan.global_batch * d.max_length * t.max_steps,
+                "warmup_steps": int(t.warmup_steps) if t.warmup_steps >= 1 else math.ceil(t.warmup_steps * t.max_steps),
+                "learning_rate": t.learning_rate,
+                "lr_scheduler": t.lr_scheduler_type,
+                "precision": precision,
+                "device": "cuda" if gpu else "cpu",
+                "optimizer": t.optimizer,
+                "deepspeed": str(resolve_bundled_file(t.deepspeed, "recipes")) if t.deepspeed else None,
+                "fsdp": t.fsdp,
+                "model": {
+                    "architecture": stage.model.architecture,
+                    **stage.model.dims(),
+                    "init_from": stage.model.init_from,
+                },
+                "data": {
+                    "train_files": d.train_files or ["(embedded) People's Daily 1998"],
+                    "prepared_dir": str(prepared_dir(stage)),
+                    "prepare_scope": d.prepare_scope,
+                    "prepare_timeout_minutes": d.prepare_timeout_minutes,
+                },
+                "output_dir": stage.output_dir,
+            }
+        )
+    return plans
