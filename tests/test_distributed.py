@@ -15,7 +15,8 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from chinese_ptm.data import PrepareConfig, load_prepared, main, prepare_corpus  # noqa: E402
+from chinese_ptm.cli import main  # noqa: E402
+from chinese_ptm.data import PrepareConfig, load_prepared, prepare_corpus  # noqa: E402
 from chinese_ptm.data.corpora import peoples_daily_lines  # noqa: E402
 from chinese_ptm.data.distributed import prepare_with_ray  # noqa: E402
 from chinese_ptm.text.segmentation import JiebaSegmenter  # noqa: E402
@@ -116,13 +117,17 @@ def test_a_killed_worker_is_retried_without_lost_or_duplicated_records(cluster, 
 
 def test_cli_and_the_pretraining_loader_read_the_shards(cluster, tmp_path, capsys):
     files = write_corpus(tmp_path, files=2, lines_per_file=60)
-    summary = main([*map(str, files), "--out", str(tmp_path / "shards"), "--engine", "ray", "--max-length", "96"])
+    status = main(
+        ["prepare", *map(str, files), "--out", str(tmp_path / "shards"), "--engine", "ray", "--max-length", "96"]
+    )
+    assert status == 0
+    summary = {"records": len(load_prepared(tmp_path / "shards"))}
     assert f"saved {summary['records']} records" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "shards").glob("*.parquet")) == [
         f"part-0000{i}.parquet" for i in range(3)
     ]
+    from chinese_ptm.pretrain.corpus import prepared_records
     from chinese_ptm.pretrain.recipe import load_recipe
-    from chinese_ptm.pretrain.runner import prepared_records
 
     recipe = load_recipe(
         "chinesebert-tiny",

@@ -49,9 +49,11 @@ def small_corpus(tmp_path_factory):
 
 def run_cli(argv: list[str]) -> list[dict]:
     """The reports of a pretraining run given as command-line arguments (the Python path of main)."""
-    from chinese_ptm.pretrain.runner import build_parser, recipe_from_args, run
+    from chinese_ptm.cli import build_parser
+    from chinese_ptm.pretrain.cli import recipe_from_args
+    from chinese_ptm.pretrain.runner import run
 
-    return run(recipe_from_args(build_parser().parse_args(argv)))
+    return run(recipe_from_args(build_parser("pretrain").parse_args(["pretrain", *argv])))
 
 
 def _args(corpus, out, steps, *extra):
@@ -104,9 +106,9 @@ def test_tiny_recipes_train(name, small_corpus, tmp_path):
 
 @pytest.mark.slow
 def test_requires_init_is_reported(small_corpus, tmp_path, capsys):
-    from chinese_ptm.pretrain.runner import main
+    from chinese_ptm.cli import main
 
-    assert main(["macbert", "--output-dir", str(tmp_path)]) == 1
+    assert main(["pretrain", "macbert", "--output-dir", str(tmp_path)]) == 1
     assert "model.init_from" in capsys.readouterr().err
 
 

@@ -146,22 +146,37 @@ def write_html(out_dir: Path, report: dict, masks: list[dict], log_history: list
             f"{pre['parameters']:,} parameters; held-out MLM accuracy {pre['heldout_mlm_accuracy']:.1%}."
         )
     ]
+    sections += [
+        _pretraining_section(log_history),
+        _evaluation_section(report),
+        _masks_section(masks),
+        _tokenizer_section(report),
+    ]
+    path = out_dir / "report.html"
+    path.write_text(html.page("chinese_ptm: pretraining that pays off", sections), encoding="utf-8")
+    return path
+
+
+def _pretraining_section(log_history: list[dict]) -> str:
+    """Loss and MLM accuracy curves of the pretraining run."""
     loss = [(h["step"], h["loss"]) for h in log_history if "loss" in h]
     heldout = [(h["step"], h["heldout_mlm_loss"]) for h in log_history if "heldout_mlm_loss" in h]
     accuracy = [(h["step"], h["mlm_accuracy"]) for h in log_history if "mlm_accuracy" in h]
     heldout_acc = [(h["step"], h["heldout_mlm_accuracy"]) for h in log_history if "heldout_mlm_accuracy" in h]
-    sections.append(
-        html.section(
-            "Pretraining",
-            html.line_chart({"training loss": loss, "held-out MLM loss": heldout}, "step", "loss"),
-            html.line_chart(
-                {"training MLM accuracy": accuracy, "held-out MLM accuracy": heldout_acc},
-                "step",
-                "accuracy",
-                y_range=(0.0, 1.0),
-            ),
-        )
+    return html.section(
+        "Pretraining",
+        html.line_chart({"training loss": loss, "held-out MLM loss": heldout}, "step", "loss"),
+        html.line_chart(
+            {"training MLM accuracy": accuracy, "held-out MLM accuracy": heldout_acc},
+            "step",
+            "accuracy",
+            y_range=(0.0, 1.0),
+        ),
     )
+
+
+def _evaluation_section(report: dict) -> str:
+    """Pretrained against from scratch, with the trivial baselines."""
     rows = []
     for task in report["evaluation"]["tasks"]:
         rows.append(
@@ -174,17 +189,19 @@ def write_html(out_dir: Path, report: dict, masks: list[dict], log_history: list
                 ", ".join(f"{k} {v:.2f}" for k, v in task["baselines"].items()),
             ]
         )
-    sections.append(
-        html.section(
-            "Fine-tuned: pretrained vs from scratch (test set)",
-            html.table(["task", "metric", "pretrained", "scratch", "difference", "trivial baselines"], rows),
-            html.paragraph(
-                "Same architecture, data, steps, learning rate and seed for both; "
-                f"settings: {json.dumps(report['evaluation']['settings'], ensure_ascii=False)}",
-                muted=True,
-            ),
-        )
+    return html.section(
+        "Fine-tuned: pretrained vs from scratch (test set)",
+        html.table(["task", "metric", "pretrained", "scratch", "difference", "trivial baselines"], rows),
+        html.paragraph(
+            "Same architecture, data, steps, learning rate and seed for both; "
+            f"settings: {json.dumps(report['evaluation']['settings'], ensure_ascii=False)}",
+            muted=True,
+        ),
     )
+
+
+def _masks_section(masks: list[dict]) -> str:
+    """The model's guesses for masked characters of held-out sentences."""
     mask_rows = []
     for m in masks:
         shown = (
@@ -197,32 +214,29 @@ def write_html(out_dir: Path, report: dict, masks: list[dict], log_history: list
         mask_rows.append(
             [shown, f"{html.esc(m['masked'])} {html.esc(m['reading'])} {glyph}", guesses, m["rank_of_original"]]
         )
-    sections.append(
-        html.section(
-            "What the model predicts for a masked character (held-out sentences)",
-            html.table(
-                ["sentence", "masked: reading, glyphs", f"top {TOP_K}", "rank of the original"],
-                mask_rows,
-                raw_columns=(0, 1),
-            ),
-        )
+    return html.section(
+        "What the model predicts for a masked character (held-out sentences)",
+        html.table(
+            ["sentence", "masked: reading, glyphs", f"top {TOP_K}", "rank of the original"],
+            mask_rows,
+            raw_columns=(0, 1),
+        ),
     )
+
+
+def _tokenizer_section(report: dict) -> str:
+    """Tokenizer speed, [UNK] rate and readings that depend on context."""
     tok = report["tokenizer"]
-    sections.append(
-        html.section(
-            "Tokenizer",
-            html.paragraph(
-                f"{tok['lines']:,} lines, {tok['tokens']:,} tokens at {tok['sentences_per_s']:,.0f} lines/s, [UNK] "
-                f"{tok['unk_rate']:.4%}; readings that depend on context: "
-                + "; ".join(
-                    f"{e['context']}: {e['char']} = {e['reading']} (alone {e['alone']})" for e in tok["examples"][:5]
-                )
-            ),
-        )
+    return html.section(
+        "Tokenizer",
+        html.paragraph(
+            f"{tok['lines']:,} lines, {tok['tokens']:,} tokens at {tok['sentences_per_s']:,.0f} lines/s, [UNK] "
+            f"{tok['unk_rate']:.4%}; readings that depend on context: "
+            + "; ".join(
+                f"{e['context']}: {e['char']} = {e['reading']} (alone {e['alone']})" for e in tok["examples"][:5]
+            )
+        ),
     )
-    path = out_dir / "report.html"
-    path.write_text(html.page("chinese_ptm: pretraining that pays off", sections), encoding="utf-8")
-    return path
 
 
 def run(

@@ -87,13 +87,8 @@ def prepare_corpus(
     fp = _fingerprint(
         files, texts, cfg, f"{tokenizer_digest(tokenizer)}|{type(segmenter).__name__}|{vars(segmenter)!r}"
     )
-    staging = None
-    if output_dir is not None:
-        # intermediate Arrow files and the saved records live beside the output until it is complete
-        output_dir = Path(output_dir)
-        output_dir.parent.mkdir(parents=True, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=f".{output_dir.name}.prepare-", dir=output_dir.parent)
-        cache_dir = cache_dir or staging
+    output_dir, staging = _staging(output_dir)
+    cache_dir = cache_dir or staging
     try:
         records, summary = _built_records(documents, builder, cfg, fp, cache_dir, num_proc)
         summary.update(
@@ -110,6 +105,16 @@ def prepare_corpus(
             datasets.enable_progress_bars()
     records.prepare_summary = summary
     return records
+
+
+def _staging(output_dir):
+    """(the output folder, a staging folder beside it) where records are saved: intermediate Arrow files and the
+    saved records live beside the output until it is complete. (None, None) when nothing is saved."""
+    if output_dir is None:
+        return None, None
+    output_dir = Path(output_dir)
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    return output_dir, tempfile.mkdtemp(prefix=f".{output_dir.name}.prepare-", dir=output_dir.parent)
 
 
 def _document_features():

@@ -57,18 +57,8 @@ def _common(parser: argparse.ArgumentParser, model_required: bool = True) -> Non
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def add_parser(subparsers, name: str = "finetune", help_: str | None = None) -> argparse.ArgumentParser:
-    """``chinese-ptm finetune data | clue | multitask | stages | csc | export``."""
-    parser = subparsers.add_parser(
-        name,
-        help=help_,
-        description="Fine-tune on your data, the embedded tasks or CLUE.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--help-settings", action="store_true", help="list every setting with its default")
-    parser.set_defaults(run=run_command, parser=parser)
-    commands = parser.add_subparsers(dest="finetune_command", metavar="{data,clue,multitask,stages,csc,export}")
+def _add_data(commands) -> None:
+    """``finetune data``: the user's files or an embedded task."""
     data = commands.add_parser(
         "data",
         help="your own files, or an embedded task (--preset reviews|pd98-ner)",
@@ -84,6 +74,10 @@ def add_parser(subparsers, name: str = "finetune", help_: str | None = None) -> 
     for name in ("text-field", "text-pair-field", "label-field", "format"):
         data.add_argument(f"--{name}", default=None, help=f"task.{name.replace('-', '_')}")
     _common(data)
+
+
+def _add_clue(commands) -> None:
+    """``finetune clue``: a CLUE task or all of them."""
     clue = commands.add_parser(
         "clue", help="a CLUE task or all of them", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -93,6 +87,10 @@ def add_parser(subparsers, name: str = "finetune", help_: str | None = None) -> 
     )
     clue.add_argument("--list", action="store_true", help="list the tasks and their default settings")
     _common(clue, model_required=False)
+
+
+def _add_sequential(commands) -> None:
+    """``finetune multitask`` and ``finetune stages``."""
     for name, text in (
         ("multitask", "one encoder, one head per task, batches drawn from the tasks"),
         ("stages", "two-stage: each task in turn on the previous encoder, a fresh head each time"),
@@ -106,6 +104,10 @@ def add_parser(subparsers, name: str = "finetune", help_: str | None = None) -> 
         )
         sub.add_argument("--data-dir", default=None, help="CLUE tasks: the folder holding them")
         _common(sub)
+
+
+def _add_csc(commands) -> None:
+    """``finetune csc``: spelling correction."""
     csc = commands.add_parser(
         "csc",
         help="spelling correction: train on synthesised typos (+ real pairs), test on SIGHAN 2015",
@@ -128,6 +130,24 @@ def add_parser(subparsers, name: str = "finetune", help_: str | None = None) -> 
         help="clean text to synthesise typos into (default: People's Daily, pretraining part)",
     )
     _common(csc)
+
+
+def add_parser(subparsers, name: str = "finetune", help_: str | None = None) -> argparse.ArgumentParser:
+    """``chinese-ptm finetune data | clue | multitask | stages | csc | export``."""
+    parser = subparsers.add_parser(
+        name,
+        help=help_,
+        description="Fine-tune on your data, the embedded tasks or CLUE.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--help-settings", action="store_true", help="list every setting with its default")
+    parser.set_defaults(run=run_command, parser=parser)
+    commands = parser.add_subparsers(dest="finetune_command", metavar="{data,clue,multitask,stages,csc,export}")
+    _add_data(commands)
+    _add_clue(commands)
+    _add_sequential(commands)
+    _add_csc(commands)
     export = commands.add_parser("export", help="write an embedded task as train/dev/test.jsonl")
     export.add_argument("name", help="reviews or pd98-ner")
     export.add_argument("--out", required=True, help="output folder")

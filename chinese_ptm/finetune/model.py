@@ -21,6 +21,7 @@ from transformers.modeling_outputs import (
     TokenClassifierOutput,
 )
 
+from ..modeling.losses import choice_loss, sequence_loss, span_loss, token_loss
 from ..runtime.loading import model_class
 from .metrics import bios_labels
 from .tasks import CLASSIFICATION, CORRECTION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING, TaskData
@@ -184,12 +185,7 @@ class TaskModel(nn.Module):
             return QuestionAnsweringModelOutput(loss=loss, start_logits=start, end_logits=end)
         if self.kind == TAGGING:
             logits = self.classifier(self.dropout(states))  # (B, T, K)
-            loss = (
-                nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
-                if labels is not None
-                else None
-            )
-            return TokenClassifierOutput(loss=loss, logits=logits)
+            return TokenClassifierOutput(loss=token_loss(logits, labels), logits=logits)
         logits = self.classifier(self.dropout(self._pool(states, attention_mask)))  # (B, K)
         return SequenceClassifierOutput(loss=sequence_loss(logits, labels, self.problem_type), logits=logits)
 
@@ -200,8 +196,7 @@ class TaskModel(nn.Module):
         ]  # (B*C, T, ...)
         states = self._states(*flat)
         logits = self.classifier(self.dropout(self._pool(states, flat[1]))).view(batch, choices)  # (B, C)
-        loss = nn.functional.cross_entropy(logits, labels) if labels is not None else None
-        return MultipleChoiceModelOutput(loss=loss, logits=logits)
+        return MultipleChoiceModelOutput(loss=choice_loss(logits, labels), logits=logits)
 
 
 def pooler_output(encoder, states: torch.Tensor) -> torch.Tensor:
@@ -210,28 +205,6 @@ def pooler_output(encoder, states: torch.Tensor) -> torch.Tensor:
     if activation is not None:  # AlbertModel: pooler is the dense layer alone
         return activation(encoder.pooler(states[:, 0]))
     return encoder.pooler(states)
-
-
-def sequence_loss(logits: torch.Tensor, labels: torch.Tensor | None, problem_type: str | None):
-    """The loss of transformers' sequence heads: MSE, cross-entropy or BCE with logits."""
-    if labels is None:
-        return None
-    if problem_type == "regression":
-        return nn.functional.mse_loss(logits.squeeze(-1), labels.float())
-    if problem_type == "multi_label_classification":
-        return nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
-    return nn.functional.cross_entropy(logits, labels)
-
-
-def span_loss(start, end, start_positions, end_positions):
-    """Mean of the start and end cross-entropies (positions outside the input clamp to it and are ignored)."""
-    if start_positions is None or end_positions is None:
-        return None
-    ignored = start.shape[1]
-    start_positions = start_positions.clamp(0, ignored)
-    end_positions = end_positions.clamp(0, ignored)
-    loss = nn.functional.cross_entropy(start, start_positions, ignore_index=ignored)
-    return (loss + nn.functional.cross_entropy(end, end_positions, ignore_index=ignored)) / 2
 
 
 def head_modules(model) -> list[str]:

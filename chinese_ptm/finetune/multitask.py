@@ -24,7 +24,7 @@ from .config import FinetuneConfig, build_config, read_config_file
 from .features import FeatureDataset, PaddingCollator, decode
 from .model import ENCODERS, TaskModel, head_config
 from .predict import load_task_model
-from .runner import RESULTS_FILE, FinetuneTrainer, Prepared, _mean_std, prepare, preset_settings, run, task_metrics
+from .runner import RESULTS_FILE, FinetuneTrainer, Prepared, prepare, preset_settings, run, seed_scores, task_metrics
 from .saving import save_task_model
 
 TASK_KEY = "task_index"
@@ -197,8 +197,6 @@ def run_multitask(
             runs[i].append(result)
     results = []
     for config, prep, task_runs in zip(configs, prepared, runs):
-        dev, dev_std = _mean_std(task_runs, "dev")
-        test, test_std = _mean_std(task_runs, "test")
         result = {
             "task": prep.task.name,
             "kind": prep.task.kind,
@@ -206,12 +204,7 @@ def run_multitask(
             "seeds": first.seeds,
             "sampling": sampling,
             "tasks": tasks,
-            "score": dev["score"],
-            "score_std": dev_std["score"],
-            "dev": dev,
-            "dev_std": dev_std,
-            "test": test or None,
-            "test_std": test_std or None,
+            **seed_scores(task_runs),
             "steps": task_runs[0]["steps"],
             "epochs": task_runs[0]["epochs"],
             "runs": task_runs,
@@ -229,15 +222,8 @@ def run_multitask(
     return results
 
 
-def _train_multitask(
-    configs: list[FinetuneConfig], prepared: list[Prepared], seed: int, sampling: str, out: Path
-) -> list[dict]:
-    from transformers import set_seed
-
-    set_seed(seed)
-    first = configs[0]
-    kind = prepared[0].kind
-    encoder = model_class(kind, ENCODERS).from_pretrained(first.model.path)
+def _task_heads(encoder, configs: list[FinetuneConfig], prepared: list[Prepared]) -> list[TaskModel]:
+    """One head per task on the shared encoder."""
     heads = []
     for config, prep in zip(configs, prepared):
         options = head_config(prep.task)
@@ -251,6 +237,44 @@ def _train_multitask(
                 config.method.pooling,
             )
         )
+    return heads
+
+
+def _evaluate_heads(trainer, configs, prepared, heads, seed: int, seconds: float) -> list[dict]:
+    """Each task's dev/test metrics through its own head; the first seed saves the heads."""
+    first = configs[0]
+    results = []
+    for index, (config, prep) in enumerate(zip(configs, prepared)):
+        result = {
+            "seed": seed,
+            "steps": int(trainer.state.global_step),
+            "epochs": float(trainer.state.epoch or 0),
+            "train_seconds": round(seconds, 3),
+        }
+        for name, encoded in prep.encoded.items():
+            if name == "train":
+                continue
+            outputs = trainer.outputs_for([{**f, TASK_KEY: np.asarray(index)} for f in encoded.features])
+            predicted = decode(prep.task, outputs, encoded, prep.task.splits[name], config.task)
+            if prep.task.splits[name].labelled:
+                result[name] = task_metrics(prep.task, predicted, prep.task.splits[name])
+        result["score"] = result["dev"]["score"]
+        results.append(result)
+        if is_main_process() and seed == first.seeds[0]:
+            _save_head(heads[index], prep, config, Path(config.output_dir) / "model")
+    return results
+
+
+def _train_multitask(
+    configs: list[FinetuneConfig], prepared: list[Prepared], seed: int, sampling: str, out: Path
+) -> list[dict]:
+    from transformers import set_seed
+
+    set_seed(seed)
+    first = configs[0]
+    kind = prepared[0].kind
+    encoder = model_class(kind, ENCODERS).from_pretrained(first.model.path)
+    heads = _task_heads(encoder, configs, prepared)
     model = MultiTaskModel(encoder, heads)
     features, offsets, sizes = [], [], []
     for index, prep in enumerate(prepared):
@@ -279,25 +303,7 @@ def _train_multitask(
     started = time.perf_counter()
     trainer.train()
     seconds = time.perf_counter() - started
-    results = []
-    for index, (config, prep) in enumerate(zip(configs, prepared)):
-        result = {
-            "seed": seed,
-            "steps": int(trainer.state.global_step),
-            "epochs": float(trainer.state.epoch or 0),
-            "train_seconds": round(seconds, 3),
-        }
-        for name, encoded in prep.encoded.items():
-            if name == "train":
-                continue
-            outputs = trainer.outputs_for([{**f, TASK_KEY: np.asarray(index)} for f in encoded.features])
-            predicted = decode(prep.task, outputs, encoded, prep.task.splits[name], config.task)
-            if prep.task.splits[name].labelled:
-                result[name] = task_metrics(prep.task, predicted, prep.task.splits[name])
-        result["score"] = result["dev"]["score"]
-        results.append(result)
-        if is_main_process() and seed == first.seeds[0]:
-            _save_head(heads[index], prep, config, Path(config.output_dir) / "model")
+    results = _evaluate_heads(trainer, configs, prepared, heads, seed, seconds)
     shutil.rmtree(out / "trainer", ignore_errors=True)
     return results
 

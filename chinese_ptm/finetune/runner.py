@@ -317,10 +317,22 @@ def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool
     return results
 
 
-def _summary(config: FinetuneConfig, prepared: Prepared, runs: list[dict], best: dict) -> dict:
-    task = prepared.task
+def seed_scores(runs: list[dict]) -> dict:
+    """The main score and every dev/test metric as mean and standard deviation over the seeds' runs."""
     dev, dev_std = _mean_std(runs, "dev")
     test, test_std = _mean_std(runs, "test")
+    return {
+        "score": dev["score"],
+        "score_std": dev_std["score"],
+        "dev": dev,
+        "dev_std": dev_std,
+        "test": test or None,
+        "test_std": test_std or None,
+    }
+
+
+def _summary(config: FinetuneConfig, prepared: Prepared, runs: list[dict], best: dict) -> dict:
+    task = prepared.task
     return {
         "task": task.name,
         "kind": task.kind,
@@ -332,12 +344,7 @@ def _summary(config: FinetuneConfig, prepared: Prepared, runs: list[dict], best:
         "scratch": config.model.scratch,
         "method": config.to_dict()["method"],
         "seeds": list(config.seeds),
-        "score": dev["score"],
-        "score_std": dev_std["score"],
-        "dev": dev,
-        "dev_std": dev_std,
-        "test": test or None,
-        "test_std": test_std or None,
+        **seed_scores(runs),
         "best_seed": best["seed"],
         "steps": best["steps"],
         "epochs": best["epochs"],

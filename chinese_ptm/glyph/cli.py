@@ -102,15 +102,8 @@ def _subset(args: argparse.Namespace) -> dict:
     return build_subsets(args.vocab, args.out, {source.style: getattr(args, source.style) for source in SOURCES})
 
 
-def add_parser(subparsers, name: str = "glyphs", help_: str | None = None) -> argparse.ArgumentParser:
-    """``chinese-ptm glyphs build | sheet | similar | coverage | subset``."""
-
-    parser = subparsers.add_parser(name, help=help_, description="Glyph tables and contact sheets.")
-    parser.set_defaults(run=run)
-    commands = parser.add_subparsers(
-        dest="glyphs_command", required=True, metavar="{build,sheet,similar,coverage,subset}"
-    )
-
+def _add_build_and_sheet(commands) -> None:
+    """``glyphs build`` and ``glyphs sheet``."""
     build = commands.add_parser("build", help="render a glyph table for a vocabulary and store it")
     build.add_argument("--vocab", type=Path, default=None, help="vocab.txt (default: the bundled vocabulary)")
     _add_font_option(build)
@@ -130,6 +123,9 @@ def add_parser(subparsers, name: str = "glyphs", help_: str | None = None) -> ar
     sheet.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="magnification of the large copy (default 4)")
     sheet.set_defaults(glyphs_action=_sheet)
 
+
+def _add_similar_and_coverage(commands) -> None:
+    """``glyphs similar`` and ``glyphs coverage``."""
     similar = commands.add_parser("similar", help="characters with the most similar glyphs (cosine on bitmaps)")
     similar.add_argument("chars", nargs="+", help="query characters")
     similar.add_argument("-k", type=int, default=DEFAULT_K, help="neighbours per character (default 10)")
@@ -147,6 +143,9 @@ def add_parser(subparsers, name: str = "glyphs", help_: str | None = None) -> ar
     _add_font_option(coverage)
     coverage.set_defaults(glyphs_action=_coverage)
 
+
+def _add_subset(commands) -> None:
+    """``glyphs subset``: the shipped font subsets."""
     cut = commands.add_parser(
         "subset",
         help="cut the shipped font subsets from open-licence source fonts",
@@ -171,6 +170,20 @@ def add_parser(subparsers, name: str = "glyphs", help_: str | None = None) -> ar
             help=f"source font for the {source.style} subset (default: {source.path}:{source.face_index})",
         )
     cut.set_defaults(glyphs_action=_subset)
+
+
+def add_parser(subparsers, name: str = "glyphs", help_: str | None = None) -> argparse.ArgumentParser:
+    """``chinese-ptm glyphs build | sheet | similar | coverage | subset``."""
+
+    parser = subparsers.add_parser(name, help=help_, description="Glyph tables and contact sheets.")
+    parser.set_defaults(run=run)
+    commands = parser.add_subparsers(
+        dest="glyphs_command", required=True, metavar="{build,sheet,similar,coverage,subset}"
+    )
+
+    _add_build_and_sheet(commands)
+    _add_similar_and_coverage(commands)
+    _add_subset(commands)
     return parser
 
 

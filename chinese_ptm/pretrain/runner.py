@@ -221,6 +221,32 @@ def pretraining_arguments(recipe: Recipe):
     return training_arguments(t, recipe.output_dir, label_names=["labels", *sentence], **evaluation)
 
 
+def _trainer(recipe: Recipe, model, args, tokenizer, train, heldout) -> "PretrainTrainer":
+    collator = make_collator(recipe, tokenizer, recipe.training.seed)
+    return PretrainTrainer(
+        model=model,
+        args=args,
+        train_dataset=train,
+        eval_dataset=heldout,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=[EpochCallback(collator)],
+        optimizer_name=recipe.training.optimizer,
+        heldout_collator=make_collator(recipe, tokenizer, recipe.training.seed + 1, recipe.masking.heldout_strategy),
+    )
+
+
+def _resume_point(trainer: "PretrainTrainer", out: Path, resume: bool) -> str | None:
+    """The last complete checkpoint to resume from (and the tokens counted up to it), or None."""
+    checkpoint = last_complete_checkpoint(out) if resume else None
+    if checkpoint and is_main_process():
+        print(f"resuming from {checkpoint}")
+    if checkpoint:
+        history = json.loads((Path(checkpoint) / "trainer_state.json").read_text()).get("log_history", [])
+        trainer.tokens_seen = max([h.get("tokens_seen", 0) for h in history] or [0])
+    return checkpoint
+
+
 def run_stage(recipe: Recipe, resume: bool = True) -> dict:
     """Train one stage; returns its report (also written to OUTPUT_DIR/report.json)."""
     from transformers import set_seed
@@ -237,24 +263,8 @@ def run_stage(recipe: Recipe, resume: bool = True) -> dict:
     tokenizer = load_run_tokenizer(recipe)
     train, heldout, data_summary = prepared_records(recipe, tokenizer)
     model = build_model(recipe.model, tokenizer, recipe.masking.sentence_task is not None)
-    collator = make_collator(recipe, tokenizer, recipe.training.seed)
-    trainer = PretrainTrainer(
-        model=model,
-        args=args,
-        train_dataset=train,
-        eval_dataset=heldout,
-        data_collator=collator,
-        processing_class=tokenizer,
-        callbacks=[EpochCallback(collator)],
-        optimizer_name=recipe.training.optimizer,
-        heldout_collator=make_collator(recipe, tokenizer, recipe.training.seed + 1, recipe.masking.heldout_strategy),
-    )
-    checkpoint = last_complete_checkpoint(out) if resume else None
-    if checkpoint and is_main_process():
-        print(f"resuming from {checkpoint}")
-    if checkpoint:
-        history = json.loads((Path(checkpoint) / "trainer_state.json").read_text()).get("log_history", [])
-        trainer.tokens_seen = max([h.get("tokens_seen", 0) for h in history] or [0])
+    trainer = _trainer(recipe, model, args, tokenizer, train, heldout)
+    checkpoint = _resume_point(trainer, out, resume)
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=checkpoint)
     seconds = time.perf_counter() - started

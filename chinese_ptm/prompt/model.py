@@ -25,6 +25,7 @@ from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 from ..errors import SettingsError
+from ..modeling.losses import choice_loss
 from ..modeling.sparse_bert import mlm_head
 from .template import Template, Verbalizer
 
@@ -160,7 +161,7 @@ class PromptModel(nn.Module):
         }
         words = self.word_scores(inputs)
         scores = torch.stack([torch.logsumexp(torch.stack(row, -1), -1) - math.log(len(row)) for row in words], -1)
-        loss = nn.functional.cross_entropy(scores, labels) if labels is not None else None
+        loss = choice_loss(scores, labels)
         return SequenceClassifierOutput(loss=loss, logits=scores)
 
     # -- saving -----------------------------------------------------------------------------------------------
