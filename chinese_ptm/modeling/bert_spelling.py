@@ -4,14 +4,13 @@ transformers' ``BertModel``; the checkpoint also loads as ``BertForMaskedLM``.""
 
 from __future__ import annotations
 
-from torch import nn
 from transformers import BertModel, BertPreTrainedModel
 from transformers.models.bert.modeling_bert import BertOnlyMLMHead
 
-from .modeling_glycebert import SpellingCorrectionOutput, spelling_correction_outputs
+from .modeling_glycebert import SpellingCorrectionHeads, SpellingCorrectionOutput
 
 
-class BertForSpellingCorrection(BertPreTrainedModel):
+class BertForSpellingCorrection(SpellingCorrectionHeads, BertPreTrainedModel):
     _tied_weights_keys = {
         "cls.predictions.decoder.weight": "bert.embeddings.word_embeddings.weight",
         "cls.predictions.decoder.bias": "cls.predictions.bias",
@@ -21,16 +20,8 @@ class BertForSpellingCorrection(BertPreTrainedModel):
     def __init__(self, config):
         super().__init__(config)
         self.bert = BertModel(config, add_pooling_layer=False)
-        self.cls = BertOnlyMLMHead(config)
-        self.detector = nn.Linear(config.hidden_size, 1)
+        self.add_spelling_heads(config, BertOnlyMLMHead(config))
         self.post_init()
-
-    def get_output_embeddings(self):
-        return self.cls.predictions.decoder
-
-    def set_output_embeddings(self, new_embeddings):
-        self.cls.predictions.decoder = new_embeddings
-        self.cls.predictions.bias = new_embeddings.bias
 
     def forward(
         self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, labels=None, **kwargs
@@ -44,12 +35,4 @@ class BertForSpellingCorrection(BertPreTrainedModel):
             return_dict=True,
             **kwargs,
         )
-        heads = spelling_correction_outputs(
-            self.cls.predictions,
-            self.detector,
-            outputs.last_hidden_state,
-            input_ids,
-            labels,
-            getattr(self.config, "detection_loss_weight", 0.5),
-        )
-        return SpellingCorrectionOutput(**heads, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return self.spelling_outputs(outputs, input_ids, labels)

@@ -25,7 +25,6 @@ import copy
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers.activations import ACT2FN
 from transformers.masking_utils import create_bidirectional_mask
@@ -38,6 +37,7 @@ from transformers.models.electra.modeling_electra import (
 from transformers.utils import ModelOutput
 
 from .configuration_glycebert import GlyceBertConfig
+from .losses import detection_loss
 from .modeling_glycebert import IGNORE_INDEX, GlyceBertModel, GlyceBertPreTrainedModel, masked_lm_logits_and_loss
 from .sharing import SharedLayersMixin
 from .sparse_bert import mark_architecture
@@ -138,7 +138,7 @@ class ReplacedTokenDetection:
         replaced_ids, replaced_pinyin, replaced = self._replace(input_ids, pinyin_ids, labels, logits)
         scores = self.discriminate(replaced_ids, replaced_pinyin, attention_mask, token_type_ids)  # (B, T)
         active = attention_mask.bool()
-        discriminator_loss = F.binary_cross_entropy_with_logits(scores[active].float(), replaced[active])
+        discriminator_loss = detection_loss(scores[active], replaced[active])
         loss = generator_loss + self.discriminator_weight * discriminator_loss
         return ReplacedTokenDetectionOutput(
             loss=loss,

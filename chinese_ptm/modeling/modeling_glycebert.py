@@ -54,11 +54,19 @@ from transformers.utils.output_capturing import capture_outputs
 
 from .bert_format import BERT, checkpoint_kind, config_field_names, load_bert_format
 from .configuration_glycebert import GlyceBertConfig
+from .losses import (
+    IGNORE_INDEX,
+    choice_loss,
+    detection_loss,
+    infer_problem_type,
+    sequence_loss,
+    span_loss,
+    token_loss,
+)
 from .sharing import layer_ties
 
 logger = logging.get_logger(__name__)
 
-IGNORE_INDEX = -100  # label of positions without a target (cross-entropy's ignore_index)
 #: weights of an ELECTRA-style pretraining checkpoint that the encoder and the fine-tuning heads leave out
 ELECTRA_PRETRAINING_KEYS = [r"^generator", r"^discriminator_", r"^token_pinyin$"]
 
@@ -364,9 +372,7 @@ def masked_lm_logits_and_loss(
     else:
         logits = head(sequence_output)  # (B, T, V)
         targets = labels
-    flat_logits = logits.reshape(-1, logits.shape[-1]).float()  # (N, V) or (B*T, V)
-    loss = F.cross_entropy(flat_logits, targets.reshape(-1), ignore_index=IGNORE_INDEX)
-    return logits, loss
+    return logits, token_loss(logits, targets)  # (N, V) or (B, T, V)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -540,14 +546,42 @@ def spelling_correction_outputs(
     out = {"logits": logits, "detection_logits": detection_logits}
     if labels is not None:
         labelled = labels != IGNORE_INDEX
-        correction_loss = F.cross_entropy(logits[labelled].float(), labels[labelled])
-        wrong = (labels != input_ids)[labelled].float()
-        detection_loss = F.binary_cross_entropy_with_logits(detection_logits[labelled].float(), wrong)
-        out["loss"] = correction_loss + detection_weight * detection_loss
+        correction = token_loss(logits[labelled], labels[labelled])
+        detection = detection_loss(detection_logits[labelled], (labels != input_ids)[labelled])
+        out["loss"] = correction + detection_weight * detection
     return out
 
 
-class GlyceBertForSpellingCorrection(GlyceBertPreTrainedModel):
+class SpellingCorrectionHeads:
+    """The heads of a spelling corrector, shared by GlyceBERT's and BERT's (:mod:`.bert_spelling`): the MLM head
+    (``self.cls``, tied to the word embeddings) gives the right character at every position, ``self.detector``
+    whether the position is wrong."""
+
+    def add_spelling_heads(self, config, mlm_head: nn.Module) -> None:
+        self.cls = mlm_head
+        self.detector = nn.Linear(config.hidden_size, 1)
+
+    def get_output_embeddings(self):
+        return self.cls.predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
+    def spelling_outputs(self, outputs, input_ids: torch.Tensor, labels: torch.Tensor | None):
+        """The heads on the encoder's ``outputs``, with their losses when ``labels`` are given."""
+        heads = spelling_correction_outputs(
+            self.cls.predictions,
+            self.detector,
+            outputs.last_hidden_state,
+            input_ids,
+            labels,
+            getattr(self.config, "detection_loss_weight", 0.5),
+        )
+        return SpellingCorrectionOutput(**heads, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+
+
+class GlyceBertForSpellingCorrection(SpellingCorrectionHeads, GlyceBertPreTrainedModel):
     """Chinese spelling correction: for every input position, the character it should hold (BERT's MLM head,
     tied to the word embeddings, so an MLM checkpoint starts as a corrector that copies what it reads well),
     plus a detection head (is this position wrong?) trained alongside with weight
@@ -563,16 +597,8 @@ class GlyceBertForSpellingCorrection(GlyceBertPreTrainedModel):
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
         self.bert = GlyceBertModel(config, add_pooling_layer=False)
-        self.cls = mlm_prediction_head(config)
-        self.detector = nn.Linear(config.hidden_size, 1)
+        self.add_spelling_heads(config, mlm_prediction_head(config))
         self.post_init()
-
-    def get_output_embeddings(self):
-        return self.cls.predictions.decoder
-
-    def set_output_embeddings(self, new_embeddings):
-        self.cls.predictions.decoder = new_embeddings
-        self.cls.predictions.bias = new_embeddings.bias
 
     @can_return_tuple
     def forward(
@@ -588,15 +614,7 @@ class GlyceBertForSpellingCorrection(GlyceBertPreTrainedModel):
         outputs = self.bert(
             input_ids, pinyin_ids, attention_mask, token_type_ids, position_ids, return_dict=True, **kwargs
         )
-        heads = spelling_correction_outputs(
-            self.cls.predictions,
-            self.detector,
-            outputs.last_hidden_state,
-            input_ids,
-            labels,
-            getattr(self.config, "detection_loss_weight", 0.5),
-        )
-        return SpellingCorrectionOutput(**heads, hidden_states=outputs.hidden_states, attentions=outputs.attentions)
+        return self.spelling_outputs(outputs, input_ids, labels)
 
 
 @dataclass
@@ -671,9 +689,7 @@ class GlyceBertForPreTraining(GlyceBertPreTrainedModel):
             self.cls.predictions, outputs.last_hidden_state, labels, self.config.sparse_mlm_logits
         )
         sentence_logits = self.cls.seq_relationship(outputs.pooler_output)  # (B, H) -> (B, 2)
-        sentence_loss = None
-        if sentence_label is not None:
-            sentence_loss = F.cross_entropy(sentence_logits.float(), sentence_label.reshape(-1))
+        sentence_loss = choice_loss(sentence_logits, sentence_label)
         losses = [x for x in (mlm_loss, sentence_loss) if x is not None]
         return GlyceBertForPreTrainingOutput(
             loss=sum(losses) if losses else None,
@@ -729,23 +745,9 @@ class GlyceBertForSequenceClassification(GlyceBertPreTrainedModel):
         )
         logits = self.classifier(self.dropout(outputs.pooler_output))  # (B, H) -> (B, num_labels)
 
-        loss = None
-        if labels is not None:
-            if self.config.problem_type is None:
-                if self.num_labels == 1:
-                    self.config.problem_type = "regression"
-                elif labels.dtype in (torch.long, torch.int):
-                    self.config.problem_type = "single_label_classification"
-                else:
-                    self.config.problem_type = "multi_label_classification"
-            if self.config.problem_type == "regression" and self.num_labels == 1:
-                loss = F.mse_loss(logits.squeeze(-1).float(), labels.reshape(-1).float())  # (B, 1) -> (B,)
-            elif self.config.problem_type == "regression":
-                loss = F.mse_loss(logits.float(), labels.float())
-            elif self.config.problem_type == "single_label_classification":
-                loss = F.cross_entropy(logits.reshape(-1, self.num_labels).float(), labels.reshape(-1))
-            else:
-                loss = F.binary_cross_entropy_with_logits(logits.float(), labels.float())
+        if labels is not None and self.config.problem_type is None:  # transformers' rule, remembered in the config
+            self.config.problem_type = infer_problem_type(self.num_labels, labels)
+        loss = sequence_loss(logits, labels, self.config.problem_type)
         return SequenceClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -787,10 +789,7 @@ class GlyceBertForTokenClassification(GlyceBertPreTrainedModel):
             **kwargs,
         )
         logits = self.classifier(self.dropout(outputs.last_hidden_state))  # (B, T, H) -> (B, T, num_labels)
-        loss = None
-        if labels is not None:
-            flat_logits = logits.reshape(-1, self.num_labels).float()  # (B, T, num_labels) -> (B*T, num_labels)
-            loss = F.cross_entropy(flat_logits, labels.reshape(-1), ignore_index=IGNORE_INDEX)
+        loss = token_loss(logits, labels)
         return TokenClassifierOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )
@@ -834,15 +833,7 @@ class GlyceBertForQuestionAnswering(GlyceBertPreTrainedModel):
         logits = self.qa_outputs(outputs.last_hidden_state)  # (B, T, H) -> (B, T, 2)
         start_logits, end_logits = (x.squeeze(-1).contiguous() for x in logits.split(1, dim=-1))  # (B, T) each
 
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            ignored = start_logits.shape[1]  # a position past the input (clamped to T) is ignored
-            start = start_positions.reshape(-1).clamp(0, ignored)  # (B,)
-            end = end_positions.reshape(-1).clamp(0, ignored)  # (B,)
-            loss = (
-                F.cross_entropy(start_logits.float(), start, ignore_index=ignored)
-                + F.cross_entropy(end_logits.float(), end, ignore_index=ignored)
-            ) / 2
+        loss = span_loss(start_logits, end_logits, start_positions, end_positions)
         return QuestionAnsweringModelOutput(
             loss=loss,
             start_logits=start_logits,
@@ -899,7 +890,7 @@ class GlyceBertForMultipleChoice(GlyceBertPreTrainedModel):
         )
         logits = self.classifier(self.dropout(outputs.pooler_output))  # (B*C, H) -> (B*C, 1)
         logits = logits.view(batch_size, num_choices)  # (B*C, 1) -> (B, C)
-        loss = F.cross_entropy(logits.float(), labels.reshape(-1)) if labels is not None else None
+        loss = choice_loss(logits, labels)
         return MultipleChoiceModelOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
         )

@@ -15,12 +15,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import torch.nn.functional as F
 from transformers import AlbertForMaskedLM, AlbertForPreTraining, BertForMaskedLM, BertForPreTraining
 from transformers.modeling_outputs import MaskedLMOutput
 from transformers.models.albert.modeling_albert import AlbertForPreTrainingOutput
 from transformers.models.bert.modeling_bert import BertForPreTrainingOutput
 
+from .losses import choice_loss
 from .modeling_glycebert import masked_lm_logits_and_loss
 from .sharing import SharedLayersMixin
 
@@ -84,7 +84,7 @@ class _Sparse:
             )
         sentence_logits = self.get_submodule(self.sentence_head)(outputs.pooler_output)  # (B, 2)
         if sentence_label is not None:  # NSP or SOP, whichever label the collator gave
-            loss = loss + F.cross_entropy(sentence_logits.float(), sentence_label.reshape(-1))
+            loss = loss + choice_loss(sentence_logits, sentence_label)
         return self.pretraining_output(
             loss=loss,
             prediction_logits=logits,
