@@ -39,7 +39,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/tokenizer.py
 	$(BIN)/python bench/glyphs.py
-	$(BIN)/python bench/model.py
+	$(BIN)/python bench/model.py --sizes demo
+	$(BIN)/python bench/families.py --layers 4 --steps 5
 
 clean:
 	rm -rf $(VENV) .pytest_cache runs

@@ -201,3 +201,17 @@ def test_ruff_lint_and_format():
     assert check.returncode == 0, check.stdout[-3000:]
     fmt = subprocess.run([ruff, "format", "--check", "--no-cache", *paths], cwd=ROOT, capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout[-3000:]
+
+
+def test_core_layers_type_check():
+    """The core layers (text, modeling, runtime) type-check clean under mypy (pyproject's [tool.mypy] settings)."""
+    import shutil
+    import subprocess
+    import sys
+
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent))
+    if mypy is None:
+        pytest.skip("mypy is not installed next to this Python (pip install -e '.[dev]')")
+    paths = ["chinese_ptm/text", "chinese_ptm/modeling", "chinese_ptm/runtime"]
+    result = subprocess.run([mypy, *paths], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]

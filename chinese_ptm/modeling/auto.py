@@ -16,7 +16,8 @@ from .modeling_glycebert import GlyceBertForSpellingCorrection
 
 
 class AutoModelForSpellingCorrection(_BaseAutoModelClass):
-    _model_mapping = _LazyAutoMapping(CONFIG_MAPPING_NAMES, OrderedDict())  # filled by register()
+    # filled by register(); transformers declares ``_model_mapping = None`` on the base class, typing it None
+    _model_mapping = _LazyAutoMapping(CONFIG_MAPPING_NAMES, OrderedDict())  # type: ignore[assignment]
 
 
 AutoModelForSpellingCorrection.register(GlyceBertConfig, GlyceBertForSpellingCorrection, exist_ok=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
@@ -90,6 +91,9 @@ class ReplacedTokenDetection:
     """The generator, the sampling and the two losses, mixed into a trunk class that supplies ``embed`` (the
     shared embeddings, (B, T, E)), ``discriminate`` (per-token scores (B, T)) and, with pinyin, ``token_pinyin``."""
 
+    embed: Callable[..., torch.Tensor]  # (input_ids, pinyin_ids, token_type_ids) -> (B, T, E)
+    discriminate: Callable[..., torch.Tensor]  # (input_ids, pinyin_ids, attention_mask, token_type_ids) -> (B, T)
+
     def add_generator(self, config) -> None:
         self.discriminator_weight = getattr(config, "discriminator_weight", 50.0)
         self.generator_config = generator_config(config, getattr(config, "generator_size", 0.25))
@@ -153,6 +157,7 @@ class ReplacedTokenDetection:
 class GlyceBertForReplacedTokenDetection(ReplacedTokenDetection, GlyceBertPreTrainedModel):
     _tied_weights_keys = {"generator_head.decoder.weight": "bert.embeddings.word_embeddings.weight"}
     _keys_to_ignore_on_load_missing = [r"^token_pinyin$"]
+    token_pinyin: torch.Tensor  # a buffer (V, P)
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
@@ -184,7 +189,10 @@ class GlyceBertForReplacedTokenDetection(ReplacedTokenDetection, GlyceBertPreTra
         return self.discriminator_predictions(hidden)  # (B, T)
 
 
-class ElectraForReplacedTokenDetection(ReplacedTokenDetection, SharedLayersMixin, ElectraPreTrainedModel):
+# SharedLayersMixin computes _tied_weights_keys (a property) where transformers declares a class attribute
+class ElectraForReplacedTokenDetection(  # type: ignore[override]
+    ReplacedTokenDetection, SharedLayersMixin, ElectraPreTrainedModel
+):
     """ELECTRA on the BERT trunk: transformers' ``ElectraModel`` (``config.embedding_size`` factorises the
     embedding) and ``ElectraForPreTraining``'s discriminator head; reads no pinyin."""
 
@@ -200,7 +208,8 @@ class ElectraForReplacedTokenDetection(ReplacedTokenDetection, SharedLayersMixin
     def embed(self, input_ids, pinyin_ids, token_type_ids):
         return self.electra.embeddings(input_ids=input_ids, token_type_ids=token_type_ids)  # (B, T, E)
 
-    def forward(
+    # ELECTRA's positional order (input_ids, attention_mask, token_type_ids); pinyin_ids accepted and not read
+    def forward(  # type: ignore[override]
         self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, pinyin_ids=None, **kwargs
     ) -> ReplacedTokenDetectionOutput:
         return super().forward(input_ids, None, attention_mask, token_type_ids, labels, **kwargs)

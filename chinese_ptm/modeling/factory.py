@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..glyph import load_glyph_table
@@ -21,6 +22,9 @@ from .configuration_glycebert import GlyceBertConfig
 from .electra import ElectraForReplacedTokenDetection, GlyceBertForReplacedTokenDetection, token_pinyin_table
 from .modeling_glycebert import GlyceBertForMaskedLM, GlyceBertForPreTraining
 from .sharing import with_shared_layers
+
+if TYPE_CHECKING:
+    from transformers import PretrainedConfig, PreTrainedModel
 
 GLYCEBERT, CHINESEBERT, BERT = "glycebert", "chinesebert", "bert"
 ALBERT, ELECTRA = "albert", "electra"
@@ -93,7 +97,9 @@ def build_model(m, tokenizer, sentence_task: bool = False):
     if m.architecture == "bert":
         return _bert_trunk_model(m, tokenizer, sentence_task)
 
-    cls = GlyceBertForPreTraining if sentence_task else GlyceBertForMaskedLM
+    cls: type[glycebert_models.GlyceBertPreTrainedModel] = (
+        GlyceBertForPreTraining if sentence_task else GlyceBertForMaskedLM
+    )
     branches = dict(use_glyph=m.use_glyph, use_pinyin=m.use_pinyin, glyph_trainable=m.glyph_trainable)
     branches.update(_albert_options(m))
     if m.objective == "electra":
@@ -151,6 +157,8 @@ def _bert_trunk_model(m, tokenizer, pair: bool):
     from transformers import AlbertConfig, BertConfig, ElectraConfig
 
     albert = _albert_options(m)
+    cls: type[PreTrainedModel]
+    config_class: type[PretrainedConfig]
     if m.objective == "electra":
         cls, config_class = ElectraForReplacedTokenDetection, ElectraConfig
         extra = dict(
@@ -185,7 +193,7 @@ def _bert_trunk_model(m, tokenizer, pair: bool):
         **extra,
     )
     config._attn_implementation = m.attn_implementation
-    return cls(config)
+    return cls(config)  # type: ignore[arg-type]  # cls and config_class are picked as a pair
 
 
 def _with_token_pinyin(model, tokenizer):
@@ -208,7 +216,9 @@ def _tokenizer_source(m) -> str:
 
 
 def has_vocab(directory: str | None) -> bool:
-    return bool(directory) and (Path(directory) / "vocab.txt").is_file()
+    if not directory:
+        return False
+    return (Path(directory) / "vocab.txt").is_file()
 
 
 def _vocab_dir(tokenizer) -> str:

@@ -4,14 +4,19 @@ compute the softmax in half precision); labels of -100 are ignored where a head 
 
 from __future__ import annotations
 
+from typing import Literal, overload
+
 import torch
 import torch.nn.functional as F
 
 #: the label of a position without a target (transformers' convention)
 IGNORE_INDEX = -100
 
+#: what ``config.problem_type`` may say (transformers' values)
+ProblemType = Literal["regression", "single_label_classification", "multi_label_classification"]
 
-def infer_problem_type(num_labels: int, labels: torch.Tensor) -> str:
+
+def infer_problem_type(num_labels: int, labels: torch.Tensor) -> ProblemType:
     """transformers' rule for a sequence head without ``config.problem_type``."""
     if num_labels == 1:
         return "regression"
@@ -35,6 +40,12 @@ def sequence_loss(logits: torch.Tensor, labels: torch.Tensor | None, problem_typ
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), labels.reshape(-1))
 
 
+@overload
+def token_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor: ...
+@overload
+def token_loss(logits: torch.Tensor, labels: None) -> None: ...
+@overload
+def token_loss(logits: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None: ...
 def token_loss(logits: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor | None:
     """Tagging and MLM: cross-entropy over every labelled position. ``logits`` (..., K); ``labels`` (...)."""
     if labels is None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import copy
 import os
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -159,6 +160,8 @@ class GlyceBertEmbeddings(nn.Module):
     """Word, pinyin and glyph embeddings fused by ``map_fc``, plus position and token type embeddings, all
     ``config.embedding_width`` (E) wide: the hidden size, or ALBERT's smaller factorised width."""
 
+    position_ids: torch.Tensor  # a buffer (1, max_positions)
+
     def __init__(self, config: GlyceBertConfig):
         super().__init__()
         hidden = config.embedding_width
@@ -190,15 +193,19 @@ class GlyceBertEmbeddings(nn.Module):
         if input_ids is not None:
             batch_size, seq_length = input_ids.shape
             inputs_embeds = self.word_embeddings(input_ids)  # (B, T, E)
-        else:
-            batch_size, seq_length = inputs_embeds.shape[:2]  # inputs_embeds: (B, T, E) replaces the word embedding
-        parts = [inputs_embeds]
+        else:  # inputs_embeds (B, T, E) replaces the word embedding (GlyceBertModel passes one of the two)
+            batch_size, seq_length = inputs_embeds.shape[:2]  # type: ignore[union-attr]
+        parts: list[torch.Tensor] = [inputs_embeds]  # type: ignore[list-item]  # set by now, as above
 
         if self.pinyin_embeddings is not None:
             if pinyin_ids is None:
                 self._missing_pinyin_ids()
                 pinyin_ids = torch.zeros(
-                    batch_size, seq_length, self.pinyin_slots, dtype=torch.long, device=inputs_embeds.device
+                    batch_size,
+                    seq_length,
+                    self.pinyin_slots,
+                    dtype=torch.long,
+                    device=inputs_embeds.device,  # type: ignore[union-attr]
                 )
             if pinyin_ids.numel() != batch_size * seq_length * self.pinyin_slots:
                 raise ValueError(
@@ -232,10 +239,11 @@ class GlyceBertEmbeddings(nn.Module):
             distinct, position = input_ids, None
         else:
             distinct, position = torch.unique(input_ids, return_inverse=True)  # (U,), (B, T)
-        glyphs = self.glyph_embeddings(distinct).to(self.glyph_map.weight.dtype)  # (U, F*S*S)
+        # called with the glyph branch on, where glyph_embeddings and glyph_map are set: (U,) -> (U, F*S*S)
+        glyphs = self.glyph_embeddings(distinct).to(self.glyph_map.weight.dtype)  # type: ignore[misc,union-attr]
         if self.glyph_scale != 1.0:
             glyphs = glyphs * self.glyph_scale
-        mapped = self.glyph_map(glyphs)  # (U, E)
+        mapped = self.glyph_map(glyphs)  # type: ignore[misc]  # (U, E)
         # embedding(), not mapped[position]: the backward of advanced indexing accumulates in a thread-dependent
         # order on CPU (runs stop being reproducible); embedding's backward sums each row in a fixed order
         return mapped if position is None else nn.functional.embedding(position, mapped)  # (U, E) -> (B, T, E)
@@ -304,7 +312,7 @@ class GlyceBertPreTrainedModel(PreTrainedModel):
 
     def load_glyph_table(self, table) -> None:
         """Fill the glyph table: numpy or torch, (V, F, S, S) or (V, F*S*S), uint8 0..255 or float, used as-is."""
-        glyphs = self.base_model.embeddings.glyph_embeddings
+        glyphs = cast(GlyceBertModel, self.base_model).embeddings.glyph_embeddings
         if glyphs is None:
             raise ValueError("This model has no glyph branch (config.use_glyph=False).")
         glyphs.load_table(table)
@@ -349,7 +357,8 @@ class GlyceBertPreTrainedModel(PreTrainedModel):
             )
         return (model, info) if want_info else model
 
-    def save_pretrained(self, save_directory, is_main_process: bool = True, **kwargs):
+    # everything after is_main_process is passed by keyword (through **kwargs), not positionally as transformers allows
+    def save_pretrained(self, save_directory, is_main_process: bool = True, **kwargs):  # type: ignore[override]
         """Save weights (safetensors) and config; the config's ``auto_map`` names every head, and this file with
         its relative imports is copied next to them, so the directory loads with ``trust_remote_code=True``."""
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **GLYCEBERT_AUTO_MAP}
@@ -395,8 +404,9 @@ class GlyceBertModel(GlyceBertPreTrainedModel):
         self.pooler = BertPooler(config) if add_pooling_layer else None
         self.post_init()
 
+    # a property computed from the config, where transformers declares a class attribute
     @property
-    def _tied_weights_keys(self) -> dict[str, str]:
+    def _tied_weights_keys(self) -> dict[str, str]:  # type: ignore[override]
         """ALBERT's cross-layer sharing (``config.share_layers``): layer i > 0 holds layer 0's parameters."""
         return layer_ties(getattr(self.config, "share_layers", "none"))
 
@@ -557,7 +567,11 @@ class SpellingCorrectionHeads:
     (``self.cls``, tied to the word embeddings) gives the right character at every position, ``self.detector``
     whether the position is wrong."""
 
-    def add_spelling_heads(self, config, mlm_head: nn.Module) -> None:
+    config: Any  # the model's (supplied by the PreTrainedModel this mixes into)
+    cls: BertOnlyMLMHead
+    detector: nn.Linear
+
+    def add_spelling_heads(self, config, mlm_head: BertOnlyMLMHead) -> None:
         self.cls = mlm_head
         self.detector = nn.Linear(config.hidden_size, 1)
 
@@ -568,13 +582,13 @@ class SpellingCorrectionHeads:
         self.cls.predictions.decoder = new_embeddings
         self.cls.predictions.bias = new_embeddings.bias
 
-    def spelling_outputs(self, outputs, input_ids: torch.Tensor, labels: torch.Tensor | None):
+    def spelling_outputs(self, outputs, input_ids: torch.Tensor | None, labels: torch.Tensor | None):
         """The heads on the encoder's ``outputs``, with their losses when ``labels`` are given."""
         heads = spelling_correction_outputs(
             self.cls.predictions,
             self.detector,
             outputs.last_hidden_state,
-            input_ids,
+            input_ids,  # type: ignore[arg-type]  # None only with inputs_embeds: give no labels then
             labels,
             getattr(self.config, "detection_loss_weight", 0.5),
         )
@@ -692,7 +706,7 @@ class GlyceBertForPreTraining(GlyceBertPreTrainedModel):
         sentence_loss = choice_loss(sentence_logits, sentence_label)
         losses = [x for x in (mlm_loss, sentence_loss) if x is not None]
         return GlyceBertForPreTrainingOutput(
-            loss=sum(losses) if losses else None,
+            loss=cast(torch.Tensor, sum(losses)) if losses else None,  # a sum of tensors (never the start 0)
             mlm_loss=mlm_loss,
             sentence_loss=sentence_loss,
             prediction_logits=prediction_logits,
@@ -700,6 +714,12 @@ class GlyceBertForPreTraining(GlyceBertPreTrainedModel):
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
         )
+
+
+def _num_labels(config: GlyceBertConfig) -> int:
+    """``config.num_labels``: None only without ``id2label``, which PretrainedConfig always sets."""
+    assert config.num_labels is not None
+    return config.num_labels
 
 
 def _classifier_dropout(config: GlyceBertConfig) -> nn.Dropout:
@@ -715,10 +735,10 @@ class GlyceBertForSequenceClassification(GlyceBertPreTrainedModel):
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
-        self.num_labels = config.num_labels
+        self.num_labels = _num_labels(config)
         self.bert = GlyceBertModel(config)
         self.dropout = _classifier_dropout(config)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.classifier = nn.Linear(config.hidden_size, self.num_labels)
         self.post_init()
 
     @can_return_tuple
@@ -760,10 +780,10 @@ class GlyceBertForTokenClassification(GlyceBertPreTrainedModel):
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
-        self.num_labels = config.num_labels
+        self.num_labels = _num_labels(config)
         self.bert = GlyceBertModel(config, add_pooling_layer=False)
         self.dropout = _classifier_dropout(config)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.classifier = nn.Linear(config.hidden_size, self.num_labels)
         self.post_init()
 
     @can_return_tuple
@@ -802,9 +822,9 @@ class GlyceBertForQuestionAnswering(GlyceBertPreTrainedModel):
 
     def __init__(self, config: GlyceBertConfig):
         super().__init__(config)
-        self.num_labels = config.num_labels
+        self.num_labels = _num_labels(config)
         self.bert = GlyceBertModel(config, add_pooling_layer=False)
-        self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)  # num_labels = 2: start, end
+        self.qa_outputs = nn.Linear(config.hidden_size, self.num_labels)  # num_labels = 2: start, end
         self.post_init()
 
     @can_return_tuple
@@ -869,7 +889,8 @@ class GlyceBertForMultipleChoice(GlyceBertPreTrainedModel):
         **kwargs,
     ) -> MultipleChoiceModelOutput:
         reference = input_ids if input_ids is not None else inputs_embeds
-        batch_size, num_choices, seq_length = reference.shape[:3]
+        # neither given fails here (GlyceBertModel would refuse it too)
+        batch_size, num_choices, seq_length = reference.shape[:3]  # type: ignore[union-attr]
 
         def flat(x: torch.Tensor | None) -> torch.Tensor | None:
             # (B, C, T, ...) -> (B*C, T, ...)

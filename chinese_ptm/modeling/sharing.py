@@ -11,6 +11,7 @@ standard library: it travels with saved GlyceBERT checkpoints for ``trust_remote
 from __future__ import annotations
 
 import re
+from typing import Any
 
 SHARE_LAYERS = ("none", "all", "attention", "ffn")
 
@@ -61,6 +62,9 @@ class SharedLayersMixin:
     """For a transformers model class: the class's own ties plus the layer ties of ``config.share_layers``,
     found under the model's base-model prefix (``albert.`` in ``AlbertForMaskedLM``; none in the base model)."""
 
+    # supplied by the transformers model class this mixes into
+    config: Any
+    base_model_prefix: str
     shared_layout = "bert"
     extra_ties: dict[str, str] = {}  # a class's own ties (a dict ``_tied_weights_keys`` would hide this property)
 

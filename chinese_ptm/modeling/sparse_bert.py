@@ -106,11 +106,12 @@ class SparseBertForPreTraining(_Sparse, BertForPreTraining):
         return BertForPreTrainingOutput(seq_relationship_logits=sentence_logits, **fields)
 
 
-class SparseAlbertForMaskedLM(_Sparse, SharedLayersMixin, AlbertForMaskedLM):
+# SharedLayersMixin computes _tied_weights_keys (a property) where transformers declares a class attribute
+class SparseAlbertForMaskedLM(_Sparse, SharedLayersMixin, AlbertForMaskedLM):  # type: ignore[override]
     saved_as, shared_layout = "AlbertForMaskedLM", "albert"
 
 
-class SparseAlbertForPreTraining(_Sparse, SharedLayersMixin, AlbertForPreTraining):
+class SparseAlbertForPreTraining(_Sparse, SharedLayersMixin, AlbertForPreTraining):  # type: ignore[override]
     """ALBERT's MLM + sentence-order prediction (1 = segments swapped; the collator's ``next_sentence_label``)."""
 
     saved_as, shared_layout = "AlbertForPreTraining", "albert"

@@ -28,6 +28,7 @@ from transformers import TrainerCallback
 from ..masking import ResumableMaskingCollator
 from ..modeling.factory import build_model
 from ..runtime import UserError, is_main_process
+from ..runtime.flops import mfu, training_flops_per_token
 from ..runtime.loading import resolve_bundled_file
 from ..runtime.trainer import (
     ChinesePtmTrainer,
@@ -149,6 +150,9 @@ class PretrainTrainer(ChinesePtmTrainer):
         self._counts = None
         self._window_start = time.perf_counter()
         self.tokens_seen = 0
+        # model FLOPs per trained token, for the MFU logged with tokens/s (at the records' length)
+        seq_len = getattr(self.data_collator, "max_length", None) or 512
+        self.flops_per_token = training_flops_per_token(self.model, seq_len)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
@@ -178,11 +182,15 @@ class PretrainTrainer(ChinesePtmTrainer):
             self.tokens_seen += int(tokens)
             if judged:  # ELECTRA: the discriminator's replaced/original calls over all tokens
                 logs["replaced_token_accuracy"] = round(detected / judged, 4)
+            tokens_per_s = tokens / max(now - self._window_start, 1e-9)
             logs.update(
                 mlm_accuracy=round(correct / max(total, 1), 4),
-                tokens_per_s=round(tokens / max(now - self._window_start, 1e-9), 1),
+                tokens_per_s=round(tokens_per_s, 1),
                 tokens_seen=self.tokens_seen,
             )
+            utilisation = mfu(tokens_per_s, self.flops_per_token, self.args.world_size)
+            if utilisation is not None:  # on GPUs whose peak is known
+                logs["mfu"] = round(utilisation, 4)
             self._counts, self._window_start = None, now
         super().log(logs, *args, **kwargs)
 

@@ -24,12 +24,12 @@ import yaml
 from ..errors import SettingsError
 
 
-def setting(text: str, default=dataclasses.MISSING, factory=dataclasses.MISSING):
+def setting(text: str, default: Any = dataclasses.MISSING, factory: Any = dataclasses.MISSING) -> Any:
     """A configuration field with its help text."""
-    kw = {"metadata": {"help": text}}
+    metadata = {"help": text}
     if factory is not dataclasses.MISSING:
-        return field(default_factory=factory, **kw)
-    return field(default=default, **kw)
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -58,7 +58,7 @@ class TrainingExtras:
 def _training_parser() -> tuple[argparse.ArgumentParser, dict]:
     from transformers import HfArgumentParser, TrainingArguments
 
-    parser = HfArgumentParser(TrainingArguments)
+    parser = HfArgumentParser(TrainingArguments)  # type: ignore[arg-type]  # transformers' DataClassType is a NewType
     actions = {a.dest: a for a in parser._actions if a.dest != "help"}
     return parser, actions
 
@@ -338,7 +338,11 @@ def describe_fields(schema: type) -> str:
         elif dataclasses.is_dataclass(default):
             lines.append(f"{f.name}:")
             for x in fields(default):
-                value = x.default if x.default is not dataclasses.MISSING else x.default_factory()
+                if x.default is not dataclasses.MISSING:
+                    value = x.default
+                else:
+                    assert x.default_factory is not dataclasses.MISSING  # every field of a section has a default
+                    value = x.default_factory()
                 lines.append(f"  {x.name} = {value!r}: {x.metadata.get('help', '')}")
         elif f.metadata.get("help"):
             lines.append(f"{f.name} = {default!r}: {f.metadata['help']}")

@@ -31,7 +31,7 @@ ParamGroups = Callable[[torch.nn.Module, object], list[dict]]
 
 def default_param_groups(model: torch.nn.Module, args) -> list[dict]:
     """Weight decay on weights, none on biases and LayerNorms (the Trainer's rule), trainable parameters only."""
-    decay = set(Trainer.get_decay_parameter_names(None, model))
+    decay = set(Trainer.get_decay_parameter_names(None, model))  # type: ignore[arg-type]  # the rule reads no self
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     return [
         {"params": [p for n, p in named if n in decay], "weight_decay": args.weight_decay},

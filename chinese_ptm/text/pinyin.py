@@ -359,11 +359,17 @@ def contextual_pinyin(text: str) -> list[str | None]:
     return [engine.readings[i] for i in engine.readings_of(text)]
 
 
+def _not_chinese(chars: str) -> list[list[str]]:
+    """pypinyin's ``errors`` callback: the one reading ``NOT_CHINESE`` for each character without a reading."""
+    return [[NOT_CHINESE] for _ in chars]
+
+
 def pypinyin_readings(text: str) -> list[str | None]:
     """The same readings computed the way the original ChineseBERT tokenizer does (slow reference)."""
     from pypinyin import Style, pinyin
 
-    items = pinyin(text, style=Style.TONE3, heteronym=True, errors=lambda x: [[NOT_CHINESE] for _ in x])
+    # pypinyin's stub types ``errors`` as returning str; at run time it also takes the readings of each character
+    items = pinyin(text, style=Style.TONE3, heteronym=True, errors=_not_chinese)  # type: ignore[arg-type]
     return [None if item[0] == NOT_CHINESE else item[0] for item in items]
 
 
@@ -413,7 +419,8 @@ class PinyinTables:
             char = token[2:] if token.startswith("##") else token
             rows: list[list[int]] = []
             if len(char) == 1:
-                items = pinyin(char, style=Style.TONE3, heteronym=True, errors=lambda x: [[NOT_CHINESE] for _ in x])
+                # pypinyin's stub types ``errors`` as returning str (see pypinyin_readings)
+                items = pinyin(char, style=Style.TONE3, heteronym=True, errors=_not_chinese)  # type: ignore[arg-type]
                 for reading in items[0]:
                     if reading == NOT_CHINESE:
                         continue

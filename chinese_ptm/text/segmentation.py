@@ -232,6 +232,7 @@ def read_user_dict(path: str | Path) -> list[tuple[str, int | None, str | None]]
         if not text:
             continue
         match = _USER_DICT_LINE.match(text)
+        assert match is not None  # a non-empty line without "\n" always matches
         word, freq, tag = match.group(1).strip(), match.group(2), match.group(3)
         entries.append((word, int(freq) if freq else None, tag.strip() if tag else None))
     return entries

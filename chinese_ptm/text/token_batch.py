@@ -9,7 +9,7 @@ to the longest sequence or to ``max_length``, rounded up to ``pad_to_multiple_of
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 from transformers.tokenization_utils_base import PaddingStrategy
@@ -35,12 +35,13 @@ class DirectTables:
     tokenizer's pickled bytes do not depend on whether it was called (``datasets`` fingerprints a ``map`` by
     them) and workers are not sent megabytes of tables."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.one_token_chars: np.ndarray | None = None  # (top + 1,) bool
         self.one_token_ids: np.ndarray | None = None  # (top + 1,) int64, -1 where not one token
         self.run_chars: np.ndarray | None = None  # (top + 1,) bool
         self.added_state: tuple[int, bool] | None = None  # (vocabulary size, only special tokens added)
-        self.template: tuple | None = None  # (post-processor state, (cls_id, sep_id) or None)
+        # (post-processor state, (cls_id, sep_id) or None)
+        self.template: tuple[Any, tuple[int, int] | None] | None = None
 
     def __reduce__(self):
         return DirectTables, ()
@@ -55,7 +56,8 @@ class LazyEncodings(Sequence):
     """
 
     def __init__(self, count: int, compute: Callable[[], list]):
-        self._count, self._compute, self._items = count, compute, None
+        self._count, self._compute = count, compute
+        self._items: list | None = None
 
     def _materialise(self) -> list:
         if self._items is None:
@@ -79,7 +81,11 @@ def padded_lengths(
     used = kept + 2
     if padding == PaddingStrategy.DO_NOT_PAD:
         return used
-    target = int(used.max()) if padding == PaddingStrategy.LONGEST else int(max_length)
+    if padding == PaddingStrategy.LONGEST:
+        target = int(used.max())
+    else:
+        assert max_length is not None  # padding to max_length: transformers resolves it (model_max_length) first
+        target = int(max_length)
     if multiple and target % multiple:
         target += multiple - target % multiple
     return np.maximum(used, target)

@@ -24,16 +24,15 @@ class Segments:
         self.n = len(items_a)
         self.pair = items_b is not None
         self.segments: list[list[str]] = []  # segment -> its pieces (original text)
-        for items in (items_a, items_b) if self.pair else (items_a,):
+        for items in (items_a, items_b) if items_b is not None else (items_a,):
             for item in items:
                 pieces = list(item) if split else [item]
                 self.segments.append([replace_lone_surrogates(p) for p in pieces])
         self.normalised = [[normalize(p) for p in seg] for seg in self.segments] if normalise else None
 
     def fed(self) -> tuple[list, list | None]:
-        source = self.normalised or self.segments
-        fed = [[p.text for p in seg] if self.normalised else seg for seg in source]
-        fed = fed if self.split else [seg[0] for seg in fed]
+        source = [[p.text for p in seg] for seg in self.normalised] if self.normalised else self.segments
+        fed: list = source if self.split else [seg[0] for seg in source]
         return fed[: self.n], (fed[self.n :] if self.pair else None)
 
     @staticmethod

@@ -13,7 +13,7 @@ import sys
 import unicodedata
 from itertools import chain
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from transformers import BatchEncoding, BertTokenizer
@@ -24,6 +24,9 @@ from .pinyin import PINYIN_SLOTS, PinyinTables, reading_engine
 from .token_batch import DirectTables, Layout, LazyEncodings, padded_lengths, positions_in_rows, split_rows
 from .token_readings import Segments
 from .vocab import VOCAB_FILE, read_vocab_tokens
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 DEFAULT_MAX_LENGTH = 512
 
@@ -68,6 +71,8 @@ class GlyceBertTokenizer(BertTokenizer):
 
     vocab_files_names = {"vocab_file": VOCAB_FILE, "pinyin2tensor_file": "config/pinyin2tensor.json"}
     model_input_names = ["input_ids", "token_type_ids", "attention_mask", "pinyin_ids"]
+    # the Rust backend, set by TokenizersBackend.__init__ (which declares it ``_tokenizer = None``)
+    _tokenizer: Tokenizer  # type: ignore[assignment]
 
     def __init__(
         self,
@@ -178,7 +183,10 @@ class GlyceBertTokenizer(BertTokenizer):
             tokens[idx] = token
         return tokens
 
-    def save_vocabulary(self, save_directory: str, filename_prefix: str | None = None) -> tuple[str, ...]:
+    # transformers' return type says tuple[str] (one file); every tokenizer returns a tuple of all the files it wrote
+    def save_vocabulary(  # type: ignore[override]
+        self, save_directory: str, filename_prefix: str | None = None
+    ) -> tuple[str, ...]:
         """Write ``vocab.txt`` and the pinyin tables (``config/*.json``, the original layout)."""
         directory = Path(save_directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -260,7 +268,12 @@ class GlyceBertTokenizer(BertTokenizer):
         state = processor.__getstate__() if processor is not None else None
         if self._direct.template is None or self._direct.template[0] != state:
             self.set_truncation_and_padding(
-                PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0, None, None
+                PaddingStrategy.DO_NOT_PAD,
+                TruncationStrategy.DO_NOT_TRUNCATE,
+                None,  # type: ignore[arg-type]  # max_length: typed int; unused here (transformers passes None too)
+                0,
+                None,
+                None,
             )
             full = self._tokenizer.encode("一", add_special_tokens=True)
             bare = self._tokenizer.encode("一", add_special_tokens=False).ids
@@ -294,8 +307,11 @@ class GlyceBertTokenizer(BertTokenizer):
             data["length"] = layout.full.tolist()
         data["pinyin_ids"] = self._direct_values("pinyin_ids", layout.column(reading, 0, 0), layout, tensors)
         if len(layout.full):  # the backend path warns when any sequence is too long: the longest decides
+            # only the length of ``ids`` is read: a range stands in for the longest sequence's ids
             self._eventual_warn_about_too_long_sequence(
-                range(int(layout.full.max())), kw.get("max_length"), kw.get("verbose", True)
+                range(int(layout.full.max())),  # type: ignore[arg-type]
+                kw.get("max_length"),
+                kw.get("verbose", True),
             )
         if not batched and tensors is None:
             data = {k: v[0] if len(v) > 0 and isinstance(v[0], list) else v for k, v in data.items()}
@@ -306,8 +322,11 @@ class GlyceBertTokenizer(BertTokenizer):
         """The flat columns the backend path returns for these keyword arguments, in its key order."""
         none = np.zeros(len(ids), dtype=np.int64)
         pad_id = self.pad_token_id if self.pad_token_id is not None else 0
-        columns = {"input_ids": layout.column(ids, self._direct.template[1][0], pad_id)}
-        columns["input_ids"][layout.sep] = self._direct.template[1][1]
+        template = self._direct.template
+        assert template is not None and template[1] is not None  # _direct_call_ok found the BERT template
+        cls_id, sep_id = template[1]
+        columns = {"input_ids": layout.column(ids, cls_id, pad_id)}
+        columns["input_ids"][layout.sep] = sep_id
         names = self.model_input_names
         if (
             kw.get("return_token_type_ids")
@@ -347,7 +366,7 @@ class GlyceBertTokenizer(BertTokenizer):
         self.set_truncation_and_padding(
             kw.get("padding_strategy", PaddingStrategy.DO_NOT_PAD),
             kw.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE),
-            kw.get("max_length"),
+            kw.get("max_length"),  # type: ignore[arg-type]  # int | None, as transformers itself passes it
             kw.get("stride", 0),
             kw.get("pad_to_multiple_of"),
             kw.get("padding_side"),
@@ -369,7 +388,12 @@ class GlyceBertTokenizer(BertTokenizer):
             reading, offsets = segments.pinyin_ids(None, samples, self._engine, None, True, (spans, lengths))
         else:
             self.set_truncation_and_padding(
-                PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0, None, None
+                PaddingStrategy.DO_NOT_PAD,
+                TruncationStrategy.DO_NOT_TRUNCATE,
+                None,  # type: ignore[arg-type]  # max_length: typed int; unused here (transformers passes None too)
+                0,
+                None,
+                None,
             )
             encodings = self._tokenizer.encode_batch(fed, add_special_tokens=False)
             lengths = np.array([len(e) for e in encodings], dtype=np.int64)
@@ -390,8 +414,14 @@ class GlyceBertTokenizer(BertTokenizer):
         hold (see ``_run_chars``: combining marks, control and format characters) or a special token's text goes
         through WordPiece whole."""
         self.one_token_chars()
+        assert self._direct.one_token_ids is not None and self._direct.run_chars is not None  # built just now
         self.set_truncation_and_padding(
-            PaddingStrategy.DO_NOT_PAD, TruncationStrategy.DO_NOT_TRUNCATE, None, 0, None, None
+            PaddingStrategy.DO_NOT_PAD,
+            TruncationStrategy.DO_NOT_TRUNCATE,
+            None,  # type: ignore[arg-type]  # max_length: typed int; unused here (transformers passes None too)
+            0,
+            None,
+            None,
         )  # the runs' encodings must come back whole and unpadded
         joined = "".join(t + "\n" for t in fed)
         cps = self._engine.codepoints(joined)

@@ -21,7 +21,7 @@ import hashlib
 import json
 import unicodedata
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from .pinyin import PinyinTables
 
@@ -93,7 +93,7 @@ def read_vocab_tokens(vocab: str | Path | list[str] | tuple[str, ...]) -> list[s
     return _check_tokens([line[:-1] if line.endswith("\r") else line for line in lines], str(path), "line")
 
 
-def _decode_range(encoding: str, lead: range, trail: range) -> set[str]:
+def _decode_range(encoding: str, lead: Sequence[int], trail: Sequence[int]) -> set[str]:
     chars = set()
     for hi in lead:
         for lo in trail:
@@ -182,14 +182,14 @@ def build_vocab(lines: Iterable[str], pieces: int = DEFAULT_PIECES) -> tuple[lis
         "big5_common_hanzi": big5_common_hanzi(),
         "corpus_hanzi": corpus_chars,
     }
-    singles: set[str] = set()
+    seen_singles: set[str] = set()
     for chars in groups.values():
         # as BERT's normaliser will present them (lower case, no accents)
         for c in chars:
             seen = normalizer.normalize_str(c)
             if len(seen) == 1 and not seen.isspace():
-                singles.add(seen)
-    singles = sorted(singles)
+                seen_singles.add(seen)
+    singles = sorted(seen_singles)
     inner = sorted("##" + c for c in singles if not is_cjk(c) and not _is_punctuation(c))
 
     trainer = trainers.WordPieceTrainer(
@@ -202,7 +202,7 @@ def build_vocab(lines: Iterable[str], pieces: int = DEFAULT_PIECES) -> tuple[lis
     model.train_from_iterator(words, trainer=trainer)
     known = set(SPECIAL_TOKENS) | set(singles) | set(inner)
     trained = model.get_vocab()  # ids follow the order the pieces were learned in
-    learned = [t for t in sorted(trained, key=trained.get) if t not in known and len(t.removeprefix("##")) > 1]
+    learned = [t for t in sorted(trained, key=trained.__getitem__) if t not in known and len(t.removeprefix("##")) > 1]
     learned = sorted(learned[:pieces])
 
     tokens = SPECIAL_TOKENS + singles + inner + learned
