@@ -102,6 +102,8 @@ def measure(args, name: str, tokenizer, glyphs) -> dict:
         "distinct_readings": int(batch["pinyin_ids"].reshape(-1, 8).unique(dim=0).shape[0]),
     }
     for mode in ("step", "forward"):
+        for model in built.values():
+            model.train(mode == "step")  # inference runs in eval mode (no dropout), as pipelines and predict do
         times: dict[str, list[float]] = {n: [] for n in built}
         for step in range(args.warmup + args.steps):
             for n, model in built.items():  # alternate: drifts of the machine hit every model alike

@@ -542,3 +542,71 @@ def test_resize_token_embeddings_resizes_the_glyph_table(trainable):
     assert torch.equal(weight[:50], torch.as_tensor(table).reshape(50, -1).float()) and not weight[50:].any()
     ids = torch.tensor([[1, 55, 59]])
     assert model(input_ids=ids).logits.shape == (1, 3, 60)
+
+
+@pytest.mark.parametrize(
+    "branches",
+    [{}, {"use_glyph": False}, {"use_pinyin": False}, {"embedding_size": 16}, {"glyph_trainable": True}],
+    ids=["both", "no-glyph", "no-pinyin", "factorised", "trainable-glyph"],
+)
+def test_embeddings_per_distinct_token_and_reading_equal_the_original_fusion(branches):
+    """The fused embedding computed once per distinct token and reading (the default path) gives the values and
+    gradients of map_fc(cat[word, pinyin, glyph]) at every position, as the original computes it."""
+    torch.manual_seed(0)
+    config = tiny_config(vocab_size=60, hidden_dropout_prob=0.0, **branches)
+    embeddings = GlyceBertForMaskedLM(config).bert.embeddings
+    if embeddings.glyph_embeddings is not None:
+        embeddings.glyph_embeddings.load_table(torch.rand(60, config.glyph_dim) * 255)
+    ids = torch.randint(0, 60, (3, 11))
+    readings = torch.randint(0, config.pinyin_vocab_size, (7, config.pinyin_slots))
+    pinyin = readings[torch.randint(0, 7, (3, 11))]  # (B, T, P): repeated readings, as text has
+    fast = embeddings._fused_per_distinct(ids, pinyin if config.use_pinyin else None)
+    fast.square().sum().backward()
+    fast_grads = {n: p.grad.clone() for n, p in embeddings.named_parameters() if p.grad is not None}
+    embeddings.zero_grad()
+    plain = embeddings._fused(ids, pinyin if config.use_pinyin else None, None)
+    plain.square().sum().backward()
+    assert (fast - plain).abs().max() <= 1e-6 * plain.abs().max().clamp(min=1)  # float32 summation order only
+    for name, param in embeddings.named_parameters():
+        if param.grad is not None:
+            scale = param.grad.abs().max().clamp(min=1)
+            assert (fast_grads[name] - param.grad).abs().max() <= 1e-5 * scale, name
+
+
+def test_distinct_rows_round_trip():
+    from chinese_ptm.modeling.modeling_glycebert import distinct_rows
+
+    rows = torch.tensor([[[1, 2, 0], [31, 0, 5]], [[1, 2, 0], [0, 0, 0]]])
+    for bits in (5, 30):  # packed into one key; compared whole (3 x 30 bits do not fit a key)
+        distinct, index = distinct_rows(rows, bits)
+        assert distinct.shape == (3, 3) and torch.equal(distinct[index], rows)
+
+
+def test_inference_rows_of_the_vocabulary_follow_the_weights():
+    """In eval mode without gradients the per-token rows come from a table of the whole vocabulary; it gives the
+    original values and is computed again when a weight changes in place (an optimizer step, a load)."""
+    torch.manual_seed(0)
+    config = tiny_config(vocab_size=60, hidden_dropout_prob=0.0)
+    embeddings = GlyceBertForMaskedLM(config).bert.embeddings.eval()
+    embeddings.glyph_embeddings.load_table(torch.rand(60, config.glyph_dim))
+    ids = torch.randint(0, 60, (2, 9))
+    pinyin = torch.randint(0, config.pinyin_vocab_size, (2, 9, config.pinyin_slots))
+    with torch.no_grad():
+        first = embeddings(ids, pinyin)
+        assert torch.allclose(
+            first,
+            embeddings.LayerNorm(
+                embeddings._fused(ids, pinyin, None)
+                + embeddings.position_embeddings.weight[:9]
+                + embeddings.token_type_embeddings.weight[0]
+            ),
+            atol=1e-5,
+        )
+        embeddings.glyph_map.weight.mul_(2.0)  # in place, as an optimizer step
+        changed = embeddings(ids, pinyin)
+        reference = embeddings._fused(ids, pinyin, None)
+    assert not torch.allclose(first, changed)
+    expected = embeddings.LayerNorm(
+        reference + embeddings.position_embeddings.weight[:9] + embeddings.token_type_embeddings.weight[0]
+    )
+    assert torch.allclose(changed, expected, atol=1e-5)

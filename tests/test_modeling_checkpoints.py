@@ -377,13 +377,18 @@ def test_pipelines_pass_the_tokenizers_pinyin_to_the_pinyin_branch(task, tmp_pat
     tokenizer, vocab = tiny_tokenizer(tmp_path)
     torch.manual_seed(0)
     model = PIPELINE_HEADS[task](tiny_glycebert_config(vocab_size=len(vocab), num_labels=2)).eval()
-    seen = []
-    model.base_model.embeddings.pinyin_embeddings.register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    seen, convolved = [], []
+    embeddings = model.base_model.embeddings
+    embeddings.register_forward_pre_hook(lambda m, args, kwargs: seen.append(kwargs["pinyin_ids"]), with_kwargs=True)
+    embeddings.pinyin_embeddings.register_forward_pre_hook(lambda m, args: convolved.append(args[0]))
     text = "银行行长了解[MASK]" if task == "fill-mask" else "银行行长了解中国"
     pipeline(task, model=model, tokenizer=tokenizer)(text)
     expected = tokenizer(text, return_tensors="pt")["pinyin_ids"]
     assert len(seen) == 1 and torch.equal(seen[0], expected)
     assert expected[0, 1:7].any(-1).all()  # every Chinese character carries its reading
+    # the pinyin branch runs once per distinct reading of the input (行 hang2 twice, no reading thrice)
+    rows = convolved[0].reshape(-1, 8).tolist()
+    assert len(rows) == len(set(map(tuple, rows))) and set(map(tuple, rows)) == set(map(tuple, expected[0].tolist()))
 
 
 def test_missing_pinyin_ids_warn_once_or_raise(caplog):

@@ -9,13 +9,13 @@ from hypothesis import strategies as st
 from chinese_ptm.text.pinyin import (
     ALPHABET,
     PINYIN_SLOTS,
-    PinyinTables,
     contextual_pinyin,
     decode_syllable,
     encode_syllable,
     pypinyin_readings,
     reading_engine,
 )
+from chinese_ptm.text.pinyin_tables import PinyinTables
 
 
 def test_alphabet_and_encoding():

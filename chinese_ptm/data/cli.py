@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .. import data
 from ..errors import UserError
-from ..text.pinyin import PinyinTables
+from ..text.pinyin_tables import PinyinTables
 from ..text.segmentation import get_segmenter
 from ..text.tokenization import load_tokenizer
 from ..text.vocab import DEFAULT_PIECES, build_vocab, read_vocab_tokens, write_vocab

@@ -7,7 +7,8 @@ import re
 import numpy as np
 
 from chinese_ptm.text.normalize import is_cjk
-from chinese_ptm.text.pinyin import PINYIN_SLOTS, PinyinTables, reading_engine
+from chinese_ptm.text.pinyin import PINYIN_SLOTS, reading_engine
+from chinese_ptm.text.pinyin_tables import PinyinTables
 
 #: Reserved placeholder tokens of BERT vocabularies.
 UNUSED_TOKEN = re.compile(r"^\[unused\d+\]$")

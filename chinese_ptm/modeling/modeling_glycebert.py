@@ -88,6 +88,24 @@ class GlyceBertPinyinEmbedding(nn.Module):
         )
 
     def forward(self, pinyin_ids: torch.Tensor) -> torch.Tensor:
+        """(..., P) symbol ids -> (..., H). The convolution is linear in the embedded symbols, so a window's output
+        is a sum over the kernel's offsets of one row per symbol: ``table[j] = embedding.weight @ conv.weight[:, :,
+        j].T`` (alphabet x H, a few thousand multiply-adds) is looked up instead of embedding every slot and
+        convolving (B x T x P x E values through a (k E) x H map). The same function as the original's
+        Embedding -> Conv1d -> max; the weights and their names are the original's."""
+        kernel = self.conv.kernel_size[0]
+        windows = pinyin_ids.shape[-1] - kernel + 1
+        tables = torch.einsum("ae,hek->kah", self.embedding.weight, self.conv.weight)  # (k, A, H)
+        # window w: sum over j of table[j][symbol at w + j], for all windows at once: (..., W, H)
+        summed = nn.functional.embedding(pinyin_ids[..., :windows], tables[0])
+        for j in range(1, kernel):
+            summed = summed + nn.functional.embedding(pinyin_ids[..., j : j + windows], tables[j])
+        if self.conv.bias is not None:
+            summed = summed + self.conv.bias
+        return summed.amax(dim=-2)  # (..., W, H) -> (..., H): max-pooling over all window positions
+
+    def reference_forward(self, pinyin_ids: torch.Tensor) -> torch.Tensor:
+        """The original computation: Embedding -> Conv1d over the slots -> max (for tests and checks)."""
         batch_size, seq_length, slots = pinyin_ids.shape
         symbols = self.embedding(pinyin_ids)  # (B, T, P, E)
         symbols = symbols.view(batch_size * seq_length, slots, -1).transpose(1, 2)  # (B*T, P, E) -> (B*T, E, P)
@@ -156,9 +174,24 @@ class GlyceBertGlyphEmbedding(nn.Module):
         weight.copy_(table.reshape(weight.shape[0], -1).to(weight.dtype))  # (V, F, S, S) -> (V, F*S*S)
 
 
+def distinct_rows(rows: torch.Tensor, bits: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The distinct rows of ``rows`` (..., P) of small ids (each below ``2**bits``) and, for every row, the index
+    of its distinct row: ((R, P), (...)). A row packs into one integer key when P * bits fits 62 bits (8 slots of
+    5 bits do), else rows are compared whole."""
+    slots = rows.shape[-1]
+    if slots * bits > 62:
+        distinct, index = torch.unique(rows.reshape(-1, slots), dim=0, return_inverse=True)
+        return distinct, index.reshape(rows.shape[:-1])
+    shifts = torch.arange(slots, device=rows.device) * bits  # (P,)
+    keys, index = torch.unique((rows << shifts).sum(-1), return_inverse=True)  # (R,), (...)
+    return (keys.unsqueeze(-1) >> shifts) & ((1 << bits) - 1), index  # (R, 1) -> (R, P)
+
+
 class GlyceBertEmbeddings(nn.Module):
     """Word, pinyin and glyph embeddings fused by ``map_fc``, plus position and token type embeddings, all
-    ``config.embedding_width`` (E) wide: the hidden size, or ALBERT's smaller factorised width."""
+    ``config.embedding_width`` (E) wide: the hidden size, or ALBERT's smaller factorised width. Each branch runs
+    once per distinct token or reading of the batch (:meth:`_fused_per_distinct`): BERT's cost, the original's
+    values."""
 
     position_ids: torch.Tensor  # a buffer (1, max_positions)
 
@@ -166,6 +199,7 @@ class GlyceBertEmbeddings(nn.Module):
         super().__init__()
         hidden = config.embedding_width
         self.pinyin_slots = config.pinyin_slots
+        self.pinyin_bits = max(1, (config.pinyin_vocab_size - 1).bit_length())  # bits of one slot's symbol id
         self.require_pinyin_ids = config.require_pinyin_ids
         self.glyph_scale = config.glyph_scale
         self._warned_missing_pinyin = False
@@ -190,39 +224,16 @@ class GlyceBertEmbeddings(nn.Module):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        if input_ids is not None:
-            batch_size, seq_length = input_ids.shape
-            inputs_embeds = self.word_embeddings(input_ids)  # (B, T, E)
-        else:  # inputs_embeds (B, T, E) replaces the word embedding (GlyceBertModel passes one of the two)
-            batch_size, seq_length = inputs_embeds.shape[:2]  # type: ignore[union-attr]
-        parts: list[torch.Tensor] = [inputs_embeds]  # type: ignore[list-item]  # set by now, as above
-
-        if self.pinyin_embeddings is not None:
-            if pinyin_ids is None:
-                self._missing_pinyin_ids()
-                pinyin_ids = torch.zeros(
-                    batch_size,
-                    seq_length,
-                    self.pinyin_slots,
-                    dtype=torch.long,
-                    device=inputs_embeds.device,  # type: ignore[union-attr]
-                )
-            if pinyin_ids.numel() != batch_size * seq_length * self.pinyin_slots:
-                raise ValueError(
-                    f"pinyin_ids of shape {tuple(pinyin_ids.shape)} do not fit input of shape "
-                    f"({batch_size}, {seq_length}): give ({batch_size}, {seq_length}, {self.pinyin_slots}) or "
-                    f"({batch_size}, {seq_length * self.pinyin_slots})."
-                )
-            # (B, T*P) or (B, T, P) -> (B, T, P)
-            pinyin_ids = pinyin_ids.reshape(batch_size, seq_length, self.pinyin_slots)
-            parts.append(self.pinyin_embeddings(pinyin_ids))  # (B, T, E)
-
-        if self.glyph_embeddings is not None:
-            if input_ids is None:
-                raise ValueError("The glyph branch looks glyphs up by input_ids: pass them, or set use_glyph=False.")
-            parts.append(self._glyph_features(input_ids))  # (B, T, E)
-
-        fused = self.map_fc(torch.cat(parts, dim=-1))  # (B, T, k*E) -> (B, T, E), k = 1 + branches switched on
+        # GlyceBertModel passes input_ids or inputs_embeds (B, T, E), which replaces the word embedding
+        shaped = input_ids if input_ids is not None else inputs_embeds
+        batch_size, seq_length = shaped.shape[:2]  # type: ignore[union-attr]
+        pinyin_ids = self._pinyin_rows(pinyin_ids, batch_size, seq_length, shaped.device)  # type: ignore[union-attr]
+        if self.glyph_embeddings is not None and input_ids is None:
+            raise ValueError("The glyph branch looks glyphs up by input_ids: pass them, or set use_glyph=False.")
+        if input_ids is not None and not torch.compiler.is_compiling():
+            fused = self._fused_per_distinct(input_ids, pinyin_ids)
+        else:  # unique() has a data-dependent size: a compiled graph stays whole on the plain path
+            fused = self._fused(input_ids, pinyin_ids, inputs_embeds)
 
         if position_ids is None:
             position_ids = self.position_ids[:, :seq_length]  # (1, T)
@@ -232,21 +243,93 @@ class GlyceBertEmbeddings(nn.Module):
         embeddings = self.LayerNorm(embeddings)
         return self.dropout(embeddings)  # (B, T, E)
 
-    def _glyph_features(self, input_ids: torch.Tensor) -> torch.Tensor:
-        """``glyph_map`` of each token's bitmaps. A batch repeats its tokens (a few hundred distinct ones in thousands),
-        so each distinct token's glyph is mapped once and gathered: the same values, a fraction of the work."""
-        if torch.compiler.is_compiling():  # unique() has a data-dependent size: keep the compiled graph whole
-            distinct, position = input_ids, None
-        else:
-            distinct, position = torch.unique(input_ids, return_inverse=True)  # (U,), (B, T)
-        # called with the glyph branch on, where glyph_embeddings and glyph_map are set: (U,) -> (U, F*S*S)
-        glyphs = self.glyph_embeddings(distinct).to(self.glyph_map.weight.dtype)  # type: ignore[misc,union-attr]
+    def _pinyin_rows(self, pinyin_ids, batch_size: int, seq_length: int, device) -> torch.Tensor | None:
+        """pinyin_ids as (B, T, P), zeros (with a warning) where the branch is on but none were given."""
+        if self.pinyin_embeddings is None:
+            return None
+        if pinyin_ids is None:
+            self._missing_pinyin_ids()
+            return torch.zeros(batch_size, seq_length, self.pinyin_slots, dtype=torch.long, device=device)
+        if pinyin_ids.numel() != batch_size * seq_length * self.pinyin_slots:
+            raise ValueError(
+                f"pinyin_ids of shape {tuple(pinyin_ids.shape)} do not fit input of shape "
+                f"({batch_size}, {seq_length}): give ({batch_size}, {seq_length}, {self.pinyin_slots}) or "
+                f"({batch_size}, {seq_length * self.pinyin_slots})."
+            )
+        return pinyin_ids.reshape(batch_size, seq_length, self.pinyin_slots)  # (B, T*P) or (B, T, P) -> (B, T, P)
+
+    def _fused(self, input_ids, pinyin_ids, inputs_embeds) -> torch.Tensor:
+        """``map_fc(cat[word, pinyin, glyph])`` computed at every position, as the original model writes it."""
+        parts = [self.word_embeddings(input_ids) if input_ids is not None else inputs_embeds]  # (B, T, E)
+        if self.pinyin_embeddings is not None:
+            parts.append(self.pinyin_embeddings(pinyin_ids))  # (B, T, P) -> (B, T, E)
+        if self.glyph_embeddings is not None:
+            parts.append(self._mapped_glyphs(input_ids))  # (B, T, E)
+        return self.map_fc(torch.cat(parts, dim=-1))  # (B, T, k*E) -> (B, T, E), k = 1 + branches switched on
+
+    def _fused_per_distinct(self, input_ids: torch.Tensor, pinyin_ids: torch.Tensor | None) -> torch.Tensor:
+        """The same values as :meth:`_fused` at a fraction of the work. ``map_fc`` is linear, so it splits into one
+        block per branch: ``W_word word + W_glyph glyph`` depends on the token alone and ``W_pinyin pinyin`` on the
+        reading alone. A batch repeats its tokens and readings (a few hundred distinct ones in thousands of
+        positions): each block runs once per distinct token or reading, and positions gather the rows."""
+        width = self.word_embeddings.embedding_dim
+        blocks = list(self.map_fc.weight.split(width, dim=1))  # k x (E, E): word, [pinyin], [glyph]
+        if self.training or torch.is_grad_enabled() or self._token_branches_hooked():
+            distinct, token_of = torch.unique(input_ids, return_inverse=True)  # (U,), (B, T)
+            per_token = self._per_token(distinct, blocks)  # (U, E)
+        else:  # inference: the rows of the whole vocabulary, kept until a weight changes
+            token_of, per_token = input_ids, self._vocabulary_rows(blocks)  # (B, T), (V, E)
+        # embedding(), not rows[index]: the backward of advanced indexing accumulates in a thread-dependent order
+        # on CPU (runs stop being reproducible); embedding's backward sums each row in a fixed order
+        fused = nn.functional.embedding(token_of, per_token) + self.map_fc.bias  # (U, E) -> (B, T, E)
+        if self.pinyin_embeddings is not None:
+            assert pinyin_ids is not None  # filled by _pinyin_rows where the branch is on
+            readings, reading_of = distinct_rows(pinyin_ids, self.pinyin_bits)  # (R, P), (B, T)
+            per_reading = self._per_reading(readings, blocks[1])  # (R, E)
+            fused = fused + nn.functional.embedding(reading_of, per_reading)  # (R, E) -> (B, T, E)
+        return fused  # (B, T, E)
+
+    def _per_reading(self, readings: torch.Tensor, block: torch.Tensor) -> torch.Tensor:
+        """``W_pinyin pinyin`` of each distinct reading (R, P): (R, E)."""
+        per_reading = self.pinyin_embeddings(readings)  # type: ignore[misc]  # (R, P) -> (R, E)
+        return nn.functional.linear(per_reading, block)
+
+    def _per_token(self, tokens: torch.Tensor, blocks: list[torch.Tensor]) -> torch.Tensor:
+        """``W_word word + W_glyph glyph`` of each of ``tokens`` (N,): (N, E)."""
+        rows = nn.functional.linear(self.word_embeddings(tokens), blocks[0])  # (N, E)
+        if self.glyph_embeddings is not None:
+            rows = rows + nn.functional.linear(self._mapped_glyphs(tokens), blocks[-1])  # (N, E)
+        return rows
+
+    def _token_branches_hooked(self) -> bool:
+        """Whether a hook may change what the token branches give (e.g. a branch switched off to see what it
+        does): then nothing cached may stand in for calling them."""
+        modules = [m for m in (self.word_embeddings, self.glyph_embeddings, self.glyph_map) if m is not None]
+        return any(m._forward_hooks or m._forward_pre_hooks for m in modules) or bool(
+            nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks
+        )
+
+    def _vocabulary_rows(self, blocks: list[torch.Tensor]) -> torch.Tensor:
+        """:meth:`_per_token` of every vocabulary entry, cached while the weights it reads stay as they are (the
+        key holds each tensor's identity, in-place version, device and dtype: an optimizer step, a load or a move
+        computes it again)."""
+        tensors = [self.word_embeddings.weight, self.map_fc.weight]
+        if self.glyph_embeddings is not None:
+            tensors += [self.glyph_embeddings.embedding.weight, self.glyph_map.weight, self.glyph_map.bias]  # type: ignore[union-attr]
+        key = tuple((id(t), t._version, t.device, t.dtype) for t in tensors)
+        cached = getattr(self, "_vocabulary_cache", None)
+        if cached is None or cached[0] != key:
+            every = torch.arange(self.word_embeddings.num_embeddings, device=tensors[0].device)
+            cached = self._vocabulary_cache = (key, self._per_token(every, blocks))
+        return cached[1]
+
+    def _mapped_glyphs(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """``glyph_map`` of each token's bitmaps (scaled by ``config.glyph_scale``): (...) -> (..., E)."""
+        # called with the glyph branch on, where glyph_embeddings and glyph_map are set: (...) -> (..., F*S*S)
+        glyphs = self.glyph_embeddings(input_ids).to(self.glyph_map.weight.dtype)  # type: ignore[misc,union-attr]
         if self.glyph_scale != 1.0:
             glyphs = glyphs * self.glyph_scale
-        mapped = self.glyph_map(glyphs)  # type: ignore[misc]  # (U, E)
-        # embedding(), not mapped[position]: the backward of advanced indexing accumulates in a thread-dependent
-        # order on CPU (runs stop being reproducible); embedding's backward sums each row in a fixed order
-        return mapped if position is None else nn.functional.embedding(position, mapped)  # (U, E) -> (B, T, E)
+        return self.glyph_map(glyphs)  # type: ignore[misc]
 
     def _missing_pinyin_ids(self) -> None:
         """Input built by another tokenizer, or a dropped key, would silently run without pinyin: say so once per

@@ -8,11 +8,18 @@ to the longest sequence or to ``max_length``, rounded up to ``pad_to_multiple_of
 
 from __future__ import annotations
 
+import threading
+import unicodedata
 from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
 from transformers.tokenization_utils_base import PaddingStrategy
+
+from .normalize import CJK_RANGES
+
+#: one lock for building the character tables of any tokenizer (built once per tokenizer, rarely contended)
+_FILL_LOCK = threading.Lock()
 
 
 def positions_in_rows(lengths: np.ndarray) -> np.ndarray:
@@ -45,6 +52,40 @@ class DirectTables:
 
     def __reduce__(self):
         return DirectTables, ()
+
+    def fill_characters(self, backend, top: int) -> np.ndarray:
+        """The one-token characters below ``top``, their ids and the run characters, each candidate checked once
+        against the Rust ``backend``. Built under a lock and published last, so that threads sharing a cold
+        tokenizer never see a half-built table."""
+        with _FILL_LOCK:
+            if self.one_token_chars is not None:
+                return self.one_token_chars
+            candidates = [cp for lo, hi in CJK_RANGES for cp in range(lo, min(hi, top - 1) + 1)]
+            candidates += [
+                cp
+                for cp in range(0x21, min(0x30000, top))
+                if unicodedata.category(chr(cp)).startswith("P") or (cp < 0x7F and not chr(cp).isalnum())
+            ]
+            codes = np.asarray(sorted(set(candidates)), dtype=np.int64)
+            text = "".join(map(chr, codes.tolist()))
+            hits = np.zeros(len(text) + 1, dtype=np.int64)
+            spoiled = np.zeros(len(text) + 1, dtype=bool)
+            token_id = np.full(len(text) + 1, -1, dtype=np.int64)
+            encoding = backend.encode(text, add_special_tokens=False)
+            for (start, end), idx in zip(encoding.offsets, encoding.ids):
+                if end - start == 1:
+                    hits[start] += 1
+                    token_id[start] = idx
+                else:
+                    spoiled[start : max(end, start + 1)] = True
+            good = (hits[:-1] == 1) & ~spoiled[:-1]
+            table = np.zeros(top + 1, dtype=bool)
+            table[codes[good]] = True
+            ids = np.full(top + 1, -1, dtype=np.int64)  # their token ids (the direct path)
+            ids[codes[good]] = token_id[:-1][good]
+            self.one_token_ids, self.run_chars = ids, run_chars(top) & ~table  # the sentinel slot top is neither
+            self.one_token_chars = table  # last: its presence says the others are ready
+            return table
 
 
 class LazyEncodings(Sequence):
@@ -120,3 +161,35 @@ class Layout:
     def lists(self, flat: list) -> list[list]:
         """A flat Python list cut into one list per sequence."""
         return split_rows(flat, self.full.tolist())
+
+
+def check_text(value: Any, name: str, split_into_words: bool) -> None:
+    """Reject inputs the Rust backend would fail on deep inside, naming the argument."""
+    if isinstance(value, str):
+        if split_into_words:
+            raise TypeError(f"{name}: with is_split_into_words=True pass a list of words, not a str")
+        return
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{name} must be a str or a list of str, not {type(value).__name__}")
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            continue
+        if split_into_words and isinstance(item, (list, tuple)):
+            for j, word in enumerate(item):
+                if not isinstance(word, str):
+                    raise TypeError(f"{name}[{i}][{j}] must be a str, not {type(word).__name__}")
+            continue
+        raise TypeError(f"{name}[{i}] must be a str, not {type(item).__name__}")
+
+
+def run_chars(top: int) -> np.ndarray:
+    """Code points below ``top`` (the table has ``top + 1`` slots) that may stand in the runs the direct path
+    gives WordPiece on their own: every assigned character but combining marks (BERT's accent stripping folds a
+    mark into the character before it, which may be a one-token character) and control, format and private
+    characters (its cleaning drops or splits on them). Runs end at one-token characters, which BERT always
+    isolates, so a run's words are the words WordPiece would see in the whole text. Built once per process."""
+    table = np.zeros(top + 1, dtype=bool)
+    table[:0x80] = [chr(c).isprintable() for c in range(0x80)]
+    for cp in range(0x80, top):
+        table[cp] = unicodedata.category(chr(cp))[0] in "LNSPZ"
+    return table

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import sys
-import unicodedata
 from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
@@ -19,9 +18,17 @@ import numpy as np
 from transformers import BatchEncoding, BertTokenizer
 from transformers.tokenization_utils_base import PaddingStrategy, TruncationStrategy
 
-from .normalize import CJK_RANGES
-from .pinyin import PINYIN_SLOTS, PinyinTables, reading_engine
-from .token_batch import DirectTables, Layout, LazyEncodings, padded_lengths, positions_in_rows, split_rows
+from .pinyin import PINYIN_SLOTS, reading_engine
+from .pinyin_tables import PinyinTables
+from .token_batch import (
+    DirectTables,
+    Layout,
+    LazyEncodings,
+    check_text,
+    padded_lengths,
+    positions_in_rows,
+    split_rows,
+)
 from .token_readings import Segments
 from .vocab import VOCAB_FILE, read_vocab_tokens
 
@@ -34,25 +41,6 @@ DEFAULT_MAX_LENGTH = 512
 def read_vocab(path: str | Path) -> dict[str, int]:
     """``{token: id}`` of a ``vocab.txt`` (id = line number), with clear errors."""
     return {token: idx for idx, token in enumerate(read_vocab_tokens(path))}
-
-
-def _check_text(value: Any, name: str, split_into_words: bool) -> None:
-    """Reject inputs the Rust backend would fail on deep inside, naming the argument."""
-    if isinstance(value, str):
-        if split_into_words:
-            raise TypeError(f"{name}: with is_split_into_words=True pass a list of words, not a str")
-        return
-    if not isinstance(value, (list, tuple)):
-        raise TypeError(f"{name} must be a str or a list of str, not {type(value).__name__}")
-    for i, item in enumerate(value):
-        if isinstance(item, str):
-            continue
-        if split_into_words and isinstance(item, (list, tuple)):
-            for j, word in enumerate(item):
-                if not isinstance(word, str):
-                    raise TypeError(f"{name}[{i}][{j}] must be a str, not {type(word).__name__}")
-            continue
-        raise TypeError(f"{name}[{i}] must be a str, not {type(item).__name__}")
 
 
 class GlyceBertTokenizer(BertTokenizer):
@@ -114,34 +102,10 @@ class GlyceBertTokenizer(BertTokenizer):
         text made only of such characters, token ``1 + i`` is character ``i``, so no offsets
         have to be read back from the backend.
         """
-        if self._direct.one_token_chars is None:
-            top = self._engine.max_codepoint
-            candidates = [cp for lo, hi in CJK_RANGES for cp in range(lo, min(hi, top - 1) + 1)]
-            candidates += [
-                cp
-                for cp in range(0x21, min(0x30000, top))
-                if unicodedata.category(chr(cp)).startswith("P") or (cp < 0x7F and not chr(cp).isalnum())
-            ]
-            candidates = sorted(set(candidates))
-            text = "".join(chr(cp) for cp in candidates)
-            hits = np.zeros(len(text) + 1, dtype=np.int64)
-            spoiled = np.zeros(len(text) + 1, dtype=bool)
-            token_id = np.full(len(text) + 1, -1, dtype=np.int64)
-            encoding = self._tokenizer.encode(text, add_special_tokens=False)
-            for (start, end), idx in zip(encoding.offsets, encoding.ids):
-                if end - start == 1:
-                    hits[start] += 1
-                    token_id[start] = idx
-                else:
-                    spoiled[start : max(end, start + 1)] = True
-            good = (hits[:-1] == 1) & ~spoiled[:-1]
-            table = np.zeros(top + 1, dtype=bool)
-            table[np.asarray(candidates, dtype=np.int64)[good]] = True
-            self._direct.one_token_chars = table
-            self._direct.one_token_ids = np.full(top + 1, -1, dtype=np.int64)  # their token ids (the direct path)
-            self._direct.one_token_ids[np.asarray(candidates, dtype=np.int64)[good]] = token_id[:-1][good]
-            self._direct.run_chars = _run_chars(top) & ~table  # the sentinel slot top is neither
-        return self._direct.one_token_chars
+        table = self._direct.one_token_chars
+        if table is None:
+            table = self._direct.fill_characters(self._tokenizer, self._engine.max_codepoint)
+        return table
 
     def _only_special_tokens_added(self) -> bool:
         """True when no token was added besides the special ones: an added token made of Chinese characters or
@@ -201,9 +165,9 @@ class GlyceBertTokenizer(BertTokenizer):
     # -- encoding ------------------------------------------------------------------------------
     def _encode_plus(self, text, text_pair=None, **kwargs):
         split = bool(kwargs.get("is_split_into_words", False))
-        _check_text(text, "text", split)
+        check_text(text, "text", split)
         if text_pair is not None:
-            _check_text(text_pair, "text_pair", split)
+            check_text(text_pair, "text_pair", split)
         batched = isinstance(text, (list, tuple)) and (
             not split or (len(text) > 0 and isinstance(text[0], (list, tuple)))
         )
@@ -379,7 +343,7 @@ class GlyceBertTokenizer(BertTokenizer):
         Returns ``input_ids`` (N,) int32, ``pinyin_ids`` (N, 8) int8, ``offsets`` (N, 2) int64 (into
         each text) and ``lengths`` (one per text; N = lengths.sum()).
         """
-        _check_text(list(texts), "texts", False)
+        check_text(list(texts), "texts", False)
         segments = Segments(list(texts), None, False, self.normalize_text)
         fed, _ = segments.fed()
         samples = np.arange(len(fed))
@@ -411,7 +375,7 @@ class GlyceBertTokenizer(BertTokenizer):
         text. BERT's normaliser and pre-tokenizer split Chinese characters and punctuation off wherever they
         stand, so each one-token character is its own token id (read from the table ``one_token_chars`` built);
         only the runs between them go through WordPiece, each on its own. A text holding a character no run may
-        hold (see ``_run_chars``: combining marks, control and format characters) or a special token's text goes
+        hold (see ``run_chars``: combining marks, control and format characters) or a special token's text goes
         through WordPiece whole."""
         self.one_token_chars()
         assert self._direct.one_token_ids is not None and self._direct.run_chars is not None  # built just now
@@ -500,19 +464,6 @@ class GlyceBertTokenizer(BertTokenizer):
 
 
 @functools.lru_cache(maxsize=None)
-def _run_chars(top: int) -> np.ndarray:
-    """Code points below ``top`` (the table has ``top + 1`` slots) that may stand in the runs the direct path
-    gives WordPiece on their own: every assigned character but combining marks (BERT's accent stripping folds a
-    mark into the character before it, which may be a one-token character) and control, format and private
-    characters (its cleaning drops or splits on them). Runs end at one-token characters, which BERT always
-    isolates, so a run's words are the words WordPiece would see in the whole text. Built once per process."""
-    table = np.zeros(top + 1, dtype=bool)
-    table[:0x80] = [chr(c).isprintable() for c in range(0x80)]
-    for cp in range(0x80, top):
-        table[cp] = unicodedata.category(chr(cp))[0] in "LNSPZ"
-    return table
-
-
 def load_tokenizer(path: str | Path | None = None, **kwargs) -> GlyceBertTokenizer:
     """A tokenizer from a directory (ours, original ChineseBERT, plain BERT) or the default vocab."""
     if path is None:

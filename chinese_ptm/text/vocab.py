@@ -23,7 +23,7 @@ import unicodedata
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .pinyin import PinyinTables
+from .pinyin_tables import PinyinTables
 
 try:  # the tokenizer's files are copied beside checkpoints and may be loaded without chinese_ptm installed
     from chinese_ptm.errors import UserError
