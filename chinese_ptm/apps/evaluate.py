@@ -11,6 +11,10 @@ Works for our GlyceBERT and BERT checkpoints, the original ChineseBERT release a
     chinese-ptm evaluate runs/chinesebert-tiny/final --seeds 3 --baseline scratch
     chinese-ptm evaluate chinese-macbert-base --tasks reviews --set training.learning_rate=2e-5
 
+With ``--noise phonetic:0.1,visual:0.05`` a copy of each test set with typos (same-sound and look-alike
+characters from the confusion sets, seeded) is scored beside the clean one, for both arms and the baselines; the
+test examples holding a character rare in the training texts are always reported as a subset of their own.
+
 Writes ``OUTPUT_DIR/evaluation.json`` and prints the table.
 """
 
@@ -18,14 +22,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
+from ..csc.noise import NoiseSpec, TestNoise, rare_split
 from ..finetune import runner as finetune_runner
 from ..finetune.baselines import baselines
 from ..finetune.cli import parse_seeds
 from ..finetune.config import build_config
 from ..finetune.runner import load_task, prepare, preset_settings
+from ..finetune.tasks import CLASSIFICATION, TAGGING, TaskData
 from ..runtime.config import apply_overrides, parse_sets
 from ..runtime.ranks import is_main_process
 
@@ -54,7 +61,14 @@ def default_learning_rate(model: str | Path) -> float:
 
 
 def evaluate_task(
-    task: str, model: str | Path, out: Path, seeds: list[int], scratch: bool, overrides: dict, progress: bool
+    task: str,
+    model: str | Path,
+    out: Path,
+    seeds: list[int],
+    scratch: bool,
+    overrides: dict,
+    progress: bool,
+    noise: NoiseSpec | None = None,
 ) -> dict:
     """Fine-tune ``model`` (and its scratch twin) on one embedded task; returns both results and the baselines."""
 
@@ -75,6 +89,7 @@ def evaluate_task(
 
     pretrained_config = config_for("pretrained")
     data = load_task(pretrained_config)
+    noise_report = add_test_variants(data, noise)
     prepared = prepare(pretrained_config, task=data, progress=progress)
     row: dict[str, Any] = {
         "task": task,
@@ -84,7 +99,30 @@ def evaluate_task(
     if scratch:
         row["scratch"] = finetune_runner.run(config_for("scratch"), prepared, progress)
     row["baselines"] = {name: scores["score"] for name, scores in baselines(data).items()}
+    row["variants"] = {
+        name: {
+            "examples": len(data.splits[name].examples),
+            "baselines": {b: scores["score"] for b, scores in baselines(data, name).items()},
+        }
+        for name in data.splits
+        if name not in ("train", "dev", "test")
+    }
+    if noise_report:
+        row["noise"] = noise_report
     return row
+
+
+def add_test_variants(data: TaskData, noise: NoiseSpec | None, seed: int = 1) -> dict | None:
+    """Add ``test_rare`` (test examples with a character seen at most twice in training) and, with ``noise``,
+    ``test_noisy`` (the test texts with typos) to the task's splits; returns the noise's report."""
+    rare = rare_split(data)
+    if rare.examples:
+        data.splits[rare.name] = rare
+    if noise is None or data.kind not in (CLASSIFICATION, TAGGING):  # spelling correction brings its own typos
+        return None
+    typist = TestNoise(noise, seed=seed)
+    data.splits["test_noisy"] = typist.split(data.splits["test"], "test_noisy")
+    return typist.report()
 
 
 def summary(row: dict) -> dict:
@@ -103,6 +141,22 @@ def summary(row: dict) -> dict:
         out["difference"] = out["pretrained"]["mean"] - out["scratch"]["mean"]
         out["gap_exceeds_both_stds"] = abs(out["difference"]) > max(out["pretrained"]["std"], out["scratch"]["std"])
     out["baselines"] = row["baselines"]
+    out["variants"] = {name: variant_summary(row, name) for name in row.get("variants", {})}
+    if "noise" in row:
+        out["noise"] = row["noise"]
+    return out
+
+
+def variant_summary(row: dict, name: str) -> dict:
+    """Mean and std over seeds of each arm on the ``name`` split (noisy or rare test), with its baselines."""
+    out = {"examples": row["variants"][name]["examples"], "baselines": row["variants"][name]["baselines"]}
+    for arm in ("pretrained", "scratch"):
+        if arm in row:
+            scores = [r[name]["score"] for r in row[arm]["runs"] if name in r]
+            mean = statistics.fmean(scores)
+            out[arm] = {"mean": mean, "std": statistics.stdev(scores) if len(scores) > 1 else 0.0, "runs": scores}
+    if "scratch" in out:
+        out["difference"] = out["pretrained"]["mean"] - out["scratch"]["mean"]
     return out
 
 
@@ -115,6 +169,13 @@ def table(rows: list[dict]) -> str:
         d = f"{r['difference']:+.2f}" if "difference" in r else "-"
         b = ", ".join(f"{k} {v:.2f}" for k, v in r["baselines"].items())
         lines.append(f"{r['task']:<10} {r['metric']:<9} {p:>15} {s:>15} {d:>10}  {b}")
+        for name, v in r.get("variants", {}).items():
+            label = f"  {name.removeprefix('test_')} ({v['examples']})"
+            p = f"{v['pretrained']['mean']:.2f} +- {v['pretrained']['std']:.2f}"
+            s = f"{v['scratch']['mean']:.2f} +- {v['scratch']['std']:.2f}" if "scratch" in v else "-"
+            d = f"{v['difference']:+.2f}" if "difference" in v else "-"
+            b = ", ".join(f"{k} {x:.2f}" for k, x in v["baselines"].items())
+            lines.append(f"{label:<20} {p:>15} {s:>15} {d:>10}  {b}")
     return "\n".join(lines)
 
 
@@ -126,10 +187,15 @@ def run(
     output_dir: str | Path = "runs/evaluate",
     overrides: dict | None = None,
     progress: bool = True,
+    noise: str | NoiseSpec | None = None,
 ) -> dict:
-    """Evaluate ``model``; returns ``{"model", "settings", "tasks": [summaries], "details": [...]}``."""
+    """Evaluate ``model``; returns ``{"model", "settings", "tasks": [summaries], "details": [...]}``. ``noise``
+    (``phonetic:0.1,visual:0.05``) adds a noisy copy of each test set, scored beside the clean one."""
     out = Path(output_dir)
-    details = [evaluate_task(t, model, out, seeds or [1], scratch, dict(overrides or {}), progress) for t in tasks]
+    spec = NoiseSpec.parse(noise) if isinstance(noise, str) else noise
+    details = [
+        evaluate_task(t, model, out, seeds or [1], scratch, dict(overrides or {}), progress, spec) for t in tasks
+    ]
     report = {
         "model": str(model),
         "seeds": seeds or [1],
@@ -168,6 +234,13 @@ def add_parser(subparsers, name: str = "evaluate", help_: str | None = None) -> 
         metavar="NAME=VALUE",
         help="fine-tuning settings for both arms, e.g. --set training.num_train_epochs=3",
     )
+    parser.add_argument(
+        "--noise",
+        default=None,
+        metavar="KIND:SHARE,...",
+        help="also score a copy of each test set with typos: phonetic (same or near sound) and visual (look-alike) "
+        "characters replacing that share of the Chinese characters, e.g. phonetic:0.1,visual:0.05 (seeded)",
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(run=run_command)
     return parser
@@ -184,6 +257,7 @@ def run_command(args: argparse.Namespace) -> int:
         args.output_dir,
         parse_sets(args.set),
         not args.no_progress,
+        args.noise,
     )
     if is_main_process():
         print(table(report["tasks"]))

@@ -265,8 +265,8 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) 
         "total_parameters": total,
         "predicted": {},
     }
-    for name in ("dev", "test"):
-        if name in encoded:
+    for name in encoded:  # dev, test and any further split a caller added (a noisy copy of test ...)
+        if name != "train":
             outputs = trainer.outputs_for(encoded[name].features)
             result["predicted"][name] = decode(task, outputs, encoded[name], task.splits[name], config.task)
             if task.splits[name].labelled:
@@ -371,7 +371,7 @@ def _write_outputs(config: FinetuneConfig, prepared: Prepared, best: dict, resul
     out.mkdir(parents=True, exist_ok=True)
     for name, predicted in best["predicted"].items():
         split = task.splits[name]
-        if task.clue is not None:
+        if task.clue is not None and name in ("dev", "test"):
             path = out / ((DEV_PREFIX if name == "dev" else "") + task.clue.submission)
             write_submission(submission(task.clue, predicted, split), path)
             if name == "test":
