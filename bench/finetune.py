@@ -111,8 +111,8 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=64)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    from chinese_ptm.finetune.baselines import baselines
     from chinese_ptm.finetune.embedded import load_embedded_task
+    from chinese_ptm.finetune.registry import baselines
 
     model = args.model or pretrained_checkpoint(args.workdir)
     report = {

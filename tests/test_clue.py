@@ -33,7 +33,7 @@ from chinese_ptm.finetune.metrics import (
     span_f1,
     spans_to_bios,
 )
-from chinese_ptm.finetune.tasks import TaskData
+from chinese_ptm.finetune.task import TaskData
 from chinese_ptm.runtime.loading import checkpoint_kind as model_kind
 from chinese_ptm.runtime.loading import load_tokenizer_for as load_run_tokenizer
 
@@ -700,7 +700,7 @@ def test_bios_both_ways_and_entity_f1():
 
 
 def test_tagging_labels_follow_characters(glycebert_dir, clue_data):
-    from chinese_ptm.finetune.features import decode_tags
+    from chinese_ptm.finetune.tasks.tagging import decode_tags
 
     spec = get_task("cluener")
     split = read_split(spec, clue_data / "cluener_public", "train", hp())

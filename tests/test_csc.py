@@ -230,8 +230,9 @@ def test_correction_files_sighan_pairs_and_json_lines(tmp_path):
 def test_corrections_decode_per_character_and_gate_on_detection():
     import numpy as np
 
+    from chinese_ptm.csc.kind import decode_corrections
     from chinese_ptm.finetune.examples import CorrectionExample
-    from chinese_ptm.finetune.features import Encoded, decode_corrections
+    from chinese_ptm.finetune.features import Encoded
 
     encoded = Encoded(
         owners=[0],

@@ -537,9 +537,10 @@ def test_long_texts_are_tagged_through_overlapping_windows(glycebert_dir):
     """Entities beyond max_length are not lost: every character gets a tag from some window, and gold logits
     decode back to every entity."""
     from chinese_ptm.finetune.examples import TaggingExample
-    from chinese_ptm.finetune.features import Encoder, decode_tags
+    from chinese_ptm.finetune.features import Encoder
     from chinese_ptm.finetune.metrics import bios_labels
-    from chinese_ptm.finetune.tasks import TAGGING, TaskData
+    from chinese_ptm.finetune.task import TAGGING, TaskData
+    from chinese_ptm.finetune.tasks.tagging import decode_tags
     from chinese_ptm.runtime.loading import load_tokenizer_for
 
     text = "他在上海工作" * 12  # 72 characters, windows of 32 tokens
@@ -561,3 +562,23 @@ def test_long_texts_are_tagged_through_overlapping_windows(glycebert_dir):
         one_hot[np.arange(len(feature["labels"])), np.maximum(feature["labels"], 0)] = 1
         logits.append(one_hot)
     assert decode_tags(logits, encoded, [TaggingExample(0, text, entities)], tags) == [entities]
+
+
+def test_every_kind_a_user_can_name_is_registered_with_all_of_its_steps():
+    """``task.kind`` values the settings accept each find a kind that implements every step (no step left to the
+    base class's NotImplementedError), and no two kinds claim the same user name."""
+    import typing
+
+    from chinese_ptm.finetune import registry
+    from chinese_ptm.finetune.config import TaskSection
+
+    names = typing.get_args(typing.get_args(typing.get_type_hints(TaskSection)["kind"])[0])
+    steps = ("read_example", "encode", "make_head", "head_forward", "decode", "metrics", "prediction_row")
+    for name in names:
+        kind = registry.user_kind(name)
+        missing = [s for s in steps if getattr(type(kind), s) is getattr(registry.TaskKind, s)]
+        if kind.standard_head_only:  # the head is transformers' class: TaskModel never builds one
+            missing = [s for s in missing if s not in ("make_head", "head_forward")]
+        assert not missing, (name, missing)
+    claimed = [n for k in registry.KINDS.values() for n in k.user_names]
+    assert sorted(claimed) == sorted(set(claimed)) and set(names) <= set(claimed)

@@ -11,7 +11,7 @@ from chinese_ptm.csc.confusion import PHONETIC
 from chinese_ptm.csc.noise import NoiseSpec, TestNoise, rare_split
 from chinese_ptm.errors import SettingsError
 from chinese_ptm.finetune.examples import ClassificationExample, Split, TaggingExample
-from chinese_ptm.finetune.tasks import CLASSIFICATION, TaskData
+from chinese_ptm.finetune.task import CLASSIFICATION, TaskData
 
 
 def test_spec_parses_and_names_what_is_wrong():

@@ -28,11 +28,11 @@ from typing import Any
 
 from ..csc.noise import NoiseSpec, TestNoise, rare_split
 from ..finetune import runner as finetune_runner
-from ..finetune.baselines import baselines
 from ..finetune.cli import parse_seeds
 from ..finetune.config import build_config
+from ..finetune.registry import baselines
 from ..finetune.runner import load_task, prepare, preset_settings
-from ..finetune.tasks import CLASSIFICATION, TAGGING, TaskData
+from ..finetune.task import CLASSIFICATION, TAGGING, TaskData
 from ..runtime.config import apply_overrides, parse_sets
 from ..runtime.ranks import is_main_process
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..finetune.examples import CorrectionExample, Split
 from ..finetune.predict import Predictor
-from ..finetune.tasks import CORRECTION
+from ..finetune.task import CORRECTION
 from ..text.pinyin import contextual_pinyin
 
 

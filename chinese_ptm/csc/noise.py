@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import SettingsError
 from ..finetune.examples import Split
-from ..finetune.tasks import TaskData
+from ..finetune.task import TaskData
 from ..text.normalize import is_cjk
 from .confusion import PHONETIC, ConfusionSet
 

@@ -1,5 +1,6 @@
 """Trivial baselines that every model is reported next to: majority class, naive Bayes over characters and
-character bigrams (classification), and entity-dictionary lookup (tagging).  [no torch]"""
+character bigrams (classification), and entity-dictionary lookup (tagging). Each task kind says which fit it
+(``TaskKind.baselines``); :func:`chinese_ptm.finetune.registry.baselines` scores them.  [no torch]"""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import math
 from collections import Counter
 
 from .examples import Split
-from .kinds import task_metrics
-from .tasks import CLASSIFICATION, CORRECTION, TAGGING, TaskData
 
 
 def majority(train: Split, test: Split) -> list[int]:
@@ -67,19 +66,3 @@ def dictionary_tagger(train: Split, test: Split) -> list[list]:
                 start = e.text.find(name, start + 1)
         predictions.append(sorted(found, key=lambda x: x[1]))
     return predictions
-
-
-def baselines(task: TaskData, split: str = "test") -> dict[str, dict]:
-    """The trivial baselines that fit the task, scored on ``split`` with the task's metrics."""
-
-    train, target = task.splits["train"], task.splits[split]
-    if task.kind == CLASSIFICATION:
-        return {
-            "majority class": task_metrics(task, majority(train, target), target),
-            "naive Bayes (chars + bigrams)": task_metrics(task, naive_bayes(train, target), target),
-        }
-    if task.kind == TAGGING:
-        return {"entity dictionary": task_metrics(task, dictionary_tagger(train, target), target)}
-    if task.kind == CORRECTION:  # copying the input: every metric 0 but sentence accuracy (the share without typos)
-        return {"copy the input": task_metrics(task, [e.text for e in target.examples], target)}
-    return {}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .examples import DataError, Split
 from .features import entities_to_label
-from .tasks import ACCURACY, CLASSIFICATION, EM, F1, MULTIPLE_CHOICE, SPAN, TAGGING
+from .task import ACCURACY, CLASSIFICATION, EM, F1, MULTIPLE_CHOICE, SPAN, TAGGING
 
 TNEWS_LABELS = tuple(str(code) for code in range(100, 117) if code not in (105, 111))
 IFLYTEK_LABELS = tuple(str(code) for code in range(119))

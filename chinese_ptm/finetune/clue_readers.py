@@ -32,7 +32,7 @@ from .examples import (
     text_field,
 )
 from .metrics import spans_to_bios
-from .tasks import CLASSIFICATION, TaskData
+from .task import CLASSIFICATION, TaskData
 
 #: ChID blanks in a passage
 IDIOM_TAG = re.compile(r"#idiom\d+#")
@@ -228,7 +228,7 @@ def _read_c3(spec: TaskSpec, files: list[Path], split: Split, labelled: bool) ->
 # ---------------------------------------------------------------------------------------------
 
 
-def _read_cmrc(files: list[Path], split: Split, labelled: bool, training: bool) -> None:
+def read_cmrc(files: list[Path], split: Split, labelled: bool, training: bool) -> None:
     seen: dict[str, str] = {}
     for path in files:
         data = load_json(path)
@@ -321,7 +321,7 @@ def read_split(spec: TaskSpec, directory: str | Path, split_name: str, settings)
     elif spec.format == "c3":
         _read_c3(spec, files, split, labelled)
     elif spec.format == "cmrc":
-        _read_cmrc(files, split, labelled, training=split_name == "train")
+        read_cmrc(files, split, labelled, training=split_name == "train")
     elif spec.format == "cluener":
         _read_cluener(spec, files, split, labelled)
     else:  # pragma: no cover - the task table only names the formats above

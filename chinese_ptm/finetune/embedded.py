@@ -21,9 +21,9 @@ import json
 from pathlib import Path
 
 from ..data.corpora import peoples_daily_split, peoples_daily_tagged, review_splits
-from . import kinds
+from . import registry
 from .examples import ClassificationExample, DataError, Split, TaggingExample
-from .tasks import ACCURACY, CLASSIFICATION, CORRECTION, CORRECTION_F1, F1, TAGGING, TaskData
+from .task import ACCURACY, CLASSIFICATION, CORRECTION, CORRECTION_F1, F1, TAGGING, TaskData
 
 REVIEW_LABELS = ("negative", "positive")
 NER_TYPES = ("LOC", "ORG", "PER")
@@ -85,24 +85,12 @@ def load_embedded_task(name: str, settings) -> TaskData:
     elif name == "pd98-ner":
         examples, kind, labels, metric = ner_examples(), TAGGING, NER_TYPES, F1
     elif name == "sighan15":
-        examples, kind, labels, metric = kinds.preset_loader(name)(settings), CORRECTION, (), CORRECTION_F1
+        examples, kind, labels, metric = registry.preset_loader(name)(settings), CORRECTION, (), CORRECTION_F1
     else:
         raise DataError(f"unknown embedded task {name!r}; known: {', '.join(PRESETS)}")
     limit = settings.limit if settings is not None and settings.limit > 0 else None
     splits = {split: Split(split, [], rows[:limit]) for split, rows in examples.items()}
     return TaskData(name, kind, labels, metric, splits, source={"embedded": name})
-
-
-def _export_row(task: TaskData, e) -> dict:
-    if task.kind == CLASSIFICATION:
-        return {"id": e.uid, "text": e.text_a, "label": task.labels[e.label]}
-    if task.kind == CORRECTION:
-        return {"id": e.uid, "text": e.text, "label": e.target}
-    return {
-        "id": e.uid,
-        "text": e.text,
-        "label": [{"start": s, "end": t + 1, "type": k, "text": e.text[s : t + 1]} for k, s, t in e.entities],
-    }
 
 
 def export(name: str, out_dir: str | Path) -> list[Path]:
@@ -115,7 +103,7 @@ def export(name: str, out_dir: str | Path) -> list[Path]:
         path = out_dir / f"{split_name}.jsonl"
         with open(path, "w", encoding="utf-8") as handle:
             for e in split.examples:
-                row = _export_row(task, e)
+                row = registry.kind(task.kind).file_row(task, e)
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         written.append(path)
     return written

@@ -14,66 +14,43 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers.modeling_outputs import (
-    MultipleChoiceModelOutput,
-    QuestionAnsweringModelOutput,
-    SequenceClassifierOutput,
-    TokenClassifierOutput,
-)
 
-from ..modeling.losses import choice_loss, sequence_loss, span_loss, token_loss
 from ..runtime.loading import model_class
-from .metrics import bios_labels
-from .tasks import CLASSIFICATION, CORRECTION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TAGGING, TaskData
+from . import registry
+from .task import TaskData
 
-#: head class per task kind, after the family's prefix (GlyceBert..., Bert..., Albert..., Electra...)
-HEADS = {
-    CLASSIFICATION: "ForSequenceClassification",
-    REGRESSION: "ForSequenceClassification",
-    MULTILABEL: "ForSequenceClassification",
-    MULTIPLE_CHOICE: "ForMultipleChoice",
-    SPAN: "ForQuestionAnswering",
-    TAGGING: "ForTokenClassification",
-    CORRECTION: "ForSpellingCorrection",  # GlyceBERT's, and ours on transformers' BertModel
-}
+#: the encoder class after the family's prefix (GlyceBertModel, BertModel, AlbertModel, ElectraModel)
 ENCODERS = "Model"
 
 
-def uses_standard_head(method, kind: str | None = None) -> bool:
-    """Whether the task model is the head class itself: the default method, and always for correction (a
-    vocabulary prediction per character: there is no pooling to choose)."""
-    return kind == CORRECTION or (method.layers == "top" and method.pooling == "pooler")
+def uses_standard_head(method, kind: str) -> bool:
+    """Whether the task model is transformers' head class itself: the default method, and always for kinds with
+    nothing to pool (spelling correction)."""
+    return registry.kind(kind).standard_head_only or (method.layers == "top" and method.pooling == "pooler")
 
 
 def head_config(task: TaskData) -> dict:
     """Config fields the head needs: label names (kept with the model) and the loss."""
-    options: dict = {}
-    if task.kind in (CLASSIFICATION, MULTILABEL, TAGGING):
-        labels = task.labels if task.kind != TAGGING else _tag_names(task.labels)
-        options.update(
-            num_labels=len(labels),
-            id2label=dict(enumerate(labels)),
-            label2id={label: i for i, label in enumerate(labels)},
-        )
-    if task.kind == REGRESSION:
-        options["num_labels"] = 1
-    if task.problem_type:
-        options["problem_type"] = task.problem_type
-    return options
+    return {k: v for k, v in registry.kind(task.kind).head_config(task).items() if v is not None}
 
 
-def _tag_names(types) -> list[str]:
-
-    return bios_labels(types)
+def head_class(checkpoint_kind: str, task: TaskData):
+    """transformers' head class of the task on a checkpoint family (``GlyceBertForTokenClassification`` ...)."""
+    return model_class(checkpoint_kind, registry.kind(task.kind).head)
 
 
 def build_task_model(task: TaskData, source: str, kind: str, method, scratch: bool = False):
     """The task's model on the checkpoint ``source`` (random weights of the same shape when ``scratch``)."""
     options = head_config(task)
     if uses_standard_head(method, task.kind):
-        cls = model_class(kind, HEADS[task.kind])
-        return load_checkpoint(cls, source, scratch, options)
+        return load_checkpoint(head_class(kind, task), source, scratch, options)
     encoder = load_checkpoint(model_class(kind, ENCODERS), source, scratch, {})
+    return task_model(encoder, task, method)
+
+
+def task_model(encoder, task: TaskData, method) -> TaskModel:
+    """:class:`TaskModel` of the task on ``encoder``, fed by the method's layers and pooling."""
+    options = head_config(task)
     return TaskModel(
         encoder, task.kind, options.get("num_labels", 1), options.get("problem_type"), method.layers, method.pooling
     )
@@ -126,19 +103,17 @@ class TaskModel(nn.Module):
         self.bert = encoder
         self.config = encoder.config
         self.kind, self.num_labels, self.problem_type = kind, num_labels, problem_type
+        self.task_kind = registry.kind(kind)
         self.representation = Representation(layers, pooling)
-        hidden = encoder.config.hidden_size
         self.mix = ScalarMix(encoder.config.num_hidden_layers + 1) if layers == "scalar_mix" else None
         self.dropout = nn.Dropout(encoder.config.hidden_dropout_prob)
-        if kind == SPAN:
-            self.qa_outputs = nn.Linear(hidden, 2)
-        else:
-            self.classifier = nn.Linear(hidden, 1 if kind == MULTIPLE_CHOICE else num_labels)
-        for module in [m for m in (getattr(self, "classifier", None), getattr(self, "qa_outputs", None)) if m]:
-            module.weight.data.normal_(0.0, encoder.config.initializer_range)
-            module.bias.data.zero_()
+        name, head = self.task_kind.make_head(encoder.config.hidden_size, num_labels)
+        head.weight.data.normal_(0.0, encoder.config.initializer_range)
+        head.bias.data.zero_()
+        setattr(self, name, head)
 
-    def _states(self, input_ids, attention_mask, token_type_ids, pinyin_ids) -> torch.Tensor:
+    def states(self, input_ids, attention_mask, token_type_ids, pinyin_ids) -> torch.Tensor:
+        """The chosen layers' token states (B, T, H)."""
         extra = {"pinyin_ids": pinyin_ids} if pinyin_ids is not None else {}
         wanted = self.representation.layers != "top"
         out = self.bert(
@@ -149,20 +124,21 @@ class TaskModel(nn.Module):
             **extra,
         )
         if self.representation.layers == "embeddings":
-            return out.hidden_states[0]  # (B, T, H)
+            return out.hidden_states[0]
         if self.mix is not None:
-            return self.mix(out.hidden_states)  # (B, T, H)
-        return out.last_hidden_state  # (B, T, H)
+            return self.mix(out.hidden_states)
+        return out.last_hidden_state
 
-    def _pool(self, states: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+    def pool(self, states: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """One vector per sequence (B, H) by the chosen pooling."""
         pooling = self.representation.pooling
         if pooling == "mean":
             mask = attention_mask if attention_mask is not None else torch.ones(states.shape[:2], device=states.device)
             mask = mask.unsqueeze(-1).to(states.dtype)  # (B, T, 1)
-            return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
+            return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         if pooling == "pooler" and getattr(self.bert, "pooler", None) is not None:
-            return pooler_output(self.bert, states)  # dense + tanh over the first token: (B, H)
-        return states[:, 0]  # [CLS]: (B, H)
+            return pooler_output(self.bert, states)  # dense + tanh over the first token
+        return states[:, 0]  # [CLS]
 
     def forward(
         self,
@@ -175,28 +151,14 @@ class TaskModel(nn.Module):
         end_positions=None,
         **kwargs,
     ):
-        if self.kind == MULTIPLE_CHOICE:
-            return self._choices(input_ids, attention_mask, token_type_ids, pinyin_ids, labels)
-        states = self._states(input_ids, attention_mask, token_type_ids, pinyin_ids)
-        if self.kind == SPAN:
-            start, end = self.qa_outputs(states).split(1, dim=-1)  # (B, T, 1) each
-            start, end = start.squeeze(-1).contiguous(), end.squeeze(-1).contiguous()  # (B, T)
-            loss = span_loss(start, end, start_positions, end_positions)
-            return QuestionAnsweringModelOutput(loss=loss, start_logits=start, end_logits=end)
-        if self.kind == TAGGING:
-            logits = self.classifier(self.dropout(states))  # (B, T, K)
-            return TokenClassifierOutput(loss=token_loss(logits, labels), logits=logits)
-        logits = self.classifier(self.dropout(self._pool(states, attention_mask)))  # (B, K)
-        return SequenceClassifierOutput(loss=sequence_loss(logits, labels, self.problem_type), logits=logits)
-
-    def _choices(self, input_ids, attention_mask, token_type_ids, pinyin_ids, labels):
-        batch, choices = input_ids.shape[:2]
-        flat = [
-            t.flatten(0, 1) if t is not None else None for t in (input_ids, attention_mask, token_type_ids, pinyin_ids)
-        ]  # (B*C, T, ...)
-        states = self._states(*flat)
-        logits = self.classifier(self.dropout(self._pool(states, flat[1]))).view(batch, choices)  # (B, C)
-        return MultipleChoiceModelOutput(loss=choice_loss(logits, labels), logits=logits)
+        inputs = {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "token_type_ids": token_type_ids,
+            "pinyin_ids": pinyin_ids,
+        }
+        targets = {"labels": labels, "start_positions": start_positions, "end_positions": end_positions}
+        return self.task_kind.head_forward(self, inputs, targets)
 
 
 def pooler_output(encoder, states: torch.Tensor) -> torch.Tensor:

@@ -22,7 +22,7 @@ from ..runtime.ranks import is_main_process
 from ..runtime.trainer import training_arguments
 from .config import FinetuneConfig, build_config, read_config_file
 from .features import FeatureDataset, PaddingCollator, decode
-from .model import ENCODERS, TaskModel, head_config
+from .model import ENCODERS, TaskModel, task_model
 from .predict import load_task_model
 from .runner import RESULTS_FILE, FinetuneTrainer, Prepared, prepare, preset_settings, run, seed_scores, task_metrics
 from .saving import save_task_model
@@ -224,20 +224,7 @@ def run_multitask(
 
 def _task_heads(encoder, configs: list[FinetuneConfig], prepared: list[Prepared]) -> list[TaskModel]:
     """One head per task on the shared encoder."""
-    heads = []
-    for config, prep in zip(configs, prepared):
-        options = head_config(prep.task)
-        heads.append(
-            TaskModel(
-                encoder,
-                prep.task.kind,
-                options.get("num_labels", 1),
-                options.get("problem_type"),
-                config.method.layers,
-                config.method.pooling,
-            )
-        )
-    return heads
+    return [task_model(encoder, prep.task, config.method) for config, prep in zip(configs, prepared)]
 
 
 def _evaluate_heads(trainer, configs, prepared, heads, seed: int, seconds: float) -> list[dict]:

@@ -19,53 +19,24 @@ from ..runtime.loading import load_tokenizer_for, model_class
 from . import registry
 from .config import TaskSection
 from .examples import Split
-from .features import Encoder, PaddingCollator, correction_logits, decode, logits_of
-from .files import LabelReader, read_file_split
-from .kinds import task_metrics
-from .model import ENCODERS, HEADS, TaskModel, build_task_model, head_config
+from .features import Encoder, PaddingCollator, decode, logits_of
+from .files import read_file_split
+from .model import ENCODERS, build_task_model, head_class, task_model
+from .registry import task_metrics
+from .rows import LabelReader
 from .saving import HEAD_FILE, TASK_FILE
 from .strategies import add_adapters, load_trained_parameters
-from .tasks import CLASSIFICATION, CORRECTION, MULTILABEL, MULTIPLE_CHOICE, REGRESSION, SPAN, TaskData
+from .task import TaskData
 
 
 def prediction_rows(task: TaskData, predicted: Any, split: Split) -> list[dict]:
     """One JSON-ready row per example."""
-    rows = []
-    for i, example in enumerate(split.examples):
-        if task.kind == SPAN:
-            rows.append({"id": example.uid, "answer": predicted[example.uid]})
-            continue
-        value = predicted[i]
-        if task.kind == CLASSIFICATION:
-            rows.append({"id": example.uid, "label": task.labels[value]})
-        elif task.kind == MULTILABEL:
-            rows.append({"id": example.uid, "labels": [task.labels[k] for k in value]})
-        elif task.kind == REGRESSION:
-            rows.append({"id": example.uid, "value": value})
-        elif task.kind == MULTIPLE_CHOICE:
-            rows.append({"id": example.uid, "choice": int(value)})
-        elif task.kind == CORRECTION:
-            rows.append(
-                {
-                    "id": example.uid,
-                    "text": value,
-                    "changes": [
-                        {"position": p, "from": a, "to": b}
-                        for p, (a, b) in enumerate(zip(example.text, value))
-                        if a != b
-                    ],
-                }
-            )
-        else:
-            rows.append(
-                {
-                    "id": example.uid,
-                    "entities": [
-                        {"type": k, "start": s, "end": e + 1, "text": example.text[s : e + 1]} for k, s, e in value
-                    ],
-                }
-            )
-    return rows
+    kind = registry.kind(task.kind)
+    by_id = isinstance(predicted, dict)  # span answers are keyed by question id
+    return [
+        kind.prediction_row(task, example, predicted[example.uid] if by_id else predicted[i])
+        for i, example in enumerate(split.examples)
+    ]
 
 
 def read_task_record(directory: Path) -> dict:
@@ -97,7 +68,7 @@ def load_task_model(directory: str | Path):
     if fmt in ("lora", "adapters") and record.get("scratch"):
         raise SettingsError(f"{directory}: trained on a randomly initialised base, which cannot be rebuilt")
     if fmt == "standard":
-        model = model_class(kind, HEADS[task.kind]).from_pretrained(str(directory))
+        model = head_class(kind, task).from_pretrained(str(directory))
     elif fmt == "prompt":
         model = registry.method("prompt").build_model(
             method, task.labels, str(directory), kind, load_tokenizer_for(directory, kind)
@@ -105,11 +76,7 @@ def load_task_model(directory: str | Path):
     elif fmt == "task_model":
         from safetensors.torch import load_file
 
-        encoder = model_class(kind, ENCODERS).from_pretrained(str(directory))
-        options = head_config(task)
-        model = TaskModel(
-            encoder, task.kind, options.get("num_labels", 1), options.get("problem_type"), method.layers, method.pooling
-        )
+        model = task_model(model_class(kind, ENCODERS).from_pretrained(str(directory)), task, method)
         model.load_state_dict(load_file(str(directory / HEAD_FILE)), strict=False)
     else:
         base = build_task_model(task, record["base_model"], kind, method)
@@ -161,7 +128,7 @@ class Predictor:
                         for f in encoded.features[start : start + self.batch_size]
                     ]
                 )
-                outputs.append(_numpy_logits(self.model(**batch), self.task))
+                outputs.append(registry.kind(self.task.kind).numpy_outputs(self.model(**batch)))
         predictions = tuple(_concat([o[i] for o in outputs]) for i in range(len(outputs[0])))
         return decode(self.task, logits_of(predictions), encoded, split, self.settings)
 
@@ -192,7 +159,7 @@ def predict(
 
     predictor = Predictor(model_dir, overrides, batch_size)
     task, settings = predictor.task, predictor.settings
-    labels = LabelReader(task.kind, settings.label_field, task.labels if task.kind != "tagging" else None)
+    labels = LabelReader(settings.label_field, task.labels)  # class labels: those the model was trained with
     split = read_file_split(Path(input_file), "test", settings, task.kind, labels, set())
     predicted = predictor.decoded(split)
     rows = prediction_rows(task, predicted, split)
@@ -203,22 +170,8 @@ def predict(
 
 
 def _user_kind(task: TaskData) -> str:
-    return {
-        CLASSIFICATION: "single",
-        MULTILABEL: "multilabel",
-        REGRESSION: "regression",
-        MULTIPLE_CHOICE: "choice",
-        SPAN: "span",
-        CORRECTION: "correction",
-    }.get(task.kind, "tagging")
-
-
-def _numpy_logits(out, task: TaskData) -> tuple:
-    if task.kind == SPAN:
-        return out.start_logits.float().numpy(), out.end_logits.float().numpy()
-    if task.kind == CORRECTION:  # predicted ids and detection probabilities, as in evaluation
-        return tuple(x.numpy() for x in correction_logits((out.logits, out.detection_logits)))
-    return (out.logits.float().numpy(),)
+    """The first name users give the task's kind (``single`` for classification)."""
+    return next(iter(registry.kind(task.kind).user_names))
 
 
 def _concat(arrays: list):

@@ -34,17 +34,16 @@ from .features import (
     Encoder,
     FeatureDataset,
     PaddingCollator,
-    correction_logits,
     decode,
     in_feature_order,
 )
 from .files import load_file_task
-from .kinds import task_metrics
 from .model import build_task_model, count_parameters
 from .predict import prediction_rows
+from .registry import task_metrics
 from .saving import save_task_model
 from .strategies import add_adapters, apply_lora, apply_strategy
-from .tasks import CLASSIFICATION, CORRECTION, SPAN, TaskData
+from .task import TaskData
 
 RESULTS_FILE = "results.json"
 MODEL_DIR = "model"
@@ -210,7 +209,7 @@ def finetuning_arguments(config: FinetuneConfig, out: Path, seed: int, task: Tas
     forced: dict = {
         "seed": seed,
         "data_seed": seed,
-        "label_names": ["start_positions", "end_positions"] if task.kind == SPAN else ["labels"],
+        "label_names": list(registry.kind(task.kind).target_keys),
     }
     if t.eval_strategy == "steps" and "save_strategy" not in t.values:
         forced.update(save_strategy="steps", save_steps=t.eval_steps)  # the best checkpoint needs both
@@ -222,7 +221,9 @@ def training_features(config: FinetuneConfig, prepared: Prepared, seed: int) -> 
     features = prepared.encoded["train"].features
     if not config.task.shots:
         return features
-    if prepared.task.kind != CLASSIFICATION or len(features) != len(prepared.task.splits["train"].examples):
+    if prepared.task.problem_type != "single_label_classification" or len(features) != len(
+        prepared.task.splits["train"].examples
+    ):
         raise SettingsError("task.shots draws examples per class: single-label classification tasks only")
     labels = [e.label for e in prepared.task.splits["train"].examples]
     return [features[i] for i in sample_shots(labels, config.task.shots, seed)]
@@ -249,7 +250,7 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) 
         callbacks=callbacks,
         param_groups=groups,
         optimizer_name=config.training.optimizer,
-        preprocess_logits_for_metrics=correction_logits if task.kind == CORRECTION else None,
+        preprocess_logits_for_metrics=registry.kind(task.kind).logits_for_metrics,
     )
     started = time.perf_counter()
     train_output = trainer.train()

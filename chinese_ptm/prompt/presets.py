@@ -11,7 +11,7 @@ from pathlib import Path
 from ..errors import SettingsError
 from ..finetune.examples import ClassificationExample, Split, text_field
 from ..finetune.files import iter_rows
-from ..finetune.tasks import ACCURACY, CLASSIFICATION, TaskData
+from ..finetune.task import ACCURACY, CLASSIFICATION, TaskData
 
 SENTIMENT_TEMPLATES = ["{text}。总之，{mask}。", "{text}。我觉得{mask}。", "{mask}！{text}"]
 PAIR_TEMPLATES = ["{text}？{mask}，{text_pair}"]

@@ -9,7 +9,7 @@ from ..errors import SettingsError, UserError
 from ..finetune.examples import sample_shots
 from ..finetune.model import load_checkpoint
 from ..finetune.registry import Method, register_method
-from ..finetune.tasks import CLASSIFICATION
+from ..finetune.task import CLASSIFICATION
 from ..runtime.loading import ELECTRA, model_class, reads_pinyin
 from .model import PromptModel, label_word_ids
 from .template import Template, Verbalizer

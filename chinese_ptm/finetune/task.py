@@ -1,4 +1,4 @@
-"""Task kinds, their metrics, and :class:`TaskData`: what a fine-tuning run trains and evaluates on.  [no torch]"""
+"""The names of task kinds and metrics, and :class:`TaskData`: what a fine-tuning run trains and evaluates on.  [no torch]"""
 
 from __future__ import annotations
 
@@ -16,18 +16,6 @@ SPAN = "span"
 TAGGING = "tagging"
 CORRECTION = "correction"  # spelling correction: the right character at every position
 
-#: the kinds users name (``--task``) -> the head kind
-USER_KINDS = {
-    "single": CLASSIFICATION,
-    "pair": CLASSIFICATION,
-    "regression": REGRESSION,
-    "multilabel": MULTILABEL,
-    "choice": MULTIPLE_CHOICE,
-    "span": SPAN,
-    "tagging": TAGGING,
-    "correction": CORRECTION,
-}
-
 #: metric names (x 100 except pearson/spearman/mse)
 ACCURACY = "accuracy"
 EM = "em"  # CMRC 2018 reports EM (main) and F1
@@ -35,17 +23,6 @@ F1 = "f1"
 PEARSON = "pearson"
 MICRO_F1 = "micro_f1"
 CORRECTION_F1 = "correction_f1"  # sentence-level correction F1 (chinese_ptm.csc.metrics)
-
-#: the main metric of each kind, unless a task says otherwise
-MAIN_METRIC = {
-    CLASSIFICATION: ACCURACY,
-    REGRESSION: PEARSON,
-    MULTILABEL: MICRO_F1,
-    MULTIPLE_CHOICE: ACCURACY,
-    SPAN: F1,
-    TAGGING: F1,
-    CORRECTION: CORRECTION_F1,
-}
 
 
 @dataclass
