@@ -29,8 +29,8 @@ from .units import (
 )
 from .vocab_tables import VocabTables
 
-#: Label of positions that take no loss (PyTorch's cross-entropy ignore index).
-IGNORE_INDEX = -100
+#: Label of positions that take no loss: read from PyTorch's cross-entropy (its default, -100), not restated here.
+IGNORE_INDEX = torch.nn.CrossEntropyLoss().ignore_index
 #: Replacement decisions, in the order of ``replace_probs``.
 REPLACE_MASK = 0  # [MASK], or a similar word under strategy "mac"
 REPLACE_RANDOM = 1

@@ -9,8 +9,8 @@ from typing import Literal, overload
 import torch
 import torch.nn.functional as F
 
-#: the label of a position without a target (transformers' convention)
-IGNORE_INDEX = -100
+#: the label of a position without a target, as PyTorch's cross-entropy defines it (-100)
+IGNORE_INDEX = torch.nn.CrossEntropyLoss().ignore_index
 
 #: what ``config.problem_type`` may say (transformers' values)
 ProblemType = Literal["regression", "single_label_classification", "multi_label_classification"]
