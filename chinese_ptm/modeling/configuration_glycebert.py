@@ -32,6 +32,10 @@ class GlyceBertConfig(BertConfig):
         original ChineseBERT.
     use_glyph (`bool`, defaults to `True`):
         Switch the glyph branch (table + ``glyph_map``) on or off.
+    open_glyph_fonts (`list[str]`, *optional*):
+        The fonts the glyph table was drawn from (shipped style names or font files): a character outside the
+        vocabulary, passed as ``glyph_ids = -code point``, is drawn in them and read by the glyph branch, while its
+        word embedding stays [UNK]'s. `None` (default, and the original): it gets [UNK]'s glyph.
     glyph_scale (`float`, defaults to `1.0`):
         Factor on the bitmap values (0..255) before ``glyph_map``. 1.0 feeds them as the original does (its
         checkpoints were trained so); new models do better with ``1/255``: raw values put a glyph signal hundreds
@@ -76,6 +80,7 @@ class GlyceBertConfig(BertConfig):
     glyph_size: int = 24
     glyph_trainable: bool = False
     use_glyph: bool = True
+    open_glyph_fonts: list[str] | None = None
     glyph_scale: float = 1.0
     fusion_init: str = "random"
     pinyin_vocab_size: int = 32

@@ -66,6 +66,11 @@ from .losses import (
 )
 from .sharing import layer_ties
 
+try:  # drawing characters outside the vocabulary needs the fonts; a model copied beside a checkpoint runs without
+    from chinese_ptm.glyph.open import render_code_points
+except ImportError:  # pragma: no cover - exercised where chinese_ptm is not installed
+    render_code_points = None  # type: ignore[assignment]
+
 logger = logging.get_logger(__name__)
 
 #: weights of an ELECTRA-style pretraining checkpoint that the encoder and the fine-tuning heads leave out
@@ -151,9 +156,35 @@ class GlyceBertGlyphEmbedding(nn.Module):
         super().__init__()
         self.num_fonts, self.glyph_size = config.num_fonts, config.glyph_size
         self.embedding = GlyceBertGlyphTable(config)
+        self.open_fonts = list(config.open_glyph_fonts or [])
+        self.open = bool(self.open_fonts) and render_code_points is not None
+        self._open_rows: dict[int, torch.Tensor] = {}  # code point -> (F*S*S,) uint8, rendered once per process
+        if self.open_fonts and render_code_points is None:
+            logger.warning(
+                "config.open_glyph_fonts needs chinese_ptm to render glyphs: characters outside the "
+                "vocabulary get [UNK]'s glyph (install chinese_ptm to draw their own)."
+            )
 
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        return F.embedding(input_ids, self.embedding.weight)  # (B, T) -> (B, T, F*S*S)
+    def forward(self, keys: torch.Tensor, vocab_size: int | None = None) -> torch.Tensor:
+        """Bitmaps of token ids (B, T) -> (B, T, F*S*S); a negative key (an open glyph, see
+        ``GlyceBertEmbeddings._token_keys``) is the bitmap of its character, rendered from ``open_glyph_fonts``."""
+        if vocab_size is None or not bool((keys < 0).any()):
+            return F.embedding(keys, self.embedding.weight)
+        open_keys = keys < 0
+        points = (-1 - keys[open_keys]) // vocab_size  # the code points of the open positions
+        rows = F.embedding(keys.clamp(min=0), self.embedding.weight)  # (..., F*S*S)
+        rows[open_keys] = self.open_bitmaps(points).to(rows.dtype)
+        return rows
+
+    def open_bitmaps(self, code_points: torch.Tensor) -> torch.Tensor:
+        """(N,) code points -> (N, F*S*S) bitmaps in the table's fonts and size, cached per process."""
+        wanted = sorted(set(code_points.tolist()) - set(self._open_rows))
+        if wanted:
+            bitmaps = render_code_points(wanted, self.open_fonts, self.glyph_size)  # (n, F, S, S) uint8
+            for point, bitmap in zip(wanted, torch.from_numpy(bitmaps).reshape(len(wanted), -1)):
+                self._open_rows[point] = bitmap
+        stacked = torch.stack([self._open_rows[p] for p in code_points.tolist()])  # (N, F*S*S)
+        return stacked.to(self.embedding.weight.device)
 
     @torch.no_grad()
     def load_table(self, table) -> None:
@@ -223,6 +254,7 @@ class GlyceBertEmbeddings(nn.Module):
         token_type_ids: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
+        glyph_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
         # GlyceBertModel passes input_ids or inputs_embeds (B, T, E), which replaces the word embedding
         shaped = input_ids if input_ids is not None else inputs_embeds
@@ -230,10 +262,11 @@ class GlyceBertEmbeddings(nn.Module):
         pinyin_ids = self._pinyin_rows(pinyin_ids, batch_size, seq_length, shaped.device)  # type: ignore[union-attr]
         if self.glyph_embeddings is not None and input_ids is None:
             raise ValueError("The glyph branch looks glyphs up by input_ids: pass them, or set use_glyph=False.")
-        if input_ids is not None and not torch.compiler.is_compiling():
-            fused = self._fused_per_distinct(input_ids, pinyin_ids)
+        keys = self._token_keys(input_ids, glyph_ids)  # (B, T)
+        if keys is not None and not torch.compiler.is_compiling():
+            fused = self._fused_per_distinct(keys, pinyin_ids)
         else:  # unique() has a data-dependent size: a compiled graph stays whole on the plain path
-            fused = self._fused(input_ids, pinyin_ids, inputs_embeds)
+            fused = self._fused(keys, pinyin_ids, inputs_embeds)
 
         if position_ids is None:
             position_ids = self.position_ids[:, :seq_length]  # (1, T)
@@ -258,13 +291,25 @@ class GlyceBertEmbeddings(nn.Module):
             )
         return pinyin_ids.reshape(batch_size, seq_length, self.pinyin_slots)  # (B, T*P) or (B, T, P) -> (B, T, P)
 
-    def _fused(self, input_ids, pinyin_ids, inputs_embeds) -> torch.Tensor:
+    def _token_keys(self, input_ids, glyph_ids) -> torch.Tensor | None:
+        """What the word and glyph branches read at each position: the token id, or where ``glyph_ids`` gives a
+        character of its own (< 0) and the model draws open glyphs, ``-1 - (code point * V + token id)``: the
+        token's word embedding with that character's glyph."""
+        if glyph_ids is None or input_ids is None or self.glyph_embeddings is None or not self.glyph_embeddings.open:
+            return input_ids
+        glyph_ids = glyph_ids.reshape(input_ids.shape).to(input_ids.device)  # multiple choice: (B, C, T) -> (B*C, T)
+        vocab = self.word_embeddings.num_embeddings
+        return torch.where(glyph_ids < 0, -1 - (-glyph_ids * vocab + input_ids), input_ids)
+
+    def _fused(self, keys, pinyin_ids, inputs_embeds) -> torch.Tensor:
         """``map_fc(cat[word, pinyin, glyph])`` computed at every position, as the original model writes it."""
-        parts = [self.word_embeddings(input_ids) if input_ids is not None else inputs_embeds]  # (B, T, E)
+        if keys is not None and bool((keys < 0).any()):  # open glyphs: the per-token rows hold them
+            return self._fused_per_distinct(keys, pinyin_ids)
+        parts = [self.word_embeddings(keys) if keys is not None else inputs_embeds]  # (B, T, E)
         if self.pinyin_embeddings is not None:
             parts.append(self.pinyin_embeddings(pinyin_ids))  # (B, T, P) -> (B, T, E)
         if self.glyph_embeddings is not None:
-            parts.append(self._mapped_glyphs(input_ids))  # (B, T, E)
+            parts.append(self._mapped_glyphs(keys))  # (B, T, E)
         return self.map_fc(torch.cat(parts, dim=-1))  # (B, T, k*E) -> (B, T, E), k = 1 + branches switched on
 
     def _fused_per_distinct(self, input_ids: torch.Tensor, pinyin_ids: torch.Tensor | None) -> torch.Tensor:
@@ -274,7 +319,7 @@ class GlyceBertEmbeddings(nn.Module):
         positions): each block runs once per distinct token or reading, and positions gather the rows."""
         width = self.word_embeddings.embedding_dim
         blocks = list(self.map_fc.weight.split(width, dim=1))  # k x (E, E): word, [pinyin], [glyph]
-        if self.training or torch.is_grad_enabled() or self._token_branches_hooked():
+        if self.training or torch.is_grad_enabled() or self._token_branches_hooked() or bool((input_ids < 0).any()):
             distinct, token_of = torch.unique(input_ids, return_inverse=True)  # (U,), (B, T)
             per_token = self._per_token(distinct, blocks)  # (U, E)
         else:  # inference: the rows of the whole vocabulary, kept until a weight changes
@@ -295,8 +340,12 @@ class GlyceBertEmbeddings(nn.Module):
         return nn.functional.linear(per_reading, block)
 
     def _per_token(self, tokens: torch.Tensor, blocks: list[torch.Tensor]) -> torch.Tensor:
-        """``W_word word + W_glyph glyph`` of each of ``tokens`` (N,): (N, E)."""
-        rows = nn.functional.linear(self.word_embeddings(tokens), blocks[0])  # (N, E)
+        """``W_word word + W_glyph glyph`` of each of ``tokens`` (N,): (N, E); a negative key (see
+        :meth:`_token_keys`) is its token's word row with its own character's glyph."""
+        vocab = self.word_embeddings.num_embeddings
+        packed = (-1 - tokens).clamp(min=0)  # code point * V + token id where open, else 0
+        words = torch.where(tokens < 0, packed % vocab, tokens)  # (N,)
+        rows = nn.functional.linear(self.word_embeddings(words), blocks[0])  # (N, E)
         if self.glyph_embeddings is not None:
             rows = rows + nn.functional.linear(self._mapped_glyphs(tokens), blocks[-1])  # (N, E)
         return rows
@@ -326,7 +375,8 @@ class GlyceBertEmbeddings(nn.Module):
     def _mapped_glyphs(self, input_ids: torch.Tensor) -> torch.Tensor:
         """``glyph_map`` of each token's bitmaps (scaled by ``config.glyph_scale``): (...) -> (..., E)."""
         # called with the glyph branch on, where glyph_embeddings and glyph_map are set: (...) -> (..., F*S*S)
-        glyphs = self.glyph_embeddings(input_ids).to(self.glyph_map.weight.dtype)  # type: ignore[misc,union-attr]
+        glyphs = self.glyph_embeddings(input_ids, self.word_embeddings.num_embeddings)  # type: ignore[misc]
+        glyphs = glyphs.to(self.glyph_map.weight.dtype)  # type: ignore[union-attr]
         if self.glyph_scale != 1.0:
             glyphs = glyphs * self.glyph_scale
         return self.glyph_map(glyphs)  # type: ignore[misc]
@@ -508,12 +558,15 @@ class GlyceBertModel(GlyceBertPreTrainedModel):
         token_type_ids: torch.Tensor | None = None,
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
+        glyph_ids: torch.Tensor | None = None,
         **kwargs,
     ) -> BaseModelOutputWithPooling:
         r"""input_ids (B, T); pinyin_ids (B, T, P) or (B, T*P), zeros when None (with a warning, or an error under
         config.require_pinyin_ids); attention_mask (B, T), 1 = attend; token_type_ids, position_ids (B, T);
-        inputs_embeds (B, T, E) replaces the word embedding (the glyph branch still needs input_ids). Returns
-        last_hidden_state (B, T, H) and pooler_output (B, H)."""
+        inputs_embeds (B, T, E) replaces the word embedding (the glyph branch still needs input_ids); glyph_ids
+        (B, T), optional: ``-code point`` where a character outside the vocabulary is to show its own glyph
+        (``config.open_glyph_fonts``), else the token id. Returns last_hidden_state (B, T, H) and pooler_output
+        (B, H)."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Give exactly one of input_ids and inputs_embeds.")
         embedding_output = self.embeddings(
@@ -522,6 +575,7 @@ class GlyceBertModel(GlyceBertPreTrainedModel):
             token_type_ids=token_type_ids,
             position_ids=position_ids,
             inputs_embeds=inputs_embeds,
+            glyph_ids=glyph_ids,
         )  # (B, T, E)
         if self.embeddings_project is not None:
             embedding_output = self.embeddings_project(embedding_output)  # (B, T, E) -> (B, T, H)
