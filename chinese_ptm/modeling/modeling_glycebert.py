@@ -301,9 +301,15 @@ class GlyceBertEmbeddings(nn.Module):
         vocab = self.word_embeddings.num_embeddings
         return torch.where(glyph_ids < 0, -1 - (-glyph_ids * vocab + input_ids), input_ids)
 
+    def _has_open_keys(self, keys: torch.Tensor) -> bool:
+        """Whether a position shows a character of its own (checked only where the model draws open glyphs: the
+        check waits for the device, and a compiled graph would break on it)."""
+        glyphs = self.glyph_embeddings
+        return glyphs is not None and glyphs.open and bool((keys < 0).any())
+
     def _fused(self, keys, pinyin_ids, inputs_embeds) -> torch.Tensor:
         """``map_fc(cat[word, pinyin, glyph])`` computed at every position, as the original model writes it."""
-        if keys is not None and bool((keys < 0).any()):  # open glyphs: the per-token rows hold them
+        if keys is not None and self._has_open_keys(keys):  # open glyphs: the per-token rows hold them
             return self._fused_per_distinct(keys, pinyin_ids)
         parts = [self.word_embeddings(keys) if keys is not None else inputs_embeds]  # (B, T, E)
         if self.pinyin_embeddings is not None:
@@ -319,7 +325,7 @@ class GlyceBertEmbeddings(nn.Module):
         positions): each block runs once per distinct token or reading, and positions gather the rows."""
         width = self.word_embeddings.embedding_dim
         blocks = list(self.map_fc.weight.split(width, dim=1))  # k x (E, E): word, [pinyin], [glyph]
-        if self.training or torch.is_grad_enabled() or self._token_branches_hooked() or bool((input_ids < 0).any()):
+        if self.training or torch.is_grad_enabled() or self._token_branches_hooked() or self._has_open_keys(input_ids):
             distinct, token_of = torch.unique(input_ids, return_inverse=True)  # (U,), (B, T)
             per_token = self._per_token(distinct, blocks)  # (U, E)
         else:  # inference: the rows of the whole vocabulary, kept until a weight changes
@@ -375,7 +381,8 @@ class GlyceBertEmbeddings(nn.Module):
     def _mapped_glyphs(self, input_ids: torch.Tensor) -> torch.Tensor:
         """``glyph_map`` of each token's bitmaps (scaled by ``config.glyph_scale``): (...) -> (..., E)."""
         # called with the glyph branch on, where glyph_embeddings and glyph_map are set: (...) -> (..., F*S*S)
-        glyphs = self.glyph_embeddings(input_ids, self.word_embeddings.num_embeddings)  # type: ignore[misc]
+        opened = self.glyph_embeddings.open  # type: ignore[union-attr]
+        glyphs = self.glyph_embeddings(input_ids, self.word_embeddings.num_embeddings if opened else None)  # type: ignore[misc]
         glyphs = glyphs.to(self.glyph_map.weight.dtype)  # type: ignore[union-attr]
         if self.glyph_scale != 1.0:
             glyphs = glyphs * self.glyph_scale
