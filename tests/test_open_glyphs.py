@@ -92,3 +92,63 @@ def test_open_glyph_ids_pass_through_every_head_and_multiple_choice(bundled):
         out = model(input_ids=ids, glyph_ids=glyph_ids).logits
         plain = model(input_ids=ids).logits
     assert out.shape == (2, 3) and not torch.allclose(out, plain)
+
+
+@pytest.fixture(scope="module")
+def open_tokenizer():
+    from chinese_ptm.resources import vocab_dir
+    from chinese_ptm.text.tokenization import GlyceBertTokenizer
+
+    return GlyceBertTokenizer(vocab_file=str(vocab_dir() / "vocab.txt"), open_glyphs=True)
+
+
+TEXTS = ["我们在䶮㐀下吃饭，𠀀转。", "中国", "abc䶮"]
+
+
+def test_the_tokenizer_gives_each_unk_character_its_code_point_on_every_path(open_tokenizer, tmp_path):
+    """glyph_ids equal input_ids except where a one-character [UNK] stands: -code point. The direct path, the
+    backend's (pairs, truncation), padding with ``pad`` and a saved and reloaded tokenizer agree."""
+    tok = open_tokenizer
+    one = tok(TEXTS[0])
+    unk = [i for i, t in enumerate(one["input_ids"]) if t == tok.unk_token_id]
+    assert [one["glyph_ids"][i] for i in unk] == [-ord("䶮"), -ord("㐀"), -ord("𠀀")]
+    assert all(g == t for g, t in zip(one["glyph_ids"], one["input_ids"]) if t != tok.unk_token_id)
+    direct = tok(TEXTS, padding=True, return_tensors="np")
+    tok._disable_direct_path = True
+    try:
+        backend = tok(TEXTS, padding=True, return_tensors="np")
+        pair = tok("䶮字", "㐀精", truncation=True, max_length=8)
+    finally:
+        tok._disable_direct_path = False
+    assert (direct["glyph_ids"] == backend["glyph_ids"]).all()
+    assert pair["glyph_ids"][1] == -ord("䶮") and -ord("㐀") in pair["glyph_ids"]
+    padded = tok.pad([{k: one[k] for k in ("input_ids", "pinyin_ids", "glyph_ids")}, tok("中")], padding="longest")
+    assert padded["glyph_ids"][1][-1] == tok.pad_token_id and len(padded["glyph_ids"][1]) == len(one["input_ids"])
+    tok.save_pretrained(tmp_path)
+    reloaded = type(tok).from_pretrained(tmp_path)
+    assert reloaded.open_glyphs and reloaded(TEXTS[0])["glyph_ids"] == one["glyph_ids"]
+
+
+def test_fine_tuning_features_carry_open_glyphs_to_the_task_model(open_tokenizer, bundled):
+    """The path fine-tuning takes: Encoder -> PaddingCollator -> TaskModel; the [UNK] characters' own glyphs
+    change the logits, and ordinary tokens keep theirs."""
+    from types import SimpleNamespace
+
+    from chinese_ptm.finetune.examples import ClassificationExample, Split
+    from chinese_ptm.finetune.features import Encoder, PaddingCollator
+    from chinese_ptm.finetune.model import task_model
+    from chinese_ptm.finetune.task import ACCURACY, CLASSIFICATION, TaskData
+
+    # 丼 and 冇 are in the shipped fonts but not in the bundled vocabulary
+    texts = ["我们吃丼饭，冇问题。", "中国", "abc冇"]
+    examples = [ClassificationExample(i, t, None, 0) for i, t in enumerate(texts)]
+    task = TaskData("t", CLASSIFICATION, ("a", "b"), ACCURACY, {"train": Split("train", [], examples)})
+    settings = SimpleNamespace(max_length=32, stride=8)
+    encoded = Encoder(task, open_tokenizer, settings, with_pinyin=True, progress=False).encode(examples, train=True)
+    batch = PaddingCollator(open_tokenizer.pad_token_id)(encoded.features)
+    assert (batch["glyph_ids"] < 0).sum() == 3 and (batch["glyph_ids"][1] >= 0).all()
+    model = task_model(_model(bundled, FONTS), task, SimpleNamespace(layers="top", pooling="mean")).eval()
+    with torch.no_grad():
+        opened = model(**batch).logits
+        closed = model(**{k: v for k, v in batch.items() if k != "glyph_ids"}).logits
+    assert not torch.allclose(opened[0], closed[0]) and torch.allclose(opened[1], closed[1])

@@ -26,6 +26,8 @@ ENCODE_CHUNK = 512  # examples per tokenizer call
 NO_OFFSET = -1  # context offset of a token outside the context
 #: room for [CLS] and two [SEP] in a pair
 PAIR_SPECIAL_TOKENS = 3
+#: keys padded with the pad token's id (padding shows the pad token's glyph)
+PAD_ID_KEYS = ("input_ids", "glyph_ids")
 #: the position of a feature in its split (predictions are put back in this order)
 FEATURE_INDEX = "feature_index"
 
@@ -80,7 +82,7 @@ class PaddingCollator:
                 batch[key] = torch.as_tensor(np.stack(values), dtype=torch.long)
                 continue
             token_axis = values[0].ndim - 2 if key == "pinyin_ids" else values[0].ndim - 1
-            fill = self.pad_token_id if key == "input_ids" else IGNORE_INDEX if key == "labels" else 0
+            fill = self.pad_token_id if key in PAD_ID_KEYS else IGNORE_INDEX if key == "labels" else 0
             padded = []
             for value in values:
                 widths = [(0, 0)] * value.ndim
@@ -99,6 +101,8 @@ def sequence_feature(encoding: dict, i: int, with_pinyin: bool) -> dict[str, np.
     }
     if with_pinyin:
         feature["pinyin_ids"] = np.asarray(encoding["pinyin_ids"][i], dtype=np.int8).reshape(len(ids), -1)  # (T, P)
+    if "glyph_ids" in encoding:  # a tokenizer with open glyphs: -code point where an [UNK] shows its character
+        feature["glyph_ids"] = np.asarray(encoding["glyph_ids"][i], dtype=np.int32)
     return feature
 
 

@@ -112,9 +112,9 @@ class TaskModel(nn.Module):
         head.bias.data.zero_()
         setattr(self, name, head)
 
-    def states(self, input_ids, attention_mask, token_type_ids, pinyin_ids) -> torch.Tensor:
+    def states(self, input_ids, attention_mask, token_type_ids, pinyin_ids, glyph_ids=None) -> torch.Tensor:
         """The chosen layers' token states (B, T, H)."""
-        extra = {"pinyin_ids": pinyin_ids} if pinyin_ids is not None else {}
+        extra = {k: v for k, v in (("pinyin_ids", pinyin_ids), ("glyph_ids", glyph_ids)) if v is not None}
         wanted = self.representation.layers != "top"
         out = self.bert(
             input_ids=input_ids,
@@ -149,6 +149,7 @@ class TaskModel(nn.Module):
         labels=None,
         start_positions=None,
         end_positions=None,
+        glyph_ids=None,
         **kwargs,
     ):
         inputs = {
@@ -156,6 +157,7 @@ class TaskModel(nn.Module):
             "attention_mask": attention_mask,
             "token_type_ids": token_type_ids,
             "pinyin_ids": pinyin_ids,
+            "glyph_ids": glyph_ids,
         }
         targets = {"labels": labels, "start_positions": start_positions, "end_positions": end_positions}
         return self.task_kind.head_forward(self, inputs, targets)

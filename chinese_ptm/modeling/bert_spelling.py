@@ -27,6 +27,7 @@ class BertForSpellingCorrection(SpellingCorrectionHeads, BertPreTrainedModel):
         self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None, labels=None, **kwargs
     ) -> SpellingCorrectionOutput:
         kwargs.pop("pinyin_ids", None)  # a BERT reads no pinyin (the same batches feed both architectures)
+        kwargs.pop("glyph_ids", None)  # nor glyphs
         outputs = self.bert(
             input_ids,
             attention_mask=attention_mask,

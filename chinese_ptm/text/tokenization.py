@@ -18,6 +18,7 @@ import numpy as np
 from transformers import BatchEncoding, BertTokenizer
 from transformers.tokenization_utils_base import PaddingStrategy, TruncationStrategy
 
+from .open_glyphs import encoding_glyph_ids, flat_glyph_ids
 from .pinyin import PINYIN_SLOTS, reading_engine
 from .pinyin_tables import PinyinTables
 from .token_batch import (
@@ -55,6 +56,7 @@ class GlyceBertTokenizer(BertTokenizer):
         normalize_text: fold full-width forms, curly quotes, dashes and ellipses to ASCII before
             WordPiece (offsets still point into the original text; readings are unchanged).
             Off by default: the original ChineseBERT tokenizer does not do it.
+        open_glyphs: also return ``glyph_ids`` (-code point where an [UNK] is one character; off: the original).
     """
 
     vocab_files_names = {"vocab_file": VOCAB_FILE, "pinyin2tensor_file": "config/pinyin2tensor.json"}
@@ -69,6 +71,7 @@ class GlyceBertTokenizer(BertTokenizer):
         pinyin2tensor_file: str | None = None,
         pinyin_tables: PinyinTables | None = None,
         normalize_text: bool = False,
+        open_glyphs: bool = False,
         **kwargs,
     ):
         if isinstance(vocab, (str, Path)):
@@ -82,6 +85,9 @@ class GlyceBertTokenizer(BertTokenizer):
         self.vocab_file = vocab_file
         self.normalize_text = bool(normalize_text)
         self.init_kwargs["normalize_text"] = self.normalize_text
+        self.open_glyphs = self.init_kwargs["open_glyphs"] = bool(open_glyphs)  # also return glyph_ids
+        if self.open_glyphs:
+            self.model_input_names = [*self.model_input_names, "glyph_ids"]
         if pinyin_tables is None:
             if pinyin2tensor_file is not None and Path(pinyin2tensor_file).is_file():
                 pinyin_tables = PinyinTables.load(Path(pinyin2tensor_file).parent)
@@ -185,6 +191,7 @@ class GlyceBertTokenizer(BertTokenizer):
         segments = Segments(items_a, items_b, split, self.normalize_text)
         return_tensors = kwargs.get("return_tensors")
         fed_a, fed_b = segments.fed()
+        texts_a, texts_b = fed_a, fed_b  # every item, before a single one is unwrapped
         if not batched:
             fed_a = fed_a[0]
             fed_b = fed_b[0] if fed_b is not None else None
@@ -198,23 +205,34 @@ class GlyceBertTokenizer(BertTokenizer):
         pinyin, offsets = segments.pinyin_ids(encodings, sample_of, self._engine, aligned, want_offsets)
 
         squeeze = not batched and return_tensors is None and not kwargs.get("return_overflowing_tokens", False)
-        lengths = [len(e) for e in encodings]
+        glyphs = None
+        if self.open_glyphs:
+            glyphs = [
+                encoding_glyph_ids(e, texts_a, texts_b, s, self.unk_token_id) for e, s in zip(encodings, sample_of)
+            ]
+        return self._with_readings(out, pinyin, offsets, glyphs, squeeze, return_tensors)
+
+    def _with_readings(self, out, pinyin, offsets, glyphs, squeeze: bool, return_tensors) -> BatchEncoding:
+        """The backend's output with ``pinyin_ids`` (and ``offset_mapping``, ``glyph_ids``) laid out as it lays out
+        ``input_ids``: (B, L, ...) tensors, or one list per sequence."""
+        lengths = [len(e) for e in out.encodings]
         if return_tensors is not None and len(set(lengths)) <= 1:
             array = self._rows[pinyin].reshape(len(lengths), lengths[0] if lengths else 0, PINYIN_SLOTS)  # (B, L, 8)
             out["pinyin_ids"] = array
+            if glyphs is not None:
+                out["glyph_ids"] = np.asarray(glyphs, dtype=np.int64).reshape(len(lengths), -1)
             if offsets is not None:
                 out["offset_mapping"] = offsets.reshape(len(lengths), -1, 2)  # (B, L, 2)
             out.convert_to_tensors(return_tensors)
-        else:
-            # one shared Python list per distinct reading (as the original tokenizer shares the
-            # lists of its pinyin2tensor table): building a fresh list per token costs more than
-            # the whole WordPiece pass
-            shared = self._row_lists
-            rows = split_rows(list(map(shared.__getitem__, pinyin.tolist())), lengths)
-            out["pinyin_ids"] = rows[0] if squeeze else rows
-            if offsets is not None:
-                spans = split_rows([tuple(p) for p in offsets.tolist()], lengths)
-                out["offset_mapping"] = spans[0] if squeeze else spans
+            return out
+        # one shared list per distinct reading, as the original shares pinyin2tensor's: fresh lists cost more
+        rows = split_rows(list(map(self._row_lists.__getitem__, pinyin.tolist())), lengths)
+        out["pinyin_ids"] = rows[0] if squeeze else rows
+        if glyphs is not None:
+            out["glyph_ids"] = glyphs[0] if squeeze else glyphs
+        if offsets is not None:
+            spans = split_rows([tuple(p) for p in offsets.tolist()], lengths)
+            out["offset_mapping"] = spans[0] if squeeze else spans
         return out
 
     def _direct_call_ok(self, kwargs: dict) -> bool:
@@ -266,6 +284,11 @@ class GlyceBertTokenizer(BertTokenizer):
         layout = Layout(kept, padded_lengths(kept, padding, kw.get("max_length"), kw.get("pad_to_multiple_of")))
         tensors = kw.get("return_tensors")
         columns = self._direct_columns(layout, ids[stays], offsets, kw)
+        if self.open_glyphs:
+            text_of = np.repeat(np.arange(len(fed)), lengths)[stays]
+            glyphs = flat_glyph_ids(ids[stays], spans[stays], text_of, fed, self.unk_token_id)
+            columns["glyph_ids"] = columns["input_ids"].copy()  # [CLS], [SEP] and padding show their own
+            columns["glyph_ids"][layout.content] = glyphs
         data = {key: self._direct_values(key, column, layout, tensors) for key, column in columns.items()}
         if kw.get("return_length"):
             data["length"] = layout.full.tolist()
@@ -442,24 +465,19 @@ class GlyceBertTokenizer(BertTokenizer):
         padding_side=None,
         return_attention_mask=None,
     ):
-        pinyin = encoded_inputs.get("pinyin_ids")
-        kwargs = dict(
-            max_length=max_length,
-            pad_to_multiple_of=pad_to_multiple_of,
-            padding_side=padding_side,
-            return_attention_mask=return_attention_mask,
-        )
+        own = {key: encoded_inputs.get(key) for key in ("pinyin_ids", "glyph_ids")}  # padded here, not by BERT's
+        kwargs = dict(max_length=max_length, pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side)
+        kwargs.update(return_attention_mask=return_attention_mask)
         if padding_strategy is not None:
             kwargs["padding_strategy"] = padding_strategy
         out = super()._pad(encoded_inputs, **kwargs)
-        if pinyin is not None:
-            rows = pinyin.tolist() if hasattr(pinyin, "tolist") else list(pinyin)
-            missing = len(out[self.model_input_names[0]]) - len(rows)
-            if missing > 0:
-                pad = [[0] * PINYIN_SLOTS for _ in range(missing)]
-                side = padding_side if padding_side is not None else self.padding_side
-                rows = rows + pad if side == "right" else pad + rows
-            out["pinyin_ids"] = rows
+        fills = {"pinyin_ids": lambda: [0] * PINYIN_SLOTS, "glyph_ids": lambda: self.pad_token_id}
+        for key, values in own.items():
+            if values is not None:
+                rows = values.tolist() if hasattr(values, "tolist") else list(values)
+                missing = len(out[self.model_input_names[0]]) - len(rows)
+                pad = [fills[key]() for _ in range(max(0, missing))]
+                out[key] = rows + pad if (padding_side or self.padding_side) == "right" else pad + rows
         return out
 
 

@@ -9,7 +9,7 @@ from transformers.modeling_outputs import MultipleChoiceModelOutput
 
 from ...modeling.losses import choice_loss
 from ..examples import PAD_CHOICE, ChoiceExample, DataError, row_id, strings_field, text_field
-from ..features import Encoded, sequence_feature
+from ..features import PAD_ID_KEYS, Encoded, sequence_feature
 from ..metrics import accuracy
 from ..registry import TaskKind, register_kind
 from ..rows import maybe_json
@@ -105,7 +105,7 @@ def _stack_choices(choices: list[dict], pad_token_id: int) -> dict:
         for choice in choices:
             widths = [(0, 0)] * choice[key].ndim
             widths[0] = (0, length - choice[key].shape[0])
-            fill = pad_token_id if key == "input_ids" else 0
+            fill = pad_token_id if key in PAD_ID_KEYS else 0
             stacked.append(np.pad(choice[key], widths, constant_values=fill))
         feature[key] = np.stack(stacked)
     return feature
