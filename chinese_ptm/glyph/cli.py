@@ -98,8 +98,8 @@ def _similar(args: argparse.Namespace) -> dict[str, list[tuple[str, float]]]:
 
 
 def _subset(args: argparse.Namespace) -> dict:
-
-    return build_subsets(args.vocab, args.out, {source.style: getattr(args, source.style) for source in SOURCES})
+    sources = {source.style: getattr(args, source.style) for source in SOURCES}
+    return build_subsets(args.vocab, args.out, sources, ranges=args.ranges)
 
 
 def _add_build_and_sheet(commands) -> None:
@@ -159,6 +159,14 @@ def _add_subset(commands) -> None:
         metavar="VOCAB",
         help=f"vocab.txt whose characters to keep, as PATH or NAME=PATH (repeatable; {subset.BUNDLED_VOCAB} "
         "= the bundled vocabulary)",
+    )
+    known = ", ".join(f"{r.name} (U+{r.first:04X}..U+{r.last:04X})" for r in subset.UNICODE_RANGES.values())
+    cut.add_argument(
+        "--ranges",
+        default=",".join(subset.DEFAULT_RANGES),
+        metavar="NAMES",
+        help=f"Unicode ranges to keep whole as well, comma-separated: {known}, or {subset.NO_RANGES} "
+        f"(default: {','.join(subset.DEFAULT_RANGES)}; what a source font lacks is recorded in fonts.toml)",
     )
     cut.add_argument(
         "--out", type=Path, required=True, help="output folder (the shipped fonts live in the top-level fonts/)"

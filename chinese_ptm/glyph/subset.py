@@ -1,10 +1,13 @@
 """Build the shipped font subsets (the top-level ``fonts/``) from open-licence source fonts.
 
 Every character of the given vocabularies (single-character tokens and characters inside longer
-tokens) plus printable ASCII is kept; everything else is dropped. The shipped subsets keep the
-characters of the bundled vocabulary and of the standard 21,128-entry Chinese BERT vocabulary (the
-one Google's and HFL's Chinese checkpoints use), so that glyph tables for those checkpoints have no
-blank characters. A rerun on the same inputs gives byte-identical files:
+tokens), printable ASCII and every character of the named Unicode ranges (``--ranges``) that the
+source font has is kept; everything else is dropped. The shipped subsets keep the characters of the
+bundled vocabulary and of the standard 21,128-entry Chinese BERT vocabulary (the one Google's and
+HFL's Chinese checkpoints use), so that glyph tables for those checkpoints have no blank characters,
+and the whole of CJK Unified Ideographs and Extension A (``--ranges cjk,ext-a``, the default), so
+that characters outside those vocabularies can be drawn too. A rerun on the same inputs gives
+byte-identical files:
 
 * hinting is dropped (TrueType instructions and CFF hints), so 24 px renderings do not depend on a
   hinting engine; this choice is fixed, never a flag;
@@ -15,11 +18,12 @@ blank characters. A rerun on the same inputs gives byte-identical files:
 Usage::
 
     chinese-ptm glyphs subset --vocab BUNDLED --vocab path/to/bert-base-chinese/vocab.txt --out DIR
-    chinese-ptm glyphs subset --vocab my/vocab.txt --serif /path/NotoSerifCJK-Regular.ttc:2 --out DIR
+    chinese-ptm glyphs subset --vocab my/vocab.txt --ranges none --serif /path/NotoSerifCJK-Regular.ttc:2 --out DIR
 
 It writes the subsets, one ``<name>.OFL.txt`` licence beside each, and ``fonts.toml`` (sources,
-vocabularies with their digests and coverage). Source fonts come from the Debian packages
-``fonts-noto-cjk`` and ``fonts-lxgw-wenkai`` (``apt-get install fonts-noto-cjk fonts-lxgw-wenkai``).
+vocabularies with their digests and coverage, ranges with what each source lacks of them). Source
+fonts come from the Debian packages ``fonts-noto-cjk`` and ``fonts-lxgw-wenkai``
+(``apt-get install fonts-noto-cjk fonts-lxgw-wenkai``).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from fontTools.ttLib import TTFont
 
 from ..resources import vocab_dir
 from ..text.normalize import is_cjk as is_cjk_char
-from .fonts import MANIFEST_NAME, GlyphFileNotFoundError, open_ttfont, sha256_file
+from .fonts import MANIFEST_NAME, GlyphFileNotFoundError, GlyphValueError, open_ttfont, sha256_file
 from .table import VOCAB_NAME, read_vocab, vocab_characters
 
 #: ``--vocab BUNDLED`` stands for the bundled vocabulary
@@ -50,6 +54,35 @@ WINDOWS_EN = (3, 1, 0x409)
 MAC_ROMAN_EN = (1, 0, 0)
 #: Tables of no use for single-glyph rendering.
 DROPPED_TABLES = ("BASE", "GDEF", "GPOS", "GSUB", "JSTF", "DSIG", "vhea", "vmtx", "VORG", "gasp")
+
+
+@dataclass(frozen=True)
+class UnicodeRange:
+    """A Unicode block that ``--ranges`` keeps whole (every character of it the source font has)."""
+
+    name: str  # as given to --ranges and recorded in fonts.toml
+    first: int
+    last: int  # inclusive
+    block: str  # the Unicode block's own name
+
+    def codepoints(self) -> range:
+        return range(self.first, self.last + 1)
+
+
+#: The ranges ``--ranges`` knows, by name. Kept whole so that characters outside every vocabulary
+#: (rare names, classical text) still get glyphs when a table is built for a larger vocabulary.
+UNICODE_RANGES = {
+    r.name: r
+    for r in (
+        UnicodeRange("cjk", 0x4E00, 0x9FFF, "CJK Unified Ideographs"),
+        UnicodeRange("ext-a", 0x3400, 0x4DBF, "CJK Unified Ideographs Extension A"),
+    )
+}
+#: What the shipped subsets keep beyond their vocabularies.
+DEFAULT_RANGES = ("cjk", "ext-a")
+#: ``--ranges none``: the vocabularies and ASCII only.
+NO_RANGES = "none"
+
 SUBSET_OPTIONS_TEXT = (
     "fontTools.subset.Options(hinting=False, layout_features=[], name_IDs=[*], name_languages=[0x409], "
     "glyph_names=False, notdef_outline=True, drop_tables+=" + ",".join(DROPPED_TABLES) + "); "
@@ -204,10 +237,24 @@ def read_vocab_chars(spec: str | Path) -> VocabChars:
     return VocabChars(label, sha256_file(path), len(tokens), frozenset(vocab_characters(tokens)))
 
 
-def subset_codepoints(vocabs: list[VocabChars]) -> list[int]:
-    """Every character the fonts must keep: the vocabularies' characters plus printable ASCII."""
+def parse_ranges(spec: str | list[str] | tuple[str, ...]) -> tuple[UnicodeRange, ...]:
+    """``cjk,ext-a`` (or a list of names; ``none`` or empty: no range) -> the named ranges."""
+    names = spec.split(",") if isinstance(spec, str) else list(spec)
+    names = [name.strip() for name in names if name.strip() and name.strip() != NO_RANGES]
+    unknown = [name for name in names if name not in UNICODE_RANGES]
+    if unknown:
+        raise GlyphValueError(
+            f"--ranges: unknown range {unknown[0]!r}; the known ranges are {', '.join(UNICODE_RANGES)} "
+            f"(comma-separated, or {NO_RANGES})"
+        )
+    return tuple(UNICODE_RANGES[name] for name in dict.fromkeys(names))
+
+
+def subset_codepoints(vocabs: list[VocabChars], ranges: tuple[UnicodeRange, ...] = ()) -> list[int]:
+    """Every character asked for: the vocabularies' characters, printable ASCII and the ranges' code points
+    (a range character the source lacks is simply not kept; a vocabulary character it lacks is reported)."""
     chars = set(ASCII_PRINTABLE).union(*(v.chars for v in vocabs))
-    return sorted(ord(c) for c in chars)
+    return sorted({ord(c) for c in chars}.union(*(r.codepoints() for r in ranges)))
 
 
 def rename(font: TTFont, source: SourceFont, source_path: Path) -> None:
@@ -249,16 +296,8 @@ def rename(font: TTFont, source: SourceFont, source_path: Path) -> None:
                     fd.FontName = f"{ps_name}-{index}"
 
 
-def build_subset(source: SourceFont, source_path: Path, face_index: int, codepoints: list[int], out_dir: Path) -> dict:
-    """Subset one font; returns its manifest entry."""
-    source = SourceFont(**{**source.__dict__, "face_index": face_index})
-    font = open_ttfont(source_path, face_index, lazy=False)
-    family = font["name"].getDebugName(1) or ""
-    if source.source_family and family != source.source_family:
-        print(f"  note: {source_path}:{face_index} is {family!r}, expected {source.source_family!r}")
-        source = SourceFont(**{**source.__dict__, "source_family": family})
-    cmap = font.getBestCmap()
-    missing = [cp for cp in codepoints if cp not in cmap]
+def _subset_options() -> ft_subset.Options:
+    """The fixed fontTools options (SUBSET_OPTIONS_TEXT): no hints, no layout, plain names."""
     options = ft_subset.Options()
     options.hinting = False
     options.layout_features = []
@@ -267,8 +306,37 @@ def build_subset(source: SourceFont, source_path: Path, face_index: int, codepoi
     options.glyph_names = False
     options.notdef_outline = True
     options.drop_tables = list(options.drop_tables) + [t for t in DROPPED_TABLES if t not in options.drop_tables]
-    subsetter = ft_subset.Subsetter(options=options)
-    subsetter.populate(unicodes=[cp for cp in codepoints if cp in cmap])
+    return options
+
+
+def _open_source(source: SourceFont, source_path: Path, face_index: int) -> tuple[SourceFont, TTFont]:
+    """The source face, and ``source`` with the face and family it really has."""
+    source = SourceFont(**{**source.__dict__, "face_index": face_index})
+    font = open_ttfont(source_path, face_index, lazy=False)
+    family = font["name"].getDebugName(1) or ""
+    if source.source_family and family != source.source_family:
+        print(f"  note: {source_path}:{face_index} is {family!r}, expected {source.source_family!r}")
+        source = SourceFont(**{**source.__dict__, "source_family": family})
+    return source, font
+
+
+def build_subset(
+    source: SourceFont,
+    source_path: Path,
+    face_index: int,
+    codepoints: list[int],
+    out_dir: Path,
+    ranges: tuple[UnicodeRange, ...] = (),
+) -> dict:
+    """Subset one font to ``codepoints`` (reported when the source lacks one) plus whatever the source has
+    of ``ranges``; returns its manifest entry, with ``range_lacks`` (range name -> characters lacking)."""
+    source, font = _open_source(source, source_path, face_index)
+    cmap = font.getBestCmap()
+    missing = [cp for cp in codepoints if cp not in cmap]
+    range_lacks = {r.name: sum(cp not in cmap for cp in r.codepoints()) for r in ranges}
+    kept = set(codepoints).union(*(r.codepoints() for r in ranges)).intersection(cmap)
+    subsetter = ft_subset.Subsetter(options=_subset_options())
+    subsetter.populate(unicodes=sorted(kept))
     subsetter.subset(font)
     package = owning_package(source_path)
     version = dpkg_version(package) if package else ""
@@ -279,6 +347,14 @@ def build_subset(source: SourceFont, source_path: Path, face_index: int, codepoi
     font.save(out_path)
     licence_path = out_path.with_name(Path(source.out_name).stem + ".OFL.txt")
     licence_path.write_text(licence_text, encoding="utf-8")
+    entry = _font_entry(source, source_path, out_path, len(font.getGlyphOrder()), licence_path.name, package, version)
+    return {**entry, "missing": "".join(chr(cp) for cp in missing), "range_lacks": range_lacks}
+
+
+def _font_entry(
+    source: SourceFont, source_path: Path, out_path: Path, glyphs: int, licence: str, package: str, version: str
+) -> dict:
+    """The [[font]] fields of fonts.toml, in their order (``missing`` follows)."""
     return {
         "style": source.style,
         "file": source.out_name,
@@ -286,16 +362,15 @@ def build_subset(source: SourceFont, source_path: Path, face_index: int, codepoi
         "face_index": 0,
         "sha256": sha256_file(out_path),
         "bytes": out_path.stat().st_size,
-        "glyphs": len(font.getGlyphOrder()),
-        "licence": licence_path.name,
+        "glyphs": glyphs,
+        "licence": licence,
         "description": source.description,
         "source_family": source.source_family,
         "source_package": package,
         "source_version": version,
         "source_file": str(source_path),
-        "source_face_index": face_index,
+        "source_face_index": source.face_index,
         "source_sha256": sha256_file(source_path),
-        "missing": "".join(chr(cp) for cp in missing),
     }
 
 
@@ -314,22 +389,15 @@ def _toml_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, dict):  # an inline table; keys here are bare words (styles, range names)
+        return "{ " + ", ".join(f"{key} = {_toml_value(item)}" for key, item in value.items()) + " }"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     return _toml_string(str(value))
 
 
-def write_manifest(path: Path, entries: list[dict], vocabs: list[VocabChars], n_codepoints: int, command: str) -> None:
-    """Write fonts.toml (read back with tomllib by chinese_ptm.glyph)."""
-    lines = [
-        "# The shipped fonts of chinese_ptm, in glyph-table order (one table plane per font).",
-        "# Written by `chinese-ptm glyphs subset`; rerun it instead of editing by hand.",
-        "",
-        "[subset]",
-        f"command = {_toml_string(command)}",
-        f"options = {_toml_string(SUBSET_OPTIONS_TEXT)}",
-        f"codepoints = {n_codepoints}",
-        "hinting = false",
-        "",
-    ]
+def _vocabulary_tables(entries: list[dict], vocabs: list[VocabChars]) -> list[str]:
+    lines = []
     for vocab in vocabs:
         missing = sorted({c for entry in entries for c in entry["missing"] if c in vocab.chars})
         lines += [
@@ -342,9 +410,53 @@ def write_manifest(path: Path, entries: list[dict], vocabs: list[VocabChars], n_
             f"missing_in_some_font = {_toml_string(''.join(missing))}",
             "",
         ]
+    return lines
+
+
+def _range_tables(entries: list[dict], ranges: tuple[UnicodeRange, ...]) -> list[str]:
+    """One [[subset.range]] per range: its bounds and, per font style, how many of its characters the
+    source lacks (the subset has all the others)."""
+    lines = []
+    for r in ranges:
+        lacks = {entry["style"]: entry["range_lacks"][r.name] for entry in entries}
+        lines += [
+            "[[subset.range]]",
+            f"name = {_toml_string(r.name)}",
+            f"block = {_toml_string(r.block)}",
+            f"first = 0x{r.first:04X}",
+            f"last = 0x{r.last:04X}",
+            f"characters = {len(r.codepoints())}",
+            f"source_lacks = {_toml_value(lacks)}",
+            "",
+        ]
+    return lines
+
+
+def write_manifest(
+    path: Path,
+    entries: list[dict],
+    vocabs: list[VocabChars],
+    n_codepoints: int,
+    command: str,
+    ranges: tuple[UnicodeRange, ...] = (),
+) -> None:
+    """Write fonts.toml (read back with tomllib by chinese_ptm.glyph)."""
+    lines = [
+        "# The shipped fonts of chinese_ptm, in glyph-table order (one table plane per font).",
+        "# Written by `chinese-ptm glyphs subset`; rerun it instead of editing by hand.",
+        "",
+        "[subset]",
+        f"command = {_toml_string(command)}",
+        f"options = {_toml_string(SUBSET_OPTIONS_TEXT)}",
+        f"codepoints = {n_codepoints}",
+        f"ranges = {_toml_value([r.name for r in ranges])}",
+        "hinting = false",
+        "",
+    ]
+    lines += _vocabulary_tables(entries, vocabs) + _range_tables(entries, ranges)
     for entry in entries:
         lines.append("[[font]]")
-        lines += [f"{key} = {_toml_value(value)}" for key, value in entry.items()]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in entry.items() if key != "range_lacks"]
         lines.append("")
     path.write_text("\n".join(lines), encoding="utf-8")
 
@@ -358,30 +470,50 @@ def _parse_source(spec: str | None, default: SourceFont) -> tuple[Path, int]:
     return Path(spec), 0
 
 
-def build_subsets(vocab_specs: list[str], out: Path, sources: dict[str, str | None] | None = None) -> dict:
-    """Cut the three subsets for the vocabularies ``vocab_specs`` (PATH, NAME=PATH or BUNDLED) into ``out``.
+def _command_line(vocab_specs: list[str], ranges: tuple[UnicodeRange, ...]) -> str:
+    """The command as recorded in fonts.toml: vocabulary paths (machine-specific) become VOCAB_TXT."""
+    shown = [f"--vocab {v if '=' not in v else v.split('=')[0] + '=VOCAB_TXT'}" for v in vocab_specs]
+    shown.append(f"--ranges {','.join(r.name for r in ranges) or NO_RANGES}")
+    return "chinese-ptm glyphs subset " + " ".join(shown) + " --out OUT"
+
+
+def build_subsets(
+    vocab_specs: list[str],
+    out: Path,
+    sources: dict[str, str | None] | None = None,
+    ranges: str | list[str] | tuple[str, ...] = DEFAULT_RANGES,
+) -> dict:
+    """Cut the three subsets for the vocabularies ``vocab_specs`` (PATH, NAME=PATH or BUNDLED) and the
+    Unicode ``ranges`` (names of UNICODE_RANGES, e.g. ``"cjk,ext-a"``; ``"none"``) into ``out``.
 
     ``sources`` maps a style (serif, kai, sans) to its source font as ``PATH[:FACE]`` (default: the Debian
     packages' files). Returns {"fonts": [manifest entries], "manifest": path}.
     """
     out = Path(out)
+    unicode_ranges = parse_ranges(ranges)  # before any slow work: a bad name fails at once
     vocabs = [read_vocab_chars(spec) for spec in vocab_specs]
-    codepoints = subset_codepoints(vocabs)
+    required = subset_codepoints(vocabs)
+    n_codepoints = len(subset_codepoints(vocabs, unicode_ranges))
     for vocab in vocabs:
         print(f"{vocab.label}: {vocab.tokens} tokens, {len(vocab.chars)} characters")
-    print(f"{len(codepoints)} characters to keep (vocabulary characters + printable ASCII)")
+    for r in unicode_ranges:
+        print(f"range {r.name}: {r.block}, U+{r.first:04X}..U+{r.last:04X} ({len(r.codepoints())} code points)")
+    print(f"{n_codepoints} characters asked for ({len(required)} from the vocabularies and printable ASCII)")
     out.mkdir(parents=True, exist_ok=True)
-    entries = [_subset_one(source, (sources or {}).get(source.style), out, codepoints) for source in SOURCES]
-    shown = [f"--vocab {v if '=' not in v else v.split('=')[0] + '=VOCAB_TXT'}" for v in vocab_specs]
-    command = "chinese-ptm glyphs subset " + " ".join(shown) + " --out OUT"
+    entries = [
+        _subset_one(source, (sources or {}).get(source.style), out, required, unicode_ranges) for source in SOURCES
+    ]
     manifest_path = out / MANIFEST_NAME
-    write_manifest(manifest_path, entries, vocabs, len(codepoints), command)
+    command = _command_line(vocab_specs, unicode_ranges)
+    write_manifest(manifest_path, entries, vocabs, n_codepoints, command, unicode_ranges)
     total = sum(entry["bytes"] for entry in entries)
     print(f"wrote {manifest_path}; fonts total {total / 1e6:.2f} MB")
     return {"fonts": entries, "manifest": manifest_path}
 
 
-def _subset_one(source: SourceFont, spec: str | None, out: Path, codepoints: list[int]) -> dict:
+def _subset_one(
+    source: SourceFont, spec: str | None, out: Path, codepoints: list[int], ranges: tuple[UnicodeRange, ...]
+) -> dict:
     path, face = _parse_source(spec, source)
     if not path.is_file():
         raise GlyphFileNotFoundError(
@@ -389,10 +521,13 @@ def _subset_one(source: SourceFont, spec: str | None, out: Path, codepoints: lis
             f"or pass --{source.style} PATH[:FACE])"
         )
     print(f"{source.style}: {path} face {face} -> {out / source.out_name}")
-    entry = build_subset(source, path, face, codepoints, out)
+    entry = build_subset(source, path, face, codepoints, out, ranges)
     missing = entry["missing"]
+    lacks = "".join(f"; {name}: {n} characters not in the source" for name, n in entry["range_lacks"].items())
     print(
         f"  {entry['glyphs']} glyphs, {entry['bytes'] / 1e6:.2f} MB, sha256 {entry['sha256'][:12]}; "
-        f"{len(missing)} characters missing from the source" + (f": {missing}" if missing else "")
+        f"{len(missing)} vocabulary/ASCII characters missing from the source"
+        + (f": {missing}" if missing else "")
+        + lacks
     )
     return entry
