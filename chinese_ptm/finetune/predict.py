@@ -32,9 +32,8 @@ from .task import TaskData
 def prediction_rows(task: TaskData, predicted: Any, split: Split) -> list[dict]:
     """One JSON-ready row per example."""
     kind = registry.kind(task.kind)
-    by_id = isinstance(predicted, dict)  # span answers are keyed by question id
     return [
-        kind.prediction_row(task, example, predicted[example.uid] if by_id else predicted[i])
+        kind.prediction_row(task, example, kind.prediction_of(predicted, i, example))
         for i, example in enumerate(split.examples)
     ]
 

@@ -46,7 +46,8 @@ class TaskKind:
     (``encode``), which head the model gets (``head`` for transformers' class, ``make_head``/``head_forward``
     for :class:`~chinese_ptm.finetune.model.TaskModel`), outputs become predictions (``decode``), predictions
     are scored (``metrics``) and written (``prediction_row``), and which trivial baselines fit (``baselines``).
-    The defaults are those of classification, the most common kind.
+    Steps every kind has its own of raise ``NotImplementedError`` here; the optional ones default to nothing
+    special (no file format of its own, no baselines, logits kept as they are).
     """
 
     #: the kind's name (``TaskData.kind``)
@@ -115,6 +116,10 @@ class TaskKind:
     # -- scores and rows ------------------------------------------------------------------------
     def metrics(self, task, examples: list, predicted: Any) -> dict:
         raise NotImplementedError
+
+    def prediction_of(self, predicted: Any, index: int, example) -> Any:
+        """One example's prediction out of what ``decode`` returned (a list in example order by default)."""
+        return predicted[index]
 
     def prediction_row(self, task, example, predicted: Any) -> dict:
         raise NotImplementedError

@@ -348,9 +348,10 @@ class GlyceBertEmbeddings(nn.Module):
     def _per_token(self, tokens: torch.Tensor, blocks: list[torch.Tensor]) -> torch.Tensor:
         """``W_word word + W_glyph glyph`` of each of ``tokens`` (N,): (N, E); a negative key (see
         :meth:`_token_keys`) is its token's word row with its own character's glyph."""
-        vocab = self.word_embeddings.num_embeddings
-        packed = (-1 - tokens).clamp(min=0)  # code point * V + token id where open, else 0
-        words = torch.where(tokens < 0, packed % vocab, tokens)  # (N,)
+        words = tokens
+        if self.glyph_embeddings is not None and self.glyph_embeddings.open:  # unpack (code point * V + token id)
+            packed = (-1 - tokens).clamp(min=0)
+            words = torch.where(tokens < 0, packed % self.word_embeddings.num_embeddings, tokens)  # (N,)
         rows = nn.functional.linear(self.word_embeddings(words), blocks[0])  # (N, E)
         if self.glyph_embeddings is not None:
             rows = rows + nn.functional.linear(self._mapped_glyphs(tokens), blocks[-1])  # (N, E)

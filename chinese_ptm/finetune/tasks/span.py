@@ -83,6 +83,9 @@ class SpanKind(TaskKind):
     def metrics(self, task, examples, predicted) -> dict:
         return cmrc_scores(predicted, {e.uid: e.answers for e in examples})
 
+    def prediction_of(self, predicted, index, example) -> str:
+        return predicted[example.uid]  # decode keys answers by question id
+
     def prediction_row(self, task, example, predicted) -> dict:
         return {"id": example.uid, "answer": predicted}
 
