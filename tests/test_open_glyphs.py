@@ -152,3 +152,92 @@ def test_fine_tuning_features_carry_open_glyphs_to_the_task_model(open_tokenizer
         opened = model(**batch).logits
         closed = model(**{k: v for k, v in batch.items() if k != "glyph_ids"}).logits
     assert not torch.allclose(opened[0], closed[0]) and torch.allclose(opened[1], closed[1])
+
+
+RARE_CORPUS = "昝岗是个地名，殚精竭虑。䶮是一个字，㐀也是。\n他去了崮山，看见𠀀。\n普通的句子没有生僻字。\n"
+
+
+@pytest.fixture(scope="module")
+def open_records(open_tokenizer, tmp_path_factory):
+    """Records prepared from a corpus with characters outside the vocabulary, by an open and a plain tokenizer."""
+    from chinese_ptm.data import PrepareConfig, prepare_corpus, tokenizer_digest
+    from chinese_ptm.text.tokenization import load_tokenizer
+
+    folder = tmp_path_factory.mktemp("rare")
+    corpus = folder / "rare.txt"
+    corpus.write_text(RARE_CORPUS, encoding="utf-8")
+    config = PrepareConfig(max_length=24, packed_ratio=0.0)
+    opened = prepare_corpus([corpus], open_tokenizer, output_dir=folder / "open", config=config)
+    plain = prepare_corpus([corpus], load_tokenizer(), output_dir=folder / "plain", config=config)
+    assert tokenizer_digest(open_tokenizer) != tokenizer_digest(
+        load_tokenizer()
+    )  # records of one do not serve the other
+    return opened, plain
+
+
+def test_prepared_records_carry_glyph_ids_only_from_an_open_tokenizer(open_tokenizer, open_records):
+    opened, plain = open_records
+    assert "glyph_ids" not in plain.column_names and opened.num_rows == plain.num_rows
+    assert opened.remove_columns("glyph_ids").to_list() == plain.to_list()  # nothing else changes
+    glyphs = [g for row in opened["glyph_ids"] for g in row]
+    ids = [i for row in opened["input_ids"] for i in row]
+    assert sorted(-g for g in glyphs if g < 0) == sorted(map(ord, "䶮㐀𠀀"))
+    assert all(g == i for g, i in zip(glyphs, ids) if g >= 0) and all(
+        ids[k] == open_tokenizer.unk_token_id for k, g in enumerate(glyphs) if g < 0
+    )
+
+
+@pytest.mark.parametrize("task", [None, "sop", "nsp"])
+def test_masking_keeps_an_unk_glyph_only_where_the_unk_stays(open_tokenizer, open_records, task):
+    """After masking, a position shows the glyph of what it holds: a kept [UNK] its own character's, a masked
+    one [MASK]'s, a replaced one its new token's; truncation and the sentence tasks keep glyphs aligned."""
+    from chinese_ptm.masking import MaskingCollator
+
+    records = open_records[0].to_list()
+    unk = open_tokenizer.unk_token_id
+    for probs, expect in (((0.0, 0.0, 1.0), "kept"), ((1.0, 0.0, 0.0), "masked"), ((0.0, 1.0, 0.0), "random")):
+        collator = MaskingCollator(
+            open_tokenizer,
+            strategy="char",
+            mlm_probability=1.0,
+            replace_probs=probs,
+            sentence_task=task,
+            max_length=20,
+            seed=3,
+        )
+        batch = collator(records)
+        ids, glyphs, labels = batch["input_ids"], batch["glyph_ids"], batch["labels"]
+        assert ((glyphs == ids) | (glyphs < 0)).all()
+        assert ((glyphs < 0) <= (ids == unk)).all()
+        if expect == "kept":  # every content token stays: each surviving rare character keeps its glyph
+            assert (glyphs < 0).sum() == ((ids == unk) & (labels == unk)).sum() > 0
+        else:  # every content token changed: no rare glyph survives
+            assert not (glyphs < 0).any()
+    assert MaskingCollator(open_tokenizer).return_glyphs
+    plain = MaskingCollator(open_tokenizer, return_glyphs=False)(records)
+    assert "glyph_ids" not in plain
+
+
+def test_new_glycebert_models_draw_open_glyphs_and_checkpoints_keep_their_own(tmp_path):
+    from chinese_ptm.modeling.factory import build_model, draws_open_glyphs
+    from chinese_ptm.pretrain.corpus import load_run_tokenizer
+    from chinese_ptm.pretrain.recipe import load_recipe
+
+    def recipe(**settings):
+        return load_recipe("chinesebert-tiny", {"output_dir": str(tmp_path / "run"), **settings})
+
+    new = recipe()
+    tokenizer = load_run_tokenizer(new)
+    model = build_model(new.model, tokenizer)
+    assert tokenizer.open_glyphs and model.config.open_glyph_fonts == FONTS
+    original = recipe(**{"model.open_glyphs": False})
+    assert not draws_open_glyphs(original.model) and not load_run_tokenizer(original).open_glyphs
+    assert build_model(original.model, load_run_tokenizer(original)).config.open_glyph_fonts is None
+    assert not draws_open_glyphs(recipe(**{"model.use_glyph": False}).model)
+    assert not draws_open_glyphs(recipe(**{"model.objective": "electra"}).model)
+    assert not draws_open_glyphs(recipe(**{"model.architecture": "bert"}).model)
+    model.save_pretrained(tmp_path / "open")  # a GlyceBERT checkpoint keeps what its config says
+    assert draws_open_glyphs(recipe(**{"model.init_from": str(tmp_path / "open"), "model.open_glyphs": False}).model)
+    original_model = build_model(original.model, load_run_tokenizer(original))
+    original_model.save_pretrained(tmp_path / "closed")
+    assert not draws_open_glyphs(recipe(**{"model.init_from": str(tmp_path / "closed")}).model)

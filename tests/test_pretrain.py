@@ -97,9 +97,13 @@ def test_tiny_recipes_train(name, small_corpus, tmp_path):
         assert Path(report["final_checkpoint"], "vocab.txt").is_file()
     if name == "chinesebert-tiny":
         from chinese_ptm.modeling import GlyceBertForMaskedLM
+        from chinese_ptm.text.tokenization import GlyceBertTokenizer
 
         model = GlyceBertForMaskedLM.from_pretrained(reports[0]["final_checkpoint"])
         assert model.config.use_glyph and model.config.use_pinyin
+        # a new GlyceBERT draws open glyphs in the glyph table's fonts, and its saved tokenizer gives glyph_ids
+        assert model.config.open_glyph_fonts == ["serif", "kai", "sans"]
+        assert GlyceBertTokenizer.from_pretrained(reports[0]["final_checkpoint"]).open_glyphs
     if name == "bert-wwm-ext-tiny":
         assert reports[1]["resumed_from"] is None and "seq128" in reports[1]["final_checkpoint"]
 

@@ -26,6 +26,7 @@ from ..finetune.embedded import ner_examples
 from ..modeling import GlyceBertForMaskedLM
 from ..pretrain.recipe import load_recipe
 from ..pretrain.runner import run as pretrain
+from ..text.open_glyphs import GLYPH_IDS
 from ..text.pinyin import decode_syllable, reading_engine
 from ..text.tokenization import GlyceBertTokenizer, load_tokenizer
 from . import report as html
@@ -117,6 +118,8 @@ def fill_mask(model_dir: Path, sentences: list[tuple[str, int]]) -> list[dict]:
         reading = decode_syllable(enc["pinyin_ids"][0, token].tolist())
         enc["input_ids"][0, token] = tokenizer.mask_token_id
         enc["pinyin_ids"][0, token] = 0  # a masked position carries no reading, as in pretraining
+        if GLYPH_IDS in enc:  # nor its own glyph
+            enc[GLYPH_IDS][0, token] = tokenizer.mask_token_id
         with torch.no_grad():
             probabilities = model(**enc).logits[0, token].softmax(-1)
         top = probabilities.topk(TOP_K)

@@ -29,7 +29,7 @@ from typing import Sequence
 
 from .prepare import COUNT_COLUMNS, PREPARE_META, SHARD_PATTERN, _replace_dir, _summary, count_totals
 from .reading import CorpusError, Deduplicator, Paragraph, PrepareConfig, ReadStats, documents_of, file_paragraphs
-from .records import RecordBuilder, record_features
+from .records import RecordBuilder
 
 PARAGRAPHS_DIR = "paragraphs"
 BUILD_BATCH = 64  # documents per RecordBuilder call, as prepare_corpus's datasets.map
@@ -188,7 +188,7 @@ def _build_file(plan: dict, tokenizer, segmenter, cfg: PrepareConfig, staging: s
         batch = documents[start : start + BUILD_BATCH]
         ids = list(range(plan["first_doc_id"] + start, plan["first_doc_id"] + start + len(batch)))
         tables.append(builder({"doc_id": ids, "sentences": batch}))
-    table = pa.concat_tables(tables) if tables else record_features().arrow_schema.empty_table()
+    table = pa.concat_tables(tables) if tables else builder.features.arrow_schema.empty_table()
     totals = count_totals(table)
     folder = staging / "records"
     folder.mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from .reading import (
     _split_inputs,
     iter_documents,
 )
-from .records import RecordBuilder, record_features
+from .records import RecordBuilder
 
 
 def _fingerprint(files: Sequence[Path], texts: Sequence[str] | None, cfg: PrepareConfig, extra: str) -> str:
@@ -45,8 +45,12 @@ def source_manifest(files: Sequence[Path]) -> list[dict]:
 
 
 def tokenizer_digest(tokenizer) -> str:
+    """What the records depend on in a tokenizer: its vocabulary and options (open glyphs only when on, so that
+    records prepared before the option existed stay valid)."""
     vocab = "\n".join(tokenizer.ordered_vocab())
-    return hashlib.sha256(f"{vocab}|{tokenizer.normalize_text}|{tokenizer.do_lower_case}".encode()).hexdigest()[:16]
+    opened = "|open_glyphs" if getattr(tokenizer, "open_glyphs", False) else ""
+    text = f"{vocab}|{tokenizer.normalize_text}|{tokenizer.do_lower_case}{opened}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def prepare_corpus(
@@ -145,7 +149,7 @@ def _built_records(documents, builder: RecordBuilder, cfg: PrepareConfig, fp: st
         batch_size=64,
         num_proc=num_proc if num_proc and num_proc > 1 and len(docs) >= num_proc else None,
         remove_columns=["sentences"],
-        features=record_features(),
+        features=builder.features,
         new_fingerprint=f"records-{fp}",
         desc="segment, tokenise, pack",
     )

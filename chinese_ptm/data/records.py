@@ -8,6 +8,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..text.open_glyphs import GLYPH_IDS
 from ..text.pinyin import PINYIN_SLOTS
 from ..text.segmentation import Segmenter, segment_batch
 from ..text.token_batch import positions_in_rows
@@ -27,6 +28,8 @@ class RecordBuilder:
         self.cfg = cfg
         self.limit = cfg.max_length - 3  # [CLS] A [SEP] B [SEP] once a sentence task splits a record
         self.seconds = dict.fromkeys(STAGES, 0.0)  # time spent in each stage, in this process
+        self.open_glyphs = bool(getattr(tokenizer, "open_glyphs", False))  # records carry glyph_ids too
+        self.features = record_features(self.open_glyphs)
 
     def __call__(self, batch: dict):
         clock = _Clock(self.seconds)
@@ -119,6 +122,7 @@ class RecordBuilder:
             tok.sep_token_id,
             enc["input_ids"][tokens],
         )
+        columns = {GLYPH_IDS: self._glyph_column(ids, body, enc, tokens, offsets)} if self.open_glyphs else {}
         pinyin = np.zeros((int(offsets[-1]), PINYIN_SLOTS), dtype=np.int8)
         pinyin[body] = enc["pinyin_ids"][tokens]
         word_ids = np.full(int(offsets[-1]), -1, dtype=np.int32)
@@ -143,9 +147,17 @@ class RecordBuilder:
                 ),
                 "_fallback": pa.array(_per_record(unit[:, 2], start_offsets)),
                 "_split_words": pa.array(_per_record(unit[:, 3], start_offsets)),
+                **columns,
             },
-            schema=record_features().arrow_schema,
+            schema=self.features.arrow_schema,
         )
+
+    @staticmethod
+    def _glyph_column(ids: np.ndarray, body: np.ndarray, enc: dict, tokens: np.ndarray, offsets: np.ndarray):
+        """``glyph_ids`` of the records: the content's from the tokenizer; [CLS] and [SEP] show their own."""
+        glyphs = ids.copy()
+        glyphs[body] = enc[GLYPH_IDS][tokens]
+        return _lists(offsets, glyphs)
 
 
 def _lists(offsets: np.ndarray, values):
@@ -206,9 +218,12 @@ def batch_word_ids(
     return count - 1 - np.repeat(before, lengths), aligned
 
 
-def record_features():
+def record_features(open_glyphs: bool = False):
+    """The schema of prepared records; with ``open_glyphs`` (a tokenizer that gives them) ``glyph_ids`` too: the
+    input id, or -code point where an [UNK] is one character (records without it are what they always were)."""
     from datasets import Features, Sequence, Value
 
+    glyphs = {GLYPH_IDS: Sequence(Value("int32"))} if open_glyphs else {}
     return Features(
         {
             "input_ids": Sequence(Value("int32")),
@@ -221,5 +236,6 @@ def record_features():
             "_unk": Value("int32"),
             "_fallback": Value("int32"),
             "_split_words": Value("int32"),
+            **glyphs,
         }
     )

@@ -18,6 +18,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..modeling.losses import IGNORE_INDEX
+from ..text.open_glyphs import GLYPH_IDS
 from . import registry
 from .examples import Split
 from .task import TaskData
@@ -27,7 +28,7 @@ NO_OFFSET = -1  # context offset of a token outside the context
 #: room for [CLS] and two [SEP] in a pair
 PAIR_SPECIAL_TOKENS = 3
 #: keys padded with the pad token's id (padding shows the pad token's glyph)
-PAD_ID_KEYS = ("input_ids", "glyph_ids")
+PAD_ID_KEYS = ("input_ids", GLYPH_IDS)
 #: the position of a feature in its split (predictions are put back in this order)
 FEATURE_INDEX = "feature_index"
 
@@ -101,8 +102,8 @@ def sequence_feature(encoding: dict, i: int, with_pinyin: bool) -> dict[str, np.
     }
     if with_pinyin:
         feature["pinyin_ids"] = np.asarray(encoding["pinyin_ids"][i], dtype=np.int8).reshape(len(ids), -1)  # (T, P)
-    if "glyph_ids" in encoding:  # a tokenizer with open glyphs: -code point where an [UNK] shows its character
-        feature["glyph_ids"] = np.asarray(encoding["glyph_ids"][i], dtype=np.int32)
+    if GLYPH_IDS in encoding:  # a tokenizer with open glyphs: -code point where an [UNK] shows its character
+        feature[GLYPH_IDS] = np.asarray(encoding[GLYPH_IDS][i], dtype=np.int32)
     return feature
 
 

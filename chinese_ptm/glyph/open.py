@@ -5,11 +5,13 @@ while its word embedding stays [UNK]'s."""
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-from .fonts import Font, resolve_fonts
+from .fonts import Font, FontNotFoundError, load_manifest, resolve_fonts
 from .render import check_size, font_pixel_size, render_covered
+from .table import read_glyph_header
 
 
 @lru_cache(maxsize=8)
@@ -30,3 +32,24 @@ def render_code_points(code_points: list[int], fonts: list[str], size: int) -> n
             if font.covers(char):
                 out[i, f] = render_covered(char, font, size, pixel_size)[0]
     return out
+
+
+def table_fonts(path_or_vocab_dir: str | Path | None = None) -> list[str]:
+    """The fonts a stored glyph table was drawn from, named as ``open_glyph_fonts`` names them: the shipped
+    style where the table's font is the shipped file (same sha256), else the font file itself (``FILE:FACE``).
+    Open glyphs must be drawn in the same fonts as the table, or a rare character would look unlike the rest."""
+    shipped = {entry["style"]: entry["sha256"] for entry in load_manifest()["font"]}
+    header = read_glyph_header(path_or_vocab_dir)
+    names = []
+    for entry in header["fonts"]:
+        if shipped.get(entry.get("style")) == entry["sha256"]:
+            names.append(entry["style"])
+        elif Path(entry["file"]).is_file():
+            names.append(f"{entry['file']}:{entry.get('face_index', 0)}")
+        else:
+            raise FontNotFoundError(
+                f"the glyph table {path_or_vocab_dir or 'vocab/'} was drawn in {entry['name']} ({entry['file']}), "
+                "which is not here: open glyphs are drawn in the table's own fonts; put the font back or set "
+                "model.open_glyphs: false"
+            )
+    return names

@@ -11,6 +11,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
+from chinese_ptm.text.open_glyphs import GLYPH_IDS
+
 from .records import NO_WORD, Sample, load_sample, truncate
 from .sentences import ADDED_TOKENS, LABEL_KEYS, NSP, SENTENCE_TASKS, SOP, check_frame, next_sentence, sentence_order
 from .similarity import PinyinGlyphSimilarity, SimilarWordSource
@@ -95,6 +97,9 @@ class MaskingCollator:
             distributed training, 0 otherwise).
         return_word_ids: also return ``word_ids`` (-1 at specials and padding).
         return_pinyin: return ``pinyin_ids`` (off for models without pinyin input).
+        return_glyphs: return ``glyph_ids`` (records made with a tokenizer with ``open_glyphs``): a kept [UNK]
+            shows its own character's glyph, a masked or replaced position the glyph of what it now holds.
+            None: as the tokenizer's ``open_glyphs``.
 
     Returns from ``collator(records)``: a dict of tensors ``input_ids``, ``token_type_ids``,
     ``attention_mask`` (B, T), ``pinyin_ids`` (B, T, 8), ``labels`` (B, T; original ids at the
@@ -117,6 +122,7 @@ class MaskingCollator:
     seed: int = 0
     return_word_ids: bool = False
     return_pinyin: bool = True
+    return_glyphs: bool | None = None
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -151,6 +157,8 @@ class MaskingCollator:
         for name in ("mask_token_id", "pad_token_id", "cls_token_id", "sep_token_id"):
             if getattr(self.tokenizer, name, None) is None:
                 raise ValueError(f"tokenizer has no {name}; masking needs a BERT-style tokenizer")
+        if self.return_glyphs is None:
+            self.return_glyphs = bool(getattr(self.tokenizer, "open_glyphs", False))
         self._epoch = 0
         self._rngs: dict[tuple[int, int], np.random.Generator] = {}
         self._tables: VocabTables | None = None
@@ -210,6 +218,7 @@ class MaskingCollator:
                 with_pinyin=self.return_pinyin,
                 need_words=self.strategy in WORD_STRATEGIES,
                 need_doc=self.sentence_task == NSP,
+                with_glyphs=bool(self.return_glyphs),
             )
             for i, record in enumerate(records)
         ]
@@ -226,6 +235,7 @@ class MaskingCollator:
             samples, sentence_labels = next_sentence(samples, rng, tables.sep_id)
 
         ids, types, attention, pinyin, words = self._pad(samples, tables)
+        unmasked = ids.copy() if self.return_glyphs else None
         labels = self.mask(ids, pinyin, words, rng)
         out = {
             "input_ids": torch.from_numpy(ids),
@@ -234,6 +244,9 @@ class MaskingCollator:
         }
         if pinyin is not None:
             out["pinyin_ids"] = torch.from_numpy(pinyin)
+        if unmasked is not None:  # a position the masking changed shows what it holds now
+            glyphs = self._pad_glyphs(samples, ids.shape, tables.pad_id)
+            out[GLYPH_IDS] = torch.from_numpy(np.where(ids == unmasked, glyphs, ids))
         out["labels"] = torch.from_numpy(labels)
         if sentence_labels is not None:
             out[LABEL_KEYS[self.sentence_task]] = torch.from_numpy(sentence_labels)
@@ -266,6 +279,14 @@ class MaskingCollator:
                 "were the records made with this tokenizer?"
             )
         return ids, types, attention, pinyin, words
+
+    @staticmethod
+    def _pad_glyphs(samples: list[Sample], shape: tuple[int, ...], pad_id: int) -> np.ndarray:
+        glyphs = np.full(shape, pad_id, dtype=np.int64)
+        for b, sample in enumerate(samples):
+            assert sample.glyph_ids is not None  # load_sample read them (return_glyphs)
+            glyphs[b, : len(sample)] = sample.glyph_ids
+        return glyphs
 
     # -- masking -------------------------------------------------------------------------------
     def mask(

@@ -8,6 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from chinese_ptm.text.open_glyphs import GLYPH_IDS
 from chinese_ptm.text.pinyin import PINYIN_SLOTS
 
 #: Field names of the records made by ``chinese_ptm.data``.
@@ -31,6 +32,7 @@ class Sample:
     word_ids: np.ndarray  # (L,) int64, NO_WORD for specials (every token its own word when absent)
     sentence_starts: np.ndarray  # (S,) int64 token positions, sorted
     doc_id: int | None
+    glyph_ids: np.ndarray | None = None  # (L,) int64: the input id, or -code point (open glyphs); None: not asked
 
     def __len__(self) -> int:
         return len(self.input_ids)
@@ -74,6 +76,15 @@ def _pinyin_array(value: Any, index: int, length: int) -> np.ndarray:
     return array
 
 
+def _read_pinyin(record: Mapping[str, Any], index: int, length: int) -> np.ndarray:
+    if PINYIN_IDS not in record:
+        raise ValueError(
+            f"record {index}: no {PINYIN_IDS!r} field; make records with chinese_ptm.data, or set "
+            "return_pinyin=False for a model without pinyin input"
+        )
+    return _pinyin_array(record[PINYIN_IDS], index, length)
+
+
 def load_sample(
     record: Mapping[str, Any],
     index: int,
@@ -81,6 +92,7 @@ def load_sample(
     with_pinyin: bool,
     need_words: bool,
     need_doc: bool,
+    with_glyphs: bool = False,
 ) -> Sample:
     """Read one record; ``index`` (its place in the batch) names it in errors.
 
@@ -101,14 +113,7 @@ def load_sample(
         return array
 
     types = field(TOKEN_TYPE_IDS) if TOKEN_TYPE_IDS in record else np.zeros(length, dtype=np.int64)
-    pinyin = None
-    if with_pinyin:
-        if PINYIN_IDS not in record:
-            raise ValueError(
-                f"record {index}: no {PINYIN_IDS!r} field; make records with chinese_ptm.data, or set "
-                "return_pinyin=False for a model without pinyin input"
-            )
-        pinyin = _pinyin_array(record[PINYIN_IDS], index, length)
+    pinyin = _read_pinyin(record, index, length) if with_pinyin else None
     if WORD_IDS in record:
         words = field(WORD_IDS)
     elif need_words:
@@ -125,7 +130,15 @@ def load_sample(
     doc = record.get(DOC_ID)
     if doc is None and need_doc:
         raise ValueError(f"record {index}: no {DOC_ID!r} field, which next sentence prediction needs")
-    return Sample(ids, types, pinyin, words, starts, None if doc is None else int(doc))
+    glyphs = None
+    if with_glyphs:
+        if GLYPH_IDS not in record:
+            raise ValueError(
+                f"record {index}: no {GLYPH_IDS!r} field, which a tokenizer with open_glyphs needs; prepare the "
+                "records again with this tokenizer (chinese_ptm.data)"
+            )
+        glyphs = field(GLYPH_IDS)
+    return Sample(ids, types, pinyin, words, starts, None if doc is None else int(doc), glyphs)
 
 
 def truncate(sample: Sample, max_length: int) -> Sample:
@@ -140,4 +153,5 @@ def truncate(sample: Sample, max_length: int) -> Sample:
         sample.word_ids[keep],
         sample.sentence_starts[sample.sentence_starts < max_length - 1],
         sample.doc_id,
+        None if sample.glyph_ids is None else sample.glyph_ids[keep],
     )

@@ -75,6 +75,7 @@ def _segment(sample: Sample, start: int, stop: int) -> Sample:
         sample.word_ids[start:stop],
         sample.sentence_starts,
         sample.doc_id,
+        None if sample.glyph_ids is None else sample.glyph_ids[start:stop],
     )
 
 
@@ -91,8 +92,11 @@ def join(first: Sample, second: Sample, frame: Sample, sep_id: int) -> Sample:
     if frame.pinyin_ids is not None:
         zero = np.zeros((1, frame.pinyin_ids.shape[1]), dtype=np.int64)
         pinyin = np.concatenate((zero, first.pinyin_ids, zero, second.pinyin_ids, zero))  # (L+1, 8)
+    glyphs: np.ndarray | None = None
+    if first.glyph_ids is not None and second.glyph_ids is not None:  # specials show their own glyphs
+        glyphs = np.concatenate((ids[:1], first.glyph_ids, sep, second.glyph_ids, ids[-1:]))
     starts = np.array([1, n_a + 2], dtype=np.int64)
-    return Sample(ids, types, pinyin, words, starts, frame.doc_id)
+    return Sample(ids, types, pinyin, words, starts, frame.doc_id, glyphs)
 
 
 def _halves(sample: Sample, rng: np.random.Generator) -> tuple[Sample, Sample] | None:

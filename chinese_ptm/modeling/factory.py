@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import UserError
 from ..glyph import load_glyph_table
+from ..glyph.open import table_fonts
 from ..resources import vocab_dir
 from . import bert_spelling, sparse_bert
 from . import modeling_glycebert as glycebert_models
@@ -101,6 +102,8 @@ def build_model(m, tokenizer, sentence_task: bool = False):
         GlyceBertForPreTraining if sentence_task else GlyceBertForMaskedLM
     )
     branches = dict(use_glyph=m.use_glyph, use_pinyin=m.use_pinyin, glyph_trainable=m.glyph_trainable)
+    if draws_open_glyphs(m) and (not m.init_from or checkpoint_kind(m.init_from, "model.init_from") == BERT):
+        branches["open_glyph_fonts"] = table_fonts(m.glyph_table or _vocab_dir(tokenizer))
     branches.update(_albert_options(m))
     if m.objective == "electra":
         cls = GlyceBertForReplacedTokenDetection
@@ -131,6 +134,19 @@ def build_model(m, tokenizer, sentence_task: bool = False):
     if table is not None:
         model.load_glyph_table(table)
     return _with_token_pinyin(model, tokenizer)
+
+
+def draws_open_glyphs(m) -> bool:
+    """Whether the model of a recipe's ``model`` section draws open glyphs (its tokenizer then gives glyph_ids):
+    a new GlyceBERT, or one grown from a BERT checkpoint, with its glyph branch and ``model.open_glyphs``; a
+    GlyceBERT or ChineseBERT checkpoint keeps what its config says. Not with objective electra, whose replaced
+    tokens carry no glyph ids."""
+    if m.architecture != GLYCEBERT or not m.use_glyph or m.objective == "electra":
+        return False
+    if m.init_from and checkpoint_kind(m.init_from, "model.init_from") != BERT:
+        config = json.loads((Path(m.init_from) / "config.json").read_text(encoding="utf-8"))
+        return bool(config.get("open_glyph_fonts"))
+    return bool(m.open_glyphs)
 
 
 def glyph_table(m, tokenizer):

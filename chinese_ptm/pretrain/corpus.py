@@ -22,7 +22,7 @@ from ..data import (
     tokenizer_digest,
 )
 from ..errors import UserError
-from ..modeling.factory import has_vocab
+from ..modeling.factory import draws_open_glyphs, has_vocab
 from ..runtime.ranks import run_once
 from ..text.segmentation import get_segmenter
 from ..text.tokenization import GlyceBertTokenizer, load_tokenizer
@@ -33,10 +33,15 @@ DATA_DIR = "data"
 
 
 def load_run_tokenizer(recipe: Recipe):
+    """The run's tokenizer (``model.tokenizer``, the checkpoint's, or the bundled vocabulary), giving glyph ids
+    when the model draws open glyphs."""
     source = recipe.model.tokenizer
     if source is None and has_vocab(recipe.model.init_from):
         source = recipe.model.init_from
-    return GlyceBertTokenizer.from_pretrained(source) if source else load_tokenizer()
+    opened = draws_open_glyphs(recipe.model)
+    return (
+        GlyceBertTokenizer.from_pretrained(source, open_glyphs=opened) if source else load_tokenizer(open_glyphs=opened)
+    )
 
 
 def train_files(recipe: Recipe, work_dir: Path) -> tuple[list[str], bool]:

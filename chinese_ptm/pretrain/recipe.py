@@ -48,6 +48,11 @@ class ModelSection:
     use_glyph: bool = setting("glycebert: glyph branch on", True)
     use_pinyin: bool = setting("glycebert: pinyin branch on", True)
     glyph_trainable: bool = setting("glycebert: train the glyph table (original) instead of a frozen buffer", False)
+    open_glyphs: bool = setting(
+        "glycebert: a character outside the vocabulary keeps its own glyph (drawn in the glyph table's fonts) while "
+        "its word embedding is [UNK]'s; false: [UNK]'s glyph, as the original. A GlyceBERT checkpoint keeps its own",
+        True,
+    )
     glyph_scale: float = setting(
         "glycebert: factor on the 0..255 bitmap values before glyph_map (1: as the original)", 1.0
     )

@@ -27,6 +27,7 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 from ..errors import SettingsError
 from ..modeling.losses import choice_loss
 from ..modeling.sparse_bert import mlm_head
+from ..text.open_glyphs import GLYPH_IDS
 from .template import Template, Verbalizer
 
 SCORINGS = ("mean", "joint", "autoregressive")
@@ -147,6 +148,8 @@ class PromptModel(nn.Module):
             rows = torch.arange(slots.shape[0], device=slots.device)
             for i in range(step):
                 filled["input_ids"][rows, slots[:, i]] = word[i]
+                if GLYPH_IDS in filled:  # a filled slot shows the glyph of what it holds, not [MASK]'s
+                    filled[GLYPH_IDS][rows, slots[:, i]] = word[i]
                 if "pinyin_ids" in filled and self.word_pinyin is not None:
                     shaped = filled["pinyin_ids"].view(slots.shape[0], filled["input_ids"].shape[1], -1)
                     shaped[rows, slots[:, i]] = torch.tensor(self.word_pinyin[label][index][i], device=slots.device)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: The key of glyph ids in the tokenizer's output, fine-tuning features and pretraining records.
+GLYPH_IDS = "glyph_ids"
+
 
 def flat_glyph_ids(
     ids: np.ndarray, spans: np.ndarray, text_of: np.ndarray, texts: list[str], unk_id: int

@@ -18,7 +18,7 @@ import numpy as np
 from transformers import BatchEncoding, BertTokenizer
 from transformers.tokenization_utils_base import PaddingStrategy, TruncationStrategy
 
-from .open_glyphs import encoding_glyph_ids, flat_glyph_ids
+from .open_glyphs import GLYPH_IDS, encoding_glyph_ids, flat_glyph_ids
 from .pinyin import PINYIN_SLOTS, reading_engine
 from .pinyin_tables import PinyinTables
 from .token_batch import (
@@ -87,7 +87,7 @@ class GlyceBertTokenizer(BertTokenizer):
         self.init_kwargs["normalize_text"] = self.normalize_text
         self.open_glyphs = self.init_kwargs["open_glyphs"] = bool(open_glyphs)  # also return glyph_ids
         if self.open_glyphs:
-            self.model_input_names = [*self.model_input_names, "glyph_ids"]
+            self.model_input_names = [*self.model_input_names, GLYPH_IDS]
         if pinyin_tables is None:
             if pinyin2tensor_file is not None and Path(pinyin2tensor_file).is_file():
                 pinyin_tables = PinyinTables.load(Path(pinyin2tensor_file).parent)
@@ -220,7 +220,7 @@ class GlyceBertTokenizer(BertTokenizer):
             array = self._rows[pinyin].reshape(len(lengths), lengths[0] if lengths else 0, PINYIN_SLOTS)  # (B, L, 8)
             out["pinyin_ids"] = array
             if glyphs is not None:
-                out["glyph_ids"] = np.asarray(glyphs, dtype=np.int64).reshape(len(lengths), -1)
+                out[GLYPH_IDS] = np.asarray(glyphs, dtype=np.int64).reshape(len(lengths), -1)
             if offsets is not None:
                 out["offset_mapping"] = offsets.reshape(len(lengths), -1, 2)  # (B, L, 2)
             out.convert_to_tensors(return_tensors)
@@ -229,7 +229,7 @@ class GlyceBertTokenizer(BertTokenizer):
         rows = split_rows(list(map(self._row_lists.__getitem__, pinyin.tolist())), lengths)
         out["pinyin_ids"] = rows[0] if squeeze else rows
         if glyphs is not None:
-            out["glyph_ids"] = glyphs[0] if squeeze else glyphs
+            out[GLYPH_IDS] = glyphs[0] if squeeze else glyphs
         if offsets is not None:
             spans = split_rows([tuple(p) for p in offsets.tolist()], lengths)
             out["offset_mapping"] = spans[0] if squeeze else spans
@@ -249,14 +249,7 @@ class GlyceBertTokenizer(BertTokenizer):
         processor = self._tokenizer.post_processor
         state = processor.__getstate__() if processor is not None else None
         if self._direct.template is None or self._direct.template[0] != state:
-            self.set_truncation_and_padding(
-                PaddingStrategy.DO_NOT_PAD,
-                TruncationStrategy.DO_NOT_TRUNCATE,
-                None,  # type: ignore[arg-type]  # max_length: typed int; unused here (transformers passes None too)
-                0,
-                None,
-                None,
-            )
+            self._backend_whole()
             full = self._tokenizer.encode("一", add_special_tokens=True)
             bare = self._tokenizer.encode("一", add_special_tokens=False).ids
             bert = (
@@ -287,8 +280,8 @@ class GlyceBertTokenizer(BertTokenizer):
         if self.open_glyphs:
             text_of = np.repeat(np.arange(len(fed)), lengths)[stays]
             glyphs = flat_glyph_ids(ids[stays], spans[stays], text_of, fed, self.unk_token_id)
-            columns["glyph_ids"] = columns["input_ids"].copy()  # [CLS], [SEP] and padding show their own
-            columns["glyph_ids"][layout.content] = glyphs
+            columns[GLYPH_IDS] = columns["input_ids"].copy()  # [CLS], [SEP] and padding show their own
+            columns[GLYPH_IDS][layout.content] = glyphs
         data = {key: self._direct_values(key, column, layout, tensors) for key, column in columns.items()}
         if kw.get("return_length"):
             data["length"] = layout.full.tolist()
@@ -348,6 +341,17 @@ class GlyceBertTokenizer(BertTokenizer):
             return layout.lists(list(map(tuple, column.tolist())))
         return layout.lists(column.tolist())
 
+    def _backend_whole(self) -> None:
+        """Set the backend to return whole, unpadded encodings."""
+        self.set_truncation_and_padding(
+            PaddingStrategy.DO_NOT_PAD,
+            TruncationStrategy.DO_NOT_TRUNCATE,
+            None,  # type: ignore[arg-type]  # max_length: typed int; unused here (transformers passes None too)
+            0,
+            None,
+            None,
+        )
+
     def _backend_encodings(self, fed: list[str], kw: dict) -> list:
         """The backend's own encodings of a direct call (its truncation and padding set again first)."""
         self.set_truncation_and_padding(
@@ -364,7 +368,7 @@ class GlyceBertTokenizer(BertTokenizer):
         """Encode texts for corpus preparation, as flat numpy arrays (no special tokens, no padding).
 
         Returns ``input_ids`` (N,) int32, ``pinyin_ids`` (N, 8) int8, ``offsets`` (N, 2) int64 (into
-        each text) and ``lengths`` (one per text; N = lengths.sum()).
+        each text) and ``lengths`` (one per text; N = lengths.sum()); with ``open_glyphs`` ``glyph_ids`` (N,) int32.
         """
         check_text(list(texts), "texts", False)
         segments = Segments(list(texts), None, False, self.normalize_text)
@@ -374,24 +378,18 @@ class GlyceBertTokenizer(BertTokenizer):
             ids, spans, lengths = self._encode_direct(fed)
             reading, offsets = segments.pinyin_ids(None, samples, self._engine, None, True, (spans, lengths))
         else:
-            self.set_truncation_and_padding(
-                PaddingStrategy.DO_NOT_PAD,
-                TruncationStrategy.DO_NOT_TRUNCATE,
-                None,  # type: ignore[arg-type]  # max_length: typed int; unused here (transformers passes None too)
-                0,
-                None,
-                None,
-            )
+            self._backend_whole()
             encodings = self._tokenizer.encode_batch(fed, add_special_tokens=False)
             lengths = np.array([len(e) for e in encodings], dtype=np.int64)
             ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int32, count=int(lengths.sum()))
+            spans = np.array([span for e in encodings for span in e.offsets], dtype=np.int64).reshape(-1, 2)
             reading, offsets = segments.pinyin_ids(encodings, samples, self._engine, None, True)
-        return {
-            "input_ids": ids.astype(np.int32),
-            "pinyin_ids": self._rows[reading].astype(np.int8),
-            "offsets": offsets,
-            "lengths": lengths,
-        }
+        out = {"input_ids": ids.astype(np.int32), "pinyin_ids": self._rows[reading].astype(np.int8)}
+        out |= {"offsets": offsets, "lengths": lengths}
+        if self.open_glyphs:
+            text_of = np.repeat(samples, lengths)
+            out[GLYPH_IDS] = flat_glyph_ids(ids, spans, text_of, fed, self.unk_token_id).astype(np.int32)
+        return out
 
     def _encode_direct(self, fed: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(ids, spans, lengths)`` of ``fed`` as ``encode_batch`` without special tokens gives them, spans in each
@@ -402,14 +400,7 @@ class GlyceBertTokenizer(BertTokenizer):
         through WordPiece whole."""
         self.one_token_chars()
         assert self._direct.one_token_ids is not None and self._direct.run_chars is not None  # built just now
-        self.set_truncation_and_padding(
-            PaddingStrategy.DO_NOT_PAD,
-            TruncationStrategy.DO_NOT_TRUNCATE,
-            None,  # type: ignore[arg-type]  # max_length: typed int; unused here (transformers passes None too)
-            0,
-            None,
-            None,
-        )  # the runs' encodings must come back whole and unpadded
+        self._backend_whole()  # the runs' encodings must come back whole and unpadded
         joined = "".join(t + "\n" for t in fed)
         cps = self._engine.codepoints(joined)
         base = np.concatenate(([0], np.cumsum([len(t) + 1 for t in fed])))  # text k: joined[base[k]:base[k+1]-1]
@@ -465,13 +456,13 @@ class GlyceBertTokenizer(BertTokenizer):
         padding_side=None,
         return_attention_mask=None,
     ):
-        own = {key: encoded_inputs.get(key) for key in ("pinyin_ids", "glyph_ids")}  # padded here, not by BERT's
+        own = {key: encoded_inputs.get(key) for key in ("pinyin_ids", GLYPH_IDS)}  # padded here, not by BERT's
         kwargs = dict(max_length=max_length, pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side)
         kwargs.update(return_attention_mask=return_attention_mask)
         if padding_strategy is not None:
             kwargs["padding_strategy"] = padding_strategy
         out = super()._pad(encoded_inputs, **kwargs)
-        fills = {"pinyin_ids": lambda: [0] * PINYIN_SLOTS, "glyph_ids": lambda: self.pad_token_id}
+        fills = {"pinyin_ids": lambda: [0] * PINYIN_SLOTS, GLYPH_IDS: lambda: self.pad_token_id}
         for key, values in own.items():
             if values is not None:
                 rows = values.tolist() if hasattr(values, "tolist") else list(values)
