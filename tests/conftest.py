@@ -32,8 +32,9 @@ def write_tiny_vocab(directory: Path, extra: str = "") -> Path:
     return path
 
 
-def save_tiny_glycebert(directory: Path, tokens: list[str], positions: int = 128) -> Path:
-    """A tiny random GlyceBERT (hidden 32, 2 layers) with a random glyph table, saved with its tokenizer."""
+def save_tiny_glycebert(directory: Path, tokens: list[str], positions: int = 128, open_glyphs: bool = False) -> Path:
+    """A tiny random GlyceBERT (hidden 32, 2 layers) with a random glyph table, saved with its tokenizer; with
+    ``open_glyphs`` one that draws characters outside ``tokens`` in the shipped fonts."""
     import numpy as np
     import torch
 
@@ -51,11 +52,12 @@ def save_tiny_glycebert(directory: Path, tokens: list[str], positions: int = 128
         intermediate_size=37,
         max_position_embeddings=positions,
         pinyin_embedding_size=16,
+        open_glyph_fonts=["serif", "kai", "sans"] if open_glyphs else None,
     )
     model = GlyceBertForMaskedLM(config)
     model.load_glyph_table(np.random.default_rng(0).integers(0, 256, (len(tokens), 3, 24, 24), dtype=np.uint8))
     model.save_pretrained(directory)
-    GlyceBertTokenizer(vocab_file=str(directory / "vocab.txt")).save_pretrained(str(directory))
+    GlyceBertTokenizer(vocab_file=str(directory / "vocab.txt"), open_glyphs=open_glyphs).save_pretrained(str(directory))
     return directory
 
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from chinese_ptm.csc.confusion import PHONETIC
-from chinese_ptm.csc.noise import NoiseSpec, TestNoise, rare_split
+from chinese_ptm.csc.noise import NoiseSpec, TestNoise, rare_split, unknown_split
 from chinese_ptm.errors import SettingsError
 from chinese_ptm.finetune.examples import ClassificationExample, Split, TaggingExample
 from chinese_ptm.finetune.task import CLASSIFICATION, TaskData
@@ -76,19 +76,24 @@ def test_rare_split_keeps_the_examples_with_a_character_rare_in_training():
     )
     rare = rare_split(task)
     assert [e.uid for e in rare.examples] == ["b"] and rare.name == "test_rare"
+    unknown = unknown_split(task, set("我们喜欢北京殚精竭"))  # 虑 is outside this vocabulary
+    assert [e.uid for e in unknown.examples] == ["b"] and unknown.name == "test_unk"
+    assert unknown_split(task, set("我们喜欢北京殚精竭虑")).examples == []
 
 
 @pytest.mark.slow
 def test_evaluate_scores_the_noisy_and_rare_test_sets_beside_the_clean_one(tmp_path, capsys):
-    """`chinese-ptm evaluate --noise` as a user runs it, on the reviews task with a tiny model of the bundled
-    vocabulary: both arms and the baselines on clean, noisy and rare test examples."""
+    """`chinese-ptm evaluate --noise` as a user runs it, on the reviews task with a tiny model with open glyphs:
+    both arms and the baselines on clean, noisy, rare and out-of-vocabulary test examples."""
     from conftest import save_tiny_glycebert
 
     from chinese_ptm.cli import main
     from chinese_ptm.resources import vocab_dir
     from chinese_ptm.text.vocab import read_vocab_tokens
 
-    model = save_tiny_glycebert(tmp_path / "model", read_vocab_tokens(vocab_dir()), positions=64)
+    # a vocabulary without 酒 (hotel reviews: 酒店) and a model that draws it in its own glyph
+    tokens = [t for t in read_vocab_tokens(vocab_dir()) if t != "酒"]
+    model = save_tiny_glycebert(tmp_path / "model", tokens, positions=64, open_glyphs=True)
     argv = [
         "evaluate",
         str(model),
@@ -119,5 +124,7 @@ def test_evaluate_scores_the_noisy_and_rare_test_sets_beside_the_clean_one(tmp_p
     assert "naive Bayes (chars + bigrams)" in noisy["baselines"]
     assert row["noise"]["spec"] == "phonetic:0.1,visual:0.05" and 0.1 <= row["noise"]["replaced_share"] <= 0.2
     assert 0 < row["variants"]["test_rare"]["examples"] < 120
+    unk = row["variants"]["test_unk"]
+    assert 0 < unk["examples"] < 120 and {"pretrained", "scratch"} <= set(unk)
     assert main([*argv[:4], "--noise", "tone:0.1"]) == 1
     assert "--noise 'tone:0.1'" in capsys.readouterr().err

@@ -13,7 +13,8 @@ Works for our GlyceBERT and BERT checkpoints, the original ChineseBERT release a
 
 With ``--noise phonetic:0.1,visual:0.05`` a copy of each test set with typos (same-sound and look-alike
 characters from the confusion sets, seeded) is scored beside the clean one, for both arms and the baselines; the
-test examples holding a character rare in the training texts are always reported as a subset of their own.
+test examples holding a character rare in the training texts are always reported as a subset of their own, and
+so are those holding a Chinese character outside the model's vocabulary (``unk``: [UNK] to its word embedding).
 
 Writes ``OUTPUT_DIR/evaluation.json`` and prints the table.
 """
@@ -26,7 +27,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from ..csc.noise import NoiseSpec, TestNoise, rare_split
+from ..csc.noise import NoiseSpec, TestNoise, rare_split, unknown_split
 from ..finetune import runner as finetune_runner
 from ..finetune.cli import parse_seeds
 from ..finetune.config import build_config
@@ -34,6 +35,7 @@ from ..finetune.registry import baselines
 from ..finetune.runner import load_task, prepare, preset_settings
 from ..finetune.task import CLASSIFICATION, TAGGING, TaskData
 from ..runtime.config import apply_overrides, parse_sets
+from ..runtime.loading import checkpoint_kind, load_tokenizer_for
 from ..runtime.ranks import is_main_process
 
 DEFAULT_TASKS = ("reviews", "pd98-ner")
@@ -89,7 +91,7 @@ def evaluate_task(
 
     pretrained_config = config_for("pretrained")
     data = load_task(pretrained_config)
-    noise_report = add_test_variants(data, noise)
+    noise_report = add_test_variants(data, noise, vocabulary(model))
     prepared = prepare(pretrained_config, task=data, progress=progress)
     row: dict[str, Any] = {
         "task": task,
@@ -112,12 +114,19 @@ def evaluate_task(
     return row
 
 
-def add_test_variants(data: TaskData, noise: NoiseSpec | None, seed: int = 1) -> dict | None:
-    """Add ``test_rare`` (test examples with a character seen at most twice in training) and, with ``noise``,
-    ``test_noisy`` (the test texts with typos) to the task's splits; returns the noise's report."""
-    rare = rare_split(data)
-    if rare.examples:
-        data.splits[rare.name] = rare
+def vocabulary(model: str | Path) -> set[str]:
+    """The tokens of a checkpoint's tokenizer."""
+    tokenizer = load_tokenizer_for(model, checkpoint_kind(model))
+    return set(tokenizer.get_vocab())
+
+
+def add_test_variants(data: TaskData, noise: NoiseSpec | None, vocab=None, seed: int = 1) -> dict | None:
+    """Add ``test_rare`` (test examples with a character seen at most twice in training), with ``vocab`` (the
+    model's tokens) ``test_unk`` (test examples with a character outside it) and, with ``noise``, ``test_noisy``
+    (the test texts with typos) to the task's splits; returns the noise's report."""
+    for subset in (rare_split(data), unknown_split(data, vocab) if vocab is not None else None):
+        if subset is not None and subset.examples:
+            data.splits[subset.name] = subset
     if noise is None or data.kind not in (CLASSIFICATION, TAGGING):  # spelling correction brings its own typos
         return None
     typist = TestNoise(noise, seed=seed)

@@ -7,7 +7,8 @@ same-sound or near-sound character (``phonetic``: same syllable and tone, same s
 finals) or a look-alike one (``visual``: glyph bitmaps of cosine >= 0.6) with the given probabilities. A
 replacement is one character for one, so labels that are character spans (entities) keep their offsets; the
 model reads the typed character's own reading and glyph, as it would in the field. Also here: the subset of
-test examples that hold a rare character (seen at most ``rare_max_count`` times in the training texts).
+test examples that hold a rare character (seen at most ``rare_max_count`` times in the training texts), and
+those that hold a character outside the model's vocabulary.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -112,11 +114,19 @@ def rare_split(task: TaskData, name: str = "test_rare", rare_max_count: int = 2,
     for example in task.splits["train"].examples:
         for field in TEXT_FIELDS:
             counts.update(c for c in getattr(example, field, None) or "" if is_cjk(c))
+    return examples_holding(task.splits[split], name, lambda c: counts[c] <= rare_max_count)
 
-    def rare(example) -> bool:
-        return any(
-            is_cjk(c) and counts[c] <= rare_max_count for f in TEXT_FIELDS for c in getattr(example, f, None) or ""
-        )
 
-    source = task.splits[split]
-    return dataclasses.replace(source, name=name, examples=[e for e in source.examples if rare(e)])
+def unknown_split(task: TaskData, vocab, name: str = "test_unk", split: str = "test") -> Split:
+    """The examples of ``split`` holding a Chinese character outside the model's vocabulary ``vocab`` (a
+    container of tokens): [UNK] to the word embedding, its own glyph to a model with open glyphs."""
+    return examples_holding(task.splits[split], name, lambda c: c not in vocab)
+
+
+def examples_holding(source: Split, name: str, chosen: Callable[[str], bool]) -> Split:
+    """The examples of ``source`` with a Chinese character for which ``chosen`` holds, as a split called ``name``."""
+
+    def holds(example) -> bool:
+        return any(is_cjk(c) and chosen(c) for f in TEXT_FIELDS for c in getattr(example, f, None) or "")
+
+    return dataclasses.replace(source, name=name, examples=[e for e in source.examples if holds(e)])
