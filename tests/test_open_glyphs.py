@@ -241,3 +241,33 @@ def test_new_glycebert_models_draw_open_glyphs_and_checkpoints_keep_their_own(tm
     original_model = build_model(original.model, load_run_tokenizer(original))
     original_model.save_pretrained(tmp_path / "closed")
     assert not draws_open_glyphs(recipe(**{"model.init_from": str(tmp_path / "closed")}).model)
+
+
+def test_a_glycebert_grown_from_bert_starts_as_that_bert_and_draws_open_glyphs(tmp_path):
+    """The upgrade path: ``model.init_from`` a BERT checkpoint with architecture glycebert. The fusion starts as
+    [I | 0 | 0], so before any training the GlyceBERT predicts what the BERT predicts; the glyph table and open
+    glyphs come from the recipe's table."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    from chinese_ptm.modeling.factory import build_model
+    from chinese_ptm.pretrain.corpus import load_run_tokenizer
+    from chinese_ptm.pretrain.recipe import load_recipe
+    from chinese_ptm.text.tokenization import load_tokenizer
+
+    vocab = len(load_tokenizer())
+    torch.manual_seed(0)
+    bert = BertForMaskedLM(
+        BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
+    ).eval()
+    bert.save_pretrained(tmp_path / "bert")
+    settings = {"output_dir": str(tmp_path / "run"), "model.init_from": str(tmp_path / "bert")}
+    recipe = load_recipe("chinesebert-tiny", {**settings, "model.fusion_init": "random"})
+    tokenizer = load_run_tokenizer(recipe)
+    grown = build_model(recipe.model, tokenizer).eval()
+    assert grown.config.fusion_init == "identity" and grown.config.open_glyph_fonts == FONTS
+    assert grown.base_model.embeddings.glyph_embeddings.embedding.weight.any()  # the recipe's glyph table
+    batch = tokenizer(["我们在䶮下吃饭。"], return_tensors="pt")
+    with torch.no_grad():
+        expected = bert(input_ids=batch["input_ids"]).logits
+        got = grown(**batch).logits
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)

@@ -102,7 +102,10 @@ def build_model(m, tokenizer, sentence_task: bool = False):
         GlyceBertForPreTraining if sentence_task else GlyceBertForMaskedLM
     )
     branches = dict(use_glyph=m.use_glyph, use_pinyin=m.use_pinyin, glyph_trainable=m.glyph_trainable)
-    if draws_open_glyphs(m) and (not m.init_from or checkpoint_kind(m.init_from, "model.init_from") == BERT):
+    grown = bool(m.init_from) and checkpoint_kind(m.init_from, "model.init_from") == BERT
+    if grown:  # the branches are new; the fusion starts as the BERT inside, or it would discard what BERT learnt
+        branches.update(glyph_scale=m.glyph_scale, fusion_init="identity")
+    if draws_open_glyphs(m) and (grown or not m.init_from):
         branches["open_glyph_fonts"] = table_fonts(m.glyph_table or _vocab_dir(tokenizer))
     branches.update(_albert_options(m))
     if m.objective == "electra":

@@ -57,7 +57,8 @@ class ModelSection:
         "glycebert: factor on the 0..255 bitmap values before glyph_map (1: as the original)", 1.0
     )
     fusion_init: Literal["random", "identity"] = setting(
-        "glycebert: a new map_fc starts random, or as [I | 0 | 0] (the BERT inside, branches added as it learns)",
+        "glycebert: a new map_fc starts random, or as [I | 0 | 0] (the BERT inside, branches added as it learns); "
+        "grown from a BERT checkpoint (model.init_from) always as [I | 0 | 0]",
         "random",
     )
     objective: Literal["mlm", "electra"] = setting(
