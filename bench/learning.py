@@ -8,8 +8,14 @@ default: pretraining arms (GlyceBERT with glyph + pinyin, BERT, ELECTRA and ALBE
 recipes) pretrained for the same wall time on the same prepared corpus, then ``chinese-ptm evaluate``d
 (pretrained vs scratch, several seeds) on the embedded real tasks.
 
+``--upgrade``: the path of a user with a BERT checkpoint: a tiny BERT, continued for the same time as BERT and
+as GlyceBERT (``--init-from``, the fusion starting as the BERT inside).
+
     python bench/learning.py --explore --steps 600
     python bench/learning.py --minutes 4 --seeds 3 --arms GlyceBERT,BERT,ELECTRA,ALBERT
+    python bench/learning.py --minutes 20 --seeds 3 --arms GlyceBERT,BERT,GlyceBERT-no-glyph,GlyceBERT-no-pinyin \
+        --tasks reviews,pd98-ner,sighan15 --noise phonetic:0.1
+    python bench/learning.py --upgrade --base-minutes 10 --minutes 10 --seeds 3 --noise phonetic:0.1
 
 Prints JSON (and writes it with --out).
 """
@@ -42,21 +48,25 @@ VARIANTS = {
 
 
 def pretrain(name: str, overrides: dict, workdir: Path, recipe: str) -> dict:
+    from chinese_ptm.modeling.factory import draws_open_glyphs
     from chinese_ptm.pretrain.recipe import load_recipe
     from chinese_ptm.pretrain.runner import run
 
     out = workdir / name.replace(" ", "_").replace("/", "-")
-    prepared = workdir / f"prepared-{overrides.get('data.max_length', 'recipe')}"  # records fit one length
     settings = {
         "output_dir": str(out),
-        "data.prepared_dir": str(prepared),
         "training.report_to": "none",
         "training.disable_tqdm": True,
         "training.save_steps": 100000,
         **overrides,
     }
+    # records fit one length and one tokenizer (its vocabulary, and glyph ids for models that draw open glyphs)
+    model = load_recipe(recipe, settings).model
+    tokens = f"{Path(model.tokenizer).name}-" if model.tokenizer else ""
+    glyphs = "open" if draws_open_glyphs(model) else "plain"
+    prepared = workdir / f"prepared-{overrides.get('data.max_length', 'recipe')}-{tokens}{glyphs}"
     started = time.perf_counter()
-    report = run(load_recipe(recipe, settings), resume=False)[-1]
+    report = run(load_recipe(recipe, {**settings, "data.prepared_dir": str(prepared)}), resume=False)[-1]
     return {
         "variant": name,
         "overrides": overrides,
@@ -94,6 +104,8 @@ def explore(args) -> dict:
 ARMS = {
     "GlyceBERT": ("chinesebert-tiny", {}),
     "BERT": ("chinesebert-tiny", {"model.architecture": "bert"}),
+    "GlyceBERT-no-glyph": ("chinesebert-tiny", {"model.use_glyph": False}),
+    "GlyceBERT-no-pinyin": ("chinesebert-tiny", {"model.use_pinyin": False}),
     "ELECTRA": ("electra-tiny", {}),
     "ELECTRA-BERT": ("electra-tiny", {"model.architecture": "bert"}),
     "ALBERT": ("albert-tiny", {}),
@@ -106,37 +118,56 @@ ARMS = {
 SAME_SCRATCH = {"ELECTRA": "GlyceBERT", "ELECTRA-BERT": "BERT"}
 
 
-def compare(args) -> dict:
+def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool) -> dict:
+    """One arm: pretrained for ``args.minutes`` of its own training loop (steps from a calibration run), then
+    evaluated on ``args.tasks`` (clean and, with ``args.noise``, noisy) over ``args.seeds``."""
     from chinese_ptm.apps.demo import DEMO_EVALUATION
     from chinese_ptm.apps.evaluate import run as evaluate
 
-    arms = {name: ARMS[name] for name in args.arms.split(",")}
-    budget = DEMO_EVALUATION if args.budget == "demo" else {}
-    out = {
-        "mode": "compare",
-        "minutes": args.minutes,
-        "seeds": args.seeds,
-        "evaluation_budget": args.budget,
-        "arms": {},
-    }
-    for name, (recipe, overrides) in arms.items():
-        per_step = seconds_per_step(name, overrides, args.workdir, recipe)
-        steps = max(int(args.minutes * 60 / per_step), 10)
-        arm = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, recipe)
-        arm["recipe"], arm["seconds_per_step"] = recipe, per_step
+    per_step = seconds_per_step(name, overrides, args.workdir, recipe)
+    steps = max(int(args.minutes * 60 / per_step), 10)
+    arm = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, recipe)
+    arm["recipe"], arm["seconds_per_step"] = recipe, per_step
+    arm["evaluation"] = evaluate(
+        arm["final_checkpoint"],
+        tasks=args.tasks.split(","),
+        seeds=list(range(1, args.seeds + 1)),
+        scratch=scratch,
+        overrides=DEMO_EVALUATION if args.budget == "demo" else {},
+        output_dir=args.workdir / f"evaluate-{name}",
+        progress=False,
+        noise=args.noise,
+    )["tasks"]
+    print(json.dumps({k: v for k, v in arm.items() if k != "evaluation"}), file=sys.stderr, flush=True)
+    return arm
+
+
+def compare(args) -> dict:
+    out = {"mode": "compare", "minutes": args.minutes, "seeds": args.seeds, "evaluation_budget": args.budget}
+    out |= {"tasks": args.tasks, "noise": args.noise, "arms": {}}
+    for name in args.arms.split(","):
+        recipe, overrides = ARMS[name]
         scratch = SAME_SCRATCH.get(name) not in out["arms"]
-        arm["evaluation"] = evaluate(
-            arm["final_checkpoint"],
-            seeds=list(range(1, args.seeds + 1)),
-            scratch=scratch,
-            overrides=budget,
-            output_dir=args.workdir / f"evaluate-{name}",
-            progress=False,
-        )["tasks"]
+        arm = out["arms"][name] = equal_time_arm(name, recipe, overrides, args, scratch)
         if not scratch:
             arm["scratch_from_arm"] = SAME_SCRATCH[name]
-        out["arms"][name] = arm
-        print(json.dumps({k: v for k, v in arm.items() if k != "evaluation"}), file=sys.stderr, flush=True)
+    return out
+
+
+def upgrade(args) -> dict:
+    """The path of a user with a BERT checkpoint: a tiny BERT pretrained for ``args.base_minutes``, then
+    continued for ``args.minutes`` as BERT and, from the same checkpoint, as GlyceBERT (``--init-from``: the
+    fusion starts as the BERT inside). Both continuations are evaluated like the compare arms."""
+    bert = {"model.architecture": "bert"}
+    per_step = seconds_per_step("upgrade base BERT", bert, args.workdir, "chinesebert-tiny")
+    steps = max(int(args.base_minutes * 60 / per_step), 10)
+    base = pretrain("upgrade base BERT", {**bert, "training.max_steps": steps}, args.workdir, "chinesebert-tiny")
+    out = {"mode": "upgrade", "base_minutes": args.base_minutes, "minutes": args.minutes, "seeds": args.seeds}
+    out |= {"tasks": args.tasks, "noise": args.noise, "base": base, "arms": {}}
+    start = {"model.init_from": base["final_checkpoint"], "training.warmup_steps": 10}
+    continuations = {"BERT continued": {"model.architecture": "bert"}, "GlyceBERT grown from BERT": {}}
+    for name, overrides in continuations.items():
+        out["arms"][name] = equal_time_arm(name, "chinesebert-tiny", {**start, **overrides}, args, scratch=False)
     return out
 
 
@@ -154,11 +185,15 @@ def main() -> None:
         help="compare: fine-tuning budget of the evaluation (demo: 3,000 examples, 2 epochs, batch 16)",
     )
     parser.add_argument("--arms", default="GlyceBERT,BERT", help=f"compare: comma-separated, of {', '.join(ARMS)}")
+    parser.add_argument("--tasks", default="reviews,pd98-ner", help="evaluation tasks (reviews, pd98-ner, sighan15)")
+    parser.add_argument("--noise", default=None, help="evaluation test-time noise, e.g. phonetic:0.1")
+    parser.add_argument("--upgrade", action="store_true", help="a tiny BERT continued as BERT vs as GlyceBERT")
+    parser.add_argument("--base-minutes", type=float, default=4.0, help="upgrade: the base BERT's pretraining time")
     parser.add_argument("--recipe", default="chinesebert-tiny", help="explore: the recipe the variants change")
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-learning"))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    result = explore(args) if args.explore else compare(args)
+    result = explore(args) if args.explore else upgrade(args) if args.upgrade else compare(args)
     text = json.dumps(result, indent=2, ensure_ascii=False, default=str)
     print(text)
     if args.out:

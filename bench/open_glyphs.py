@@ -81,7 +81,10 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--arms", default=",".join(ARMS))
     parser.add_argument(
-        "--budget", choices=["full", "demo"], default="full", help="fine-tuning budget of the evaluation (as learning.py)"
+        "--budget",
+        choices=["full", "demo"],
+        default="full",
+        help="fine-tuning budget of the evaluation (as learning.py)",
     )
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-open-glyphs"))
     parser.add_argument("--out", type=Path, default=None)

@@ -82,3 +82,44 @@ def news_lines():
     from chinese_ptm.data.corpora import peoples_daily_lines
 
     return peoples_daily_lines(2000)
+
+
+def differences_across_threads(call, inputs: list, reference: list | None = None, threads: int = 8) -> int:
+    """How many of ``call(x)`` for ``inputs``, run at once from ``threads`` threads (all started together), differ
+    from ``reference`` (default: the same calls, one after another, run first)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    expected = [call(x) for x in inputs] if reference is None else reference
+    start = threading.Barrier(threads)
+
+    def first_waits(x):
+        if threading.current_thread().name not in started:
+            started.add(threading.current_thread().name)
+            start.wait()  # every thread's first call begins together: the cold path is raced for real
+        return call(x)
+
+    started: set[str] = set()
+    with ThreadPoolExecutor(threads) as pool:
+        got = list(pool.map(first_waits, inputs))
+    return sum(not _same(g, e) for g, e in zip(got, expected))
+
+
+def _same(a, b) -> bool:
+    import numpy as np
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and bool(torch.equal(a, b))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and bool((a == b).all())
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        if not isinstance(b, (list, tuple)) or len(a) != len(b):
+            return False
+        try:
+            return bool(a == b)  # nested lists of numbers: compared in C
+        except (RuntimeError, ValueError):  # lists of arrays or tensors have no single truth value
+            return all(_same(x, y) for x, y in zip(a, b))
+    return a == b

@@ -297,6 +297,12 @@ def test_finetune_csc_then_correct_as_a_user(tmp_path, capsys):
     assert len(rows) == 697 and all({"text", "changes"} <= set(r) for r in rows)
     corrector = SpellingCorrector(out / "model", threshold=0.0)  # every predicted change goes through
     results = corrector(["我再家", ""])
+    from conftest import differences_across_threads
+
+    from chinese_ptm.csc.data import sighan15_test
+
+    texts = sighan15_test().wrong[:48]  # one corrector shared by 8 threads: what one thread gives
+    assert differences_across_threads(lambda t: corrector(t).corrected, texts) == 0
     assert [len(r.corrected) for r in results] == [3, 0] and results[1].changes == []
     for change in results[0].changes:
         assert results[0].text[change.position] == change.typed != change.corrected

@@ -285,6 +285,16 @@ def test_finetune_data_with_seeds_best_checkpoint_predictions_and_predict(glyceb
     best = out / f"seed-{results['best_seed']}"
     assert not (best / "trainer").exists()
     assert [r["label"] for r in predicted["predictions"]] == [r["label"] for r in rows]
+    from conftest import differences_across_threads
+
+    from chinese_ptm.finetune.examples import ClassificationExample, Split
+    from chinese_ptm.finetune.predict import Predictor
+
+    predictor = Predictor(out / "model")  # shared by 8 threads, each predicting its own texts
+    splits = [
+        Split("t", [], [ClassificationExample(i, t, None, None)], labelled=False) for i, t in enumerate(TEXTS * 4)
+    ]
+    assert differences_across_threads(lambda split: predictor.decoded(split), splits) == 0
 
 
 @pytest.mark.slow

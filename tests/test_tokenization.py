@@ -110,6 +110,8 @@ def test_collator_and_pad(default_tokenizer):
 def test_save_and_reload(tmp_path, default_tokenizer):
     from transformers import AutoTokenizer
 
+    import chinese_ptm.modeling  # noqa: F401  (registers GlyceBertTokenizer with AutoTokenizer)
+
     files = default_tokenizer.save_pretrained(tmp_path)
     assert (tmp_path / "vocab.txt").is_file() and (tmp_path / "config" / "pinyin2tensor.json").is_file()
     assert any(f.endswith("id2pinyin.json") for f in files)

@@ -19,7 +19,6 @@ from transformers.tokenization_utils_base import PaddingStrategy
 from .normalize import CJK_RANGES
 
 #: one lock for building the character tables of any tokenizer (built once per tokenizer, rarely contended)
-_FILL_LOCK = threading.Lock()
 
 
 def positions_in_rows(lengths: np.ndarray) -> np.ndarray:
@@ -43,6 +42,10 @@ class DirectTables:
     them) and workers are not sent megabytes of tables."""
 
     def __init__(self) -> None:
+        # The Rust backend keeps truncation, padding and special-token settings between calls, and these tables are
+        # built from it: one call at a time sets and uses them, or threads sharing a tokenizer get each other's
+        # truncation (held by the tokenizer around every call that reaches the backend; re-entrant)
+        self.lock = threading.RLock()
         self.one_token_chars: np.ndarray | None = None  # (top + 1,) bool
         self.one_token_ids: np.ndarray | None = None  # (top + 1,) int64, -1 where not one token
         self.run_chars: np.ndarray | None = None  # (top + 1,) bool
@@ -53,11 +56,29 @@ class DirectTables:
     def __reduce__(self):
         return DirectTables, ()
 
+    def bert_template(self, backend, whole: Callable[[], None]) -> tuple[int, int] | None:
+        """``(cls_id, sep_id)`` when the Rust ``backend`` writes a single text as ``[CLS] text [SEP]``, all type ids
+        0; else None. Checked by encoding one character (after ``whole()`` sets the backend to whole, unpadded
+        encodings), once per post-processor; the caller holds ``lock``."""
+        processor = backend.post_processor
+        state = processor.__getstate__() if processor is not None else None
+        if self.template is None or self.template[0] != state:
+            whole()
+            full = backend.encode("一", add_special_tokens=True)
+            bare = backend.encode("一", add_special_tokens=False).ids
+            bert = (
+                full.ids[1:-1] == bare
+                and full.type_ids == [0] * len(full)
+                and bool(bare)
+                and full.special_tokens_mask == [1] + [0] * len(bare) + [1]
+            )
+            self.template = (state, (full.ids[0], full.ids[-1]) if bert else None)
+        return self.template[1]
+
     def fill_characters(self, backend, top: int) -> np.ndarray:
         """The one-token characters below ``top``, their ids and the run characters, each candidate checked once
-        against the Rust ``backend``. Built under a lock and published last, so that threads sharing a cold
-        tokenizer never see a half-built table."""
-        with _FILL_LOCK:
+        against the Rust ``backend`` (set to whole, unpadded encodings by the caller, who holds ``lock``)."""
+        with self.lock:
             if self.one_token_chars is not None:
                 return self.one_token_chars
             candidates = [cp for lo, hi in CJK_RANGES for cp in range(lo, min(hi, top - 1) + 1)]

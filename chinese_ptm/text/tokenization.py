@@ -110,7 +110,9 @@ class GlyceBertTokenizer(BertTokenizer):
         """
         table = self._direct.one_token_chars
         if table is None:
-            table = self._direct.fill_characters(self._tokenizer, self._engine.max_codepoint)
+            with self._direct.lock:
+                self._backend_whole()
+                table = self._direct.fill_characters(self._tokenizer, self._engine.max_codepoint)
         return table
 
     def _only_special_tokens_added(self) -> bool:
@@ -170,6 +172,10 @@ class GlyceBertTokenizer(BertTokenizer):
 
     # -- encoding ------------------------------------------------------------------------------
     def _encode_plus(self, text, text_pair=None, **kwargs):
+        with self._direct.lock:  # the backend's settings are shared state: see DirectTables.lock
+            return self._encode_plus_locked(text, text_pair, **kwargs)
+
+    def _encode_plus_locked(self, text, text_pair=None, **kwargs):
         split = bool(kwargs.get("is_split_into_words", False))
         check_text(text, "text", split)
         if text_pair is not None:
@@ -246,20 +252,8 @@ class GlyceBertTokenizer(BertTokenizer):
     def _bert_template(self) -> tuple[int, int] | None:
         """``(cls_id, sep_id)`` when the backend writes a single text as ``[CLS] text [SEP]``, all type ids 0;
         else None. Checked by encoding one character, once per post-processor."""
-        processor = self._tokenizer.post_processor
-        state = processor.__getstate__() if processor is not None else None
-        if self._direct.template is None or self._direct.template[0] != state:
-            self._backend_whole()
-            full = self._tokenizer.encode("一", add_special_tokens=True)
-            bare = self._tokenizer.encode("一", add_special_tokens=False).ids
-            bert = (
-                full.ids[1:-1] == bare
-                and full.type_ids == [0] * len(full)
-                and bool(bare)
-                and full.special_tokens_mask == [1] + [0] * len(bare) + [1]
-            )
-            self._direct.template = (state, (full.ids[0], full.ids[-1]) if bert else None)
-        return self._direct.template[1]
+        with self._direct.lock:
+            return self._direct.bert_template(self._tokenizer, self._backend_whole)
 
     def _call_direct(self, texts: list[str], batched: bool, keep: int, want_offsets: bool, kw: dict) -> BatchEncoding:
         """``__call__`` on single texts without the backend: the content tokens come from ``_encode_direct``,
@@ -354,6 +348,10 @@ class GlyceBertTokenizer(BertTokenizer):
 
     def _backend_encodings(self, fed: list[str], kw: dict) -> list:
         """The backend's own encodings of a direct call (its truncation and padding set again first)."""
+        with self._direct.lock:
+            return self._backend_encodings_locked(fed, kw)
+
+    def _backend_encodings_locked(self, fed: list[str], kw: dict) -> list:
         self.set_truncation_and_padding(
             kw.get("padding_strategy", PaddingStrategy.DO_NOT_PAD),
             kw.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE),
@@ -370,6 +368,10 @@ class GlyceBertTokenizer(BertTokenizer):
         Returns ``input_ids`` (N,) int32, ``pinyin_ids`` (N, 8) int8, ``offsets`` (N, 2) int64 (into
         each text) and ``lengths`` (one per text; N = lengths.sum()); with ``open_glyphs`` ``glyph_ids`` (N,) int32.
         """
+        with self._direct.lock:  # the backend's settings are shared state: see DirectTables.lock
+            return self._encode_arrays_locked(texts)
+
+    def _encode_arrays_locked(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         check_text(list(texts), "texts", False)
         segments = Segments(list(texts), None, False, self.normalize_text)
         fed, _ = segments.fed()
