@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chinese_ptm.errors import UserError
 from chinese_ptm.pretrain.recipe import RecipeError, bundled_recipe_names, load_recipe, stage_recipes
 
 PY = sys.executable
@@ -204,29 +205,29 @@ def test_prepared_dataset_is_used_as_given(small_corpus, tmp_path):
     from chinese_ptm.data import prepare_corpus
     from chinese_ptm.text.tokenization import load_tokenizer
 
-    prepared = tmp_path / "prepared"
+    def train(prepared, *settings):
+        args = ["chinesebert-tiny", "--output-dir", str(tmp_path / f"run-{prepared.name}"), "--max-steps", "2"]
+        settings += (f"data.prepared_dir={prepared}", "data.eval_records=8", "training.report_to=none")
+        settings += ("training.global_batch_size=8", "training.micro_batch_size=8")
+        return run_cli(args + [a for s in settings for a in ("--set", s)])
+
+    opened, plain = tmp_path / "opened", tmp_path / "plain"
     ds = prepare_corpus(
-        [small_corpus], load_tokenizer(), max_length=128, output_dir=prepared, progress=False, line_is_document=True
+        [small_corpus],
+        load_tokenizer(open_glyphs=True),
+        max_length=128,
+        output_dir=opened,
+        progress=False,
+        line_is_document=True,
     )
-    before = (prepared / "prepare_meta.json").read_text()
-    reports = run_cli(
-        [
-            "chinesebert-tiny",
-            "--output-dir",
-            str(tmp_path / "run"),
-            "--max-steps",
-            "2",
-            "--set",
-            f"data.prepared_dir={prepared}",
-            "--set",
-            "data.eval_records=8",
-            "--set",
-            "training.report_to=none",
-            "--set",
-            "training.global_batch_size=8",
-            "--set",
-            "training.micro_batch_size=8",
-        ]
-    )
+    before = (opened / "prepare_meta.json").read_text()
+    reports = train(opened)
     assert reports[0]["steps"] == 2 and reports[0]["data"]["records"] == len(ds)
-    assert (prepared / "prepare_meta.json").read_text() == before
+    assert (opened / "prepare_meta.json").read_text() == before
+    # records without glyph ids: a new GlyceBERT draws open glyphs, so the error names the setting to change
+    prepare_corpus(
+        [small_corpus], load_tokenizer(), max_length=128, output_dir=plain, progress=False, line_is_document=True
+    )
+    with pytest.raises(UserError, match="without open glyphs.*model.open_glyphs=false"):
+        train(plain)
+    assert train(plain, "model.open_glyphs=false")[0]["steps"] == 2

@@ -44,11 +44,13 @@ def source_manifest(files: Sequence[Path]) -> list[dict]:
     return [{"path": str(f.resolve()), "size": f.stat().st_size, "mtime_ns": f.stat().st_mtime_ns} for f in files]
 
 
-def tokenizer_digest(tokenizer) -> str:
+def tokenizer_digest(tokenizer, open_glyphs: bool | None = None) -> str:
     """What the records depend on in a tokenizer: its vocabulary and options (open glyphs only when on, so that
-    records prepared before the option existed stay valid)."""
+    records prepared before the option existed stay valid; ``open_glyphs`` overrides the tokenizer's)."""
     vocab = "\n".join(tokenizer.ordered_vocab())
-    opened = "|open_glyphs" if getattr(tokenizer, "open_glyphs", False) else ""
+    if open_glyphs is None:
+        open_glyphs = getattr(tokenizer, "open_glyphs", False)
+    opened = "|open_glyphs" if open_glyphs else ""
     text = f"{vocab}|{tokenizer.normalize_text}|{tokenizer.do_lower_case}{opened}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 

@@ -59,6 +59,20 @@ def prepared_dir(recipe: Recipe) -> Path:
     return Path(recipe.data.prepared_dir) if recipe.data.prepared_dir else Path(recipe.output_dir) / DATA_DIR
 
 
+def _other_tokenizer_message(prepared: Path, digest: str | None, tokenizer) -> str:
+    """Why a given prepared dataset does not fit the run and what to set (records prepared without the
+    glyph ids this model draws differ from the run's by that option only)."""
+    if getattr(tokenizer, "open_glyphs", False) and digest == tokenizer_digest(tokenizer, open_glyphs=False):
+        return (
+            f"data.prepared_dir={prepared} was prepared without open glyphs (no glyph_ids); set "
+            "model.open_glyphs=false to train on it as it is, or give data.train_files to prepare again"
+        )
+    return (
+        f"data.prepared_dir={prepared} was prepared with another tokenizer; set "
+        "model.tokenizer to that tokenizer, or give data.train_files to prepare again"
+    )
+
+
 def prepared_records(recipe: Recipe, tokenizer) -> tuple[Any, Any, dict]:
     """(train, held-out, summary). Records missing or stale are prepared by one process per shared
     filesystem (``data.prepare_scope=shared``) or per node (``node``); the others wait for them."""
@@ -67,10 +81,7 @@ def prepared_records(recipe: Recipe, tokenizer) -> tuple[Any, Any, dict]:
         # a prepared dataset given without its corpus: use it as it is, never prepare over it
         summary = json.loads((prepared / PREPARE_META).read_text(encoding="utf-8"))
         if summary.get("tokenizer") != tokenizer_digest(tokenizer):
-            raise UserError(
-                f"data.prepared_dir={prepared} was prepared with another tokenizer; set "
-                "model.tokenizer to that tokenizer, or give data.train_files to prepare again"
-            )
+            raise UserError(_other_tokenizer_message(prepared, summary.get("tokenizer"), tokenizer))
         return _split_heldout(load_prepared(prepared), recipe, prepared) + (summary,)
     files, per_line = train_files(recipe, prepared.parent / "_corpus")
     cfg = PrepareConfig(
