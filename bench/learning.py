@@ -43,6 +43,8 @@ VARIANTS = {
     "raw glyph bitmaps (scale 1)": {"model.glyph_scale": 1.0},
     "random fusion init": {"model.fusion_init": "random"},
     "4 layers x 256 (small)": {"model.size": "small"},
+    "GlyceBERT without glyphs": {"model.use_glyph": False},
+    "GlyceBERT without pinyin": {"model.use_pinyin": False},
     "BERT (no glyph or pinyin)": {"model.architecture": "bert"},
 }
 

@@ -128,9 +128,24 @@ def _run_cli(args, env=None, **kw):
     )
 
 
+def _stop_after_checkpoint(common, small_corpus, out, signum):
+    """Start a run and send ``signum`` once its first checkpoint is on disk; returns (exit status, output)."""
+    proc = _run_cli(common + _args(small_corpus, out, 10))
+    deadline = time.time() + 600
+    while not (out / "checkpoint-4" / "manifest.json").is_file():  # written last
+        assert proc.poll() is None and time.time() < deadline, (
+            proc.stdout.read() if proc.poll() is not None else "timeout"
+        )
+        time.sleep(0.05)
+    proc.send_signal(signum)
+    out_text, _ = proc.communicate(timeout=600)
+    return proc.returncode, out_text
+
+
 @pytest.mark.slow
-def test_resume_after_kill_continues_the_same_run(small_corpus, tmp_path):
-    """Kill -9 a run after its first checkpoint; the rerun resumes and ends as the uninterrupted run."""
+def test_resume_after_kill_or_preemption_continues_the_same_run(small_corpus, tmp_path):
+    """Kill -9 a run after its first checkpoint, or preempt it (SIGTERM, SIGUSR1): the preempted run saves at the
+    end of its step and exits 75; the rerun resumes and ends as the uninterrupted run."""
     common = [
         "chinesebert-tiny",
         "--set",
@@ -147,28 +162,54 @@ def test_resume_after_kill_continues_the_same_run(small_corpus, tmp_path):
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
 
-    broken = tmp_path / "broken"
-    proc = _run_cli(common + _args(small_corpus, broken, 10))
-    deadline = time.time() + 600
-    while not (broken / "checkpoint-4" / "trainer_state.json").is_file():
-        assert proc.poll() is None and time.time() < deadline, (
-            proc.stdout.read() if proc.poll() is not None else "timeout"
-        )
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not (broken / "report.json").exists()
-    proc = _run_cli(common + _args(small_corpus, broken, 10))
-    out, _ = proc.communicate(timeout=600)
-    assert proc.returncode == 0, out
-    assert "resuming from" in out
-
     a = json.loads((straight / "report.json").read_text())
-    b = json.loads((broken / "report.json").read_text())
-    assert b["resumed_from"].endswith(("checkpoint-4", "checkpoint-8"))
-    assert a["rank_weight_digests"] == b["rank_weight_digests"]
-    assert a["heldout_mlm_loss"] == pytest.approx(b["heldout_mlm_loss"], abs=1e-6)
-    assert a["tokens_seen"] == b["tokens_seen"]
+    for signum in (signal.SIGKILL, signal.SIGTERM, signal.SIGUSR1):
+        broken = tmp_path / signal.Signals(signum).name
+        status, out = _stop_after_checkpoint(common, small_corpus, broken, signum)
+        assert not (broken / "report.json").exists()
+        if signum != signal.SIGKILL:
+            assert status == 75 and "preempted" in out, out
+            saved = out.split("saved ")[-1].split(";")[0]
+            assert Path(saved).name != "checkpoint-4" and (Path(saved) / "manifest.json").is_file()
+        proc = _run_cli(common + _args(small_corpus, broken, 10))
+        out, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, out
+        assert any(line.startswith("resuming from") for line in out.splitlines()), out
+
+        b = json.loads((broken / "report.json").read_text())
+        assert b["resumed_from"] and (signum != signal.SIGKILL or b["resumed_from"].endswith(("-4", "-8")))
+        assert a["rank_weight_digests"] == b["rank_weight_digests"], signum
+        assert a["heldout_mlm_loss"] == pytest.approx(b["heldout_mlm_loss"], abs=1e-6)
+        assert a["tokens_seen"] == b["tokens_seen"]
+
+
+@pytest.mark.slow
+def test_preemption_under_torchrun_saves_on_every_rank_and_resumes(small_corpus, tmp_path):
+    """SIGTERM to torchrun (as SLURM or Kubernetes send it): torchrun passes it to both ranks, which save one
+    checkpoint together and stop; the same command run again resumes from it, both ranks' weights equal."""
+    out = tmp_path / "ddp"
+    cmd = [PY, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29518"]
+    cmd += ["-m", "chinese_ptm.pretrain", "chinesebert-tiny", *_args(small_corpus, out, 12)]
+    cmd += ["--set", "training.global_batch_size=8", "--set", "training.micro_batch_size=4"]
+    cmd += ["--set", "training.save_steps=4"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.time() + 600
+    while not (out / "checkpoint-4" / "manifest.json").is_file():
+        assert proc.poll() is None and time.time() < deadline, proc.stdout.read() if proc.poll() is not None else ""
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    text, _ = proc.communicate(timeout=600)
+    # torchrun answers its own SIGTERM with a status of its own; the ranks said they saved and stopped
+    assert proc.returncode != 0 and "chinese-ptm pretrain: preempted: SIGTERM received: saved" in text, text[-3000:]
+    saved = sorted(out.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[-1]
+    assert saved.name != "checkpoint-4" and (saved / "manifest.json").is_file()
+    assert {p.name for p in saved.glob("rng_state_*.pth")} == {"rng_state_0.pth", "rng_state_1.pth"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    assert report["resumed_from"] == str(saved) and report["steps"] == 12
+    assert len(set(report["rank_weight_digests"])) == 1
 
 
 @pytest.mark.slow

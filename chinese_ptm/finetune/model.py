@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..runtime.loading import model_class
+from ..runtime.loading import load_pretrained, model_class
 from . import registry
 from .task import TaskData
 
@@ -60,8 +60,8 @@ def load_checkpoint(cls, source: str, scratch: bool, options: dict):
     """``cls`` from the checkpoint ``source``, or with ``scratch`` the same architecture freshly initialised
     (the glyph table, input data rather than weights, kept)."""
     if not scratch:
-        return cls.from_pretrained(source, ignore_mismatched_sizes=True, **options)
-    pretrained = cls.from_pretrained(source, **options) if options else cls.from_pretrained(source)
+        return load_pretrained(cls, source, ignore_mismatched_sizes=True, **options)
+    pretrained = load_pretrained(cls, source, **options)
     model = cls(pretrained.config)  # same architecture and size, fresh initialisation
     glyphs = getattr(getattr(pretrained.base_model, "embeddings", None), "glyph_embeddings", None)
     if glyphs is not None:  # glyph bitmaps are input data, not learned weights: keep them

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import SettingsError, UserError
 from ..runtime.config import fill
-from ..runtime.loading import load_tokenizer_for, model_class
+from ..runtime.loading import load_pretrained, load_tokenizer_for, model_class
 from . import registry
 from .config import TaskSection
 from .examples import Split
@@ -67,7 +67,7 @@ def load_task_model(directory: str | Path):
     if fmt in ("lora", "adapters") and record.get("scratch"):
         raise SettingsError(f"{directory}: trained on a randomly initialised base, which cannot be rebuilt")
     if fmt == "standard":
-        model = head_class(kind, task).from_pretrained(str(directory))
+        model = load_pretrained(head_class(kind, task), directory)
     elif fmt == "prompt":
         model = registry.method("prompt").build_model(
             method, task.labels, str(directory), kind, load_tokenizer_for(directory, kind)
@@ -75,7 +75,7 @@ def load_task_model(directory: str | Path):
     elif fmt == "task_model":
         from safetensors.torch import load_file
 
-        model = task_model(model_class(kind, ENCODERS).from_pretrained(str(directory)), task, method)
+        model = task_model(load_pretrained(model_class(kind, ENCODERS), directory), task, method)
         model.load_state_dict(load_file(str(directory / HEAD_FILE)), strict=False)
     else:
         base = build_task_model(task, record["base_model"], kind, method)

@@ -9,7 +9,9 @@ predictions (and for CLUE tasks the submission file) are written beside it.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import shutil
 import statistics
 import time
@@ -18,14 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SettingsError
+from ..runtime.checkpoints import last_good_checkpoint
 from ..runtime.config import apply_overrides
 from ..runtime.loading import check_vocab_size, checkpoint_kind, load_tokenizer_for, reads_pinyin
 from ..runtime.ranks import is_main_process, world_size
-from ..runtime.trainer import ChinesePtmTrainer, training_arguments
+from ..runtime.trainer import ChinesePtmTrainer, training_arguments, weights_digest
 from . import registry
 from .clue import DEV_PREFIX, get_task, submission, write_submission
 from .clue_readers import load_clue_task
-from .config import FinetuneConfig, build_config
+from .config import FINETUNING_DEFAULTS, FinetuneConfig, build_config
 from .embedded import PRESETS, load_embedded_task
 from .examples import Split, sample_shots
 from .features import (
@@ -48,6 +51,8 @@ from .task import TaskData
 RESULTS_FILE = "results.json"
 MODEL_DIR = "model"
 TRAINER_DIR = "trainer"
+SETTINGS_STAMP = "settings.sha256"  # in TRAINER_DIR: the settings its checkpoints were trained with
+SEED_RESULT = "seed_result.pkl"  # a finished seed's results, kept until the whole run has written its outputs
 
 
 class FinetuneTrainer(ChinesePtmTrainer):
@@ -211,7 +216,7 @@ def finetuning_arguments(config: FinetuneConfig, out: Path, seed: int, task: Tas
         "data_seed": seed,
         "label_names": list(registry.kind(task.kind).target_keys),
     }
-    if t.eval_strategy == "steps" and "save_strategy" not in t.values:
+    if t.eval_strategy == "steps" and t.save_strategy == FINETUNING_DEFAULTS["save_strategy"]:
         forced.update(save_strategy="steps", save_steps=t.eval_steps)  # the best checkpoint needs both
     return training_arguments(t, out, **{**forced, **overrides})
 
@@ -240,6 +245,7 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) 
     args = finetuning_arguments(config, out / TRAINER_DIR, seed, task)
     if config.method.early_stopping_patience and args.eval_strategy != "no":
         callbacks.append(EarlyStoppingCallback(config.method.early_stopping_patience))
+    resume_from = _resume_point(config, out / TRAINER_DIR)
     trainer = FinetuneTrainer(
         model=model,
         args=args,
@@ -250,13 +256,17 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) 
         callbacks=callbacks,
         param_groups=groups,
         optimizer_name=config.training.optimizer,
+        nonfinite_skips=config.training.nonfinite_skips,
         preprocess_logits_for_metrics=registry.kind(task.kind).logits_for_metrics,
     )
     started = time.perf_counter()
-    train_output = trainer.train()
+    train_output = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
     result = {
         "seed": seed,
+        "resumed_from": resume_from,
+        "skipped_steps": trainer.nonfinite.skipped_steps,
+        "weights_digest": weights_digest(trainer.model),  # of the model it ends with (the best checkpoint)
         "steps": int(trainer.state.global_step),
         "epochs": float(trainer.state.epoch or 0.0),
         "train_loss": float(train_output.training_loss),
@@ -274,6 +284,34 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) 
                 result[name] = task_metrics(task, result["predicted"][name], task.splits[name])
     result["score"] = result["dev"]["score"]
     return result, trainer
+
+
+def settings_digest(config: FinetuneConfig) -> str:
+    return hashlib.sha256(json.dumps(config.to_dict(), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _resume_point(config: FinetuneConfig, trainer_dir: Path) -> str | None:
+    """The checkpoint a preempted run of these same settings left (None: start afresh; checkpoints of other
+    settings are removed, never resumed)."""
+    stamp, digest = trainer_dir / SETTINGS_STAMP, settings_digest(config)
+    if stamp.is_file() and stamp.read_text().strip() != digest and is_main_process():
+        shutil.rmtree(trainer_dir, ignore_errors=True)
+    checkpoint = last_good_checkpoint(trainer_dir) if stamp.is_file() else None
+    if is_main_process():
+        trainer_dir.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(digest + "\n")
+    if checkpoint and is_main_process():
+        print(f"resuming from {checkpoint}")
+    return checkpoint
+
+
+def _finished_seed(config: FinetuneConfig, seed_dir: Path) -> dict | None:
+    """A seed that a preempted run of the same settings finished: its results (trained again otherwise)."""
+    path = seed_dir / SEED_RESULT
+    if not path.is_file():
+        return None
+    digest, result = pickle.loads(path.read_bytes())
+    return result if digest == settings_digest(config) else None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,16 +336,20 @@ def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool
     prepared = prepared or prepare(config, progress=progress)
     out = Path(config.output_dir)
     runs, best = [], None
-    for seed in config.seeds:
-        seed_dir = out / f"seed-{seed}" if len(config.seeds) > 1 else out
-        result, trainer = train_one(config, prepared, seed, seed_dir)
+    seed_dirs = {seed: out / f"seed-{seed}" if len(config.seeds) > 1 else out for seed in config.seeds}
+    for seed, seed_dir in seed_dirs.items():
+        result = _finished_seed(config, seed_dir)  # when resuming: the best of these is saved already
+        if result is None:
+            result, trainer = train_one(config, prepared, seed, seed_dir)
+            if (best is None or result["score"] > best["score"]) and config.save_model and is_main_process():
+                save_task_model(trainer.model, prepared, config, out / MODEL_DIR)
+            if is_main_process():
+                (seed_dir / SEED_RESULT).write_bytes(pickle.dumps((settings_digest(config), result)))
+            shutil.rmtree(seed_dir / TRAINER_DIR, ignore_errors=True)  # checkpoints: the best one is loaded already
+            del trainer
         if best is None or result["score"] > best["score"]:
             best = result
-            if config.save_model and is_main_process():
-                save_task_model(trainer.model, prepared, config, out / MODEL_DIR)
-        shutil.rmtree(seed_dir / TRAINER_DIR, ignore_errors=True)  # checkpoints: the best one is loaded already
         runs.append(result)
-        del trainer
     results = _summary(config, prepared, runs, best)
     if is_main_process():
         _write_outputs(config, prepared, best, results, out)
@@ -315,6 +357,8 @@ def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool
         (out / RESULTS_FILE).write_text(
             json.dumps(results, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
         )
+        for seed_dir in seed_dirs.values():  # the run is whole: a rerun trains again
+            (seed_dir / SEED_RESULT).unlink(missing_ok=True)
     return results
 
 

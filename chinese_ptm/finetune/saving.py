@@ -17,6 +17,7 @@ import json
 import shutil
 from pathlib import Path
 
+from ..runtime.checkpoints import write_manifest
 from .model import TaskModel, uses_standard_head
 from .strategies import save_trained_parameters
 
@@ -71,4 +72,5 @@ def save_task_model(model, prepared, config, directory: Path) -> Path:
         "method": dataclasses.asdict(config.method),
     }
     (directory / TASK_FILE).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    write_manifest(directory)  # last: a model directory without one was not saved whole
     return directory

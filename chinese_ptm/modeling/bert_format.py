@@ -59,7 +59,7 @@ def checkpoint_kind(path: str | Path) -> str | None:
     return BERT
 
 
-def _weight_files(path: Path) -> list[Path]:
+def weight_files(path: Path) -> list[Path]:
     """The weight files of a directory: safetensors preferred (single or sharded), else pytorch_model.bin."""
     for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
         index = path / index_name
@@ -77,7 +77,7 @@ def _weight_files(path: Path) -> list[Path]:
 
 
 def _weight_names(path: Path) -> list[str]:
-    files = _weight_files(path)
+    files = weight_files(path)
     if all(f.suffix == ".safetensors" for f in files):
         from safetensors import safe_open
 
@@ -92,7 +92,7 @@ def _weight_names(path: Path) -> list[str]:
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """All tensors of a checkpoint directory (``.bin`` files are read with ``weights_only=True``)."""
     state_dict: dict[str, torch.Tensor] = {}
-    for f in _weight_files(Path(path)):
+    for f in weight_files(Path(path)):
         if f.suffix == ".safetensors":
             state_dict.update(load_file(str(f)))
         else:

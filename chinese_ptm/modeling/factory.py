@@ -19,6 +19,7 @@ from ..resources import vocab_dir
 from . import bert_spelling, sparse_bert
 from . import modeling_glycebert as glycebert_models
 from .bert_format import checkpoint_kind as weights_kind
+from .bert_format import weight_files
 from .configuration_glycebert import GlyceBertConfig
 from .electra import ElectraForReplacedTokenDetection, GlyceBertForReplacedTokenDetection, token_pinyin_table
 from .modeling_glycebert import GlyceBertForMaskedLM, GlyceBertForPreTraining
@@ -68,6 +69,7 @@ def checkpoint_kind(path: str | Path, option: str = "--model") -> str:
         raise UserError(f"{path}: no config.json; point {option} at a checkpoint directory")
     with open(config_file, encoding="utf-8") as handle:
         model_type = json.load(handle).get("model_type", BERT)
+    check_weight_files(path)
     if model_type in (GLYCEBERT, ALBERT, ELECTRA):
         return model_type
     kind = weights_kind(path) if model_type == BERT else None
@@ -77,6 +79,56 @@ def checkpoint_kind(path: str | Path, option: str = "--model") -> str:
             "ChineseBERT, Chinese BERT, ALBERT or ELECTRA checkpoint"
         )
     return kind
+
+
+def check_weight_files(path: str | Path) -> None:
+    """Stop with one line naming the file when a safetensors weight file of ``path`` is cut short or its header
+    is unreadable (read from its header alone: the tensors' byte ranges must lie inside the file)."""
+    try:
+        files = weight_files(Path(path))
+    except FileNotFoundError:
+        return  # no weights at all: the loader says what is missing
+    for f in files:
+        if f.suffix == ".safetensors":
+            problem = _safetensors_problem(f)
+            if problem:
+                raise UserError(f"{f}: {problem}; copy or save the model again")
+
+
+def _safetensors_problem(f: Path) -> str | None:
+    size = f.stat().st_size
+    with open(f, "rb") as handle:
+        head = handle.read(8)
+        if len(head) < 8:
+            return f"{size} bytes, too short for a safetensors file"
+        header_bytes = int.from_bytes(head, "little")
+        if header_bytes > size - 8:
+            return "its header is unreadable (not a safetensors file, or corrupted)"
+        try:
+            header = json.loads(handle.read(header_bytes))
+        except ValueError:
+            return "its header is unreadable (not a safetensors file, or corrupted)"
+    ends = [entry["data_offsets"][1] for name, entry in header.items() if name != "__metadata__"]
+    expected = 8 + header_bytes + max(ends, default=0)
+    if size < expected:
+        return f"{size} bytes where its header needs {expected} (truncated)"
+    return None
+
+
+def load_pretrained(cls, path: str | Path, **options):
+    """``cls.from_pretrained(path, **options)``; weights whose shapes do not fit the checkpoint's config.json stop
+    with one line naming the directory (transformers' load report above it lists the tensors), and so does a
+    weight file cut short."""
+    check_weight_files(path)
+    try:
+        return cls.from_pretrained(str(path), **options)
+    except RuntimeError as err:
+        if "ignore_mismatched_sizes" not in str(err):
+            raise
+        raise UserError(
+            f"{path}: its weights do not fit its config.json (tensor shapes differ, listed above): the config "
+            "and the weights come from different models"
+        ) from None
 
 
 def check_vocab_size(model, tokenizer, model_source: str, tokenizer_source: str) -> None:
@@ -113,7 +165,7 @@ def build_model(m, tokenizer, sentence_task: bool = False):
         branches.update(generator_size=m.generator_size, discriminator_weight=m.discriminator_weight)
 
     if m.init_from:
-        model = cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation, **branches)
+        model = load_pretrained(cls, m.init_from, attn_implementation=m.attn_implementation, **branches)
         check_vocab_size(model, tokenizer, m.init_from, _tokenizer_source(m))
         glyphs = model.base_model.embeddings.glyph_embeddings
         if glyphs is not None and not glyphs.embedding.weight.any():  # a BERT checkpoint brings no glyphs
@@ -200,7 +252,7 @@ def _bert_trunk_model(m, tokenizer, pair: bool):
         cls = sparse_bert.SparseBertForPreTraining if pair else sparse_bert.SparseBertForMaskedLM
         config_class, extra = BertConfig, {}
     if m.init_from:
-        model = cls.from_pretrained(m.init_from, attn_implementation=m.attn_implementation)
+        model = load_pretrained(cls, m.init_from, attn_implementation=m.attn_implementation)
         check_vocab_size(model, tokenizer, m.init_from, _tokenizer_source(m))
         return model
     config = config_class(

@@ -28,13 +28,13 @@ from transformers import TrainerCallback
 from ..masking import ResumableMaskingCollator
 from ..modeling.factory import build_model
 from ..runtime import UserError, is_main_process
+from ..runtime.checkpoints import last_good_checkpoint, write_manifest
 from ..runtime.flops import mfu, training_flops_per_token
 from ..runtime.loading import resolve_bundled_file
 from ..runtime.trainer import (
     ChinesePtmTrainer,
     batch_plan,
     draw_loss_curve,
-    last_complete_checkpoint,
     on_cpu,
     rank_digests,
     training_arguments,
@@ -240,13 +240,14 @@ def _trainer(recipe: Recipe, model, args, tokenizer, train, heldout) -> "Pretrai
         processing_class=tokenizer,
         callbacks=[EpochCallback(collator)],
         optimizer_name=recipe.training.optimizer,
+        nonfinite_skips=recipe.training.nonfinite_skips,
         heldout_collator=make_collator(recipe, tokenizer, recipe.training.seed + 1, recipe.masking.heldout_strategy),
     )
 
 
 def _resume_point(trainer: "PretrainTrainer", out: Path, resume: bool) -> str | None:
     """The last complete checkpoint to resume from (and the tokens counted up to it), or None."""
-    checkpoint = last_complete_checkpoint(out) if resume else None
+    checkpoint = last_good_checkpoint(out) if resume else None
     if checkpoint and is_main_process():
         print(f"resuming from {checkpoint}")
     if checkpoint:
@@ -282,6 +283,7 @@ def run_stage(recipe: Recipe, resume: bool = True) -> dict:
     if not trainer.is_world_process_zero():
         return {}
     tokenizer.save_pretrained(str(out / FINAL_DIR))
+    write_manifest(out / FINAL_DIR)
     curve = draw_loss_curve(trainer.state.log_history, out / LOSS_CURVE_FILE, recipe.name, "heldout_mlm_loss")
     report = {
         "recipe": recipe.name,
@@ -293,6 +295,7 @@ def run_stage(recipe: Recipe, resume: bool = True) -> dict:
         "train_loss": result.training_loss,
         "seconds_this_run": seconds,
         "resumed_from": checkpoint,
+        "skipped_steps": trainer.nonfinite.skipped_steps,
         **{k: v for k, v in metrics.items() if k.startswith("heldout_")},
         "final_checkpoint": str(out / FINAL_DIR),
         "loss_curve": str(curve) if curve else None,

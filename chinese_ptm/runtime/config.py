@@ -52,6 +52,12 @@ class TrainingExtras:
         32,
     )
     optimizer: Literal["adamw", "lamb"] = setting("adamw (torch) or lamb (pytorch_optimizer)", "adamw")
+    nonfinite_skips: int = setting(
+        "a non-finite (NaN/inf) loss: 0 stops the run there, naming the step, the loss and the batch's record ids; "
+        "N skips such a step (the optimizer leaves the weights alone) up to N times in a row, counting skips in the "
+        "logs and the report",
+        0,
+    )
 
 
 @functools.lru_cache(maxsize=1)

@@ -20,6 +20,7 @@ from ..modeling.factory import (  # noqa: F401 - the checkpoint kinds and classe
     TRANSFORMERS_KINDS,
     check_vocab_size,
     checkpoint_kind,
+    load_pretrained,
     model_class,
     reads_pinyin,
 )
@@ -67,6 +68,6 @@ def load_encoder(path: str | Path, option: str = "MODEL"):
     kind = checkpoint_kind(path, option)
     tokenizer = load_tokenizer_for(path, kind)
     options = {"add_pooling_layer": False} if kind != ELECTRA else {}  # no head, no pooler
-    model = model_class(kind, "Model").from_pretrained(str(path), **options).eval()
+    model = load_pretrained(model_class(kind, "Model"), path, **options).eval()
     check_vocab_size(model, tokenizer, str(path), str(path))
     return model, tokenizer

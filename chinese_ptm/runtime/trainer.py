@@ -1,9 +1,11 @@
 """The Trainer every run uses, the TrainingArguments a run gets, checkpoints and the loss curve.
 
-:class:`ChinesePtmTrainer` is transformers' Trainer with one hook of ours: ``create_optimizer``
-builds the optimizer from parameter groups a runner supplies (layer-wise learning-rate decay,
-parameters that gradual unfreezing will wake up later) and can be LAMB. Everything else (loops,
-evaluation, metrics, checkpoints, best model, early stopping, DDP/DeepSpeed/FSDP) is the Trainer's.
+:class:`ChinesePtmTrainer` is transformers' Trainer with hooks of ours: ``create_optimizer`` builds the
+optimizer from parameter groups a runner supplies (layer-wise learning-rate decay, parameters that gradual
+unfreezing will wake up later) and can be LAMB; the guards of :mod:`.guards` (preemption, non-finite losses)
+and a manifest for every checkpoint (:mod:`.checkpoints`) ride on its callbacks; the training batches carry
+their record ids for the guard's message. Everything else (loops, evaluation, metrics, checkpoints, best model,
+early stopping, DDP/DeepSpeed/FSDP) is the Trainer's.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from transformers import Trainer
+from transformers import Trainer, TrainerCallback
 
-from ..errors import SettingsError
+from ..errors import Preempted, SettingsError
+from .checkpoints import write_manifest
 from .config import TrainingSettings
+from .guards import NonFiniteGuard, PreemptionWatch
 from .loading import resolve_bundled_file
 from .plan import BatchPlan, plan_batches
 from .ranks import is_main_process, world_size
@@ -39,13 +43,116 @@ def default_param_groups(model: torch.nn.Module, args) -> list[dict]:
     ]
 
 
-class ChinesePtmTrainer(Trainer):
-    """The Trainer with our optimizer hook: parameter groups from the runner, AdamW or LAMB."""
+#: the key under which a training batch carries the dataset indices of its records
+RECORD_IDS = "record_ids"
 
-    def __init__(self, *args, optimizer_name: str = "adamw", param_groups: ParamGroups | None = None, **kwargs):
+
+class _WithRecordIds(torch.utils.data.Dataset):
+    """A map-style dataset whose items are (index, record): the collator wrapper puts the indices in the batch."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        return index, self.data[index]
+
+    def __getitems__(self, indices):
+        getitems = getattr(self.data, "__getitems__", None)
+        rows = getitems(indices) if getitems else [self.data[i] for i in indices]
+        return list(zip(indices, rows))
+
+
+class _CollateWithRecordIds:
+    def __init__(self, collator):
+        self.collator = collator
+
+    def __call__(self, items):
+        batch = self.collator([row for _, row in items])
+        batch[RECORD_IDS] = torch.tensor([index for index, _ in items])
+        return batch
+
+
+class _Guards(TrainerCallback):
+    """The trainer's guards on the Trainer's events: the step a guard names, the non-finite check before the
+    optimizer moves, the preemption check after each step, and a manifest after each checkpoint."""
+
+    def __init__(self, trainer: "ChinesePtmTrainer"):
+        self.trainer = trainer
+        self.last_saved: str | None = None
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self.trainer.nonfinite.step = state.global_step + 1
+
+    def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
+        self.trainer.nonfinite.before_optimizer_step(optimizer)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        # the step's logging and evaluation run as scheduled before the save (an evaluation draws from the RNG
+        # whose state the checkpoint keeps); a "best" strategy may cancel a save, so it saves here at once
+        if self.trainer.preemption.agreed():
+            if args.save_strategy == "best":
+                self.trainer.save_and_stop()
+            control.should_save = control.should_log = True  # the log carries what the step counted
+
+    def on_save(self, args, state, control, **kwargs):
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.barrier()  # every rank has written its part (RNG states, shards)
+        self.last_saved = str(Path(args.output_dir) / f"checkpoint-{state.global_step}")
+        if args.should_save and Path(self.last_saved).is_dir():
+            write_manifest(self.last_saved)
+        if self.trainer.preemption.stopped:  # leave at once: nothing of the end of training may run
+            raise Preempted(self.trainer.preemption.signum or 0, self.last_saved)
+
+
+class ChinesePtmTrainer(Trainer):
+    """The Trainer with our optimizer hook (parameter groups from the runner, AdamW or LAMB) and guards: a
+    preemption signal saves and stops (:class:`~chinese_ptm.errors.Preempted`), a non-finite loss stops the run
+    or, with ``nonfinite_skips``, skips up to that many steps in a row."""
+
+    def __init__(
+        self,
+        *args,
+        optimizer_name: str = "adamw",
+        param_groups: ParamGroups | None = None,
+        nonfinite_skips: int = 0,
+        **kwargs,
+    ):
         self.optimizer_name = optimizer_name
         self.param_groups = param_groups
+        self.nonfinite = NonFiniteGuard(nonfinite_skips)
+        self.preemption = PreemptionWatch()
         super().__init__(*args, **kwargs)
+        self.guards = _Guards(self)
+        self.add_callback(self.guards)
+
+    def train(self, *args, **kwargs):
+        with self.preemption:
+            return super().train(*args, **kwargs)
+
+    def save_and_stop(self):
+        """Save a complete checkpoint of this step (every rank) and leave the training loop (:class:`_Guards`
+        raises :class:`Preempted` once the manifest is written)."""
+        self._save_checkpoint(self.model_wrapped, trial=None)
+        self.guards.on_save(self.args, self.state, self.control)
+
+    def get_train_dataloader(self):
+        if not isinstance(self.train_dataset, torch.utils.data.IterableDataset):
+            data, collator = self.train_dataset, self.data_collator
+            self.train_dataset, self.data_collator = _WithRecordIds(data), _CollateWithRecordIds(collator)
+            try:
+                return super().get_train_dataloader()
+            finally:
+                self.train_dataset, self.data_collator = data, collator
+        return super().get_train_dataloader()
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        record_ids = inputs.pop(RECORD_IDS, None)
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        self.nonfinite.observe(loss, record_ids)
+        return loss
 
     def create_optimizer(self, model=None):
         if self.optimizer is not None:
@@ -158,31 +265,6 @@ def rank_digests(model) -> list[str]:
         torch.distributed.all_gather_object(gathered, digest)
         return gathered
     return [digest]
-
-
-def last_complete_checkpoint(output_dir: Path) -> str | None:
-    """The newest checkpoint whose files are all there (a run killed while saving leaves a partial one)."""
-    if not Path(output_dir).is_dir():
-        return None
-    found = []
-    for path in Path(output_dir).glob("checkpoint-*"):
-        try:
-            step = int(path.name.split("-")[-1])
-        except ValueError:
-            continue
-        weights = any(
-            (path / f).exists()
-            for f in (
-                "model.safetensors",
-                "pytorch_model.bin",
-                "model.safetensors.index.json",
-                "adapter_model.safetensors",
-            )
-        )
-        deepspeed_state = any(path.glob("global_step*"))
-        if (path / "trainer_state.json").is_file() and (weights or deepspeed_state):
-            found.append((step, path))
-    return str(max(found)[1]) if found else None
 
 
 def draw_loss_curve(

@@ -1,0 +1,121 @@
+"""What keeps a long run's work: preemption signals and non-finite losses.
+
+**Preemption.** Clusters stop a job with SIGTERM (SLURM, Kubernetes, spot instances) or, ahead of its time limit,
+a signal of the job's choice (SLURM ``--signal=USR1@120``). :class:`PreemptionWatch` only notes the signal; at
+the end of the current optimizer step every rank agrees on it (one all-reduce), the Trainer saves a complete
+checkpoint and stops, and the runner raises :class:`~chinese_ptm.errors.Preempted`: the command exits with
+status 75 on every rank, and rerunning it resumes from that checkpoint.
+
+**Non-finite losses.** :class:`NonFiniteGuard` watches each micro-batch's loss and decides before the optimizer
+moves: by default the run stops naming the step, the loss and the batch's record ids (the weights stay the last
+step's, the last checkpoint is untouched); with ``training.nonfinite_skips=N`` the step is skipped (every
+gradient dropped, so the optimizer leaves weights and moments alone) up to N times in a row, and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+import torch
+
+from ..errors import UserError
+
+logger = logging.getLogger(__name__)
+
+#: the signals that ask a run to save and stop
+PREEMPTION_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+
+
+class NonFiniteLoss(UserError):
+    """A non-finite loss stopped the run before the optimizer took it."""
+
+
+def _agreed(flag: float, reduce_op: str) -> float:
+    """``flag`` combined over the ranks (max or sum); itself when the run is not distributed."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return flag
+    device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+    value = torch.tensor([flag], dtype=torch.float64, device=device)
+    op = torch.distributed.ReduceOp.MAX if reduce_op == "max" else torch.distributed.ReduceOp.SUM
+    torch.distributed.all_reduce(value, op=op)
+    return float(value.item())
+
+
+class PreemptionWatch:
+    """Notes SIGTERM/SIGUSR1 while installed (a context manager around ``Trainer.train``); :meth:`agreed` says at a
+    step's end whether any rank got one. Outside the main thread (signals cannot be caught there) it stays off."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.stopped = False  # set on every rank at the same step, when they agree to stop
+        self._previous: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for signum in PREEMPTION_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._note)
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous.clear()
+
+    def _note(self, signum, frame) -> None:
+        if self.signum is None:
+            logger.warning("%s received: saving a checkpoint at the end of this step", signal.Signals(signum).name)
+        self.signum = signum
+
+    def agreed(self) -> bool:
+        """Whether any rank was signalled (every rank calls this at the same step: it is a collective)."""
+        signum = _agreed(float(self.signum or 0), "max")
+        if signum:
+            self.signum, self.stopped = int(signum), True
+        return self.stopped
+
+
+class NonFiniteGuard:
+    """Sees every micro-batch's loss (:meth:`observe`) and, just before the optimizer steps, stops the run or drops
+    the step's gradients when one was not finite on any rank."""
+
+    def __init__(self, max_skips: int):
+        self.max_skips = max_skips
+        self.skipped_steps: list[int] = []
+        self._in_a_row = 0
+        self._bad: tuple[float, list[int]] | None = None  # this step's first non-finite loss and its records
+        self.step = 0
+
+    def observe(self, loss: torch.Tensor, record_ids: torch.Tensor | None) -> None:
+        # the check reads the loss once per micro-batch, as the Trainer's own logging filter already does
+        if self._bad is None and not bool(torch.isfinite(loss.detach()).all()):
+            ids = record_ids.tolist() if record_ids is not None else []
+            self._bad = (float(loss.detach().float().mean()), ids)
+
+    def before_optimizer_step(self, optimizer) -> None:
+        bad, self._bad = self._bad, None
+        if not _agreed(1.0 if bad else 0.0, "max"):
+            self._in_a_row = 0
+            return
+        if self._in_a_row >= self.max_skips:
+            raise NonFiniteLoss(self._message(bad))
+        self._in_a_row += 1
+        self.skipped_steps.append(self.step)
+        logger.warning("step %d: non-finite loss, step skipped (%d in a row)", self.step, self._in_a_row)
+        for group in optimizer.param_groups:  # a parameter without a gradient is left alone by the optimizer
+            for p in group["params"]:
+                p.grad = None
+
+    def _message(self, bad: tuple[float, list[int]] | None) -> str:
+        where = (
+            f"loss {bad[0]} on records {bad[1][:16]}{' ...' if len(bad[1]) > 16 else ''}"
+            if bad
+            else "loss not finite on another rank"
+        )
+        tried = f" after {self._in_a_row} skipped steps in a row" if self._in_a_row else ""
+        return (
+            f"step {self.step}: {where}{tried}; stopped before the optimizer step, so the weights and "
+            "checkpoints are those of the steps before. Lower training.learning_rate, check these records, or "
+            "skip such steps with --set training.nonfinite_skips=N"
+        )
