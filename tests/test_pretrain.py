@@ -247,7 +247,8 @@ def test_prepared_dataset_is_used_as_given(small_corpus, tmp_path):
     from chinese_ptm.text.tokenization import load_tokenizer
 
     def train(prepared, *settings):
-        args = ["chinesebert-tiny", "--output-dir", str(tmp_path / f"run-{prepared.name}"), "--max-steps", "2"]
+        out = tmp_path / f"run-{prepared.name}-{len(settings)}"  # a fresh run for each combination used
+        args = ["chinesebert-tiny", "--output-dir", str(out), "--max-steps", "2"]
         settings += (f"data.prepared_dir={prepared}", "data.eval_records=8", "training.report_to=none")
         settings += ("training.global_batch_size=8", "training.micro_batch_size=8")
         return run_cli(args + [a for s in settings for a in ("--set", s)])
@@ -272,3 +273,5 @@ def test_prepared_dataset_is_used_as_given(small_corpus, tmp_path):
     with pytest.raises(UserError, match="without open glyphs.*model.open_glyphs=false"):
         train(plain)
     assert train(plain, "model.open_glyphs=false")[0]["steps"] == 2
+    # records with glyph ids serve a model that draws none
+    assert train(opened, "model.architecture=bert")[0]["steps"] == 2

@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..data.encoding import read_text
 from ..errors import UserError
 from . import correct
 from .confusion import ConfusionSet, coverage, pycorrector_sets
@@ -119,4 +120,4 @@ def _read_lines(path: str | None) -> list[str]:
         return [line.rstrip("\n") for line in sys.stdin]
     if not Path(path).is_file():
         raise UserError(f"--input {path}: no such file")
-    return Path(path).read_text(encoding="utf-8").splitlines()
+    return read_text(path).splitlines()

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..data.corpora import peoples_daily_lines
+from ..data.encoding import open_text
 from ..errors import UserError
 from .confusion import pycorrector_data_dir
 from .synthesis import NoiseSettings, TypoSynthesizer
@@ -53,7 +54,7 @@ def read_pairs(path: str | Path, limit: int | None = None) -> Pairs:
     if not path.is_file():
         raise PairsError(f"{path}: no such file (expected wrong<TAB>correct lines)")
     pairs = Pairs()
-    with path.open(encoding="utf-8-sig") as f:
+    with open_text(path) as f:
         for number, line in enumerate(f, 1):
             line = line.rstrip("\r\n")
             where = f"{path}:{number}"
@@ -127,7 +128,7 @@ def corpus_sentences(files: list[str], limit: int) -> list[str]:
         for path in files:
             if not Path(path).is_file():
                 raise PairsError(f"{path}: no such file (clean text to synthesise typos into, one line per paragraph)")
-            with open(path, encoding="utf-8") as f:
+            with open_text(path) as f:
                 yield from f
 
     return sentences_of(lines(), limit)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..data.encoding import open_text
 from ..finetune.examples import CorrectionExample, Split, row_id, text_field
 from ..finetune.features import Encoded, per_character
 from ..finetune.registry import TaskKind, register_kind
@@ -34,8 +35,8 @@ def is_pairs_file(path: Path, settings) -> bool:
         return True
     if settings.format != "auto" or path.suffix != ".tsv" or not path.is_file():
         return False
-    with open(path, encoding="utf-8-sig") as handle:
-        return settings.text_field not in handle.readline().rstrip("\r\n").split("\t")
+    with open_text(path) as handle:
+        return settings.text_field not in next(handle, "").rstrip("\r\n").split("\t")
 
 
 def _examples(pairs: Pairs) -> list[CorrectionExample]:

@@ -15,6 +15,7 @@ from ..text.tokenization import load_tokenizer
 from ..text.vocab import DEFAULT_PIECES, build_vocab, read_vocab_tokens, write_vocab
 from .corpora import peoples_daily_lines, peoples_daily_path
 from .distributed import prepare_with_ray
+from .encoding import read_text
 from .prepare import PrepareConfig, embedded_corpus_file, format_summary, prepare_corpus
 
 data_doc = data.__doc__
@@ -58,6 +59,11 @@ def add_prepare_parser(subparsers, name: str = "prepare", help_: str | None = No
     parser.add_argument(
         "--line-is-document", action="store_true", help="one document per line (default: a blank line ends a document)"
     )
+    parser.add_argument(
+        "--no-open-glyphs",
+        action="store_true",
+        help="leave out glyph_ids (records for models that never draw open glyphs; those with them serve every model)",
+    )
     parser.set_defaults(run=run_prepare)
     return parser
 
@@ -81,12 +87,14 @@ def run_prepare(args: argparse.Namespace) -> int:
         dedupe=not args.no_dedupe,
         line_is_document=line_is_document,
     )
+    # with glyph ids by default: a new GlyceBERT draws open glyphs, and other models read the records as well
+    tokenizer = load_tokenizer(args.tokenizer, open_glyphs=not args.no_open_glyphs)
     if args.engine == "ray":
-        summary = _prepare_on_ray(files, load_tokenizer(args.tokenizer), segmenter, cfg, args)
+        summary = _prepare_on_ray(files, tokenizer, segmenter, cfg, args)
     else:
         summary = prepare_corpus(
             files,
-            load_tokenizer(args.tokenizer),
+            tokenizer,
             segmenter=segmenter,
             config=cfg,
             num_proc=args.num_proc,
@@ -131,8 +139,8 @@ def run_vocab(args: argparse.Namespace) -> int:
         lines = []
         for path in args.corpus:
             if not Path(path).is_file():
-                raise UserError(f"{path}: no such corpus file; give UTF-8 text files to --corpus")
-            lines.extend(Path(path).read_text(encoding="utf-8", errors="replace").splitlines())
+                raise UserError(f"{path}: no such corpus file; give text files (UTF-8 or GBK) to --corpus")
+            lines.extend(read_text(path, errors="replace").splitlines())
         source = [str(p) for p in args.corpus]
     else:
         lines = peoples_daily_lines()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from typing import Iterator, Sequence
 
 from ..errors import UserError
 from ..text.normalize import clean_text, split_sentences, text_ratio
+from .encoding import UTF8, UTF8_BOM, UTF16, detect_encoding
 
 PREPARE_META = "prepare_meta.json"
 FORMAT_VERSION = 1
@@ -97,17 +99,30 @@ def _is_json_lines(path: Path) -> bool:
     return name.endswith(JSON_SUFFIXES)
 
 
+def _raw_lines(handle, encoding: str) -> Iterator[bytes]:
+    """The lines of a binary handle as bytes of an ASCII-compatible encoding: UTF-16 (with a BOM) is re-encoded
+    as UTF-8 line by line, so that splitting on newline bytes stays right."""
+    if encoding != UTF16:
+        yield from handle
+        return
+    for line in io.TextIOWrapper(handle, encoding=UTF16, errors="replace", newline=""):
+        yield line.encode("utf-8")
+
+
 def _decode_lines(path: Path, cfg: PrepareConfig, stats: ReadStats) -> Iterator[tuple[int, str | None]]:
-    """(line number, text) of a file; ``None`` text for a blank line; bad lines skipped and counted."""
+    """(line number, text) of a file in its encoding (UTF-8, with BOM, UTF-16, GB18030/GBK: detected); ``None``
+    text for a blank line; bad lines skipped and counted."""
     max_bytes = cfg.max_line_chars * 4
     try:
         handle = _open_binary(path)
     except FileNotFoundError:
         raise CorpusError(f"{path}: corpus file not found") from None
+    encoding = detect_encoding(path)
+    line_encoding = UTF8_BOM if encoding in (UTF16, UTF8) else encoding  # a BOM only opens the first line
     with handle:
         number = 0
         try:
-            for number, raw in enumerate(handle, start=1):
+            for number, raw in enumerate(_raw_lines(handle, encoding), start=1):
                 stats.lines += 1
                 where = f"{path}:{number}"
                 if len(raw) > max_bytes:
@@ -117,9 +132,9 @@ def _decode_lines(path: Path, cfg: PrepareConfig, stats: ReadStats) -> Iterator[
                     stats.skip("nul_bytes", where)
                     continue
                 try:
-                    line = raw.decode("utf-8")
+                    line = raw.decode(line_encoding)
                 except UnicodeDecodeError:
-                    stats.skip("invalid_utf8", where)
+                    stats.skip("invalid_utf8" if line_encoding == UTF8_BOM else f"invalid_{encoding}", where)
                     continue
                 if len(line) > cfg.max_line_chars:
                     stats.skip("line_too_long", where)

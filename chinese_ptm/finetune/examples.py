@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..data.encoding import open_text, read_text
 from ..errors import UserError
 from .metrics import Entity  # noqa: F401 - re-exported: (type, first character, last character inclusive)
 
@@ -85,7 +86,7 @@ class Split:
 def iter_json_lines(path: Path) -> Iterator[tuple[int, int, dict]]:
     """``(line_number, row_index, object)`` of a JSON-lines file; blank lines are ignored."""
     row = 0
-    with open(path, encoding="utf-8-sig") as handle:
+    with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -105,8 +106,7 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, int, dict]]:
 def load_json(path: Path) -> Any:
     """A whole-file JSON document (CMRC 2018 / SQuAD, C3, ChID answers)."""
     try:
-        with open(path, encoding="utf-8-sig") as handle:
-            return json.load(handle)
+        return json.loads(read_text(path))
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:{err.lineno}: malformed JSON ({err.msg} at column {err.colno})") from None
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..data.encoding import open_text
 from .examples import DataError, iter_json_lines
 
 #: what a label cell holds: one class, a number (regression), several classes (multi-label)
@@ -36,7 +37,7 @@ def iter_rows(path: Path, declared: str, needed: list[str]) -> Iterator[tuple[st
             yield f"{path}:{line}", index, row
         return
     delimiter = "," if fmt == "csv" else "\t"
-    with open(path, encoding="utf-8-sig", newline="") as handle:
+    with open_text(path) as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
         header = reader.fieldnames or []
         _check_header(path, header, needed, delimiter)

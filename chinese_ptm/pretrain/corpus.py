@@ -64,8 +64,8 @@ def _other_tokenizer_message(prepared: Path, digest: str | None, tokenizer) -> s
     glyph ids this model draws differ from the run's by that option only)."""
     if getattr(tokenizer, "open_glyphs", False) and digest == tokenizer_digest(tokenizer, open_glyphs=False):
         return (
-            f"data.prepared_dir={prepared} was prepared without open glyphs (no glyph_ids); set "
-            "model.open_glyphs=false to train on it as it is, or give data.train_files to prepare again"
+            f"data.prepared_dir={prepared} was prepared without open glyphs (no glyph_ids); prepare it again "
+            "without --no-open-glyphs, set model.open_glyphs=false to train on it as it is, or give data.train_files"
         )
     return (
         f"data.prepared_dir={prepared} was prepared with another tokenizer; set "
@@ -80,7 +80,8 @@ def prepared_records(recipe: Recipe, tokenizer) -> tuple[Any, Any, dict]:
     if recipe.data.prepared_dir and not recipe.data.train_files and (prepared / PREPARE_META).is_file():
         # a prepared dataset given without its corpus: use it as it is, never prepare over it
         summary = json.loads((prepared / PREPARE_META).read_text(encoding="utf-8"))
-        if summary.get("tokenizer") != tokenizer_digest(tokenizer):
+        # records with glyph ids serve a model that does not draw open glyphs too (the collator leaves them)
+        if summary.get("tokenizer") not in (tokenizer_digest(tokenizer), tokenizer_digest(tokenizer, open_glyphs=True)):
             raise UserError(_other_tokenizer_message(prepared, summary.get("tokenizer"), tokenizer))
         return _split_heldout(load_prepared(prepared), recipe, prepared) + (summary,)
     files, per_line = train_files(recipe, prepared.parent / "_corpus")
