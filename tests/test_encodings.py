@@ -110,3 +110,79 @@ def test_a_broken_line_in_a_task_file_is_named(sentences, tmp_path):
     path.write_bytes(b"\n".join(rows) + b"\n")
     with pytest.raises(UserError, match=f"{path}:4: not valid UTF-8 text"):
         load_file_task(TaskSection(kind="single", train=str(path), dev=str(path)))
+
+
+# --------------------------------------------------------------------------------------------------
+# malformed rows: a clear error (UserError) or a counted skip, never a traceback or a hang
+
+MALFORMED = [
+    '{"text": 5, "label": "a"}',  # wrong types
+    '{"text": ["x"], "label": {"b": 1}}',
+    '{"text": null, "label": "a"}',
+    '{"text": "好", "label": null}',
+    '["not", "an", "object"]',
+    '{"text": "未闭合',  # broken JSON
+    '"unbalanced, quote',
+    "a,b,c,d,e",
+    "只有一列",
+    "\x00\x00好\x00",  # NUL bytes
+    "长" * 200_000,  # a huge line
+    "",
+    "\t\t",
+    ",",
+]
+
+
+def _malformed_file(path, rng, good, header):
+    lines = [header] if header else []
+    for _ in range(rng.randint(1, 12)):
+        lines.append(rng.choice(MALFORMED) if rng.random() < 0.5 else rng.choice(good))
+    data = "\n".join(lines).encode("utf-8")
+    if rng.random() < 0.2:  # invalid UTF-8 somewhere
+        cut = rng.randrange(len(data) + 1)
+        data = data[:cut] + b"\xff\xfe\xc3" + data[cut:]
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "tsv"])
+def test_fuzzed_task_files_end_in_a_clear_error_or_a_result(sentences, tmp_path, fmt):
+    from chinese_ptm.errors import UserError
+
+    rng = random.Random(fmt)
+    sep = {"csv": ",", "tsv": "\t"}.get(fmt)
+    good = [
+        json.dumps({"text": s, "label": "ab"[i % 2]}, ensure_ascii=False)
+        if fmt == "jsonl"
+        else f"{s}{sep}{'ab'[i % 2]}"
+        for i, s in enumerate(sentences[:20])
+    ]
+    header = None if fmt == "jsonl" else f"text{sep}label"
+    outcomes = {"read": 0, "refused": 0}
+    for i in range(120):
+        path = _malformed_file(tmp_path / f"f{i}.{fmt}", rng, good, header)
+        try:
+            load_file_task(TaskSection(kind="single", train=str(path), dev=str(path)))
+            outcomes["read"] += 1
+        except UserError as err:
+            assert str(path) in str(err) and "\n" not in str(err)
+            outcomes["refused"] += 1
+    assert outcomes["read"] and outcomes["refused"]
+
+
+def test_fuzzed_corpora_and_pairs_skip_and_count(sentences, tmp_path):
+    rng = random.Random(7)
+    for i in range(60):
+        path = _malformed_file(tmp_path / f"c{i}.txt", rng, sentences[:20], None)
+        _, stats = _documents(path)
+        data = path.read_bytes()
+        if detect_encoding(path) != UTF16:  # read to the end: every line seen (used or counted in stats.skipped)
+            assert stats.lines == len(data.split(b"\n")) - (data.endswith(b"\n") or not data)
+        pairs = _malformed_file(tmp_path / f"p{i}.tsv", rng, [f"{s}\t{s}" for s in sentences[:20]], None)
+        try:
+            read = read_pairs(pairs)
+            assert len(read.wrong) == len(read.correct)
+        except Exception as err:  # only our one-line errors may end it
+            from chinese_ptm.errors import UserError
+
+            assert isinstance(err, UserError) and str(pairs) in str(err), repr(err)

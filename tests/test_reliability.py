@@ -65,6 +65,7 @@ def test_skipped_steps_leave_the_optimizer_alone_and_are_counted(small_corpus, t
     _poison_loss_at(monkeypatch, PretrainTrainer, {3})
     report = _pretrain(small_corpus, tmp_path / "run", 6, "training.nonfinite_skips=1")[0]
     assert report["skipped_steps"] == [3] and report["steps"] == 6
+    assert [h.get("skipped_steps") for h in report["log_history"] if "loss" in h] == [None, 1, 1]  # steps 2, 4, 6
     optimizer = torch.load(tmp_path / "run" / "checkpoint-6" / "optimizer.pt", weights_only=False)
     assert {int(s["step"]) for s in optimizer["state"].values()} == {5}  # six steps, one of them skipped
     assert all(torch.isfinite(t).all() for t in load_file(tmp_path / "run" / "final" / "model.safetensors").values())

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 SAMPLE_BYTES = 1 << 20
 #: the encodings detection may answer, and those a user may name
 UTF8, UTF8_BOM, UTF16, GB18030 = "utf-8", "utf-8-sig", "utf-16", "gb18030"
+_ANNOUNCED: set[str] = set()  # files said to be GB18030 in this process (a file is often read more than once)
 _BOMS = ((codecs.BOM_UTF8, UTF8_BOM), (codecs.BOM_UTF16_LE, UTF16), (codecs.BOM_UTF16_BE, UTF16))
 
 
@@ -39,7 +40,7 @@ def detect_encoding(path: str | Path) -> str:
     path = Path(path)
     sample = _sample(path)
     for bom, name in _BOMS:
-        if sample.startswith(bom):
+        if sample.startswith(bom) and (name != UTF16 or _decodes(sample[: len(sample) // 2 * 2], UTF16)):
             return name
     lines = sample.split(b"\n")
     if len(sample) == SAMPLE_BYTES and len(lines) > 1:
@@ -47,7 +48,9 @@ def detect_encoding(path: str | Path) -> str:
     foreign = [line for line in lines if any(b > 0x7F for b in line)]
     not_utf8 = [line for line in foreign if not _decodes(line, UTF8)]
     if foreign and len(not_utf8) * 2 > len(foreign) and all(_decodes(line, GB18030) for line in not_utf8):
-        logger.warning("%s: not UTF-8, read as GB18030 (GBK)", path)
+        if str(path) not in _ANNOUNCED:
+            _ANNOUNCED.add(str(path))
+            logger.warning("%s: not UTF-8, read as GB18030 (GBK)", path)
         return GB18030
     return UTF8
 
@@ -80,7 +83,12 @@ def open_text(path: str | Path, errors: str = "strict") -> Iterator[Iterator[str
 
 def _decoded_lines(path: Path, handle, encoding: str, errors: str) -> Iterator[str]:
     if encoding == UTF16:  # newline bytes are two wide: let the codec split the lines
-        yield from io.TextIOWrapper(handle, encoding=UTF16, errors=errors, newline="")
+        number = 0
+        try:
+            for number, line in enumerate(io.TextIOWrapper(handle, encoding=UTF16, errors=errors, newline=""), 1):
+                yield line
+        except UnicodeDecodeError:
+            raise UserError(f"{path}:{number + 1}: not valid UTF-16 text, which the file starts as") from None
         return
     line_encoding = UTF8_BOM if encoding == UTF8 else encoding  # a BOM only opens the first line
     for number, raw in enumerate(handle, start=1):

@@ -39,15 +39,24 @@ def iter_rows(path: Path, declared: str, needed: list[str]) -> Iterator[tuple[st
     delimiter = "," if fmt == "csv" else "\t"
     with open_text(path) as handle:
         reader = csv.DictReader(handle, delimiter=delimiter)
-        header = reader.fieldnames or []
-        _check_header(path, header, needed, delimiter)
-        for index, row in enumerate(reader):
-            if None in row:
-                raise DataError(
-                    f"{path}:{reader.line_num}: more cells than the header's {len(header)}; quote "
-                    f"texts that hold {delimiter!r}"
-                )
-            yield f"{path}:{reader.line_num}", index, row
+        try:
+            yield from _csv_rows(path, reader, needed, delimiter)
+        except csv.Error as err:  # e.g. a quote never closed runs a cell past the field limit
+            raise DataError(
+                f"{path}:{reader.line_num}: unreadable {fmt.upper()} ({err}); check the quotes of this row"
+            ) from None
+
+
+def _csv_rows(path: Path, reader: csv.DictReader, needed: list[str], delimiter: str):
+    header = reader.fieldnames or []
+    _check_header(path, header, needed, delimiter)
+    for index, row in enumerate(reader):
+        if None in row:
+            raise DataError(
+                f"{path}:{reader.line_num}: more cells than the header's {len(header)}; quote "
+                f"texts that hold {delimiter!r}"
+            )
+        yield f"{path}:{reader.line_num}", index, row
 
 
 def _check_header(path: Path, header: list[str], needed: list[str], delimiter: str) -> None:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..data.encoding import read_text
 from ..errors import SettingsError
 
 MASK = "[MASK]"
@@ -104,7 +105,7 @@ def _read(value: str) -> dict:
     if path.suffix == ".json" or path.is_file():
         if not path.is_file():
             raise SettingsError(f"verbalizer {value}: no such file")
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     else:
         text = value
     if text.lstrip().startswith("{"):

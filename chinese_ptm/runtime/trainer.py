@@ -148,6 +148,11 @@ class ChinesePtmTrainer(Trainer):
                 self.train_dataset, self.data_collator = data, collator
         return super().get_train_dataloader()
 
+    def log(self, logs: dict, *args, **kwargs):
+        if self.nonfinite.skipped_steps and ("loss" in logs or "train_loss" in logs):
+            logs["skipped_steps"] = len(self.nonfinite.skipped_steps)  # so far, of non-finite losses
+        super().log(logs, *args, **kwargs)
+
     def training_step(self, model, inputs, num_items_in_batch=None):
         record_ids = inputs.pop(RECORD_IDS, None)
         loss = super().training_step(model, inputs, num_items_in_batch)
