@@ -45,6 +45,9 @@ VARIANTS = {
     "4 layers x 256 (small)": {"model.size": "small"},
     "GlyceBERT without glyphs": {"model.use_glyph": False},
     "GlyceBERT without pinyin": {"model.use_pinyin": False},
+    "GlyceBERT without glyphs or pinyin (fusion only)": {"model.use_glyph": False, "model.use_pinyin": False},
+    "shipped recipe (seed 2)": {"training.seed": 2},
+    "BERT (seed 2)": {"model.architecture": "bert", "training.seed": 2},
     "BERT (no glyph or pinyin)": {"model.architecture": "bert"},
 }
 
