@@ -32,14 +32,14 @@ class NonFiniteLoss(UserError):
     """A non-finite loss stopped the run before the optimizer took it."""
 
 
-def _agreed(flag: float, reduce_op: str) -> float:
-    """``flag`` combined over the ranks (max or sum); itself when the run is not distributed."""
+def _agreed(flag: float) -> float:
+    """The largest ``flag`` of all ranks; itself when the run is not distributed."""
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
         return flag
-    device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+    nccl = torch.distributed.get_backend() == "nccl"  # NCCL reduces device tensors only; gloo host ones
+    device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
     value = torch.tensor([flag], dtype=torch.float64, device=device)
-    op = torch.distributed.ReduceOp.MAX if reduce_op == "max" else torch.distributed.ReduceOp.SUM
-    torch.distributed.all_reduce(value, op=op)
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
     return float(value.item())
 
 
@@ -70,7 +70,7 @@ class PreemptionWatch:
 
     def agreed(self) -> bool:
         """Whether any rank was signalled (every rank calls this at the same step: it is a collective)."""
-        signum = _agreed(float(self.signum or 0), "max")
+        signum = _agreed(float(self.signum or 0))
         if signum:
             self.signum, self.stopped = int(signum), True
         return self.stopped
@@ -95,7 +95,7 @@ class NonFiniteGuard:
 
     def before_optimizer_step(self, optimizer) -> None:
         bad, self._bad = self._bad, None
-        if not _agreed(1.0 if bad else 0.0, "max"):
+        if not _agreed(1.0 if bad else 0.0):
             self._in_a_row = 0
             return
         if self._in_a_row >= self.max_skips:
