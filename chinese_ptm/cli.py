@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from .errors import PREEMPTED_EXIT_STATUS, Preempted, UserError
-from .runtime.ranks import finish_distributed
+from .runtime.ranks import finish_distributed, is_main_process
 
 #: subcommand -> (``module:function`` adding its parser, one-line help)
 COMMANDS = {
@@ -89,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"chinese-ptm {argv[0]}: error: {err}", file=sys.stderr)
         status = 1
     except Preempted as stop:  # every rank stops here; one says so
-        if os.environ.get("RANK", "0") == "0":
+        if is_main_process():
             print(f"chinese-ptm {argv[0]}: preempted: {stop}", file=sys.stderr)
         status = PREEMPTED_EXIT_STATUS
     _close_process_group()

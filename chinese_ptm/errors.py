@@ -24,7 +24,7 @@ class SettingsError(UserError, ValueError):
 class Preempted(Exception):
     """The run saved a checkpoint after a preemption signal and stopped; rerunning the command resumes."""
 
-    def __init__(self, signum: int, checkpoint: str | None):
+    def __init__(self, signum: int | None, checkpoint: str | None):
         self.signum, self.checkpoint = signum, checkpoint
-        name = signal.Signals(signum).name
+        name = signal.Signals(signum).name if signum else "a preemption signal"
         super().__init__(f"{name} received: saved {checkpoint}; rerun the same command to resume from it")

@@ -106,8 +106,8 @@ def glycebert_dir(tmp_path_factory) -> Path:
 
 
 def test_weights_that_do_not_read_stop_in_one_line_naming_the_file(glycebert_dir, tmp_path, capsys):
-    files = {"train": write_rows(tmp_path / "train.jsonl", sentiment_rows(8)), "dev": None, "test": None}
-    files["dev"] = files["train"]
+    train = write_rows(tmp_path / "train.jsonl", sentiment_rows(8))
+    files = {"train": train, "dev": train}
     cut = shutil.copytree(glycebert_dir, tmp_path / "cut")
     weights = cut / "model.safetensors"
     with open(weights, "r+b") as f:

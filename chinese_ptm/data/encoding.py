@@ -29,9 +29,28 @@ _ANNOUNCED: set[str] = set()  # files said to be GB18030 in this process (a file
 _BOMS = ((codecs.BOM_UTF8, UTF8_BOM), (codecs.BOM_UTF16_LE, UTF16), (codecs.BOM_UTF16_BE, UTF16))
 
 
+def open_binary(path: Path):
+    """``path`` opened for reading bytes, a ``.gz`` file decompressed."""
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
+def line_codec(encoding: str) -> str:
+    """The codec that decodes one line of :func:`byte_lines` (a BOM only opens the first line)."""
+    return UTF8_BOM if encoding in (UTF8, UTF16) else encoding
+
+
+def byte_lines(handle, encoding: str, errors: str = "strict") -> Iterator[bytes]:
+    """The lines of a binary handle as bytes that :func:`line_codec` decodes: UTF-16, whose newline is two bytes
+    wide, is split by its codec and re-encoded as UTF-8 line by line."""
+    if encoding != UTF16:
+        yield from handle
+        return
+    for line in io.TextIOWrapper(handle, encoding=UTF16, errors=errors, newline=""):
+        yield line.encode("utf-8")
+
+
 def _sample(path: Path) -> bytes:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
+    with open_binary(path) as handle:
         return handle.read(SAMPLE_BYTES)
 
 
@@ -76,26 +95,18 @@ def open_text(path: str | Path, errors: str = "strict") -> Iterator[Iterator[str
     context manager; a line that is not of that encoding stops with one line naming the file and line."""
     path = Path(path)
     encoding = detect_encoding(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as handle:
+    with open_binary(path) as handle:
         yield _decoded_lines(path, handle, encoding, errors)
 
 
 def _decoded_lines(path: Path, handle, encoding: str, errors: str) -> Iterator[str]:
-    if encoding == UTF16:  # newline bytes are two wide: let the codec split the lines
-        number = 0
-        try:
-            for number, line in enumerate(io.TextIOWrapper(handle, encoding=UTF16, errors=errors, newline=""), 1):
-                yield line
-        except UnicodeDecodeError:
-            raise UserError(f"{path}:{number + 1}: not valid UTF-16 text, which the file starts as") from None
-        return
-    line_encoding = UTF8_BOM if encoding == UTF8 else encoding  # a BOM only opens the first line
-    for number, raw in enumerate(handle, start=1):
-        try:
-            yield raw.decode(line_encoding, errors)
-        except UnicodeDecodeError:
-            raise UserError(
-                f"{path}:{number}: not valid {encoding.upper()} text, which the rest of the file is; "
-                "fix or remove this line, or save the whole file as UTF-8"
-            ) from None
+    codec, number = line_codec(encoding), 0
+    try:
+        for raw in byte_lines(handle, encoding, errors):
+            number += 1
+            yield raw.decode(codec, errors)
+    except UnicodeDecodeError:  # UTF-16 fails while reading the next line, the others while decoding this one
+        raise UserError(
+            f"{path}:{number + (encoding == UTF16)}: not valid {encoding.upper()} text, which the rest of the file "
+            "is; fix or remove this line, or save the whole file as UTF-8"
+        ) from None

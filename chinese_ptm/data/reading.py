@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import json
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,7 +11,7 @@ from typing import Iterator, Sequence
 
 from ..errors import UserError
 from ..text.normalize import clean_text, split_sentences, text_ratio
-from .encoding import UTF8, UTF8_BOM, UTF16, detect_encoding
+from .encoding import UTF8_BOM, byte_lines, detect_encoding, line_codec, open_binary
 
 PREPARE_META = "prepare_meta.json"
 FORMAT_VERSION = 1
@@ -88,25 +86,9 @@ class ReadStats:
 # ---------------------------------------------------------------------------------------------
 
 
-def _open_binary(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return path.open("rb")
-
-
 def _is_json_lines(path: Path) -> bool:
     name = path.name[:-3] if path.name.endswith(".gz") else path.name
     return name.endswith(JSON_SUFFIXES)
-
-
-def _raw_lines(handle, encoding: str) -> Iterator[bytes]:
-    """The lines of a binary handle as bytes of an ASCII-compatible encoding: UTF-16 (with a BOM) is re-encoded
-    as UTF-8 line by line, so that splitting on newline bytes stays right."""
-    if encoding != UTF16:
-        yield from handle
-        return
-    for line in io.TextIOWrapper(handle, encoding=UTF16, errors="replace", newline=""):
-        yield line.encode("utf-8")
 
 
 def _decode_lines(path: Path, cfg: PrepareConfig, stats: ReadStats) -> Iterator[tuple[int, str | None]]:
@@ -114,15 +96,15 @@ def _decode_lines(path: Path, cfg: PrepareConfig, stats: ReadStats) -> Iterator[
     text for a blank line; bad lines skipped and counted."""
     max_bytes = cfg.max_line_chars * 4
     try:
-        handle = _open_binary(path)
+        handle = open_binary(path)
     except FileNotFoundError:
         raise CorpusError(f"{path}: corpus file not found") from None
     encoding = detect_encoding(path)
-    line_encoding = UTF8_BOM if encoding in (UTF16, UTF8) else encoding  # a BOM only opens the first line
+    line_encoding = line_codec(encoding)
     with handle:
         number = 0
         try:
-            for number, raw in enumerate(_raw_lines(handle, encoding), start=1):
+            for number, raw in enumerate(byte_lines(handle, encoding, "replace"), start=1):
                 stats.lines += 1
                 where = f"{path}:{number}"
                 if len(raw) > max_bytes:

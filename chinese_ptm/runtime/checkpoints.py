@@ -8,24 +8,16 @@ headers instead: ``modeling.factory.load_pretrained``.)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from pathlib import Path
 
+from ..glyph.fonts import sha256_file
+
 logger = logging.getLogger(__name__)
 
 MANIFEST_FILE = "manifest.json"
-_CHUNK = 1 << 20
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_manifest(folder: str | Path) -> Path:
@@ -34,7 +26,7 @@ def write_manifest(folder: str | Path) -> Path:
     folder = Path(folder)
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST_FILE)
     entries = {
-        p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": file_digest(p)}
+        p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256_file(p)}
         for p in files
         if not p.name.endswith(".tmp")
     }
@@ -62,7 +54,7 @@ def manifest_problem(folder: str | Path, hashes: bool = True) -> str | None:
             return f"{name} is missing"
         if path.stat().st_size != entry["bytes"]:
             return f"{name} has {path.stat().st_size} bytes, the manifest says {entry['bytes']} (truncated?)"
-        if hashes and file_digest(path) != entry["sha256"]:
+        if hashes and sha256_file(path) != entry["sha256"]:
             return f"{name} does not match its SHA-256 in the manifest (corrupted)"
     return None
 

@@ -1,15 +1,18 @@
 """What keeps a long run's work: preemption signals and non-finite losses.
 
 **Preemption.** Clusters stop a job with SIGTERM (SLURM, Kubernetes, spot instances) or, ahead of its time limit,
-a signal of the job's choice (SLURM ``--signal=USR1@120``). :class:`PreemptionWatch` only notes the signal; at
-the end of the current optimizer step every rank agrees on it (one all-reduce), the Trainer saves a complete
-checkpoint and stops, and the runner raises :class:`~chinese_ptm.errors.Preempted`: the command exits with
-status 75 on every rank, and rerunning it resumes from that checkpoint.
+a signal of the job's choice (SLURM ``--signal=USR1@120``). :class:`PreemptionWatch` only notes the signal;
+before each optimizer step every rank agrees on it, after the step the Trainer saves a complete checkpoint and
+the trainer raises :class:`~chinese_ptm.errors.Preempted`: the command exits with status 75 on every rank, and
+rerunning it resumes from that checkpoint.
 
-**Non-finite losses.** :class:`NonFiniteGuard` watches each micro-batch's loss and decides before the optimizer
+**Non-finite losses.** :class:`NonFiniteGuard` keeps each micro-batch's loss and decides before the optimizer
 moves: by default the run stops naming the step, the loss and the batch's record ids (the weights stay the last
 step's, the last checkpoint is untouched); with ``training.nonfinite_skips=N`` the step is skipped (every
 gradient dropped, so the optimizer leaves weights and moments alone) up to N times in a row, and counted.
+
+Both guards are settled with one all-reduce per optimizer step (:func:`agreed`), wired in
+``runtime/trainer.py``.
 """
 
 from __future__ import annotations
@@ -32,20 +35,20 @@ class NonFiniteLoss(UserError):
     """A non-finite loss stopped the run before the optimizer took it."""
 
 
-def _agreed(flag: float) -> float:
-    """The largest ``flag`` of all ranks; itself when the run is not distributed."""
+def agreed(*flags: float) -> list[float]:
+    """Each flag's largest value over all ranks, in one all-reduce (the flags themselves when not distributed)."""
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return flag
+        return list(flags)
     nccl = torch.distributed.get_backend() == "nccl"  # NCCL reduces device tensors only; gloo host ones
     device = torch.device("cuda", torch.cuda.current_device()) if nccl else torch.device("cpu")
-    value = torch.tensor([flag], dtype=torch.float64, device=device)
-    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
-    return float(value.item())
+    values = torch.tensor(flags, dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(values, op=torch.distributed.ReduceOp.MAX)
+    return values.tolist()
 
 
 class PreemptionWatch:
-    """Notes SIGTERM/SIGUSR1 while installed (a context manager around ``Trainer.train``); :meth:`agreed` says at a
-    step's end whether any rank got one. Outside the main thread (signals cannot be caught there) it stays off."""
+    """Notes SIGTERM/SIGUSR1 while installed (a context manager around ``Trainer.train``); :meth:`settle` takes
+    the ranks' agreed signal once per step. Outside the main thread (signals cannot be caught there) it stays off."""
 
     def __init__(self):
         self.signum: int | None = None
@@ -68,38 +71,49 @@ class PreemptionWatch:
             logger.warning("%s received: saving a checkpoint at the end of this step", signal.Signals(signum).name)
         self.signum = signum
 
-    def agreed(self) -> bool:
-        """Whether any rank was signalled (every rank calls this at the same step: it is a collective)."""
-        signum = _agreed(float(self.signum or 0))
+    def local_flag(self) -> float:
+        return float(self.signum or 0)
+
+    def settle(self, signum: float) -> None:
+        """``signum``: the largest signal any rank got (0: none); a signal anywhere stops every rank."""
         if signum:
             self.signum, self.stopped = int(signum), True
-        return self.stopped
 
 
 class NonFiniteGuard:
-    """Sees every micro-batch's loss (:meth:`observe`) and, just before the optimizer steps, stops the run or drops
-    the step's gradients when one was not finite on any rank."""
+    """Keeps each micro-batch's loss (:meth:`observe`, no device read) and, once per step before the optimizer
+    moves (:meth:`settle`), stops the run or drops the step's gradients when one was not finite on any rank."""
 
     def __init__(self, max_skips: int):
         self.max_skips = max_skips
         self.skipped_steps: list[int] = []
-        self._in_a_row = 0
-        self._bad: tuple[float, list[int]] | None = None  # this step's first non-finite loss and its records
         self.step = 0
+        self._in_a_row = 0
+        self._losses: list[torch.Tensor] = []  # this step's micro-batch losses and their record ids
+        self._ids: list[torch.Tensor | None] = []
+        self._bad: tuple[float, list[int]] | None = None  # this step's first non-finite loss and its records
 
     def observe(self, loss: torch.Tensor, record_ids: torch.Tensor | None) -> None:
-        # the check reads the loss once per micro-batch, as the Trainer's own logging filter already does
-        if self._bad is None and not bool(torch.isfinite(loss.detach()).all()):
-            ids = record_ids.tolist() if record_ids is not None else []
-            self._bad = (float(loss.detach().float().mean()), ids)
+        self._losses.append(loss.detach().float().reshape(()))
+        self._ids.append(record_ids)
 
-    def before_optimizer_step(self, optimizer) -> None:
-        bad, self._bad = self._bad, None
-        if not _agreed(1.0 if bad else 0.0):
+    def local_flag(self) -> float:
+        """1 when a loss of this step was not finite on this rank (one device read per step), else 0."""
+        losses, ids, self._losses, self._ids = self._losses, self._ids, [], []
+        bad = (~torch.isfinite(torch.stack(losses))).nonzero().flatten().tolist() if losses else []
+        first = bad[0] if bad else None
+        self._bad = (
+            None if first is None else (float(losses[first]), ids[first].tolist() if ids[first] is not None else [])
+        )
+        return 1.0 if bad else 0.0
+
+    def settle(self, nonfinite: float, optimizer) -> None:
+        """``nonfinite``: whether any rank saw a non-finite loss this step."""
+        if not nonfinite:
             self._in_a_row = 0
             return
         if self._in_a_row >= self.max_skips:
-            raise NonFiniteLoss(self._message(bad))
+            raise NonFiniteLoss(self._message(self._bad))
         self._in_a_row += 1
         self.skipped_steps.append(self.step)
         logger.warning("step %d: non-finite loss, step skipped (%d in a row)", self.step, self._in_a_row)

@@ -22,7 +22,7 @@ from transformers import Trainer, TrainerCallback
 from ..errors import Preempted, SettingsError
 from .checkpoints import write_manifest
 from .config import TrainingSettings
-from .guards import NonFiniteGuard, PreemptionWatch
+from .guards import NonFiniteGuard, PreemptionWatch, agreed
 from .loading import resolve_bundled_file
 from .plan import BatchPlan, plan_batches
 from .ranks import is_main_process, world_size
@@ -76,8 +76,8 @@ class _CollateWithRecordIds:
 
 
 class _Guards(TrainerCallback):
-    """The trainer's guards on the Trainer's events: the step a guard names, the non-finite check before the
-    optimizer moves, the preemption check after each step, and a manifest after each checkpoint."""
+    """The trainer's guards on the Trainer's events: the step a guard names, both guards agreed on by the ranks
+    before the optimizer moves, the preemption save after the step, and a manifest after each checkpoint."""
 
     def __init__(self, trainer: "ChinesePtmTrainer"):
         self.trainer = trainer
@@ -87,12 +87,16 @@ class _Guards(TrainerCallback):
         self.trainer.nonfinite.step = state.global_step + 1
 
     def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
-        self.trainer.nonfinite.before_optimizer_step(optimizer)
+        # every rank agrees on both guards at once: one all-reduce per step
+        watch, guard = self.trainer.preemption, self.trainer.nonfinite
+        signum, nonfinite = agreed(watch.local_flag(), guard.local_flag())
+        watch.settle(signum)
+        guard.settle(nonfinite, optimizer)
 
     def on_step_end(self, args, state, control, **kwargs):
         # the step's logging and evaluation run as scheduled before the save (an evaluation draws from the RNG
         # whose state the checkpoint keeps); a "best" strategy may cancel a save, so it saves here at once
-        if self.trainer.preemption.agreed():
+        if self.trainer.preemption.stopped:
             if args.save_strategy == "best":
                 self.trainer.save_and_stop()
             control.should_save = control.should_log = True  # the log carries what the step counted
@@ -104,7 +108,7 @@ class _Guards(TrainerCallback):
         if args.should_save and Path(self.last_saved).is_dir():
             write_manifest(self.last_saved)
         if self.trainer.preemption.stopped:  # leave at once: nothing of the end of training may run
-            raise Preempted(self.trainer.preemption.signum or 0, self.last_saved)
+            raise Preempted(self.trainer.preemption.signum, self.last_saved)
 
 
 class ChinesePtmTrainer(Trainer):
