@@ -610,3 +610,32 @@ def test_inference_rows_of_the_vocabulary_follow_the_weights():
         reference + embeddings.position_embeddings.weight[:9] + embeddings.token_type_embeddings.weight[0]
     )
     assert torch.allclose(changed, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("switch_modes", [True, False])
+def test_inference_rows_follow_a_fused_optimizer_step(switch_modes):
+    """Fused AdamW (transformers' default optimizer) moves weights without bumping their version counter: a held-out
+    evaluation between training steps must still see the weights of the step it follows, whether the loop calls
+    train()/eval() around the step (the Trainer) or trains in eval mode."""
+    torch.manual_seed(0)
+    model = GlyceBertForMaskedLM(tiny_config(vocab_size=60, hidden_dropout_prob=0.0)).eval()
+    embeddings = model.bert.embeddings
+    ids = torch.randint(0, 60, (2, 9))
+    pinyin = torch.randint(0, model.config.pinyin_vocab_size, (2, 9, model.config.pinyin_slots))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05, fused=True)
+    for _ in range(2):
+        with torch.no_grad():
+            embeddings(ids, pinyin)  # the evaluation that fills the vocabulary rows
+        model.train(switch_modes)
+        model(input_ids=ids, pinyin_ids=pinyin, labels=ids).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        model.eval()
+        with torch.no_grad():
+            seen = embeddings(ids, pinyin)
+            reference = embeddings.LayerNorm(
+                embeddings._fused(ids, pinyin, None)
+                + embeddings.position_embeddings.weight[:9]
+                + embeddings.token_type_embeddings.weight[0]
+            )
+        assert torch.allclose(seen, reference, atol=1e-5)

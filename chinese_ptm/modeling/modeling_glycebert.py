@@ -326,6 +326,8 @@ class GlyceBertEmbeddings(nn.Module):
         width = self.word_embeddings.embedding_dim
         blocks = list(self.map_fc.weight.split(width, dim=1))  # k x (E, E): word, [pinyin], [glyph]
         if self.training or torch.is_grad_enabled() or self._token_branches_hooked() or self._has_open_keys(input_ids):
+            if torch.is_grad_enabled():  # a step may follow that moves the weights unseen (see _vocabulary_rows)
+                self._vocabulary_cache = None
             distinct, token_of = torch.unique(input_ids, return_inverse=True)  # (U,), (B, T)
             per_token = self._per_token(distinct, blocks)  # (U, E)
         else:  # inference: the rows of the whole vocabulary, kept until a weight changes
@@ -365,10 +367,21 @@ class GlyceBertEmbeddings(nn.Module):
             nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks
         )
 
+    def train(self, mode: bool = True):
+        self._vocabulary_cache = None  # entering or leaving training: the weights may have moved since (see below)
+        return super().train(mode)
+
+    def _load_from_state_dict(self, *args, **kwargs):
+        self._vocabulary_cache = None
+        return super()._load_from_state_dict(*args, **kwargs)
+
     def _vocabulary_rows(self, blocks: list[torch.Tensor]) -> torch.Tensor:
-        """:meth:`_per_token` of every vocabulary entry, cached while the weights it reads stay as they are (the
-        key holds each tensor's identity, in-place version, device and dtype: an optimizer step, a load or a move
-        computes it again)."""
+        """:meth:`_per_token` of every vocabulary entry, kept between inference calls while the weights it reads
+        stay as they are. The in-place version counter alone does not tell: fused AdamW (transformers' default
+        optimizer) and writes through ``.data`` move weights without bumping it. So the rows are dropped by
+        ``train()``/``eval()``, by every forward that records gradients (training may follow) and by a state-dict
+        load; the key (each tensor's identity, version, device and dtype) catches in-place edits and moves. After
+        editing weights through ``.data`` in eval mode, call ``eval()`` again."""
         tensors = [self.word_embeddings.weight, self.map_fc.weight]
         if self.glyph_embeddings is not None:
             tensors += [self.glyph_embeddings.embedding.weight, self.glyph_map.weight, self.glyph_map.bias]  # type: ignore[union-attr]
