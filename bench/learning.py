@@ -12,6 +12,7 @@ recipes) pretrained for the same wall time on the same prepared corpus, then ``c
 as GlyceBERT (``--init-from``, the fusion starting as the BERT inside).
 
     python bench/learning.py --explore --steps 600
+    python bench/learning.py --explore --steps 1200 --explore-seeds 42,2,3 --variants "shipped recipe,BERT (no glyph or pinyin)"
     python bench/learning.py --minutes 4 --seeds 3 --arms GlyceBERT,BERT,ELECTRA,ALBERT
     python bench/learning.py --minutes 20 --seeds 3 --arms GlyceBERT,BERT,GlyceBERT-no-glyph,GlyceBERT-no-pinyin \
         --tasks reviews,pd98-ner,sighan15 --noise phonetic:0.1
@@ -46,8 +47,6 @@ VARIANTS = {
     "GlyceBERT without glyphs": {"model.use_glyph": False},
     "GlyceBERT without pinyin": {"model.use_pinyin": False},
     "GlyceBERT without glyphs or pinyin (fusion only)": {"model.use_glyph": False, "model.use_pinyin": False},
-    "shipped recipe (seed 2)": {"training.seed": 2},
-    "BERT (seed 2)": {"model.architecture": "bert", "training.seed": 2},
     "BERT (no glyph or pinyin)": {"model.architecture": "bert"},
 }
 
@@ -97,11 +96,16 @@ def seconds_per_step(name: str, overrides: dict, workdir: Path, recipe: str, ste
 
 
 def explore(args) -> dict:
+    """Each variant at ``args.steps``, once per seed of ``--explore-seeds`` (the recipe's own seed is 42)."""
     rows = []
+    seeds = [int(seed) for seed in args.explore_seeds.split(",")]
     for name in args.variants.split(",") if args.variants else VARIANTS:
-        rows.append(pretrain(name, {**VARIANTS[name], "training.max_steps": args.steps}, args.workdir, args.recipe))
-        print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    return {"mode": "explore", "recipe": args.recipe, "steps": args.steps, "rows": rows}
+        for seed in seeds:
+            overrides = {**VARIANTS[name], "training.max_steps": args.steps, "training.seed": seed}
+            label = name if len(seeds) == 1 else f"{name} seed {seed}"
+            rows.append(pretrain(label, overrides, args.workdir, args.recipe) | {"seed": seed})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+    return {"mode": "explore", "recipe": args.recipe, "steps": args.steps, "seeds": seeds, "rows": rows}
 
 
 #: the pretraining arms compared at equal wall time: (tiny recipe, overrides); each shipped tiny recipe keeps
@@ -123,13 +127,13 @@ ARMS = {
 SAME_SCRATCH = {"ELECTRA": "GlyceBERT", "ELECTRA-BERT": "BERT"}
 
 
-def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool) -> dict:
-    """One arm: pretrained for ``args.minutes`` of its own training loop (steps from a calibration run), then
-    evaluated on ``args.tasks`` (clean and, with ``args.noise``, noisy) over ``args.seeds``."""
+def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool, per_step: float) -> dict:
+    """One arm: pretrained for ``args.minutes`` of its own training loop (steps from its calibration,
+    ``per_step`` seconds), then evaluated on ``args.tasks`` (clean and, with ``args.noise``, noisy) over
+    ``args.seeds``."""
     from chinese_ptm.apps.demo import DEMO_EVALUATION
     from chinese_ptm.apps.evaluate import run as evaluate
 
-    per_step = seconds_per_step(name, overrides, args.workdir, recipe)
     steps = max(int(args.minutes * 60 / per_step), 10)
     arm = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, recipe)
     arm["recipe"], arm["seconds_per_step"] = recipe, per_step
@@ -150,10 +154,15 @@ def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool)
 def compare(args) -> dict:
     out = {"mode": "compare", "minutes": args.minutes, "seeds": args.seeds, "evaluation_budget": args.budget}
     out |= {"tasks": args.tasks, "noise": args.noise, "arms": {}}
-    for name in args.arms.split(","):
+    names = args.arms.split(",")
+    # every arm calibrated back to back before any long run: work that shares the machine later slows the runs
+    # down but cannot change the step counts that equal time gives each arm
+    per_step = {name: seconds_per_step(name, ARMS[name][1], args.workdir, ARMS[name][0]) for name in names}
+    out["seconds_per_step"] = per_step
+    for name in names:
         recipe, overrides = ARMS[name]
         scratch = SAME_SCRATCH.get(name) not in out["arms"]
-        arm = out["arms"][name] = equal_time_arm(name, recipe, overrides, args, scratch)
+        arm = out["arms"][name] = equal_time_arm(name, recipe, overrides, args, scratch, per_step[name])
         if not scratch:
             arm["scratch_from_arm"] = SAME_SCRATCH[name]
     return out
@@ -171,8 +180,13 @@ def upgrade(args) -> dict:
     out |= {"tasks": args.tasks, "noise": args.noise, "base": base, "arms": {}}
     start = {"model.init_from": base["final_checkpoint"], "training.warmup_steps": 10}
     continuations = {"BERT continued": {"model.architecture": "bert"}, "GlyceBERT grown from BERT": {}}
+    per_step = {
+        name: seconds_per_step(name, {**start, **overrides}, args.workdir, "chinesebert-tiny")
+        for name, overrides in continuations.items()
+    }
     for name, overrides in continuations.items():
-        out["arms"][name] = equal_time_arm(name, "chinesebert-tiny", {**start, **overrides}, args, scratch=False)
+        arm = equal_time_arm(name, "chinesebert-tiny", {**start, **overrides}, args, False, per_step[name])
+        out["arms"][name] = arm
     return out
 
 
@@ -181,6 +195,7 @@ def main() -> None:
     parser.add_argument("--explore", action="store_true", help="the recipe variants at a fixed number of steps")
     parser.add_argument("--variants", default=None, help="comma-separated names of VARIANTS (default: all)")
     parser.add_argument("--steps", type=int, default=600)
+    parser.add_argument("--explore-seeds", default="42", help="explore: comma-separated seeds of each variant")
     parser.add_argument("--minutes", type=float, default=4.0, help="compare: pretraining wall time of each arm")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument(
