@@ -129,6 +129,23 @@ def test_the_tokenizer_gives_each_unk_character_its_code_point_on_every_path(ope
     assert reloaded.open_glyphs and reloaded(TEXTS[0])["glyph_ids"] == one["glyph_ids"]
 
 
+def test_tagging_windows_give_each_unk_character_its_own_glyph(open_tokenizer):
+    """The tagging path feeds each character as a word (``is_split_into_words``, overlapping windows): an [UNK]'s
+    offsets are then within its own word, and the glyph is that word's character, not the text's first."""
+    from types import SimpleNamespace
+
+    from chinese_ptm.finetune.features import Encoder
+
+    texts = ["我们在㐀树下，见到䶮。", "丼"]
+    encoder = Encoder(None, open_tokenizer, SimpleNamespace(max_length=8, stride=2), with_pinyin=True, progress=False)
+    seen = {}
+    for text, feature, first in encoder.char_windows(texts):
+        for char, token in enumerate(first.tolist()):
+            if token >= 0 and feature["input_ids"][token] == open_tokenizer.unk_token_id:
+                seen.setdefault(texts[text][char], set()).add(int(feature["glyph_ids"][token]))
+    assert seen == {c: {-ord(c)} for c in "㐀䶮丼"}
+
+
 def test_fine_tuning_features_carry_open_glyphs_to_the_task_model(open_tokenizer, bundled):
     """The path fine-tuning takes: Encoder -> PaddingCollator -> TaskModel; the [UNK] characters' own glyphs
     change the logits, and ordinary tokens keep theirs."""

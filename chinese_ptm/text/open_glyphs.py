@@ -23,7 +23,8 @@ def flat_glyph_ids(
 
 def encoding_glyph_ids(encoding, texts_a: list[str], texts_b: list[str] | None, sample: int, unk_id: int) -> list[int]:
     """``glyph_ids`` of one backend encoding of text ``sample`` (and its pair): offsets say which character an
-    [UNK] stands for, sequence ids in which text."""
+    [UNK] stands for, sequence ids in which text, and for pre-split input (a list of words) word ids in which
+    word."""
     glyphs = list(encoding.ids)
     if unk_id not in glyphs:
         return glyphs
@@ -32,5 +33,7 @@ def encoding_glyph_ids(encoding, texts_a: list[str], texts_b: list[str] | None, 
         if token != unk_id or end - start != 1:
             continue
         text = texts_a[sample] if encoding.sequence_ids[position] != 1 else texts_b[sample]  # type: ignore[index]
+        if not isinstance(text, str):  # pre-split words: a token's offsets are within its own word
+            text = text[encoding.word_ids[position]]
         glyphs[position] = -ord(text[start])
     return glyphs
