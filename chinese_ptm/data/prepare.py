@@ -52,6 +52,9 @@ def tokenizer_digest(tokenizer, open_glyphs: bool | None = None) -> str:
         open_glyphs = getattr(tokenizer, "open_glyphs", False)
     opened = "|open_glyphs" if open_glyphs else ""
     text = f"{vocab}|{tokenizer.normalize_text}|{tokenizer.do_lower_case}{opened}"
+    if getattr(tokenizer, "_cuts_words", False):  # words: also how texts are cut
+        text += f"|{type(tokenizer).__name__}|{tokenizer.init_kwargs.get('segmenter_hmm')}"
+        text += f"|{tokenizer.init_kwargs.get('segmenter_dict_sha256')}"
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -77,6 +80,8 @@ def prepare_corpus(
     ``options`` are :class:`PrepareConfig` fields (``packed_ratio``, ``text_field`` ...).
     """
     cfg = config or PrepareConfig(max_length=max_length, **options)
+    if getattr(tokenizer, "_cuts_words", False):  # word tokens: the masking units are the cut that made them
+        segmenter = tokenizer.segmenter
     segmenter = segmenter or get_segmenter("jieba")
     files, texts = _split_inputs(inputs)
     stats = ReadStats()

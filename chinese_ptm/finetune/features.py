@@ -144,8 +144,12 @@ class Encoder:
 
     def char_windows(self, texts: list[str]):
         """One token sequence per character of each text (each character a word), long texts as overlapping
-        windows (``stride`` tokens shared); yields (text index, feature, first token of each char)."""
+        windows (``stride`` tokens shared); yields (text index, feature, the token of each char). A word
+        tokenizer keeps its words: every character of a word has the word's token."""
         stride = max(0, min(self.hp.stride, (self.hp.max_length - 2) // 2))
+        if getattr(self.tokenizer, "_cuts_words", False):
+            yield from self._word_windows(texts, stride)
+            return
         enc = self.tokenizer(
             [list(t) for t in texts],
             is_split_into_words=True,
@@ -160,6 +164,22 @@ class Encoder:
                 if char is not None and first[char] == NO_OFFSET:
                     first[char] = token
             yield int(sample), sequence_feature(enc, w, self.with_pinyin), first
+
+    def _word_windows(self, texts: list[str], stride: int):
+        """:meth:`char_windows` for a word tokenizer: each character's token is the one whose offsets cover it."""
+        enc = self.tokenizer(
+            texts,
+            truncation=True,
+            max_length=self.hp.max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+        )
+        for w, sample in enumerate(enc["overflow_to_sample_mapping"]):
+            token_of = np.full(len(texts[sample]), NO_OFFSET, dtype=np.int64)
+            for token, (start, end) in enumerate(enc["offset_mapping"][w]):
+                token_of[start:end] = token  # special tokens cover nothing
+            yield int(sample), sequence_feature(enc, w, self.with_pinyin), token_of
 
 
 # ---------------------------------------------------------------------------------------------

@@ -79,6 +79,12 @@ def glyph_char(token: str) -> str | None:
     return token if len(token) == 1 else None
 
 
+def glyph_parts(token: str) -> str:
+    """The characters whose bitmaps make a token's glyph: the character of a one-character token, each character
+    of a word of a word vocabulary (its glyph is their mean), else none ([CLS], ##x, 'ab')."""
+    return token if len(token) == 1 or (len(token) > 1 and all(map(is_cjk, token))) else ""
+
+
 def vocab_characters(tokens: list[str]) -> list[str]:
     """Every distinct character in the vocabulary (single-character tokens and characters inside
     longer tokens, without the ``##`` continuation prefix), sorted by code point."""
@@ -169,10 +175,11 @@ def build_glyph_table(
     *,
     font_size: int | None = None,
 ) -> tuple[np.ndarray, CoverageReport]:
-    """Render every single-character token of ``vocab`` in every font.
+    """Render every single-character token of ``vocab`` in every font (a word of a word vocabulary: the mean of
+    its characters' bitmaps).
 
     Returns ``(table, report)``: table is (V, F, size, size) uint8 (0 = no ink, 255 = full ink) with
-    zeros for special tokens, ``##`` pieces, multi-character tokens and characters a font lacks;
+    zeros for special tokens, ``##`` pieces, other multi-character tokens and characters a font lacks;
     report lists per font what is missing. ``fonts``: None (the shipped fonts), or Font objects,
     paths (``path.ttc:2``) or shipped style names. Deterministic: same fonts and vocab, same bytes.
     """
@@ -181,28 +188,44 @@ def build_glyph_table(
     size = check_size(size)
     pixel_size = font_pixel_size(size) if font_size is None else check_size(font_size)
     char_ids = [(i, c) for i, t in enumerate(tokens) if (c := glyph_char(t)) is not None]
+    words = [(i, parts) for i, t in enumerate(tokens) if len(parts := glyph_parts(t)) > 1]
+    drawn = list(dict.fromkeys([c for _, c in char_ids] + [c for _, parts in words for c in parts]))  # vocab order
     table = np.zeros((len(tokens), len(fonts), size, size), dtype=np.uint8)  # (V, F, S, S)
     report = CoverageReport(size=size, n_tokens=len(tokens), n_chars=len(char_ids), fonts=[])
-    with tqdm(total=len(fonts) * len(char_ids), disable=not progress, unit="glyph", leave=False) as bar:
+    with tqdm(total=len(fonts) * len(drawn), disable=not progress, unit="glyph", leave=False) as bar:
         for f, font in enumerate(fonts):
             bar.set_description(f"glyphs {font.name}")
             coverage = FontCoverage(name=font.name, style=font.style, file=display_path(font.path))
-            for n, (token_id, char) in enumerate(char_ids, start=1):
-                if not font.covers(char):
-                    coverage.missing.append(char)
-                else:
-                    bitmap, clipped = render_covered(char, font, size, pixel_size)
-                    table[token_id, f] = bitmap
-                    coverage.rendered += 1
-                    if clipped:
-                        coverage.clipped.append(char)
-                    if not bitmap.any():
-                        coverage.blank.append(char)
-                if n % PROGRESS_CHUNK == 0:
-                    bar.update(PROGRESS_CHUNK)
-            bar.update(len(char_ids) % PROGRESS_CHUNK)
+            bitmaps = _draw(drawn, font, size, pixel_size, coverage, bar)  # char -> (S, S)
+            for token_id, char in char_ids:
+                if char in bitmaps:
+                    table[token_id, f] = bitmaps[char]
+            blank = np.zeros((size, size), dtype=np.uint8)
+            for token_id, parts in words:  # a word's glyph: the mean of its characters' bitmaps
+                stack = np.stack([bitmaps.get(c, blank) for c in parts]).astype(np.float32)
+                table[token_id, f] = np.rint(stack.mean(axis=0)).astype(np.uint8)
             report.fonts.append(coverage)
     return table, report
+
+
+def _draw(chars: list[str], font, size: int, pixel_size: int, coverage: "FontCoverage", bar) -> dict:
+    """Each of ``chars`` the font covers, rendered; what it lacks, clips or draws blank goes to ``coverage``."""
+    bitmaps = {}
+    for n, char in enumerate(chars, start=1):
+        if not font.covers(char):
+            coverage.missing.append(char)
+        else:
+            bitmap, clipped = render_covered(char, font, size, pixel_size)
+            bitmaps[char] = bitmap
+            coverage.rendered += 1
+            if clipped:
+                coverage.clipped.append(char)
+            if not bitmap.any():
+                coverage.blank.append(char)
+        if n % PROGRESS_CHUNK == 0:
+            bar.update(PROGRESS_CHUNK)
+    bar.update(len(chars) % PROGRESS_CHUNK)
+    return bitmaps
 
 
 def coverage_report(vocab: str | Path | list[str], fonts=None, size: int = DEFAULT_SIZE) -> CoverageReport:

@@ -1,15 +1,18 @@
 """GlyceBERT (ChineseBERT) models: configuration, embeddings (glyph, pinyin, fusion), heads, checkpoint loading.
 
 Importing this package registers ``glycebert`` with transformers' Auto classes (AutoConfig, AutoModel, the
-AutoModelFor* classes of every head, and AutoTokenizer with :class:`~chinese_ptm.text.tokenization.GlyceBertTokenizer`).
+AutoModelFor* classes of every head, and AutoTokenizer with :class:`~chinese_ptm.text.tokenization.GlyceBertTokenizer`;
+AutoTokenizer also finds a saved :class:`~chinese_ptm.text.word_tokenization.GlyceBertWordTokenizer` by name).
 The model factory (:mod:`.factory`) is the one place that maps a checkpoint kind or a recipe's model section to a
 class. Imports: torch, transformers, :mod:`chinese_ptm.text` (the tokenizer, for AutoTokenizer) and
 :mod:`chinese_ptm.glyph` (glyph tables for new models, in the factory only). Checkpoint conversion lives in :mod:`chinese_ptm.modeling.convert`.
 """
 
 import transformers
+from transformers.models.auto import tokenization_auto as _tokenization_auto
 
 from ..text.tokenization import GlyceBertTokenizer
+from ..text.word_tokenization import GlyceBertWordTokenizer
 from . import modeling_glycebert as _models
 from .configuration_glycebert import GlyceBertConfig
 from .modeling_glycebert import (
@@ -34,6 +37,9 @@ for _auto_name, _target in GLYCEBERT_AUTO_MAP.items():
             GlyceBertConfig, getattr(_models, _target.rsplit(".", 1)[-1]), exist_ok=True
         )
 transformers.AutoTokenizer.register(GlyceBertConfig, fast_tokenizer_class=GlyceBertTokenizer, exist_ok=True)
+# a word tokenizer serves BERT and GlyceBERT configs alike, so it is found by the class name its saved
+# tokenizer_config.json gives (the registry AutoTokenizer.register fills), not through a config class
+_tokenization_auto.REGISTERED_TOKENIZER_CLASSES.setdefault(GlyceBertWordTokenizer.__name__, GlyceBertWordTokenizer)
 
 from .auto import AutoModelForSpellingCorrection  # noqa: E402 - after the registration above
 from .bert_spelling import BertForSpellingCorrection  # noqa: E402

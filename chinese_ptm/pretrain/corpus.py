@@ -25,7 +25,7 @@ from ..errors import UserError
 from ..modeling.factory import draws_open_glyphs, has_vocab
 from ..runtime.ranks import run_once
 from ..text.segmentation import get_segmenter
-from ..text.tokenization import GlyceBertTokenizer, load_tokenizer
+from ..text.tokenization import load_tokenizer
 from .recipe import Recipe
 
 #: prepared records live in OUTPUT_DIR/data unless data.prepared_dir says otherwise
@@ -39,9 +39,16 @@ def load_run_tokenizer(recipe: Recipe):
     if source is None and has_vocab(recipe.model.init_from):
         source = recipe.model.init_from
     opened = draws_open_glyphs(recipe.model)
-    return (
-        GlyceBertTokenizer.from_pretrained(source, open_glyphs=opened) if source else load_tokenizer(open_glyphs=opened)
-    )
+    tokenizer = load_tokenizer(source, open_glyphs=opened)
+    words = getattr(tokenizer, "_cuts_words", False)
+    if recipe.model.granularity == "word" and not words:
+        raise UserError(
+            f"model.granularity word: the tokenizer ({source or 'the bundled vocabulary'}) is a character tokenizer; "
+            "set model.tokenizer to a word vocabulary (chinese-ptm vocab build --granularity word --out DIR)"
+        )
+    if words and recipe.model.granularity != "word":
+        raise UserError(f"model.tokenizer {source} is a word tokenizer: set model.granularity: word")
+    return tokenizer
 
 
 def train_files(recipe: Recipe, work_dir: Path) -> tuple[list[str], bool]:

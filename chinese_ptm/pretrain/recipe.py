@@ -87,6 +87,11 @@ class ModelSection:
     )
     requires_init: bool = setting("the recipe is defined as continued pretraining: init_from must be set", False)
     tokenizer: Optional[str] = setting("tokenizer directory; default: init_from's, else the bundled vocab/", None)
+    granularity: Literal["char", "word"] = setting(
+        "char: a token per Chinese character; word: the words of model.tokenizer's word vocabulary (chinese-ptm "
+        "vocab build --granularity word), characters where a word is not in it; masking units are its cut",
+        "char",
+    )
     glyph_table: Optional[str] = setting("glyph table (.npz/.npy) for a new glycebert model; default: vocab/'s", None)
     attn_implementation: str = setting("sdpa (default) or eager", "sdpa")
 

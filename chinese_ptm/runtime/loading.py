@@ -25,21 +25,22 @@ from ..modeling.factory import (  # noqa: F401 - the checkpoint kinds and classe
     reads_pinyin,
 )
 from ..resources import bundled
-from ..text.tokenization import GlyceBertTokenizer
+from ..text.tokenization import GlyceBertTokenizer, saved_tokenizer_class
 
 
 def load_tokenizer_for(model_dir: str | Path, kind: str, tokenizer_dir: str | Path | None = None):
     """The checkpoint's tokenizer: GlyceBertTokenizer (with pinyin) for GlyceBERT and ChineseBERT, transformers'
-    BertTokenizer (without) for Chinese BERT, ALBERT and ELECTRA checkpoints."""
+    BertTokenizer (without) for Chinese BERT, ALBERT and ELECTRA checkpoints; a saved word tokenizer for any."""
     source = Path(tokenizer_dir or model_dir)
     if not (source / "vocab.txt").is_file():
         raise UserError(f"{source}: no vocab.txt; pass the tokenizer directory with --tokenizer DIR")
-    if not reads_pinyin(kind):
+    saved = saved_tokenizer_class(source)
+    if saved is GlyceBertTokenizer and not reads_pinyin(kind):  # a word tokenizer serves every kind
         from transformers import BertTokenizer
 
         return BertTokenizer.from_pretrained(str(source))
 
-    return GlyceBertTokenizer.from_pretrained(str(source))
+    return saved.from_pretrained(str(source))
 
 
 def resolve_bundled_file(value: str | Path, folder: str) -> Path:

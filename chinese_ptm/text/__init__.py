@@ -10,3 +10,5 @@ Imports: the standard library, numpy, tokenizers/transformers' tokenizer classes
 :mod:`chinese_ptm.errors`. Nothing above this layer. The tokenizer's files are copied beside saved checkpoints
 (``trust_remote_code``), so they import each other relatively and reach outside ``text/`` only in ``try`` blocks.
 """
+
+from . import word_tokenization  # noqa: E402, F401 - registers the word tokenizer with load_tokenizer

@@ -19,8 +19,11 @@ class Segments:
     pieces. All pieces' readings live in one flat array; ``piece_base`` is where each piece starts.
     """
 
-    def __init__(self, items_a: list, items_b: list | None, split: bool, normalise: bool):
+    def __init__(self, items_a: list, items_b: list | None, split: bool, normalise: bool, cut: bool = False):
         self.split = split
+        # cut: the pieces are one text cut by a word tokenizer, not the user's words: offsets point into the text,
+        # and a token of several characters (a word) reads its first character
+        self.cut = cut
         self.n = len(items_a)
         self.pair = items_b is not None
         self.segments: list[list[str]] = []  # segment -> its pieces (original text)
@@ -124,14 +127,17 @@ class Segments:
             piece = piece + words
         live = ends > starts
         orig_start, orig_end = self._original_offsets(starts, ends, piece, live)
-        single = live & (orig_end - orig_start == 1)
+        single = live & ((orig_end - orig_start == 1) | self.cut)
         reading = np.zeros(total, dtype=np.int64)
         where = np.flatnonzero(single)
         reading[where] = flat_readings[piece_base[piece[where]] + orig_start[where]]
         pinyin = reading  # (total,) row of the tokenizer's reading table
         offsets = None
         if want_offsets:
-            if self.split or self.normalised is not None:
+            if self.cut:  # within the piece -> within the text
+                within = piece_base[piece] - seg_base[segment]
+                offsets = np.stack([orig_start + within, orig_end + within], axis=1)
+            elif self.split or self.normalised is not None:
                 offsets = np.stack([orig_start, orig_end], axis=1)
             else:
                 offsets = spans

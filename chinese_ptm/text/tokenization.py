@@ -9,6 +9,7 @@ tokenizer's; readings of a pair are computed on each side on its own.
 from __future__ import annotations
 
 import functools
+import json
 import sys
 from itertools import chain
 from pathlib import Path
@@ -60,6 +61,8 @@ class GlyceBertTokenizer(BertTokenizer):
     """
 
     vocab_files_names = {"vocab_file": VOCAB_FILE, "pinyin2tensor_file": "config/pinyin2tensor.json"}
+    #: whether the pieces of a call are this tokenizer's own cut of each text (see GlyceBertWordTokenizer)
+    _cuts_words = False
     model_input_names = ["input_ids", "token_type_ids", "attention_mask", "pinyin_ids"]
     # the Rust backend, set by TokenizersBackend.__init__ (which declares it ``_tokenizer = None``)
     _tokenizer: Tokenizer  # type: ignore[assignment]
@@ -194,7 +197,7 @@ class GlyceBertTokenizer(BertTokenizer):
         keep = self._aligned_ok(kwargs, split, items_b is not None)
         if keep is not None and items_a and self._direct_call_ok(kwargs):
             return self._call_direct(items_a, batched, keep, want_offsets, kwargs)
-        segments = Segments(items_a, items_b, split, self.normalize_text)
+        segments = Segments(items_a, items_b, split, self.normalize_text, cut=self._cuts_words)
         return_tensors = kwargs.get("return_tensors")
         fed_a, fed_b = segments.fed()
         texts_a, texts_b = fed_a, fed_b  # every item, before a single one is unwrapped
@@ -373,25 +376,38 @@ class GlyceBertTokenizer(BertTokenizer):
 
     def _encode_arrays_locked(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         check_text(list(texts), "texts", False)
-        segments = Segments(list(texts), None, False, self.normalize_text)
+        segments = self._segments_of(list(texts))
         fed, _ = segments.fed()
         samples = np.arange(len(fed))
-        if self._only_special_tokens_added() and not getattr(self, "_disable_direct_path", False):
+        if (
+            not segments.split
+            and self._only_special_tokens_added()
+            and not getattr(self, "_disable_direct_path", False)
+        ):
             ids, spans, lengths = self._encode_direct(fed)
             reading, offsets = segments.pinyin_ids(None, samples, self._engine, None, True, (spans, lengths))
+            shown = fed
         else:
             self._backend_whole()
-            encodings = self._tokenizer.encode_batch(fed, add_special_tokens=False)
+            encodings = self._tokenizer.encode_batch(fed, is_pretokenized=segments.split, add_special_tokens=False)
             lengths = np.array([len(e) for e in encodings], dtype=np.int64)
             ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int32, count=int(lengths.sum()))
             spans = np.array([span for e in encodings for span in e.offsets], dtype=np.int64).reshape(-1, 2)
             reading, offsets = segments.pinyin_ids(encodings, samples, self._engine, None, True)
+            if segments.split:  # spans are within pieces: read [UNK] characters at their offsets in the text
+                spans, shown = offsets, list(texts)
+            else:
+                shown = fed
         out = {"input_ids": ids.astype(np.int32), "pinyin_ids": self._rows[reading].astype(np.int8)}
         out |= {"offsets": offsets, "lengths": lengths}
         if self.open_glyphs:
             text_of = np.repeat(samples, lengths)
-            out[GLYPH_IDS] = flat_glyph_ids(ids, spans, text_of, fed, self.unk_token_id).astype(np.int32)
+            out[GLYPH_IDS] = flat_glyph_ids(ids, spans, text_of, shown, self.unk_token_id).astype(np.int32)
         return out
+
+    def _segments_of(self, texts: list[str]) -> Segments:
+        """The texts of corpus preparation as the backend reads them (a word tokenizer cuts them first)."""
+        return Segments(texts, None, False, self.normalize_text)
 
     def _encode_direct(self, fed: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(ids, spans, lengths)`` of ``fed`` as ``encode_batch`` without special tokens gives them, spans in each
@@ -474,9 +490,21 @@ class GlyceBertTokenizer(BertTokenizer):
         return out
 
 
+#: tokenizer classes by the name a saved tokenizer_config.json gives; other granularities register themselves
+TOKENIZER_CLASSES: dict[str, type[GlyceBertTokenizer]] = {"GlyceBertTokenizer": GlyceBertTokenizer}
+
+
+def saved_tokenizer_class(path: str | Path) -> type[GlyceBertTokenizer]:
+    """The class a tokenizer directory was saved with (ours only; anything else reads as GlyceBertTokenizer)."""
+    config = Path(path) / "tokenizer_config.json"
+    name = json.loads(config.read_text(encoding="utf-8")).get("tokenizer_class") if config.is_file() else None
+    return TOKENIZER_CLASSES.get(name or "", GlyceBertTokenizer)
+
+
 @functools.lru_cache(maxsize=None)
 def load_tokenizer(path: str | Path | None = None, **kwargs) -> GlyceBertTokenizer:
-    """A tokenizer from a directory (ours, original ChineseBERT, plain BERT) or the default vocab."""
+    """A tokenizer from a directory (ours, original ChineseBERT, plain BERT, a word tokenizer) or the default
+    vocab."""
     if path is None:
         try:
             from chinese_ptm.resources import vocab_dir
@@ -485,7 +513,7 @@ def load_tokenizer(path: str | Path | None = None, **kwargs) -> GlyceBertTokeniz
                 "load_tokenizer() needs a tokenizer directory where chinese_ptm is not installed"
             ) from None
         path = vocab_dir()
-    return GlyceBertTokenizer.from_pretrained(str(path), **kwargs)
+    return saved_tokenizer_class(path).from_pretrained(str(path), **kwargs)
 
 
 # saved tokenizers carry this code (``auto_map``), so that ``AutoTokenizer.from_pretrained(dir,

@@ -52,7 +52,9 @@ class TaggingKind(TaskKind):
                     char_tags[sample] = spans_to_bios(len(example.text), example.entities)
                 labels = np.full(len(feature["input_ids"]), IGNORE_INDEX, dtype=np.int64)
                 kept = first >= 0
-                labels[first[kept]] = [tag_ids[t] for t, k in zip(char_tags[sample], kept) if k]
+                # a token learns the tag of the first character it covers (a word token covers several)
+                tokens, at = np.unique(first[kept], return_index=True)
+                labels[tokens] = np.asarray([tag_ids[t] for t, k in zip(char_tags[sample], kept) if k])[at]
                 feature["labels"] = labels
             out.features.append(feature)
             out.owners.append(start + sample)
@@ -93,10 +95,37 @@ class TaggingKind(TaskKind):
 
 
 def decode_tags(logits, encoded: Encoded, examples: list[TaggingExample], tags: list[str]) -> list[list]:
-    """Entities of each example from the per-character tags; characters without a token are ``O``."""
+    """Entities of each example from the per-character tags; characters without a token are ``O``. The
+    characters of a word token take the word's tag: it starts (B-, S-) or continues (I-) an entity that then
+    covers the whole word."""
     predicted = [np.asarray(window).argmax(-1) for window in logits]  # (F, T)
-    best = per_character(predicted, encoded, [len(e.text) for e in examples])
-    return [bios_to_spans([tags[int(t)] if t >= 0 else OUTSIDE for t in chars]) for chars in best]
+    lengths = [len(e.text) for e in examples]
+    best = per_character(predicted, encoded, lengths)
+    # which token (of which window) each character was read from: a run of one token is one word
+    tokens = [f * 1_000_000 + np.arange(len(window)) for f, window in enumerate(predicted)]
+    source = per_character(tokens, encoded, lengths)
+    return [
+        bios_to_spans(word_tags([tags[int(t)] if t >= 0 else OUTSIDE for t in chars], at))
+        for chars, at in zip(best, source)
+    ]
+
+
+def word_tags(chars: list[str], token_of: np.ndarray) -> list[str]:
+    """Per-character BIOS tags where a run of characters read from one token (a word) carries the word's tag on
+    each of them: the word's first character keeps it (S- becomes B- when the word goes on), the rest continue
+    it (I- of its type, O stays O)."""
+    out = list(chars)
+    for i in range(1, len(out)):
+        if token_of[i] < 0 or token_of[i] != token_of[i - 1]:
+            continue
+        kind = out[i - 1].partition("-")[2]
+        if kind:
+            out[i] = f"I-{kind}"
+            if out[i - 1].startswith("S-"):
+                out[i - 1] = f"B-{kind}"
+        else:
+            out[i] = OUTSIDE
+    return out
 
 
 def tags_to_entities(tags: list[str], text: str, where: str, field_name: str) -> list:
