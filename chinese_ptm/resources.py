@@ -49,6 +49,12 @@ def vocab_dir() -> Path:
     return bundled("vocab")
 
 
+def word_vocab_dir() -> Path:
+    """The default word vocabulary (``vocab/words``): the default vocabulary and People's Daily 1998's most frequent
+    words (``chinese-ptm vocab build --granularity word``, its defaults); pinyin tables built on loading."""
+    return bundled("vocab") / "words"
+
+
 def fonts_dir() -> Path:
     """The shipped font subsets with ``fonts.toml`` and their licences."""
     return bundled("fonts")

@@ -99,6 +99,7 @@ def test_wheel_carries_the_bundled_data(installed):
         "_bundled/vocab/vocab.txt",
         "_bundled/vocab/config/pinyin2tensor.json",
         "_bundled/vocab/glyphs.npz",
+        "_bundled/vocab/words/vocab.txt",
         "_bundled/fonts/fonts.toml",
         "_bundled/fonts/ptm-kai.ttf",
         "_bundled/fonts/ptm-kai.OFL.txt",

@@ -105,6 +105,11 @@ def test_tiny_recipes_train(name, small_corpus, tmp_path):
         # a new GlyceBERT draws open glyphs in the glyph table's fonts, and its saved tokenizer gives glyph_ids
         assert model.config.open_glyph_fonts == ["serif", "kai", "sans"]
         assert GlyceBertTokenizer.from_pretrained(reports[0]["final_checkpoint"]).open_glyphs
+    if name == "ambert-tiny":  # both views saved: the character view's tokenizer beside the weights
+        from chinese_ptm.modeling.ambert import AmbertForPreTraining
+
+        model = AmbertForPreTraining.from_pretrained(reports[0]["final_checkpoint"])
+        assert model.config.word_vocab_size > model.config.vocab_size and model.config.use_glyph
     if name == "bert-wwm-ext-tiny":
         assert reports[1]["resumed_from"] is None and "seq128" in reports[1]["final_checkpoint"]
 

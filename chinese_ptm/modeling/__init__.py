@@ -14,6 +14,7 @@ from transformers.models.auto import tokenization_auto as _tokenization_auto
 from ..text.tokenization import GlyceBertTokenizer
 from ..text.word_tokenization import GlyceBertWordTokenizer
 from . import modeling_glycebert as _models
+from .ambert import AMBERT_CLASSES, AmbertConfig
 from .configuration_glycebert import GlyceBertConfig
 from .modeling_glycebert import (
     GLYCEBERT_AUTO_MAP,
@@ -40,6 +41,10 @@ transformers.AutoTokenizer.register(GlyceBertConfig, fast_tokenizer_class=GlyceB
 # a word tokenizer serves BERT and GlyceBERT configs alike, so it is found by the class name its saved
 # tokenizer_config.json gives (the registry AutoTokenizer.register fills), not through a config class
 _tokenization_auto.REGISTERED_TOKENIZER_CLASSES.setdefault(GlyceBertWordTokenizer.__name__, GlyceBertWordTokenizer)
+
+transformers.AutoConfig.register(AmbertConfig.model_type, AmbertConfig, exist_ok=True)
+for _auto_name, _cls in AMBERT_CLASSES.items():
+    getattr(transformers, _auto_name).register(AmbertConfig, _cls, exist_ok=True)
 
 from .auto import AutoModelForSpellingCorrection  # noqa: E402 - after the registration above
 from .bert_spelling import BertForSpellingCorrection  # noqa: E402

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING
 from ..errors import UserError
 from ..glyph import load_glyph_table
 from ..glyph.open import table_fonts
-from ..resources import vocab_dir
+from ..resources import vocab_dir, word_vocab_dir
+from ..text.tokenization import load_tokenizer
 from . import bert_spelling, sparse_bert
 from . import modeling_glycebert as glycebert_models
+from .ambert import AmbertConfig, AmbertForPreTraining
 from .bert_format import checkpoint_kind as weights_kind
 from .bert_format import weight_files
 from .configuration_glycebert import GlyceBertConfig
@@ -153,7 +155,11 @@ def build_model(m, tokenizer, sentence_task: bool = False):
     cls: type[glycebert_models.GlyceBertPreTrainedModel] = (
         GlyceBertForPreTraining if sentence_task else GlyceBertForMaskedLM
     )
+    config_class: type[GlyceBertConfig] = GlyceBertConfig
     branches = dict(use_glyph=m.use_glyph, use_pinyin=m.use_pinyin, glyph_trainable=m.glyph_trainable)
+    if m.architecture == "ambert":
+        cls, config_class = AmbertForPreTraining, AmbertConfig
+        branches.update(_word_view(m, sentence_task))
     grown = bool(m.init_from) and checkpoint_kind(m.init_from, "model.init_from") == BERT
     if grown:  # the branches are new; the fusion starts as the BERT inside, or it would discard what BERT learnt
         branches.update(glyph_scale=m.glyph_scale, fusion_init="identity")
@@ -172,7 +178,7 @@ def build_model(m, tokenizer, sentence_task: bool = False):
             model.load_glyph_table(glyph_table(m, tokenizer))
         return _with_token_pinyin(model, tokenizer)
     table = glyph_table(m, tokenizer) if m.use_glyph else None
-    config = GlyceBertConfig(
+    config = config_class(
         vocab_size=len(tokenizer),
         max_position_embeddings=m.max_position_embeddings,
         pad_token_id=tokenizer.pad_token_id,
@@ -189,6 +195,28 @@ def build_model(m, tokenizer, sentence_task: bool = False):
     if table is not None:
         model.load_glyph_table(table)
     return _with_token_pinyin(model, tokenizer)
+
+
+def word_tokenizer(m):
+    """AMBERT's word-view tokenizer: ``model.word_tokenizer``, else the bundled word vocabulary."""
+    tokenizer = load_tokenizer(m.word_tokenizer or word_vocab_dir())
+    if not getattr(tokenizer, "_cuts_words", False):
+        raise UserError(
+            f"model.word_tokenizer {m.word_tokenizer}: a character tokenizer; give a word vocabulary "
+            "(chinese-ptm vocab build --granularity word)"
+        )
+    return tokenizer
+
+
+def _word_view(m, sentence_task: bool) -> dict:
+    """AMBERT's config fields of the word view; what AMBERT does not combine with is refused here."""
+    if sentence_task or m.objective != "mlm" or m.embedding_size or m.share_layers != "none":
+        raise UserError(
+            "model.architecture ambert pretrains with MLM on both views only: no sentence task, objective mlm, "
+            "no embedding_size or share_layers"
+        )
+    words = word_tokenizer(m)
+    return {"word_vocab_size": len(words), "word_pad_token_id": words.pad_token_id}
 
 
 def draws_open_glyphs(m) -> bool:

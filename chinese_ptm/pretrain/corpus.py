@@ -23,6 +23,7 @@ from ..data import (
 )
 from ..errors import UserError
 from ..modeling.factory import draws_open_glyphs, has_vocab
+from ..resources import word_vocab_dir
 from ..runtime.ranks import run_once
 from ..text.segmentation import get_segmenter
 from ..text.tokenization import load_tokenizer
@@ -38,6 +39,8 @@ def load_run_tokenizer(recipe: Recipe):
     source = recipe.model.tokenizer
     if source is None and has_vocab(recipe.model.init_from):
         source = recipe.model.init_from
+    if source is None and recipe.model.granularity == "word":
+        source = str(word_vocab_dir())
     opened = draws_open_glyphs(recipe.model)
     tokenizer = load_tokenizer(source, open_glyphs=opened)
     words = getattr(tokenizer, "_cuts_words", False)

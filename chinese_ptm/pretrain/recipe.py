@@ -36,8 +36,10 @@ SIZES = {
 
 @dataclass
 class ModelSection:
-    architecture: Literal["glycebert", "bert"] = setting(
-        "glycebert: char + glyph + pinyin embeddings (ChineseBERT); bert: plain BERT", "glycebert"
+    architecture: Literal["glycebert", "bert", "ambert"] = setting(
+        "glycebert: char + glyph + pinyin embeddings (ChineseBERT); bert: plain BERT; ambert: one encoder shared by "
+        "a character view (GlyceBERT's embedding) and a word view (model.word_tokenizer), MLM on both",
+        "glycebert",
     )
     size: Literal["tiny", "small", "base", "large"] = setting("preset of hidden size, layers, heads, FFN width", "base")
     hidden_size: Optional[int] = setting("override the preset's hidden size", None)
@@ -87,9 +89,15 @@ class ModelSection:
     )
     requires_init: bool = setting("the recipe is defined as continued pretraining: init_from must be set", False)
     tokenizer: Optional[str] = setting("tokenizer directory; default: init_from's, else the bundled vocab/", None)
+    word_tokenizer: Optional[str] = setting(
+        "ambert: the word view's tokenizer, a word vocabulary built on the records' character vocabulary; "
+        "default: the bundled one (vocab/words)",
+        None,
+    )
     granularity: Literal["char", "word"] = setting(
         "char: a token per Chinese character; word: the words of model.tokenizer's word vocabulary (chinese-ptm "
-        "vocab build --granularity word), characters where a word is not in it; masking units are its cut",
+        "vocab build --granularity word; default: the bundled vocab/words), characters where a word is not in it; "
+        "masking units are its cut",
         "char",
     )
     glyph_table: Optional[str] = setting("glyph table (.npz/.npy) for a new glycebert model; default: vocab/'s", None)

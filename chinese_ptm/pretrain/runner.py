@@ -26,7 +26,8 @@ import torch
 from transformers import TrainerCallback
 
 from ..masking import ResumableMaskingCollator
-from ..modeling.factory import build_model
+from ..masking.ambert import AmbertCollator
+from ..modeling.factory import build_model, word_tokenizer
 from ..runtime import UserError, is_main_process
 from ..runtime.checkpoints import last_good_checkpoint, write_manifest
 from ..runtime.flops import mfu, training_flops_per_token
@@ -59,8 +60,9 @@ FINAL_DIR = "final"
 # ---------------------------------------------------------------------------------------------
 
 
-def make_collator(recipe: Recipe, tokenizer, seed: int, strategy: str | None = None) -> ResumableMaskingCollator:
-    return ResumableMaskingCollator(
+def make_collator(recipe: Recipe, tokenizer, seed: int, strategy: str | None = None):
+    """The run's masking collator; AMBERT's adds the word view of each batch."""
+    collator = ResumableMaskingCollator(
         tokenizer,
         strategy=strategy or recipe.masking.strategy,
         mlm_probability=recipe.masking.mlm_probability,
@@ -68,8 +70,11 @@ def make_collator(recipe: Recipe, tokenizer, seed: int, strategy: str | None = N
         sentence_task=recipe.masking.sentence_task,
         max_length=recipe.data.max_length,
         seed=seed,
-        return_pinyin=recipe.model.architecture == "glycebert" and recipe.model.use_pinyin,
+        return_pinyin=recipe.model.architecture in ("glycebert", "ambert") and recipe.model.use_pinyin,
     )
+    if recipe.model.architecture == "ambert":
+        return AmbertCollator(collator, word_tokenizer(recipe.model))
+    return collator
 
 
 def mlm_accuracy_counts(outputs, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -134,6 +139,9 @@ NOT_FOR_METRICS = (
     "discriminator_loss",
     "discriminator_logits",
     "replaced",
+    "word_logits",
+    "char_loss",
+    "word_loss",
     "hidden_states",
     "attentions",
 )
