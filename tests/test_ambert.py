@@ -212,3 +212,91 @@ def test_the_tiny_recipe_builds_ambert_on_the_bundled_vocabularies():
     model = build_model(recipe.model, load_tokenizer())
     assert isinstance(model, AmbertForPreTraining) and model.config.word_vocab_size > model.config.vocab_size
     assert np.isclose(model.config.glyph_scale, 1 / 255)
+
+
+@pytest.fixture(scope="module")
+def ambert_dir(tmp_path_factory):
+    """A tiny random AMBERT on the bundled character and word vocabularies, saved as a pretraining run saves it."""
+    from chinese_ptm.glyph import load_glyph_table
+    from chinese_ptm.resources import vocab_dir, word_vocab_dir
+    from chinese_ptm.text.tokenization import load_tokenizer
+    from chinese_ptm.text.two_views import TwoViewTokenizer
+
+    chars, words = load_tokenizer(), load_tokenizer(word_vocab_dir())
+    torch.manual_seed(0)
+    model = AmbertForPreTraining(
+        config(
+            vocab_size=len(chars), word_vocab_size=len(words), num_fonts=3, glyph_size=24, max_position_embeddings=64
+        )
+    )
+    model.load_glyph_table(load_glyph_table(vocab_dir()))
+    directory = tmp_path_factory.mktemp("ambert-checkpoint")
+    model.save_pretrained(directory)
+    TwoViewTokenizer(chars, words).save_pretrained(directory)
+    return directory
+
+
+def test_fine_tuning_features_carry_both_views(ambert_dir):
+    """The path fine-tuning takes: TwoViewTokenizer -> Encoder -> PaddingCollator -> the AMBERT head."""
+    from types import SimpleNamespace
+
+    from chinese_ptm.finetune.features import Encoder, PaddingCollator
+    from chinese_ptm.runtime.loading import load_tokenizer_for
+
+    tokenizer = load_tokenizer_for(ambert_dir, "ambert")
+    encoder = Encoder(None, tokenizer, SimpleNamespace(max_length=12, stride=2), with_pinyin=True, progress=False)
+    text = "国务院总理李鹏今天在人民大会堂会见了日本客人。"
+    windows = list(encoder.char_windows([text, "北京"]))
+    for sample, feature, first in windows:
+        own = [text, "北京"][sample]
+        words = tokenizer.words.convert_ids_to_tokens(feature["word_input_ids"].tolist())
+        for char in np.flatnonzero(first >= 0):
+            covering = words[feature["word_index"][first[char]]]
+            assert own[char] in covering  # each character reads the word token that holds it
+        assert (feature["word_index"][[0, -1]] == -1).all()  # [CLS] and [SEP] read no word
+    batch = PaddingCollator(tokenizer.pad_token_id)([w[1] for w in windows])
+    assert batch["word_index"].shape == batch["input_ids"].shape
+    assert batch["word_input_ids"].shape[1] < batch["input_ids"].shape[1]
+    assert (batch["word_index"][batch["attention_mask"] == 0] == -1).all()
+    model = AmbertForTokenClassification.from_pretrained(ambert_dir, num_labels=3).eval()
+    assert model(**batch).logits.shape == (*batch["input_ids"].shape, 3)
+
+
+@pytest.mark.parametrize("kind", ["single", "tagging"])
+def test_finetune_and_predict_an_ambert_checkpoint(ambert_dir, tmp_path, kind):
+    import json
+
+    from chinese_ptm.cli import main
+
+    texts = ["这家餐厅的菜很好吃。", "服务太差了，不会再来。", "小明在北京工作。", "他在上海工作。"]
+    if kind == "single":
+        rows = [{"text": t, "label": str(i % 2)} for i, t in enumerate(texts)] * 3
+    else:
+        rows = [{"text": "小明在北京工作。", "label": [[0, 2, "PER"], [3, 5, "LOC"]]}] * 6
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "run"
+    argv = ["finetune", "data", "--task", kind, "--train", str(train), "--dev", str(train), "--test", str(train)]
+    argv += [
+        "--model",
+        str(ambert_dir),
+        "--output-dir",
+        str(out),
+        "--no-progress",
+        "--set",
+        "training.num_train_epochs=1",
+    ]
+    assert main(argv) == 0
+    saved = out / "model"
+    assert (saved / "word_tokenizer" / "vocab.txt").is_file()
+    predictions = tmp_path / "predictions.jsonl"
+    assert main(["predict", "--model", str(saved), "--input", str(train), "--output", str(predictions)]) == 0
+    assert len(predictions.read_text(encoding="utf-8").splitlines()) == len(rows)
+
+
+def test_tasks_ambert_has_no_head_for_are_refused_in_one_line(ambert_dir):
+    from chinese_ptm.errors import UserError
+    from chinese_ptm.modeling.factory import model_class
+
+    with pytest.raises(UserError, match="no ForQuestionAnswering model: AMBERT fine-tunes classification"):
+        model_class("ambert", "ForQuestionAnswering")

@@ -27,8 +27,10 @@ ENCODE_CHUNK = 512  # examples per tokenizer call
 NO_OFFSET = -1  # context offset of a token outside the context
 #: room for [CLS] and two [SEP] in a pair
 PAIR_SPECIAL_TOKENS = 3
-#: keys padded with the pad token's id (padding shows the pad token's glyph)
-PAD_ID_KEYS = ("input_ids", GLYPH_IDS)
+#: AMBERT's word view (its own length) and each character's word token (the characters' length, -1 = none)
+WORD_INPUT_IDS, WORD_INDEX = "word_input_ids", "word_index"
+#: keys padded with the pad token's id (padding shows the pad token's glyph; the word vocabulary shares [PAD])
+PAD_ID_KEYS = ("input_ids", GLYPH_IDS, WORD_INPUT_IDS)
 #: the position of a feature in its split (predictions are put back in this order)
 FEATURE_INDEX = "feature_index"
 
@@ -70,11 +72,10 @@ class PaddingCollator:
         self.pad_to_multiple_of = pad_to_multiple_of
 
     def __call__(self, features: Sequence[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
-        length = max(f["input_ids"].shape[-1] for f in features)
-        if self.pad_to_multiple_of:
-            length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        lengths = {view: self._longest(features, key) for view, key in (("", "input_ids"), ("word_", WORD_INPUT_IDS))}
         batch: dict[str, torch.Tensor] = {}
         for key in features[0]:
+            length = lengths["word_" if key.startswith("word_") and key != WORD_INDEX else ""]
             values = [f[key] for f in features]
             if values[0].dtype.kind == "f":  # regression values, multi-hot label vectors
                 batch[key] = torch.as_tensor(np.stack(values), dtype=torch.float32)
@@ -84,6 +85,7 @@ class PaddingCollator:
                 continue
             token_axis = values[0].ndim - 2 if key == "pinyin_ids" else values[0].ndim - 1
             fill = self.pad_token_id if key in PAD_ID_KEYS else IGNORE_INDEX if key == "labels" else 0
+            fill = -1 if key == WORD_INDEX else fill
             padded = []
             for value in values:
                 widths = [(0, 0)] * value.ndim
@@ -91,6 +93,13 @@ class PaddingCollator:
                 padded.append(np.pad(value, widths, constant_values=fill))
             batch[key] = torch.as_tensor(np.stack(padded), dtype=torch.long)
         return batch
+
+    def _longest(self, features: Sequence[dict[str, np.ndarray]], key: str) -> int:
+        """The padded length of one view: its longest sequence, rounded up to ``pad_to_multiple_of``."""
+        length = max((f[key].shape[-1] for f in features if key in f), default=0)
+        if self.pad_to_multiple_of:
+            length = -(-length // self.pad_to_multiple_of) * self.pad_to_multiple_of
+        return length
 
 
 def sequence_feature(encoding: dict, i: int, with_pinyin: bool) -> dict[str, np.ndarray]:
@@ -104,6 +113,11 @@ def sequence_feature(encoding: dict, i: int, with_pinyin: bool) -> dict[str, np.
         feature["pinyin_ids"] = np.asarray(encoding["pinyin_ids"][i], dtype=np.int8).reshape(len(ids), -1)  # (T, P)
     if GLYPH_IDS in encoding:  # a tokenizer with open glyphs: -code point where an [UNK] shows its character
         feature[GLYPH_IDS] = np.asarray(encoding[GLYPH_IDS][i], dtype=np.int32)
+    if WORD_INPUT_IDS in encoding:  # AMBERT's word view (TwoViewTokenizer)
+        words = np.asarray(encoding[WORD_INPUT_IDS][i], dtype=np.int32)
+        feature[WORD_INPUT_IDS] = words
+        feature["word_token_type_ids"] = np.asarray(encoding["word_token_type_ids"][i], dtype=np.int8)
+        feature["word_attention_mask"] = np.ones(len(words), dtype=np.int8)
     return feature
 
 
@@ -163,7 +177,10 @@ class Encoder:
             for token, char in enumerate(enc.word_ids(w)):
                 if char is not None and first[char] == NO_OFFSET:
                     first[char] = token
-            yield int(sample), sequence_feature(enc, w, self.with_pinyin), first
+            feature = sequence_feature(enc, w, self.with_pinyin)
+            if hasattr(self.tokenizer, "word_view_of_span"):  # AMBERT: the words of this window, each char's word
+                feature |= self.tokenizer.word_view_of_span(texts[sample], first, len(feature["input_ids"]))
+            yield int(sample), feature, first
 
     def _word_windows(self, texts: list[str], stride: int):
         """:meth:`char_windows` for a word tokenizer: each character's token is the one whose offsets cover it."""

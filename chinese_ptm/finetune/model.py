@@ -15,6 +15,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..errors import UserError
+from ..modeling.factory import AMBERT
 from ..runtime.loading import load_pretrained, model_class
 from . import registry
 from .task import TaskData
@@ -44,6 +46,8 @@ def build_task_model(task: TaskData, source: str, kind: str, method, scratch: bo
     options = head_config(task)
     if uses_standard_head(method, task.kind):
         return load_checkpoint(head_class(kind, task), source, scratch, options)
+    if kind == AMBERT:
+        raise UserError("AMBERT fine-tunes with its own heads: method.layers top and method.pooling pooler")
     encoder = load_checkpoint(model_class(kind, ENCODERS), source, scratch, {})
     return task_model(encoder, task, method)
 

@@ -17,9 +17,10 @@ from ..glyph import load_glyph_table
 from ..glyph.open import table_fonts
 from ..resources import vocab_dir, word_vocab_dir
 from ..text.tokenization import load_tokenizer
+from ..text.two_views import TwoViewTokenizer
 from . import bert_spelling, sparse_bert
 from . import modeling_glycebert as glycebert_models
-from .ambert import AmbertConfig, AmbertForPreTraining
+from .ambert import AMBERT_CLASSES, AmbertConfig, AmbertForPreTraining
 from .bert_format import checkpoint_kind as weights_kind
 from .bert_format import weight_files
 from .configuration_glycebert import GlyceBertConfig
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from transformers import PretrainedConfig, PreTrainedModel
 
 GLYCEBERT, CHINESEBERT, BERT = "glycebert", "chinesebert", "bert"
-ALBERT, ELECTRA = "albert", "electra"
+ALBERT, ELECTRA, AMBERT = "albert", "electra", "ambert"
 #: checkpoints of transformers' own families (no pinyin), with their class-name prefix
 TRANSFORMERS_KINDS = {BERT: "Bert", ALBERT: "Albert", ELECTRA: "Electra"}
 
@@ -45,6 +46,13 @@ def model_class(kind: str, suffix: str):
     """The class for a checkpoint kind and a role: ``suffix`` is ``Model``, ``ForMaskedLM``,
     ``ForSequenceClassification`` ...; transformers' class for BERT, ALBERT and ELECTRA (tying the layers an
     ALBERT-style ``config.share_layers`` names), GlyceBERT's for the rest."""
+    if kind == AMBERT:
+        cls = AMBERT_CLASSES.get(f"AutoModel{suffix}" if suffix != "Model" else "AutoModel")
+        if cls is None:
+            raise UserError(
+                f"an AMBERT checkpoint has no {suffix} model: AMBERT fine-tunes classification, pairs and tagging"
+            )
+        return cls
     if reads_pinyin(kind):
         return getattr(glycebert_models, f"GlyceBert{suffix}")
     import transformers
@@ -72,13 +80,13 @@ def checkpoint_kind(path: str | Path, option: str = "--model") -> str:
     with open(config_file, encoding="utf-8") as handle:
         model_type = json.load(handle).get("model_type", BERT)
     check_weight_files(path)
-    if model_type in (GLYCEBERT, ALBERT, ELECTRA):
+    if model_type in (GLYCEBERT, ALBERT, ELECTRA, AMBERT):
         return model_type
     kind = weights_kind(path) if model_type == BERT else None
     if kind is None:
         raise UserError(
             f"{config_file}: model_type {model_type!r} is not supported; use a GlyceBERT, original "
-            "ChineseBERT, Chinese BERT, ALBERT or ELECTRA checkpoint"
+            "ChineseBERT, Chinese BERT, ALBERT, ELECTRA or AMBERT checkpoint"
         )
     return kind
 
@@ -157,7 +165,7 @@ def build_model(m, tokenizer, sentence_task: bool = False):
     )
     config_class: type[GlyceBertConfig] = GlyceBertConfig
     branches = dict(use_glyph=m.use_glyph, use_pinyin=m.use_pinyin, glyph_trainable=m.glyph_trainable)
-    if m.architecture == "ambert":
+    if m.architecture == AMBERT:
         cls, config_class = AmbertForPreTraining, AmbertConfig
         branches.update(_word_view(m, sentence_task))
     grown = bool(m.init_from) and checkpoint_kind(m.init_from, "model.init_from") == BERT
@@ -206,6 +214,11 @@ def word_tokenizer(m):
             "(chinese-ptm vocab build --granularity word)"
         )
     return tokenizer
+
+
+def saved_tokenizer(m, tokenizer):
+    """What a run saves beside its weights as the tokenizer: the run's, and for AMBERT the word view's with it."""
+    return TwoViewTokenizer(tokenizer, word_tokenizer(m)) if m.architecture == AMBERT else tokenizer
 
 
 def _word_view(m, sentence_task: bool) -> dict:

@@ -27,7 +27,7 @@ from transformers import TrainerCallback
 
 from ..masking import ResumableMaskingCollator
 from ..masking.ambert import AmbertCollator
-from ..modeling.factory import build_model, word_tokenizer
+from ..modeling.factory import build_model, saved_tokenizer, word_tokenizer
 from ..runtime import UserError, is_main_process
 from ..runtime.checkpoints import last_good_checkpoint, write_manifest
 from ..runtime.flops import mfu, training_flops_per_token
@@ -245,7 +245,7 @@ def _trainer(recipe: Recipe, model, args, tokenizer, train, heldout) -> "Pretrai
         train_dataset=train,
         eval_dataset=heldout,
         data_collator=collator,
-        processing_class=tokenizer,
+        processing_class=saved_tokenizer(recipe.model, tokenizer),
         callbacks=[EpochCallback(collator)],
         optimizer_name=recipe.training.optimizer,
         nonfinite_skips=recipe.training.nonfinite_skips,
@@ -290,7 +290,7 @@ def run_stage(recipe: Recipe, resume: bool = True) -> dict:
     trainer.save_model(str(out / FINAL_DIR))
     if not trainer.is_world_process_zero():
         return {}
-    tokenizer.save_pretrained(str(out / FINAL_DIR))
+    saved_tokenizer(recipe.model, tokenizer).save_pretrained(str(out / FINAL_DIR))
     write_manifest(out / FINAL_DIR)
     curve = draw_loss_curve(trainer.state.log_history, out / LOSS_CURVE_FILE, recipe.name, "heldout_mlm_loss")
     report = {

@@ -26,6 +26,7 @@ from ..modeling.factory import (  # noqa: F401 - the checkpoint kinds and classe
 )
 from ..resources import bundled
 from ..text.tokenization import GlyceBertTokenizer, saved_tokenizer_class
+from ..text.two_views import TwoViewTokenizer
 
 
 def load_tokenizer_for(model_dir: str | Path, kind: str, tokenizer_dir: str | Path | None = None):
@@ -34,6 +35,8 @@ def load_tokenizer_for(model_dir: str | Path, kind: str, tokenizer_dir: str | Pa
     source = Path(tokenizer_dir or model_dir)
     if not (source / "vocab.txt").is_file():
         raise UserError(f"{source}: no vocab.txt; pass the tokenizer directory with --tokenizer DIR")
+    if TwoViewTokenizer.is_saved_in(source):  # AMBERT: characters and words
+        return TwoViewTokenizer.from_pretrained(source)
     saved = saved_tokenizer_class(source)
     if saved is GlyceBertTokenizer and not reads_pinyin(kind):  # a word tokenizer serves every kind
         from transformers import BertTokenizer
