@@ -66,7 +66,7 @@ def pretrain(name: str, overrides: dict, workdir: Path, recipe: str) -> dict:
     }
     # records fit one length and one tokenizer (its vocabulary, and glyph ids for models that draw open glyphs)
     model = load_recipe(recipe, settings).model
-    tokens = f"{Path(model.tokenizer).name}-" if model.tokenizer else ""
+    tokens = f"{Path(model.tokenizer).name}-" if model.tokenizer else "words-" if model.granularity == "word" else ""
     glyphs = "open" if draws_open_glyphs(model) else "plain"
     prepared = workdir / f"prepared-{overrides.get('data.max_length', 'recipe')}-{tokens}{glyphs}"
     started = time.perf_counter()
@@ -77,6 +77,7 @@ def pretrain(name: str, overrides: dict, workdir: Path, recipe: str) -> dict:
         "steps": report["steps"],
         "heldout_mlm_accuracy": report["heldout_mlm_accuracy"],
         "heldout_mlm_loss": report["heldout_mlm_loss"],
+        "heldout_word_mlm_accuracy": report.get("heldout_word_mlm_accuracy"),  # AMBERT's word view
         "train_seconds": report["seconds_this_run"],
         "wall_seconds": time.perf_counter() - started,
         "tokens_seen": report["tokens_seen"],
@@ -151,16 +152,18 @@ def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool,
     return arm
 
 
-def compare(args) -> dict:
+def compare(args, arms: dict | None = None) -> dict:
+    """The arms named by ``args.arms`` (of ``arms``, default ARMS) at equal wall time."""
+    arms = arms or ARMS
     out = {"mode": "compare", "minutes": args.minutes, "seeds": args.seeds, "evaluation_budget": args.budget}
     out |= {"tasks": args.tasks, "noise": args.noise, "arms": {}}
     names = args.arms.split(",")
     # every arm calibrated back to back before any long run: work that shares the machine later slows the runs
     # down but cannot change the step counts that equal time gives each arm
-    per_step = {name: seconds_per_step(name, ARMS[name][1], args.workdir, ARMS[name][0]) for name in names}
+    per_step = {name: seconds_per_step(name, arms[name][1], args.workdir, arms[name][0]) for name in names}
     out["seconds_per_step"] = per_step
     for name in names:
-        recipe, overrides = ARMS[name]
+        recipe, overrides = arms[name]
         scratch = SAME_SCRATCH.get(name) not in out["arms"]
         arm = out["arms"][name] = equal_time_arm(name, recipe, overrides, args, scratch, per_step[name])
         if not scratch:

@@ -286,8 +286,10 @@ def test_finetune_and_predict_an_ambert_checkpoint(ambert_dir, tmp_path, kind):
         "--set",
         "training.num_train_epochs=1",
     ]
-    assert main(argv) == 0
+    combine = "combo" if kind == "single" else "hybrid"
+    assert main([*argv, "--set", f"method.combine={combine}"]) == 0
     saved = out / "model"
+    assert json.loads((saved / "config.json").read_text(encoding="utf-8"))["combine"] == combine
     assert (saved / "word_tokenizer" / "vocab.txt").is_file()
     predictions = tmp_path / "predictions.jsonl"
     assert main(["predict", "--model", str(saved), "--input", str(train), "--output", str(predictions)]) == 0

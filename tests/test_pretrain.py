@@ -110,6 +110,9 @@ def test_tiny_recipes_train(name, small_corpus, tmp_path):
 
         model = AmbertForPreTraining.from_pretrained(reports[0]["final_checkpoint"])
         assert model.config.word_vocab_size > model.config.vocab_size and model.config.use_glyph
+        # held-out MLM of each view: the word view masks fewer tokens (a word is one)
+        assert 0 < reports[0]["heldout_word_masked_tokens"] < reports[0]["heldout_masked_tokens"]
+        assert 0.0 <= reports[0]["heldout_word_mlm_accuracy"] <= 1.0
     if name == "bert-wwm-ext-tiny":
         assert reports[1]["resumed_from"] is None and "seq128" in reports[1]["final_checkpoint"]
 

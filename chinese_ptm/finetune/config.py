@@ -114,6 +114,12 @@ class MethodSection:
     pooling: Literal["pooler", "cls", "mean"] = setting(
         "sentence tasks: BERT's pooler over [CLS], [CLS] itself, or the mean over tokens", "pooler"
     )
+    combine: Literal["combo", "hybrid"] = setting(
+        "AMBERT: each view encoded alone, a classifier per view and one over both plus their agreement (combo), or "
+        "one pass over both views (hybrid)",
+        "combo",
+    )
+    agreement_weight: float = setting("AMBERT combo: weight of the two views' agreement term", 1.0)
     layer_lr_decay: float = setting("learning rate x this per layer below the top (1: off; 0.9-0.95 usual)", 1.0)
     head_learning_rate: Optional[float] = setting("learning rate of the head (default: the training rate)", None)
     peft: Literal["none", "lora", "adapters"] = setting(

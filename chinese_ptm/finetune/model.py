@@ -44,6 +44,8 @@ def head_class(checkpoint_kind: str, task: TaskData):
 def build_task_model(task: TaskData, source: str, kind: str, method, scratch: bool = False):
     """The task's model on the checkpoint ``source`` (random weights of the same shape when ``scratch``)."""
     options = head_config(task)
+    if kind == AMBERT:  # how its heads combine the two views
+        options |= {"combine": method.combine, "agreement_weight": method.agreement_weight}
     if uses_standard_head(method, task.kind):
         return load_checkpoint(head_class(kind, task), source, scratch, options)
     if kind == AMBERT:

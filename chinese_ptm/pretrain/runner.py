@@ -100,12 +100,21 @@ def replaced_token_counts(outputs, attention_mask: torch.Tensor) -> tuple[torch.
 
 
 def mlm_example_stats(logits, labels: torch.Tensor) -> torch.Tensor:
-    """Per example: (masked tokens, correct predictions, summed negative log-likelihood), shape (B, 3).
-    Per-example rows keep the Trainer's gathering and truncation to the dataset length exact."""
+    """Per example: (masked tokens, correct predictions, summed negative log-likelihood), shape (B, 3); for AMBERT
+    the word view's three after the character view's, (B, 6). Per-example rows keep the Trainer's gathering and
+    truncation to the dataset length exact."""
+    word_view = None
+    if isinstance(labels, (tuple, list)) and len(labels) > 1 and labels[1].dim() == 2:  # (labels, word_labels)
+        word_view = _view_stats(logits[1], labels[1])
     if isinstance(logits, (tuple, list)):
-        logits = logits[0]  # (MLM logits, sentence-task logits)
+        logits = logits[0]  # (MLM logits, sentence-task logits) or (logits, word_logits)
     if isinstance(labels, (tuple, list)):
-        labels = labels[0]  # (MLM labels, sentence label)
+        labels = labels[0]  # (MLM labels, sentence label) or (labels, word_labels)
+    stats = _view_stats(logits, labels)
+    return stats if word_view is None else torch.cat([stats, word_view], dim=1)
+
+
+def _view_stats(logits, labels: torch.Tensor) -> torch.Tensor:
     picked = labels != -100  # (B, T)
     if logits.dim() == 3:
         logits = logits[picked]  # (B, T, V) -> (N, V)
@@ -121,14 +130,15 @@ def mlm_example_stats(logits, labels: torch.Tensor) -> torch.Tensor:
 
 def mlm_metrics(prediction) -> dict:
     """Held-out MLM accuracy and loss over all masked positions (the Trainer's compute_metrics)."""
-    stats = np.asarray(prediction.predictions, dtype=np.float64).reshape(-1, 3)
-    masked = max(stats[:, 0].sum(), 1.0)
-    return {
-        "mlm_accuracy": stats[:, 1].sum() / masked,
-        "mlm_loss": stats[:, 2].sum() / masked,
-        "masked_tokens": int(stats[:, 0].sum()),
-        "records": len(stats),
-    }
+    stats = np.asarray(prediction.predictions, dtype=np.float64)
+    stats = stats.reshape(-1, stats.shape[-1])  # (records, 3), AMBERT (records, 6)
+    metrics = {"records": len(stats)}
+    for prefix, view in zip(("", "word_"), np.split(stats, stats.shape[1] // 3, axis=1)):
+        masked = max(view[:, 0].sum(), 1.0)
+        metrics[f"{prefix}mlm_accuracy"] = view[:, 1].sum() / masked
+        metrics[f"{prefix}mlm_loss"] = view[:, 2].sum() / masked
+        metrics[f"{prefix}masked_tokens"] = int(view[:, 0].sum())
+    return metrics
 
 
 #: outputs of the pretraining models that held-out metrics do not read
@@ -139,7 +149,6 @@ NOT_FOR_METRICS = (
     "discriminator_loss",
     "discriminator_logits",
     "replaced",
-    "word_logits",
     "char_loss",
     "word_loss",
     "hidden_states",
@@ -234,7 +243,8 @@ def pretraining_arguments(recipe: Recipe):
     # the labels the collator gives (next_sentence_label for SOP too): a head whose forward takes both sentence
     # labels would otherwise be evaluated without labels, the Trainer waiting for both
     sentence = ["next_sentence_label"] if recipe.masking.sentence_task else []
-    return training_arguments(t, recipe.output_dir, label_names=["labels", *sentence], **evaluation)
+    words = ["word_labels"] if recipe.model.architecture == "ambert" else []  # AMBERT's word view
+    return training_arguments(t, recipe.output_dir, label_names=["labels", *sentence, *words], **evaluation)
 
 
 def _trainer(recipe: Recipe, model, args, tokenizer, train, heldout) -> "PretrainTrainer":
