@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--arms", default=",".join(ARMS), help=f"comma-separated, of {', '.join(ARMS)}")
     parser.add_argument("--tasks", default="reviews,pd98-ner")
     parser.add_argument("--budget", choices=["full", "demo"], default="demo", help="the fine-tuning budget")
+    parser.add_argument("--baseline", choices=["scratch", "none"], default="scratch", help="fine-tune scratch twins")
     parser.add_argument("--tokenizers-only", action="store_true", help="the tokenizer figures alone (seconds)")
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-granularity"))
     parser.add_argument("--out", type=Path, default=None)

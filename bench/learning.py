@@ -153,9 +153,11 @@ def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool,
 
 
 def compare(args, arms: dict | None = None) -> dict:
-    """The arms named by ``args.arms`` (of ``arms``, default ARMS) at equal wall time."""
+    """The arms named by ``args.arms`` (of ``arms``, default ARMS) at equal wall time; each arm's scratch twin
+    too unless ``args.baseline`` is ``none``."""
     arms = arms or ARMS
     out = {"mode": "compare", "minutes": args.minutes, "seeds": args.seeds, "evaluation_budget": args.budget}
+    out["baseline"] = getattr(args, "baseline", "scratch")
     out |= {"tasks": args.tasks, "noise": args.noise, "arms": {}}
     names = args.arms.split(",")
     # every arm calibrated back to back before any long run: work that shares the machine later slows the runs
@@ -164,9 +166,9 @@ def compare(args, arms: dict | None = None) -> dict:
     out["seconds_per_step"] = per_step
     for name in names:
         recipe, overrides = arms[name]
-        scratch = SAME_SCRATCH.get(name) not in out["arms"]
+        scratch = SAME_SCRATCH.get(name) not in out["arms"] and out["baseline"] == "scratch"
         arm = out["arms"][name] = equal_time_arm(name, recipe, overrides, args, scratch, per_step[name])
-        if not scratch:
+        if name in SAME_SCRATCH and not scratch and out["baseline"] == "scratch":
             arm["scratch_from_arm"] = SAME_SCRATCH[name]
     return out
 
@@ -210,6 +212,9 @@ def main() -> None:
     parser.add_argument("--arms", default="GlyceBERT,BERT", help=f"compare: comma-separated, of {', '.join(ARMS)}")
     parser.add_argument("--tasks", default="reviews,pd98-ner", help="evaluation tasks (reviews, pd98-ner, sighan15)")
     parser.add_argument("--noise", default=None, help="evaluation test-time noise, e.g. phonetic:0.1")
+    parser.add_argument(
+        "--baseline", choices=["scratch", "none"], default="scratch", help="compare: fine-tune each arm's scratch twin"
+    )
     parser.add_argument("--upgrade", action="store_true", help="a tiny BERT continued as BERT vs as GlyceBERT")
     parser.add_argument("--base-minutes", type=float, default=4.0, help="upgrade: the base BERT's pretraining time")
     parser.add_argument("--recipe", default="chinesebert-tiny", help="explore: the recipe the variants change")

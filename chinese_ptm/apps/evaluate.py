@@ -6,7 +6,8 @@ scratch`` the same architecture and size with random weights, on the same data, 
 seeds; reports the test metric (mean +- std over seeds) of both, their difference, and the trivial baselines
 (majority class, naive Bayes over characters and bigrams, an entity dictionary, copying the input) trained on
 the same examples.
-Works for our GlyceBERT and BERT checkpoints, the original ChineseBERT release and Chinese BERT checkpoints.
+Works for our GlyceBERT, BERT and AMBERT checkpoints (characters or words), the original ChineseBERT release and
+Chinese BERT checkpoints.
 
     chinese-ptm evaluate runs/chinesebert-tiny/final --seeds 3 --baseline scratch
     chinese-ptm evaluate chinese-macbert-base --tasks reviews --set training.learning_rate=2e-5
