@@ -29,6 +29,10 @@ COMMANDS = {
         "fine-tune on your data, the embedded tasks or CLUE (several seeds, strategies)",
     ),
     "predict": ("chinese_ptm.finetune.cli:add_predict_parser", "predict a file with a fine-tuned model"),
+    "distill": (
+        "chinese_ptm.distill.cli:add_parser",
+        "a smaller student from a fine-tuned teacher (soft labels, layers)",
+    ),
     "evaluate": (
         "chinese_ptm.apps.evaluate:add_parser",
         "a checkpoint against training from scratch on the embedded real tasks",

@@ -87,6 +87,8 @@ def test_batches_pairs_padding_truncation_and_tensors(words):
     pairs = words(["北京", "日本"], ["人民", "客人"])
     assert words.convert_ids_to_tokens(pairs["input_ids"][1]) == ["[CLS]", "日本", "[SEP]", "客人", "[SEP]"]
     assert pairs["token_type_ids"][0] == [0, 0, 0, 1, 1]
+    for text in ("hello world 123", "ＡＢＣ-def", ""):  # no Chinese: as the character tokenizer reads it
+        assert words(text)["input_ids"] == load_tokenizer()(text)["input_ids"]
     with pytest.raises(ValueError, match="cuts texts into words itself"):
         words([list("北京")], is_split_into_words=True)
 

@@ -65,15 +65,20 @@ def _add_data(commands) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    data.add_argument("--preset", default=None, help="an embedded task: reviews, pd98-ner, sighan15")
-    data.add_argument(
+    add_data_arguments(data)
+
+
+def add_data_arguments(parser: argparse.ArgumentParser, model_required: bool = True) -> None:
+    """The options of a run on the user's files or an embedded task (``finetune data``, ``distill``)."""
+    parser.add_argument("--preset", default=None, help="an embedded task: reviews, pd98-ner, sighan15")
+    parser.add_argument(
         "--task", default=None, help="single | pair | tagging | span | choice | regression | multilabel | correction"
     )
     for name in ("train", "dev", "test"):
-        data.add_argument(f"--{name}", default=None, help=f"{name} file (.jsonl, .json, .csv, .tsv)")
+        parser.add_argument(f"--{name}", default=None, help=f"{name} file (.jsonl, .json, .csv, .tsv)")
     for name in ("text-field", "text-pair-field", "label-field", "format"):
-        data.add_argument(f"--{name}", default=None, help=f"task.{name.replace('-', '_')}")
-    _common(data)
+        parser.add_argument(f"--{name}", default=None, help=f"task.{name.replace('-', '_')}")
+    _common(parser, model_required)
 
 
 def _add_clue(commands) -> None:
@@ -209,19 +214,22 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run_data(args) -> list[dict]:
+    return [run(data_config(args), progress=not args.no_progress)]
 
+
+def data_config(args: argparse.Namespace, extra: dict | None = None):
+    """The configuration of a run on the user's files or an embedded task (``extra``: more base settings)."""
     layers = [read_config_file(args.config)] if args.config else []
-    base: dict = {"model.path": args.model}
+    base: dict = {"model.path": args.model, **(extra or {})}
     if args.preset:
         base.update({**preset_settings(args.preset), "task.preset": args.preset})
     else:
         base.update({"task.kind": args.task, "task.train": args.train, "task.dev": args.dev, "task.test": args.test})
     name = args.preset or "data"
     base["output_dir"] = args.output_dir or f"{DEFAULT_OUTPUT_DIR}/{name}"
-    config = build_config(
+    return build_config(
         [apply_overrides({}, {k: v for k, v in base.items() if v is not None}), *layers], overrides_of(args)
     )
-    return [run(config, progress=not args.no_progress)]
 
 
 def _run_csc(args) -> list[dict]:

@@ -149,10 +149,51 @@ class MethodSection:
 
 
 @dataclass
+class DistillSection:
+    teacher: Optional[str] = setting(
+        "a fine-tuned model (chinese-ptm finetune's OUTPUT_DIR/model) whose predictions the student learns", None
+    )
+    teachers: list[str] = setting("more teachers of the same task: their soft labels are averaged", factory=list)
+    student: str = setting(
+        "teacher: the teacher's own layers (student_layers, student_init); tiny, small, base, large: that size of "
+        "the teacher's family, random weights; or a checkpoint directory on the teacher's vocabulary",
+        "teacher",
+    )
+    student_layers: int = setting("student teacher: how many of the teacher's layers the student keeps", 2)
+    student_init: Literal["first", "every", "random"] = setting(
+        "student teacher: its first layers, every k-th layer (evenly spread, the top one included), or the "
+        "teacher's shape at student_layers with random weights",
+        "every",
+    )
+    temperature: float = setting("softmax temperature of the soft targets (> 0)", 4.0)
+    temperature_final: Optional[float] = setting(
+        "anneal the temperature linearly to this by the last step (empty: constant)", None
+    )
+    soft_weight: float = setting("weight of the cross-entropy against the teachers' soft labels (times T^2)", 1.0)
+    hard_weight: float = setting("weight of the student's own loss on the gold labels", 0.5)
+    hidden_weight: float = setting(
+        "weight of the hidden-state MSE of mapped layers (a learned projection where the widths differ)", 0.0
+    )
+    attention_weight: float = setting("weight of the attention-distribution KL of mapped layers", 0.0)
+    embedding_weight: float = setting("weight of the embedding-output MSE (projected where the widths differ)", 0.0)
+    layer_map: str = setting(
+        "which teacher layer each student layer learns from: uniform (student i <- teacher i*Lt/Ls), last (the "
+        "teacher's top layers), or pairs 'student:teacher', e.g. '1:2,2:4'",
+        "uniform",
+    )
+    cache_teacher: bool = setting(
+        "compute the teachers' logits once before training (not with hidden, attention or embedding losses, which "
+        "need the teachers' states at every step)",
+        True,
+    )
+
+
+@dataclass
 class FinetuneConfig:
     task: TaskSection = field(default_factory=TaskSection)
     model: ModelChoice = field(default_factory=ModelChoice)
     method: MethodSection = field(default_factory=MethodSection)
+    distill: DistillSection = field(default_factory=DistillSection)
     training: TrainingSettings = field(default_factory=lambda: TrainingSettings(FINETUNING_DEFAULTS))
     seeds: list[int] = setting(
         "one run per seed; results.json holds each run and the mean and std", factory=lambda: [42]
@@ -177,12 +218,19 @@ class FinetuneConfig:
             )
         if not self.seeds:
             raise SettingsError("seeds: give at least one seed")
+        d = self.distill
+        for name in ("temperature", "temperature_final"):
+            value = getattr(d, name)
+            if value is not None and not value > 0:
+                raise SettingsError(f"distill.{name}={value}: a temperature must be > 0")
+        if d.student_layers < 1:
+            raise SettingsError(f"distill.student_layers={d.student_layers}: keep at least one layer")
         return self
 
     def to_dict(self) -> dict:
         import dataclasses
 
-        out = {name: dataclasses.asdict(getattr(self, name)) for name in ("task", "model", "method")}
+        out = {name: dataclasses.asdict(getattr(self, name)) for name in ("task", "model", "method", "distill")}
         return {
             **out,
             "training": self.training.to_dict(),

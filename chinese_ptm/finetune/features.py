@@ -77,8 +77,12 @@ class PaddingCollator:
         for key in features[0]:
             length = lengths["word_" if key.startswith("word_") and key != WORD_INDEX else ""]
             values = [f[key] for f in features]
-            if values[0].dtype.kind == "f":  # regression values, multi-hot label vectors
+            if values[0].dtype.kind == "f" and values[0].ndim < 2:  # regression values, multi-hot labels, logits
                 batch[key] = torch.as_tensor(np.stack(values), dtype=torch.float32)
+                continue
+            if values[0].dtype.kind == "f":  # per-token values (a teacher's logits of a tagging task): pad tokens
+                widths = [[(0, length - v.shape[0])] + [(0, 0)] * (v.ndim - 1) for v in values]
+                batch[key] = torch.as_tensor(np.stack([np.pad(v, w) for v, w in zip(values, widths)]))
                 continue
             if values[0].ndim == 0:
                 batch[key] = torch.as_tensor(np.stack(values), dtype=torch.long)

@@ -234,13 +234,15 @@ def training_features(config: FinetuneConfig, prepared: Prepared, seed: int) -> 
     return [features[i] for i in sample_shots(labels, config.task.shots, seed)]
 
 
-def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path) -> tuple[dict, Any]:
-    """Train and evaluate one seed; returns (its results, the trainer holding the best model)."""
+def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path, build=None) -> tuple[dict, Any]:
+    """Train and evaluate one seed; returns (its results, the trainer holding the best model). ``build``: what
+    makes the model, as :func:`build_model` (the default) does: a capability above the runtime (distillation)
+    brings its own."""
     from transformers import EarlyStoppingCallback, set_seed
 
     set_seed(seed)
     task, encoded = prepared.task, prepared.encoded
-    model, callbacks, groups = build_model(config, prepared)
+    model, callbacks, groups = (build or build_model)(config, prepared)
     trainable, total = count_parameters(model)
     args = finetuning_arguments(config, out / TRAINER_DIR, seed, task)
     if config.method.early_stopping_patience and args.eval_strategy != "no":
@@ -330,8 +332,9 @@ def _mean_std(runs: list[dict], split: str) -> tuple[dict, dict]:
     )
 
 
-def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool = True) -> dict:
-    """Fine-tune with every seed of the configuration; returns the results (also in OUTPUT_DIR/results.json)."""
+def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool = True, build=None) -> dict:
+    """Fine-tune with every seed of the configuration; returns the results (also in OUTPUT_DIR/results.json).
+    ``build``: the model builder of each seed (see :func:`train_one`)."""
     started = time.perf_counter()
     prepared = prepared or prepare(config, progress=progress)
     out = Path(config.output_dir)
@@ -340,7 +343,7 @@ def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool
     for seed, seed_dir in seed_dirs.items():
         result = _finished_seed(config, seed_dir)  # when resuming: the best of these is saved already
         if result is None:
-            result, trainer = train_one(config, prepared, seed, seed_dir)
+            result, trainer = train_one(config, prepared, seed, seed_dir, build)
             if (best is None or result["score"] > best["score"]) and config.save_model and is_main_process():
                 save_task_model(trainer.model, prepared, config, out / MODEL_DIR)
             if is_main_process():

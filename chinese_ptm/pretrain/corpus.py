@@ -22,7 +22,7 @@ from ..data import (
     tokenizer_digest,
 )
 from ..errors import UserError
-from ..modeling.factory import draws_open_glyphs, has_vocab
+from ..modeling.factory import draws_open_glyphs, has_vocab, word_tokenizer
 from ..resources import word_vocab_dir
 from ..runtime.ranks import run_once
 from ..text.segmentation import get_segmenter
@@ -123,6 +123,8 @@ def _prepare(recipe: Recipe, tokenizer, files: list[str], cfg, prepared: Path) -
     elif recipe.data.segmenter == "ltp":
         options = {"model_path": recipe.data.ltp_model}
     segmenter = get_segmenter(recipe.data.segmenter, **options)
+    if recipe.model.architecture == "ambert":  # the masking units are the word view's words: cut as it cuts
+        segmenter = word_tokenizer(recipe.model).segmenter
     prepare_corpus(
         files,
         tokenizer,
