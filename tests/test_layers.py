@@ -24,7 +24,7 @@ LAYERS = [
     {"modeling"},
     {"runtime"},
     {"pretrain", "finetune"},
-    {"prompt", "csc", "attention"},
+    {"prompt", "csc", "attention", "distill"},
     {"apps"},
     {"cli", "__init__"},
 ]

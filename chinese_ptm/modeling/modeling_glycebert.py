@@ -367,6 +367,9 @@ class GlyceBertEmbeddings(nn.Module):
             nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks
         )
 
+    #: the inference rows of the vocabulary and the key of the weights they were computed from
+    _vocabulary_cache: tuple[tuple, torch.Tensor] | None = None
+
     def train(self, mode: bool = True):
         self._vocabulary_cache = None  # entering or leaving training: the weights may have moved since (see below)
         return super().train(mode)
