@@ -412,6 +412,71 @@ def test_gradual_unfreezing_and_layer_rates(glycebert_dir, sentiment_files):
     assert rates[id(model.classifier.weight)] == pytest.approx(1e-2)  # the head at its own rate
 
 
+def test_chain_thaw_trains_the_head_then_each_block_alone_then_everything(glycebert_dir, sentiment_files, tmp_path):
+    from types import SimpleNamespace
+
+    _, _, (model, callbacks, groups) = built(glycebert_dir, sentiment_files, strategy="chain_thaw")
+    (thaw,) = callbacks
+    blocks = [model.bert.embeddings, *model.bert.encoder.layer]
+    in_optimizer = {
+        id(p) for g in groups(model, SimpleNamespace(learning_rate=1e-3, weight_decay=0.0)) for p in g["params"]
+    }
+    assert in_optimizer == {id(p) for p in model.parameters()}  # what later epochs wake up is in the optimizer
+    for epoch, expected in enumerate([[model.classifier], *[[b] for b in blocks], [model]]):
+        thaw.on_epoch_begin(None, SimpleNamespace(epoch=float(epoch)), None)
+        wanted = {id(p) for module in expected for p in module.parameters()}
+        assert {id(p) for p in model.parameters() if p.requires_grad} == wanted | (
+            {id(p) for p in model.bert.pooler.parameters()} if epoch == 0 else set()
+        )
+    assert run_data(glycebert_dir, sentiment_files, tmp_path / "few", "single", "--set", "strategy=chain_thaw") == 1
+    assert (
+        run_data(
+            glycebert_dir,
+            sentiment_files,
+            tmp_path / "run",
+            "single",
+            "--set",
+            "strategy=chain_thaw",
+            "--set",
+            "training.num_train_epochs=5",
+        )
+        == 0
+    )
+
+
+@pytest.mark.parametrize("mode", ["average", "previous_epoch"])
+def test_self_distillation_learns_from_its_own_weights_and_saves_the_model_alone(
+    mode, glycebert_dir, sentiment_files, tmp_path
+):
+    from types import SimpleNamespace
+
+    from chinese_ptm.finetune.strategies import SelfDistillation
+
+    _, _, (model, callbacks, _) = built(glycebert_dir, sentiment_files, self_distill=mode, self_distill_decay=0.5)
+    assert isinstance(model, SelfDistillation)
+    (teacher,) = callbacks
+    before = model.teacher.classifier.weight.clone()
+    with torch.no_grad():
+        model.model.classifier.weight.add_(1.0)
+    teacher.on_step_end(None, None, None)
+    teacher.on_epoch_end(None, None, None)
+    shift = {"average": 0.5, "previous_epoch": 1.0}[mode]  # half way there, or all the way at the epoch's end
+    assert torch.allclose(model.teacher.classifier.weight, before + shift, atol=1e-6)
+    assert set(model.checkpoint_state_dict()) == {f"model.{k}" for k in model.model.state_dict()}
+    out = tmp_path / mode
+    assert run_data(glycebert_dir, sentiment_files, out, "single", "--set", f"self_distill={mode}") == 0
+    assert (out / "model" / "task.json").is_file()
+    assert main(["predict", "--model", str(out / "model"), "--input", str(sentiment_files["test"])]) == 0
+
+
+def test_a_self_ensemble_of_seeds_is_scored(glycebert_dir, sentiment_files, tmp_path):
+    out = tmp_path / "ensemble"
+    assert run_data(glycebert_dir, sentiment_files, out, "single", "--seeds", "2", "--set", "ensemble=seeds") == 0
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert set(results["ensemble"]) == {"dev"} and 0 <= results["ensemble"]["dev"]["score"] <= 100
+    assert all("outputs" not in run for run in results["runs"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("peft", ["lora", "adapters"])
 def test_parameter_efficient_results_are_small_and_reload_to_the_same_logits(

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import TrainerCallback
 
+from ..finetune.strategies import WithFixedModels
 from ..modeling.losses import IGNORE_INDEX
 
 #: a feature's cached logits of teacher i: TEACHER_LOGITS + str(i)
@@ -24,9 +25,12 @@ TEACHER_LOGITS = "teacher_logits_"
 PREDICTIONS = ("logits", "start_logits", "end_logits")
 
 
-class DistillationModel(nn.Module):
+class DistillationModel(WithFixedModels):
     """``student`` learning from frozen ``teachers`` (the settings' weights; ``pairs``: (student layer, teacher
-    layer) of the intermediate losses, 0 = the embedding output)."""
+    layer) of the intermediate losses, 0 = the embedding output). Checkpoints hold the student and the
+    projections; the teachers are fixed."""
+
+    fixed_prefixes = ("teachers.",)
 
     def __init__(self, student, teachers: list, settings, pairs: list[tuple[int, int]], pinyin: tuple[bool, list]):
         super().__init__()
@@ -46,15 +50,6 @@ class DistillationModel(nn.Module):
     # -- what the runtime sees: the student ----------------------------------------------------------------------
     def save_pretrained(self, directory, *args, **kwargs):
         return self.student.save_pretrained(directory, *args, **kwargs)
-
-    def checkpoint_state_dict(self) -> dict:
-        """What a checkpoint holds: the student and the projections (the teachers are fixed and saved elsewhere)."""
-        return {k: v for k, v in self.state_dict().items() if not k.startswith("teachers.")}
-
-    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
-        """A checkpoint without the teachers loads whole: they keep their own weights."""
-        teachers = {k: v for k, v in self.state_dict().items() if k.startswith("teachers.")}
-        return super().load_state_dict({**teachers, **state_dict}, strict, assign)
 
     def temperature(self) -> float:
         start, end = self.settings.temperature, self.settings.temperature_final

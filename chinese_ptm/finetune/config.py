@@ -100,9 +100,10 @@ class ModelChoice:
 
 @dataclass
 class MethodSection:
-    strategy: Literal["full", "frozen", "top_k", "gradual"] = setting(
+    strategy: Literal["full", "frozen", "top_k", "gradual", "chain_thaw"] = setting(
         "full: every weight trains; frozen: feature extraction, only the head trains; top_k: the top layers and "
-        "the head; gradual: top layer first, one more layer per epoch (ULMFiT)",
+        "the head; gradual: top layer first, one more layer per epoch (ULMFiT); chain_thaw: the head for an "
+        "epoch, then each block alone for an epoch (embeddings first), then everything (DeepMoji's chain-thaw)",
         "full",
     )
     top_k: int = setting("strategy=top_k: how many top layers train", 2)
@@ -146,6 +147,16 @@ class MethodSection:
     early_stopping_patience: Optional[int] = setting(
         "stop after this many evaluations without improvement (empty: never)", 3
     )
+    ensemble: Literal["none", "seeds"] = setting(
+        "seeds: also score the seeds' outputs averaged, a self-ensemble (results.json: ensemble)", "none"
+    )
+    self_distill: Literal["none", "average", "previous_epoch"] = setting(
+        "self-distillation (BERT-SDA): the model also learns the outputs of its own running average of weights "
+        "(average) or of itself at the end of the previous epoch (previous_epoch)",
+        "none",
+    )
+    self_distill_weight: float = setting("self-distillation: weight of the MSE to the teacher's outputs", 1.0)
+    self_distill_decay: float = setting("self_distill average: the running average's decay per step", 0.99)
 
 
 @dataclass
@@ -218,6 +229,10 @@ class FinetuneConfig:
             )
         if not self.seeds:
             raise SettingsError("seeds: give at least one seed")
+        if m.self_distill != "none" and (m.peft != "none" or m.prompt or m.layers != "top" or m.pooling != "pooler"):
+            raise SettingsError(
+                "method.self_distill trains transformers' head classes: leave layers, pooling, peft and prompt as they are"
+            )
         d = self.distill
         for name in ("temperature", "temperature_final"):
             value = getattr(d, name)

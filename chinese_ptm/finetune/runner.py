@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import SettingsError
 from ..runtime.checkpoints import last_good_checkpoint
 from ..runtime.config import apply_overrides
@@ -45,7 +47,7 @@ from .model import build_task_model, count_parameters
 from .predict import prediction_rows
 from .registry import task_metrics
 from .saving import save_task_model
-from .strategies import add_adapters, apply_lora, apply_strategy
+from .strategies import add_adapters, apply_lora, apply_strategy, with_self_distillation
 from .task import TaskData
 
 RESULTS_FILE = "results.json"
@@ -206,6 +208,7 @@ def build_model(config: FinetuneConfig, prepared: Prepared):
         add_adapters(model, method.adapter_size, method.pooling)
         return model, [], None
     callbacks, groups = apply_strategy(model, method, world_size())
+    model, groups = with_self_distillation(model, method, callbacks, groups)
     return model, callbacks, groups
 
 
@@ -281,6 +284,8 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path, 
     for name in encoded:  # dev, test and any further split a caller added (a noisy copy of test ...)
         if name != "train":
             outputs = trainer.outputs_for(encoded[name].features)
+            if config.method.ensemble == "seeds":  # kept for the seeds' average
+                result.setdefault("outputs", {})[name] = outputs
             result["predicted"][name] = decode(task, outputs, encoded[name], task.splits[name], config.task)
             if task.splits[name].labelled:
                 result[name] = task_metrics(task, result["predicted"][name], task.splits[name])
@@ -354,6 +359,7 @@ def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool
             best = result
         runs.append(result)
     results = _summary(config, prepared, runs, best)
+    results["ensemble"] = seed_ensemble(config, prepared, runs)
     if is_main_process():
         _write_outputs(config, prepared, best, results, out)
         results["seconds"] = round(time.perf_counter() - started, 3)
@@ -363,6 +369,24 @@ def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool
         for seed_dir in seed_dirs.values():  # the run is whole: a rerun trains again
             (seed_dir / SEED_RESULT).unlink(missing_ok=True)
     return results
+
+
+def seed_ensemble(config: FinetuneConfig, prepared: Prepared, runs: list[dict]) -> dict | None:
+    """``method.ensemble seeds``: the seeds' outputs averaged, decoded and scored on every labelled split."""
+    if config.method.ensemble != "seeds" or len(runs) < 2:
+        return None
+    scores = {}
+    for name, split in prepared.task.splits.items():
+        if name == "train" or not split.labelled or not all(name in r.get("outputs", {}) for r in runs):
+            continue
+        outputs = [r["outputs"][name] for r in runs]
+        if isinstance(outputs[0], (tuple, list)):  # span tasks: (start, end)
+            averaged: Any = type(outputs[0])(np.mean([o[i] for o in outputs], axis=0) for i in range(len(outputs[0])))
+        else:
+            averaged = np.mean(outputs, axis=0)
+        predicted = decode(prepared.task, averaged, prepared.encoded[name], split, config.task)
+        scores[name] = task_metrics(prepared.task, predicted, split)
+    return scores
 
 
 def seed_scores(runs: list[dict]) -> dict:
@@ -400,7 +424,7 @@ def _summary(config: FinetuneConfig, prepared: Prepared, runs: list[dict], best:
         "trainable_parameters": best["trainable_parameters"],
         "total_parameters": best["total_parameters"],
         "train_seconds_mean": statistics.fmean(r["train_seconds"] for r in runs),
-        "runs": [{k: v for k, v in r.items() if k != "predicted"} for r in runs],
+        "runs": [{k: v for k, v in r.items() if k not in ("predicted", "outputs")} for r in runs],
         "examples": {name: len(split.examples) for name, split in task.splits.items()},
         "features": {name: len(e.features) for name, e in prepared.encoded.items()},
         "skipped": {name: dict(split.skipped) for name, split in task.splits.items() if split.skipped},

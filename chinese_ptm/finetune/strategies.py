@@ -1,6 +1,7 @@
 """How much of the model trains, and at which learning rate: feature extraction (frozen encoder), the top k
-layers, gradual unfreezing, layer-wise learning-rate decay; parameter-efficient LoRA (peft) and Houlsby
-adapters (ours: no maintained library adds bottleneck adapters to GlyceBERT under transformers 5).
+layers, gradual unfreezing, chain-thaw, layer-wise learning-rate decay; self-distillation; parameter-efficient
+LoRA (peft) and Houlsby adapters (ours: no maintained library adds bottleneck adapters to GlyceBERT under
+transformers 5).
 
 Every model here keeps its encoder at ``model.bert`` (GlyceBERT's and BERT's heads, :class:`~.model.TaskModel`)
 or under its base-model prefix (``albert``, ``electra``): embeddings, layers, pooler; the rest is the head.
@@ -8,6 +9,7 @@ or under its base-model prefix (``albert``, ``electra``): embeddings, layers, po
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from torch import nn
 from transformers import TrainerCallback
 
 from ..errors import SettingsError
+from ..modeling.losses import IGNORE_INDEX
 from .model import head_modules
 
 ADAPTERS_FILE = "adapters.safetensors"
@@ -59,22 +62,23 @@ def apply_strategy(model, method, world: int) -> tuple[list, object]:
     """Freeze what the strategy keeps fixed; returns (callbacks, parameter-groups function or None)."""
     blocks = layer_blocks(model)
     callbacks: list = []
-    if method.strategy in ("frozen", "top_k", "gradual"):
+    if method.strategy in ("frozen", "top_k", "gradual", "chain_thaw"):
         trainable = {id(p) for p in head_parameters(model, method.pooling)}
-        keep = {"frozen": 0, "top_k": method.top_k, "gradual": 1}[method.strategy]
+        keep = {"frozen": 0, "top_k": method.top_k, "gradual": 1, "chain_thaw": 0}[method.strategy]
         for block in blocks[len(blocks) - keep :] if keep else []:
             trainable |= {id(p) for p in block.parameters()}
         for p in model.parameters():
             p.requires_grad = id(p) in trainable
-    if method.strategy == "gradual":
+    if method.strategy in CHANGING:
         if world > 1:
             raise SettingsError(
-                "method.strategy=gradual changes which parameters train during the run, which DDP "
+                f"method.strategy={method.strategy} changes which parameters train during the run, which DDP "
                 "cannot follow: run it on one process (or use top_k)"
             )
-        callbacks.append(GradualUnfreezing(blocks))
+        head = head_parameters(model, method.pooling)
+        callbacks.append(GradualUnfreezing(blocks) if method.strategy == "gradual" else ChainThaw(model, head, blocks))
     groups = None
-    if method.layer_lr_decay < 1 or method.head_learning_rate is not None or method.strategy == "gradual":
+    if method.layer_lr_decay < 1 or method.head_learning_rate is not None or method.strategy in CHANGING:
         groups = layer_groups(model, method)
     return callbacks, groups
 
@@ -93,6 +97,110 @@ class GradualUnfreezing(TrainerCallback):
                 p.requires_grad = True
 
 
+class ChainThaw(TrainerCallback):
+    """Chain-thaw (DeepMoji, Felbo et al. 2017): epoch 0 trains the head alone, epoch i the i-th block alone (the
+    embeddings, then each layer upwards), every later epoch the whole model."""
+
+    def __init__(self, model: nn.Module, head: list[nn.Parameter], blocks: list[nn.Module]):
+        self.model, self.head, self.blocks = model, head, blocks
+
+    def phases(self) -> int:
+        """Epochs before the whole model trains: the head's and one per block."""
+        return 1 + len(self.blocks)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if args.num_train_epochs < self.phases() + 1 and args.max_steps <= 0:
+            raise SettingsError(
+                f"method.strategy=chain_thaw trains the head, then each of {len(self.blocks)} blocks alone, then "
+                f"everything, an epoch each: give training.num_train_epochs >= {self.phases() + 1}"
+            )
+
+    def on_epoch_begin(self, args, state, control, **kwargs):
+        epoch = int(state.epoch or 0)
+        if epoch >= self.phases():
+            trainable = list(self.model.parameters())
+        else:
+            trainable = self.head if epoch == 0 else list(self.blocks[epoch - 1].parameters())
+        chosen = {id(p) for p in trainable}
+        for p in self.model.parameters():
+            p.requires_grad = id(p) in chosen
+
+
+class WithFixedModels(nn.Module):
+    """A trained model beside fixed ones (teachers): checkpoints hold the trained parts only, and load whole."""
+
+    #: state-dict prefixes of the fixed models
+    fixed_prefixes: tuple[str, ...] = ("teacher.",)
+
+    def checkpoint_state_dict(self) -> dict:
+        return {k: v for k, v in self.state_dict().items() if not k.startswith(self.fixed_prefixes)}
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        fixed = {k: v for k, v in self.state_dict().items() if k.startswith(self.fixed_prefixes)}
+        return super().load_state_dict({**fixed, **state_dict}, strict, assign)
+
+
+class SelfDistillation(WithFixedModels):
+    """Self-distillation (BERT-SDA, Xu et al. 2020): in training the loss adds ``weight`` x the MSE between the
+    model's outputs and those of a teacher made of its own weights (:class:`SelfDistillationTeacher` keeps it
+    current); in evaluation and when saved it is the model alone."""
+
+    def __init__(self, model: nn.Module, weight: float):
+        super().__init__()
+        self.model, self.weight = model, weight
+        self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
+        self.config = model.config
+
+    def save_pretrained(self, directory, *args, **kwargs):
+        return self.model.save_pretrained(directory, *args, **kwargs)
+
+    def forward(self, **batch):
+        out = self.model(**batch)
+        if self.training and out.loss is not None:
+            with torch.no_grad():
+                target = self.teacher(**batch).logits
+            error = (out.logits - target).pow(2)  # (B, K) or (B, T, K)
+            labels = batch.get("labels")
+            if error.dim() == 3 and labels is not None:  # tagging: labelled positions only
+                kept = (labels != IGNORE_INDEX).unsqueeze(-1).to(error.dtype)
+                out.loss = out.loss + self.weight * (error * kept).sum() / (kept.sum() * error.shape[-1]).clamp(min=1)
+            else:
+                out.loss = out.loss + self.weight * error.mean()
+        return out
+
+
+class SelfDistillationTeacher(TrainerCallback):
+    """Keeps the self-distillation teacher current: the running average of the weights after every step
+    (``average``), or the weights at the end of each epoch (``previous_epoch``)."""
+
+    def __init__(self, model: SelfDistillation, mode: str, decay: float):
+        self.model, self.mode, self.decay = model, mode, decay
+
+    @torch.no_grad()
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.mode == "average":
+            for kept, current in zip(self.model.teacher.parameters(), self.model.model.parameters()):
+                kept.mul_(self.decay).add_(current.detach(), alpha=1 - self.decay)
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if self.mode == "previous_epoch":
+            self.model.teacher.load_state_dict(self.model.model.state_dict())
+
+
+def with_self_distillation(model, method, callbacks: list, groups):
+    """(model, parameter groups) wrapped for ``method.self_distill`` (unchanged when off): the teacher's callback
+    is added, and the groups are the inner model's."""
+    if method.self_distill == "none":
+        return model, groups
+    wrapped = SelfDistillation(model, method.self_distill_weight)
+    callbacks.append(SelfDistillationTeacher(wrapped, method.self_distill, method.self_distill_decay))
+    return wrapped, (lambda module, args: groups(module.model, args)) if groups is not None else None
+
+
+#: strategies that change during a run which parameters train (every parameter is in the optimizer from the start)
+CHANGING = ("gradual", "chain_thaw")
+
+
 def layer_groups(model, method):
     """Parameter groups with layer-wise learning-rate decay: the head (and pooler) at the head rate, the top
     layer at the base rate, each layer below ``layer_lr_decay`` times the one above, the embeddings last. All
@@ -109,7 +217,7 @@ def layer_groups(model, method):
         head_rate = method.head_learning_rate if method.head_learning_rate is not None else args.learning_rate
         by_key: dict[tuple[float, float], list] = {}
         for name, p in module.named_parameters():
-            if not p.requires_grad and method.strategy != "gradual":
+            if not p.requires_grad and method.strategy not in CHANGING:
                 continue
             rate = args.learning_rate * scale[id(p)] if id(p) in scale else head_rate
             by_key.setdefault((rate, args.weight_decay if name in decay_names else 0.0), []).append(p)
