@@ -448,7 +448,6 @@ def test_chain_thaw_trains_the_head_then_each_block_alone_then_everything(glyceb
 def test_self_distillation_learns_from_its_own_weights_and_saves_the_model_alone(
     mode, glycebert_dir, sentiment_files, tmp_path
 ):
-    from types import SimpleNamespace
 
     from chinese_ptm.finetune.strategies import SelfDistillation
 
