@@ -98,9 +98,12 @@ def main() -> None:
     result["vocabulary"] = small_vocabulary(vocab_folder, args.chars)
     vocab = set((vocab_folder / "vocab.txt").read_text(encoding="utf-8").split("\n"))
     result["arms"] = {}
-    for name in args.arms.split(","):
-        overrides = {**ARMS[name], "model.tokenizer": str(vocab_folder)}
-        per_step = seconds_per_step(name, overrides, args.workdir, "chinesebert-tiny")
+    names = args.arms.split(",")
+    arms = {name: {**ARMS[name], "model.tokenizer": str(vocab_folder)} for name in names}
+    # every arm calibrated back to back first: load on the machine later cannot change the step counts
+    speeds = {name: seconds_per_step(name, arms[name], args.workdir, "chinesebert-tiny") for name in names}
+    for name in names:
+        overrides, per_step = arms[name], speeds[name]
         steps = max(int(args.minutes * 60 / per_step), 10)
         arm = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, "chinesebert-tiny")
         arm["seconds_per_step"] = per_step
