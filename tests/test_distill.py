@@ -177,3 +177,38 @@ def test_a_glycebert_teacher_teaches_a_bert_student(teacher, tmp_path):
         main(["predict", "--model", str(tmp_path / "x" / "model"), "--input", str(files["dev"]), "--output", str(out)])
         == 0
     )
+
+
+@pytest.mark.slow
+def test_general_distillation_on_the_pretraining_corpus(tmp_path):
+    """TinyBERT's first stage through the pretraining runner: a one-layer student of a pretrained two-layer
+    teacher learns its MLM distribution and hidden states; the student is saved as a checkpoint of its own."""
+    from chinese_ptm.data.corpora import peoples_daily_lines
+    from chinese_ptm.distill.general import run_general
+    from chinese_ptm.modeling import GlyceBertForMaskedLM
+    from chinese_ptm.pretrain.recipe import load_recipe
+    from chinese_ptm.pretrain.runner import run
+
+    corpus = tmp_path / "news.txt"
+    corpus.write_text("\n".join(peoples_daily_lines(200)) + "\n", encoding="utf-8")
+    common = {
+        "data.train_files": [str(corpus)],
+        "data.line_is_document": True,
+        "data.eval_records": 8,
+        "training.max_steps": 3,
+        "training.global_batch_size": 8,
+        "training.micro_batch_size": 8,
+        "training.report_to": "none",
+        "training.logging_steps": 1,
+    }
+    teacher = run(load_recipe("chinesebert-tiny", {**common, "output_dir": str(tmp_path / "teacher")}))[-1]
+    sets = {"distill.student_layers": 1, "distill.hidden_weight": 1.0, "distill.attention_weight": 1.0}
+    out = tmp_path / "student"
+    report = run_general(
+        "chinesebert-tiny", teacher["final_checkpoint"], "teacher", {**common, **sets, "output_dir": str(out)}
+    )[-1]
+    assert report["steps"] == 3 and 0 <= report["heldout_mlm_accuracy"] <= 1
+    student = GlyceBertForMaskedLM.from_pretrained(report["final_checkpoint"])
+    assert student.config.num_hidden_layers == 1
+    with pytest.raises(UserError, match="a temperature must be > 0"):
+        run_general("chinesebert-tiny", teacher["final_checkpoint"], "teacher", {**common, "distill.temperature": 0})

@@ -1,4 +1,5 @@
-"""The student and its teachers in one module the fine-tuning runtime trains: the losses of knowledge distillation.
+"""The student and its teachers in one module the fine-tuning (or pretraining) runtime trains: the losses of
+knowledge distillation.
 
 In training, the loss is ``hard_weight`` x the student's own loss on the gold labels + ``soft_weight`` x T^2 x the
 cross-entropy between the student's and the teachers' predictions at temperature T (the teachers' probabilities
@@ -72,18 +73,20 @@ class DistillationModel(WithFixedModels):
         teacher_outs = None
         if states or attentions or not cached:
             with torch.no_grad():
-                teacher_outs = [
-                    t(**_for(inputs, pinyin), **extra) for t, pinyin in zip(self.teachers, self.teacher_pinyin)
+                teacher_outs = [  # with the labels: an MLM teacher then predicts the masked positions only
+                    t(**_for(inputs, pinyin), **targets, **extra)
+                    for t, pinyin in zip(self.teachers, self.teacher_pinyin)
                 ]
         mask = _positions(inputs.get("attention_mask"), targets.get("labels"))
-        loss = loss + s.soft_weight * self._soft_loss(out, teacher_outs, cached, mask)
+        loss = loss + s.soft_weight * self._soft_loss(out, teacher_outs, cached, mask, targets.get("labels"))
         if teacher_outs is not None and (states or attentions):
             loss = loss + self._intermediate_loss(out, teacher_outs[0], inputs.get("attention_mask"))
         out.loss = loss
         return out
 
-    def _soft_loss(self, out, teacher_outs, cached: list, mask) -> torch.Tensor:
-        """T^2 x cross-entropy of the student against the teachers' mean probabilities, per output."""
+    def _soft_loss(self, out, teacher_outs, cached: list, mask, labels) -> torch.Tensor:
+        """T^2 x cross-entropy of the student against the teachers' mean probabilities, per output (a teacher's MLM
+        logits over every position are read at the labelled ones, where a sparse student predicts)."""
         temperature = self.temperature()
         total = out.logits.new_zeros(()) if getattr(out, "logits", None) is not None else 0.0
         for name in PREDICTIONS:
@@ -91,6 +94,7 @@ class DistillationModel(WithFixedModels):
             if student is None:
                 continue
             teachers = cached if cached and name == "logits" else [getattr(t, name) for t in teacher_outs]
+            teachers = [t[labels != IGNORE_INDEX] if t.dim() == student.dim() + 1 else t for t in teachers]
             soft = torch.stack([F.softmax(t.to(student.dtype) / temperature, dim=-1) for t in teachers]).mean(0)
             per = -(soft * F.log_softmax(student / temperature, dim=-1)).sum(-1)  # (B,) or (B, T)
             weights = mask if per.dim() == 2 and name == "logits" and mask is not None else None

@@ -66,11 +66,6 @@ class FinetuneTrainer(ChinesePtmTrainer):
         loss, logits, _ = super().prediction_step(model, inputs, False, ignore_keys=ignore_keys)
         return loss, logits, index
 
-    def _save(self, output_dir=None, state_dict=None):
-        if state_dict is None and hasattr(self.model, "checkpoint_state_dict"):  # a model that says what to save
-            state_dict = self.model.checkpoint_state_dict()
-        return super()._save(output_dir, state_dict)
-
     def outputs_for(self, features: list[dict]):
         """The model's outputs for ``features``, in their order (no metrics: they belong to the dev set)."""
         compute_metrics, self.compute_metrics = self.compute_metrics, None

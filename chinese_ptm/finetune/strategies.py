@@ -133,7 +133,13 @@ class WithFixedModels(nn.Module):
     fixed_prefixes: tuple[str, ...] = ("teacher.",)
 
     def checkpoint_state_dict(self) -> dict:
-        return {k: v for k, v in self.state_dict().items() if not k.startswith(self.fixed_prefixes)}
+        """The trained parts; of tensors that share memory (a decoder tied to its embeddings) the first name."""
+        kept, seen = {}, set()
+        for key, value in self.state_dict().items():
+            if not key.startswith(self.fixed_prefixes) and (value.numel() == 0 or value.data_ptr() not in seen):
+                kept[key] = value
+                seen.add(value.data_ptr())
+        return kept
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         fixed = {k: v for k, v in self.state_dict().items() if k.startswith(self.fixed_prefixes)}

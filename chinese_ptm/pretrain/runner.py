@@ -274,7 +274,7 @@ def _resume_point(trainer: "PretrainTrainer", out: Path, resume: bool) -> str | 
     return checkpoint
 
 
-def run_stage(recipe: Recipe, resume: bool = True) -> dict:
+def run_stage(recipe: Recipe, resume: bool = True, build=None) -> dict:
     """Train one stage; returns its report (also written to OUTPUT_DIR/report.json)."""
     from transformers import set_seed
 
@@ -289,7 +289,8 @@ def run_stage(recipe: Recipe, resume: bool = True) -> dict:
     set_seed(recipe.training.seed)
     tokenizer = load_run_tokenizer(recipe)
     train, heldout, data_summary = prepared_records(recipe, tokenizer)
-    model = build_model(recipe.model, tokenizer, recipe.masking.sentence_task is not None)
+    # build: what makes the model, as build_model does (a capability above the runner, distillation, brings its own)
+    model = (build or build_model)(recipe.model, tokenizer, recipe.masking.sentence_task is not None)
     trainer = _trainer(recipe, model, args, tokenizer, train, heldout)
     checkpoint = _resume_point(trainer, out, resume)
     started = time.perf_counter()
@@ -297,7 +298,7 @@ def run_stage(recipe: Recipe, resume: bool = True) -> dict:
     seconds = time.perf_counter() - started
     metrics = trainer.evaluate()
     digests = rank_digests(trainer.model)
-    trainer.save_model(str(out / FINAL_DIR))
+    save_final_model(trainer, out / FINAL_DIR)
     if not trainer.is_world_process_zero():
         return {}
     saved_tokenizer(recipe.model, tokenizer).save_pretrained(str(out / FINAL_DIR))
@@ -327,9 +328,21 @@ def run_stage(recipe: Recipe, resume: bool = True) -> dict:
     return report
 
 
-def run(recipe: Recipe, resume: bool = True) -> list[dict]:
+def save_final_model(trainer, directory: Path) -> None:
+    """The trained model as a checkpoint; a model that trains another inside it (a distillation's student) saves
+    that one with its ``save_pretrained``."""
+    from transformers import PreTrainedModel
+
+    model = trainer.model
+    if isinstance(model, PreTrainedModel) or not hasattr(model, "save_pretrained"):
+        trainer.save_model(str(directory))
+    elif trainer.is_world_process_zero():
+        model.save_pretrained(str(directory))
+
+
+def run(recipe: Recipe, resume: bool = True, build=None) -> list[dict]:
     """Train every stage of the recipe; returns their reports."""
-    return [run_stage(stage, resume=resume) for stage in stage_recipes(recipe)]
+    return [run_stage(stage, resume=resume, build=build) for stage in stage_recipes(recipe)]
 
 
 def describe(recipe: Recipe, world: int | None = None) -> list[dict]:

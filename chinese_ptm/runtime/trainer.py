@@ -114,7 +114,13 @@ class _Guards(TrainerCallback):
 class ChinesePtmTrainer(Trainer):
     """The Trainer with our optimizer hook (parameter groups from the runner, AdamW or LAMB) and guards: a
     preemption signal saves and stops (:class:`~chinese_ptm.errors.Preempted`), a non-finite loss stops the run
-    or, with ``nonfinite_skips``, skips up to that many steps in a row."""
+    or, with ``nonfinite_skips``, skips up to that many steps in a row. A model with ``checkpoint_state_dict``
+    (one that trains beside fixed teachers) says what its checkpoints hold."""
+
+    def _save(self, output_dir=None, state_dict=None):
+        if state_dict is None and hasattr(self.model, "checkpoint_state_dict"):
+            state_dict = self.model.checkpoint_state_dict()
+        return super()._save(output_dir, state_dict)
 
     def __init__(
         self,
