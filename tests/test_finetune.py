@@ -468,6 +468,30 @@ def test_self_distillation_learns_from_its_own_weights_and_saves_the_model_alone
     assert main(["predict", "--model", str(out / "model"), "--input", str(sentiment_files["test"])]) == 0
 
 
+def test_a_self_ensemble_of_checkpoints_averages_the_last_weights(glycebert_dir, sentiment_files, tmp_path):
+    from types import SimpleNamespace
+
+    from safetensors.torch import save_file
+
+    from chinese_ptm.finetune.strategies import average_last_checkpoints
+
+    out = tmp_path / "averaged"
+    sets = ["--set", "ensemble=checkpoints", "--set", "ensemble_checkpoints=2", "--set", "training.num_train_epochs=3"]
+    assert run_data(glycebert_dir, sentiment_files, out, "single", *sets) == 0
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert results["runs"][0]["averaged_checkpoints"] == ["checkpoint-8", "checkpoint-12"]  # 4 steps an epoch
+    # the average itself: the last two of three checkpoints, integer buffers from the last
+    for step, value in ((1, 0.0), (2, 2.0), (3, 4.0)):
+        (tmp_path / "t" / f"checkpoint-{step}").mkdir(parents=True)
+        tensors = {"weight": torch.full((2, 2), value), "bias": torch.full((2,), value)}
+        save_file(tensors, str(tmp_path / "t" / f"checkpoint-{step}" / "model.safetensors"))
+    trainer = SimpleNamespace(model=torch.nn.Linear(2, 2))
+    names = average_last_checkpoints(
+        trainer, tmp_path / "t", SimpleNamespace(ensemble="checkpoints", ensemble_checkpoints=2)
+    )
+    assert names == ["checkpoint-2", "checkpoint-3"] and torch.equal(trainer.model.weight, torch.full((2, 2), 3.0))
+
+
 def test_a_self_ensemble_of_seeds_is_scored(glycebert_dir, sentiment_files, tmp_path):
     out = tmp_path / "ensemble"
     assert run_data(glycebert_dir, sentiment_files, out, "single", "--seeds", "2", "--set", "ensemble=seeds") == 0

@@ -147,9 +147,12 @@ class MethodSection:
     early_stopping_patience: Optional[int] = setting(
         "stop after this many evaluations without improvement (empty: never)", 3
     )
-    ensemble: Literal["none", "seeds"] = setting(
-        "seeds: also score the seeds' outputs averaged, a self-ensemble (results.json: ensemble)", "none"
+    ensemble: Literal["none", "seeds", "checkpoints"] = setting(
+        "self-ensembles: seeds: also score the seeds' outputs averaged (results.json: ensemble); checkpoints: each "
+        "run ends with the average of the weights of its last ensemble_checkpoints checkpoints (not the best one)",
+        "none",
     )
+    ensemble_checkpoints: int = setting("ensemble checkpoints: how many of the last checkpoints are averaged", 3)
     self_distill: Literal["none", "average", "previous_epoch"] = setting(
         "self-distillation (BERT-SDA): the model also learns the outputs of its own running average of weights "
         "(average) or of itself at the end of the previous epoch (previous_epoch)",

@@ -47,7 +47,7 @@ from .model import build_task_model, count_parameters
 from .predict import prediction_rows
 from .registry import task_metrics
 from .saving import save_task_model
-from .strategies import add_adapters, apply_lora, apply_strategy, with_self_distillation
+from .strategies import add_adapters, apply_lora, apply_strategy, average_last_checkpoints, with_self_distillation
 from .task import TaskData
 
 RESULTS_FILE = "results.json"
@@ -216,6 +216,9 @@ def finetuning_arguments(config: FinetuneConfig, out: Path, seed: int, task: Tas
     }
     if t.eval_strategy == "steps" and t.save_strategy == FINETUNING_DEFAULTS["save_strategy"]:
         forced.update(save_strategy="steps", save_steps=t.eval_steps)  # the best checkpoint needs both
+    if config.method.ensemble == "checkpoints":  # the last ones are kept and averaged instead of the best
+        # one more: the Trainer also keeps the best checkpoint, which need not be among the last ones
+        forced.update(save_total_limit=config.method.ensemble_checkpoints + 1, load_best_model_at_end=False)
     return training_arguments(t, out, **{**forced, **overrides})
 
 
@@ -262,6 +265,7 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path, 
     started = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
+    averaged = average_last_checkpoints(trainer, out / TRAINER_DIR, config.method)  # ensemble checkpoints
     result = {
         "seed": seed,
         "resumed_from": resume_from,
@@ -272,6 +276,7 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path, 
         "train_loss": float(train_output.training_loss),
         "train_seconds": round(seconds, 3),
         "best_checkpoint": trainer.state.best_model_checkpoint,
+        "averaged_checkpoints": averaged,
         "trainable_parameters": trainable,
         "total_parameters": total,
         "predicted": {},

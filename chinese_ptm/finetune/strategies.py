@@ -203,6 +203,28 @@ def with_self_distillation(model, method, callbacks: list, groups):
     return wrapped, (lambda module, args: groups(module.model, args)) if groups is not None else None
 
 
+def average_last_checkpoints(trainer, directory: Path, method) -> list[str]:
+    """``method.ensemble checkpoints``: the model takes the mean of the weights of the run's last
+    ``ensemble_checkpoints`` checkpoints (a self-ensemble in weight space); returns their names."""
+    if method.ensemble != "checkpoints":
+        return []
+    from safetensors.torch import load_file
+
+    found = sorted(directory.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[-1]))
+    chosen = [p for p in found if (p / "model.safetensors").is_file()][-method.ensemble_checkpoints :]
+    if not chosen:
+        return []
+    states = [load_file(str(p / "model.safetensors")) for p in chosen]
+    averaged = {
+        key: torch.stack([s[key].float() for s in states]).mean(0).to(states[0][key].dtype)
+        if states[0][key].is_floating_point()
+        else states[0][key]
+        for key in states[0]
+    }
+    trainer.model.load_state_dict(averaged, strict=False)
+    return [p.name for p in chosen]
+
+
 #: strategies that change during a run which parameters train (every parameter is in the optimizer from the start)
 CHANGING = ("gradual", "chain_thaw")
 
