@@ -65,16 +65,16 @@ def test_a_student_from_every_other_teacher_layer_is_saved_alone_and_predicts(te
 
 
 def test_students_from_the_teacher_keep_the_chosen_layers(teacher):
-    from chinese_ptm.distill.build import _from_teacher
+    from chinese_ptm.distill.build import from_teacher_layers
     from chinese_ptm.finetune.predict import load_task_model
 
     model = load_task_model(teacher[0])[0]
     layer = model.bert.encoder.layer
-    first, every = _from_teacher(model, 1, "first"), _from_teacher(model, 1, "every")
+    first, every = from_teacher_layers(model, 1, "first"), from_teacher_layers(model, 1, "every")
     assert torch.equal(first.bert.encoder.layer[0].output.dense.weight, layer[0].output.dense.weight)
     assert torch.equal(every.bert.encoder.layer[0].output.dense.weight, layer[1].output.dense.weight)
     assert torch.equal(every.classifier.weight, model.classifier.weight)
-    random = _from_teacher(model, 1, "random")
+    random = from_teacher_layers(model, 1, "random")
     assert not torch.equal(random.bert.encoder.layer[0].output.dense.weight, layer[0].output.dense.weight)
     assert torch.equal(  # glyph bitmaps are input data: kept
         random.bert.embeddings.glyph_embeddings.embedding.weight,

@@ -57,7 +57,7 @@ def make_student(config, prepared, teacher):
     """The student (``distill.student``) as the task's model, and its checkpoint kind."""
     d = config.distill
     if d.student == "teacher":
-        return _from_teacher(teacher, d.student_layers, d.student_init), prepared.kind
+        return from_teacher_layers(teacher, d.student_layers, d.student_init), prepared.kind
     if d.student in SIZES:
         return _at_size(teacher, SIZES[d.student]), prepared.kind
     source = Path(d.student)
@@ -74,7 +74,7 @@ def make_student(config, prepared, teacher):
     return build_task_model(prepared.task, str(source), kind, config.method), kind
 
 
-def _from_teacher(teacher, layers: int, init: str):
+def from_teacher_layers(teacher, layers: int, init: str):
     """The teacher's class and shape with ``layers`` layers: its first ones, every k-th, or random weights."""
     total = teacher.config.num_hidden_layers
     if layers > total:

@@ -15,7 +15,7 @@ from ..modeling.factory import build_model, checkpoint_kind, load_pretrained, mo
 from ..pretrain.recipe import load_recipe
 from ..pretrain.runner import run
 from ..runtime.config import fill
-from .build import _from_teacher, layer_pairs
+from .build import from_teacher_layers, layer_pairs
 from .model import DistillationModel
 
 
@@ -37,7 +37,7 @@ def general_builder(teacher_dir: str, student: str, settings: DistillSection):
                 "model.architecture glycebert (or --student teacher)"
             )
         if student == "teacher":
-            model = _from_teacher(teacher, settings.student_layers, settings.student_init)
+            model = from_teacher_layers(teacher, settings.student_layers, settings.student_init)
         else:
             model = build_model(m, tokenizer)
         if settings.attention_weight > 0:
