@@ -367,7 +367,7 @@ def test_call_direct_path_follows_the_post_processor():
     """A tokenizer whose template is not [CLS] text [SEP] goes through the backend."""
     from tokenizers.processors import TemplateProcessing
 
-    tok = load_tokenizer()
+    tok = load_tokenizer.__wrapped__()  # its own copy: the cached one is shared by every test
     before = tok("银行")["input_ids"]
     tok._tokenizer.post_processor = TemplateProcessing(single="[CLS] $A", special_tokens=[("[CLS]", tok.cls_token_id)])
     after = tok(["银行", "行长"])

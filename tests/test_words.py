@@ -181,8 +181,11 @@ def test_recipes_check_the_granularity_against_the_tokenizer(word_vocab, tmp_pat
     settings = {"output_dir": str(tmp_path), "model.architecture": "bert"}
     with pytest.raises(UserError, match="set model.granularity: word"):
         load_run_tokenizer(load_recipe("chinesebert-tiny", {**settings, "model.tokenizer": folder}))
+    char_vocab = {"model.tokenizer": str(vocab_dir()), "model.granularity": "word"}
     with pytest.raises(UserError, match="is a character tokenizer"):
-        load_run_tokenizer(load_recipe("chinesebert-tiny", {**settings, "model.granularity": "word"}))
+        load_run_tokenizer(load_recipe("chinesebert-tiny", {**settings, **char_vocab}))
+    bundled = load_run_tokenizer(load_recipe("chinesebert-tiny", {**settings, "model.granularity": "word"}))
+    assert isinstance(bundled, GlyceBertWordTokenizer) and len(bundled) == 28096  # vocab/words by default
     tok = load_run_tokenizer(
         load_recipe("chinesebert-tiny", {**settings, "model.tokenizer": folder, "model.granularity": "word"})
     )
