@@ -71,11 +71,7 @@ def run_general(recipe: str, teacher_dir: str, student: str, overrides: dict) ->
     """Reports of a general distillation run: ``overrides`` are the recipe's (``section.field``) and the
     distillation's (``distill.field``)."""
     distill = {k.removeprefix("distill."): v for k, v in overrides.items() if k.startswith("distill.")}
-    settings = fill(DistillSection(), distill, "--set distill.")
-    for name in ("temperature", "temperature_final"):
-        value = getattr(settings, name)
-        if value is not None and not value > 0:
-            raise UserError(f"distill.{name}={value}: a temperature must be > 0")
+    settings = fill(DistillSection(), distill, "--set distill.").validate()
     recipe_settings = {k: v for k, v in overrides.items() if not k.startswith("distill.")}
     loaded = load_recipe(recipe, {"model.tokenizer": teacher_dir, "model.open_glyphs": False, **recipe_settings})
     return run(loaded, build=general_builder(teacher_dir, student, settings))

@@ -201,6 +201,15 @@ class DistillSection:
         True,
     )
 
+    def validate(self) -> "DistillSection":
+        for name in ("temperature", "temperature_final"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise SettingsError(f"distill.{name}={value}: a temperature must be > 0")
+        if self.student_layers < 1:
+            raise SettingsError(f"distill.student_layers={self.student_layers}: keep at least one layer")
+        return self
+
 
 @dataclass
 class FinetuneConfig:
@@ -236,13 +245,7 @@ class FinetuneConfig:
             raise SettingsError(
                 "method.self_distill trains transformers' head classes: leave layers, pooling, peft and prompt as they are"
             )
-        d = self.distill
-        for name in ("temperature", "temperature_final"):
-            value = getattr(d, name)
-            if value is not None and not value > 0:
-                raise SettingsError(f"distill.{name}={value}: a temperature must be > 0")
-        if d.student_layers < 1:
-            raise SettingsError(f"distill.student_layers={d.student_layers}: keep at least one layer")
+        self.distill.validate()
         return self
 
     def to_dict(self) -> dict:
