@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from learning import pretrain, seconds_per_step
+from learning import pretrain, seconds_per_step, write_result
 
 #: the students: (distill --student, settings); "direct" is a tiny pretrained model fine-tuned without a teacher
 STUDENTS = {
@@ -147,10 +147,7 @@ def main() -> None:
             )
         result["tasks"][task] = arms
         print(json.dumps({task: arms}, default=str), file=sys.stderr, flush=True)
-    text = json.dumps(result, indent=2, ensure_ascii=False, default=str)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

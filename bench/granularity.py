@@ -13,10 +13,9 @@ Prints JSON (and writes it with --out).
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from learning import compare
+from learning import compare, write_result
 
 #: the arms: (recipe, overrides); the tiny recipes keep chinesebert-tiny's data, schedule and batch
 ARMS = {
@@ -84,10 +83,7 @@ def main() -> None:
     result = {"tokenizers": tokenizer_figures()}
     if not args.tokenizers_only:
         result |= compare(args, ARMS)
-    text = json.dumps(result, indent=2, ensure_ascii=False, default=str)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -222,10 +222,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     result = explore(args) if args.explore else upgrade(args) if args.upgrade else compare(args)
+    write_result(result, args.out)
+
+
+def write_result(result: dict, out: Path | None) -> None:
+    """A bench's result as JSON: printed, and written to ``out`` when given."""
     text = json.dumps(result, indent=2, ensure_ascii=False, default=str)
     print(text)
-    if args.out:
-        args.out.write_text(text + "\n", encoding="utf-8")
+    if out:
+        out.write_text(text + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ COMMANDS = {
         "fine-tune on your data, the embedded tasks or CLUE (several seeds, strategies)",
     ),
     "predict": ("chinese_ptm.finetune.cli:add_predict_parser", "predict a file with a fine-tuned model"),
+    "generate": ("chinese_ptm.finetune.generate:add_parser", "text from a seq2seq model (or a checkpoint as decoder)"),
     "distill": (
         "chinese_ptm.distill.cli:add_parser",
         "a smaller student from a fine-tuned teacher (soft labels, layers)",

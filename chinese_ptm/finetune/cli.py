@@ -68,15 +68,21 @@ def _add_data(commands) -> None:
     add_data_arguments(data)
 
 
+#: the task settings a run on files takes as options of their own (--text-field ... --target-field)
+DATA_FIELD_OPTIONS = ("text-field", "text-pair-field", "label-field", "source-field", "target-field", "format")
+
+
 def add_data_arguments(parser: argparse.ArgumentParser, model_required: bool = True) -> None:
     """The options of a run on the user's files or an embedded task (``finetune data``, ``distill``)."""
-    parser.add_argument("--preset", default=None, help="an embedded task: reviews, pd98-ner, sighan15")
+    parser.add_argument("--preset", default=None, help="an embedded task: reviews, pd98-ner, sighan15, pd98-ime")
     parser.add_argument(
-        "--task", default=None, help="single | pair | tagging | span | choice | regression | multilabel | correction"
+        "--task",
+        default=None,
+        help="single | pair | tagging | span | choice | regression | multilabel | correction | seq2seq",
     )
     for name in ("train", "dev", "test"):
         parser.add_argument(f"--{name}", default=None, help=f"{name} file (.jsonl, .json, .csv, .tsv)")
-    for name in ("text-field", "text-pair-field", "label-field", "format"):
+    for name in DATA_FIELD_OPTIONS:
         parser.add_argument(f"--{name}", default=None, help=f"task.{name.replace('-', '_')}")
     _common(parser, model_required)
 
@@ -207,8 +213,8 @@ def overrides_of(args: argparse.Namespace) -> dict[str, Any]:
         "model.scratch": True if args.scratch else None,
         "training.disable_tqdm": True if args.no_progress else None,
     }
-    for name in ("text_field", "text_pair_field", "label_field", "format"):
-        shortcuts[f"task.{name}"] = getattr(args, name, None)
+    for name in DATA_FIELD_OPTIONS:
+        shortcuts[f"task.{name.replace('-', '_')}"] = getattr(args, name.replace("-", "_"), None)
     values.update({k: v for k, v in shortcuts.items() if v is not None})
     return values
 

@@ -43,9 +43,9 @@ class TaskSection:
         "an embedded task (reviews, pd98-ner, sighan15) or a CLUE task (clue:tnews ...; with data_dir); empty: own files",
         None,
     )
-    kind: Optional[Literal["single", "pair", "tagging", "span", "choice", "regression", "multilabel", "correction"]] = (
-        setting("what the task is (own files)", None)
-    )
+    kind: Optional[
+        Literal["single", "pair", "tagging", "span", "choice", "regression", "multilabel", "correction", "seq2seq"]
+    ] = setting("what the task is (own files)", None)
     train: Optional[str] = setting("training file (.jsonl, .json, .csv, .tsv)", None)
     dev: Optional[str] = setting("development file: evaluated every epoch, picks the best checkpoint", None)
     test: Optional[str] = setting("test file: predictions, and metrics when it has labels", None)
@@ -62,7 +62,21 @@ class TaskSection:
     context_field: str = setting("span tasks: field of the context", "context")
     answers_field: str = setting("span tasks: field of the answers (SQuAD/CMRC style)", "answers")
     choices_field: str = setting("choice tasks: field of the choices", "choices")
+    source_field: str = setting("seq2seq: field of the source text", "source")
+    target_field: str = setting("seq2seq: field of the target text", "target")
     max_length: int = setting("tokens per input (capped at the model's positions)", 128)
+    max_target_length: int = setting("seq2seq: tokens of a target (and of a generated text) at most", 64)
+    long_targets: Literal["truncate", "refuse"] = setting(
+        "seq2seq: a target longer than max_target_length is cut (and counted) or stops the run", "truncate"
+    )
+    seq2seq: Literal["unilm", "encoder-decoder"] = setting(
+        "seq2seq: unilm (the checkpoint's encoder generates, prefix-LM mask) or encoder-decoder (transformers' "
+        "EncoderDecoderModel warm-started from the checkpoint and task.decoder, cross-attention added)",
+        "unilm",
+    )
+    decoder: Optional[str] = setting("seq2seq encoder-decoder: the decoder's checkpoint (default: the model's)", None)
+    num_beams: int = setting("seq2seq: beams of the beam search (1: greedy)", 4)
+    length_penalty: float = setting("seq2seq: beam search's length penalty (> 1 favours longer texts)", 1.0)
     stride: int = setting("span tasks: tokens shared by consecutive windows over a long context", 128)
     max_query_length: int = setting("span tasks: characters of the question kept", 64)
     max_answer_length: int = setting("span tasks: tokens of a predicted answer at most", 50)

@@ -7,6 +7,8 @@
   (``nr`` person, consecutive ``nr`` words forming one name; ``ns`` place; ``nt`` organisation) as
   character-level BIO tagging, split by blocks of lines (:func:`chinese_ptm.data.corpora.peoples_daily_split`);
   the dev and test lines are not in the default pretraining corpus.
+* ``pd98-ime``: pinyin-to-character conversion (toneless syllables -> the characters, as an input method) on
+  runs of Chinese characters of People's Daily 1998, split as pd98-ner (:mod:`.transliteration`).
 * ``sighan15``: Chinese spelling correction; trained on typos synthesised into People's Daily sentences
   (:mod:`chinese_ptm.csc.synthesis`), checkpoint chosen on synthesised NER-dev sentences, tested on SIGHAN 2015
   (pycorrector's copy: the ``csc`` extra).
@@ -23,7 +25,7 @@ from pathlib import Path
 from ..data.corpora import peoples_daily_split, peoples_daily_tagged, review_splits
 from . import registry
 from .examples import ClassificationExample, DataError, Split, TaggingExample
-from .task import ACCURACY, CLASSIFICATION, CORRECTION, CORRECTION_F1, F1, TAGGING, TaskData
+from .task import ACCURACY, CLASSIFICATION, F1, TAGGING, TaskData
 
 REVIEW_LABELS = ("negative", "positive")
 NER_TYPES = ("LOC", "ORG", "PER")
@@ -34,6 +36,8 @@ PRESETS = {
     "reviews": {"task.kind": "single", "task.max_length": 128},
     "pd98-ner": {"task.kind": "tagging", "task.max_length": 128},
     "sighan15": {"task.kind": "correction", "task.max_length": 128},
+    # 32 syllables take up to 70 tokens: the source, a target of 32 characters and [SEP] fit in 128
+    "pd98-ime": {"task.kind": "seq2seq", "task.max_length": 128, "task.max_target_length": 40},
 }
 
 
@@ -84,8 +88,8 @@ def load_embedded_task(name: str, settings) -> TaskData:
         examples, kind, labels, metric = review_examples(), CLASSIFICATION, REVIEW_LABELS, ACCURACY
     elif name == "pd98-ner":
         examples, kind, labels, metric = ner_examples(), TAGGING, NER_TYPES, F1
-    elif name == "sighan15":
-        examples, kind, labels, metric = registry.preset_loader(name)(settings), CORRECTION, (), CORRECTION_F1
+    elif (provider := registry.preset_kind(name)) is not None:  # sighan15, pd98-ime: a kind above brings it
+        examples, kind, labels, metric = provider.presets[name](settings), provider.name, (), provider.main_metric
     else:
         raise DataError(f"unknown embedded task {name!r}; known: {', '.join(PRESETS)}")
     limit = settings.limit if settings is not None and settings.limit > 0 else None

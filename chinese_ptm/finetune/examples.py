@@ -68,6 +68,13 @@ class CorrectionExample:
 
 
 @dataclass
+class Seq2SeqExample:
+    uid: Any
+    source: str
+    target: str | None  # None for unlabelled rows
+
+
+@dataclass
 class Split:
     """One split of a task: its examples, the files read and what was skipped (reason -> count)."""
 

@@ -49,6 +49,7 @@ def read_file_split(path: Path, name: str, s, kind: str, labels: LabelReader, ty
                 split.skipped[example] += 1
             else:
                 split.examples.append(example)
+        split.skipped.update(context.notes)
     if s.limit > 0:
         split.examples = split.examples[: s.limit]
     if not split.examples:

@@ -310,3 +310,45 @@ def entity_scores(predictions: Sequence[Iterable[Entity]], references: Sequence[
         for kind in sorted(gold)
     }  # the gold types, as CLUENER's scorer lists them
     return {"f1": f1, "precision": precision, "recall": recall, "per_type": per_type}
+
+
+# ---------------------------------------------------------------------------------------------
+# generated text (seq2seq)
+# ---------------------------------------------------------------------------------------------
+
+
+def lcs_length(a: Sequence[str], b: Sequence[str]) -> int:
+    """Length of the longest common subsequence (one row of the dynamic programme at a time)."""
+    row = [0] * (len(b) + 1)
+    for x in a:
+        previous = 0  # row[j - 1] of the line above
+        for j, y in enumerate(b, start=1):
+            previous, row[j] = row[j], previous + 1 if x == y else max(row[j], row[j - 1])
+    return row[-1]
+
+
+def generation_scores(predictions: Sequence[str], references: Sequence[str]) -> dict:
+    """Scores of generated texts against one reference each, x 100:
+
+    - ``char_accuracy``: characters equal at the same position over the longer of the two texts, summed over
+      texts (a missing or extra character counts as wrong; the usual figure where lengths agree);
+    - ``exact_match``: share of texts generated exactly;
+    - ``bleu``: corpus BLEU by sacrebleu with its Chinese tokenizer (``tokenize="zh"``);
+    - ``rouge_l``: character-level ROUGE-L F1 (longest common subsequence), averaged over texts.
+    """
+    import sacrebleu
+
+    right = sum(sum(p == r for p, r in zip(pred, ref)) for pred, ref in zip(predictions, references))
+    longest = sum(max(len(p), len(r)) for p, r in zip(predictions, references))
+    rouge = []
+    for pred, ref in zip(predictions, references):
+        common = lcs_length(pred, ref)
+        rouge.append(0.0 if common == 0 else 2 * common / (len(pred) + len(ref)))
+    bleu = sacrebleu.corpus_bleu(list(predictions), [list(references)], tokenize="zh").score
+    n = max(len(references), 1)
+    return {
+        "char_accuracy": 100.0 * right / max(longest, 1),
+        "exact_match": 100.0 * sum(p == r for p, r in zip(predictions, references)) / n,
+        "bleu": float(bleu),
+        "rouge_l": 100.0 * sum(rouge) / n,
+    }

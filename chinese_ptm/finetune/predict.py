@@ -67,7 +67,9 @@ def load_task_model(directory: str | Path):
     if fmt in ("lora", "adapters") and record.get("scratch"):
         raise SettingsError(f"{directory}: trained on a randomly initialised base, which cannot be rebuilt")
     if fmt == "standard":
-        model = load_pretrained(head_class(kind, task), directory)
+        model = registry.kind(task.kind).saved_model(directory, record) or load_pretrained(
+            head_class(kind, task), directory
+        )
     elif fmt == "prompt":
         model = registry.method("prompt").build_model(
             method, task.labels, str(directory), kind, load_tokenizer_for(directory, kind)
@@ -118,6 +120,7 @@ class Predictor:
             self._model_input(split).examples, train=False
         )
         collate = PaddingCollator(self.tokenizer.pad_token_id)
+        kind = registry.kind(self.task.kind)
         outputs = []
         with torch.no_grad():
             for start in range(0, len(encoded.features), self.batch_size):
@@ -127,7 +130,10 @@ class Predictor:
                         for f in encoded.features[start : start + self.batch_size]
                     ]
                 )
-                outputs.append(registry.kind(self.task.kind).numpy_outputs(self.model(**batch)))
+                output = (
+                    kind.prediction_step(self.model, batch, self.settings) if kind.generates else self.model(**batch)
+                )
+                outputs.append(kind.numpy_outputs(output))
         predictions = tuple(_concat([o[i] for o in outputs]) for i in range(len(outputs[0])))
         return decode(self.task, logits_of(predictions), encoded, split, self.settings)
 

@@ -64,6 +64,8 @@ class TaskKind:
     target_keys: tuple[str, ...] = ("labels",)
     #: embedded tasks of this kind: name -> ``loader(settings) -> {split: examples}``
     presets: dict[str, Callable[..., dict]] = {}
+    #: whether evaluation generates (``prediction_step``) instead of reading the forward's logits
+    generates: bool = False
 
     # -- reading ------------------------------------------------------------------------------
     def needed_fields(self, settings) -> list[str]:
@@ -100,6 +102,22 @@ class TaskKind:
 
     def head_forward(self, model, inputs: dict, targets: dict):
         """:class:`TaskModel`'s forward for this kind: a transformers ``ModelOutput`` with the loss."""
+        raise NotImplementedError
+
+    def build_model(self, task, config, checkpoint_kind: str) -> Any:
+        """A model of the kind's own making for ``config`` (fine-tuning configuration), or None: the head class
+        on the checkpoint (the default)."""
+        return None
+
+    def saved_model(self, directory, record: dict) -> Any:
+        """A saved model of the kind's own making (what ``build_model`` made) loaded back, or None."""
+        return None
+
+    def finish_model(self, model, tokenizer) -> None:
+        """Give a freshly built task model what it needs from the tokenizer (nothing by default)."""
+
+    def prediction_step(self, model, inputs: dict, settings) -> Any:
+        """A generating kind's outputs for one evaluation batch (``generates``), in place of the logits."""
         raise NotImplementedError
 
     def logits_for_metrics(self, logits: Any, labels: Any = None) -> Any:
@@ -179,8 +197,14 @@ def kind(name: str) -> TaskKind:
 
 def preset_loader(name: str) -> Callable[..., dict] | None:
     """The loader of an embedded preset that a registered task kind provides, if any."""
+    found = preset_kind(name)
+    return found.presets[name] if found is not None else None
+
+
+def preset_kind(name: str) -> TaskKind | None:
+    """The registered task kind that provides the embedded preset ``name``, if any."""
     load_plugins()
-    return next((k.presets[name] for k in KINDS.values() if name in k.presets), None)
+    return next((k for k in KINDS.values() if name in k.presets), None)
 
 
 def user_kind(name: str) -> TaskKind:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -153,3 +154,4 @@ class RowContext:
     types: set = field(default_factory=set)
     labelled: bool = True
     training: bool = False
+    notes: Counter = field(default_factory=Counter)  # rows kept but changed (reason -> count), reported as skips are

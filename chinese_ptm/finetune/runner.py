@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..errors import SettingsError
 from ..runtime.checkpoints import last_good_checkpoint
@@ -59,10 +60,22 @@ SEED_RESULT = "seed_result.pkl"  # a finished seed's results, kept until the who
 
 class FinetuneTrainer(ChinesePtmTrainer):
     """Takes each feature's position off the batch before the model sees it and hands it back as the label, so
-    that predictions are decoded against the examples they belong to, whatever the gathering order."""
+    that predictions are decoded against the examples they belong to, whatever the gathering order. A task kind
+    that generates (seq2seq) gives its generated ids in place of the logits."""
+
+    def __init__(self, *args, task_kind=None, task_settings=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.task_kind, self.task_settings = task_kind, task_settings
 
     def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
         index = inputs.pop(FEATURE_INDEX, None)
+        if self.task_kind is not None and self.task_kind.generates:
+            inputs = self._prepare_inputs(inputs)
+            with torch.no_grad():
+                generated = self.task_kind.prediction_step(
+                    self.accelerator.unwrap_model(model), inputs, self.task_settings
+                )
+            return None, generated, index
         loss, logits, _ = super().prediction_step(model, inputs, False, ignore_keys=ignore_keys)
         return loss, logits, index
 
@@ -190,9 +203,13 @@ def build_model(config: FinetuneConfig, prepared: Prepared):
         )
         check_vocab_size(model.mlm, prepared.tokenizer, config.model.path, config.model.tokenizer or config.model.path)
         return model, [], None
-    model = build_task_model(prepared.task, config.model.path, prepared.kind, method, scratch=config.model.scratch)
+    task_kind = registry.kind(prepared.task.kind)
+    model = task_kind.build_model(prepared.task, config, prepared.kind) or build_task_model(
+        prepared.task, config.model.path, prepared.kind, method, scratch=config.model.scratch
+    )
+    task_kind.finish_model(model, prepared.tokenizer)
     check_vocab_size(
-        getattr(model, "base_model", model),
+        getattr(model, "encoder", None) or getattr(model, "base_model", model),  # an encoder-decoder's encoder
         prepared.tokenizer,
         config.model.path,
         config.model.tokenizer or config.model.path,
@@ -261,6 +278,8 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path, 
         optimizer_name=config.training.optimizer,
         nonfinite_skips=config.training.nonfinite_skips,
         preprocess_logits_for_metrics=registry.kind(task.kind).logits_for_metrics,
+        task_kind=registry.kind(task.kind),
+        task_settings=config.task,
     )
     started = time.perf_counter()
     train_output = trainer.train(resume_from_checkpoint=resume_from)

@@ -25,11 +25,14 @@ ADAPTERS_FILE = "adapters.safetensors"
 
 
 def encoder_of(model):
-    """The encoder of a task model, also inside a peft model (``base_model.model``)."""
+    """The encoder of a task model, also inside a peft model (``base_model.model``) or an encoder-decoder
+    (``encoder``, a whole pretrained model: the strategies act on it, the decoder trains throughout)."""
     inner = getattr(getattr(model, "base_model", None), "model", None)
     for candidate in (model, inner):
         if candidate is not None and hasattr(candidate, "bert"):
             return candidate.bert
+        if candidate is not None and hasattr(getattr(candidate, "encoder", None), "embeddings"):
+            return candidate.encoder
         prefix = getattr(candidate, "base_model_prefix", "")
         if prefix and isinstance(getattr(candidate, prefix, None), nn.Module):
             return getattr(candidate, prefix)

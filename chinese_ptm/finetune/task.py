@@ -15,6 +15,7 @@ MULTIPLE_CHOICE = "multiple_choice"
 SPAN = "span"
 TAGGING = "tagging"
 CORRECTION = "correction"  # spelling correction: the right character at every position
+SEQ2SEQ = "seq2seq"  # a generated text
 
 #: metric names (x 100 except pearson/spearman/mse)
 ACCURACY = "accuracy"
@@ -23,6 +24,7 @@ F1 = "f1"
 PEARSON = "pearson"
 MICRO_F1 = "micro_f1"
 CORRECTION_F1 = "correction_f1"  # sentence-level correction F1 (chinese_ptm.csc.metrics)
+CHAR_ACCURACY = "char_accuracy"  # generated text: characters right at their position (finetune.metrics)
 
 
 @dataclass

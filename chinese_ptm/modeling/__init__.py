@@ -20,12 +20,14 @@ from .modeling_glycebert import (
     GLYCEBERT_AUTO_MAP,
     GlyceBertForMaskedLM,
     GlyceBertForMultipleChoice,
+    GlyceBertForNextSentencePrediction,
     GlyceBertForPreTraining,
     GlyceBertForPreTrainingOutput,
     GlyceBertForQuestionAnswering,
     GlyceBertForSequenceClassification,
     GlyceBertForSpellingCorrection,
     GlyceBertForTokenClassification,
+    GlyceBertLMHeadModel,
     GlyceBertModel,
     GlyceBertPreTrainedModel,
 )
@@ -64,4 +66,6 @@ __all__ = [
     "GlyceBertForQuestionAnswering",
     "GlyceBertForMultipleChoice",
     "GlyceBertForSpellingCorrection",
+    "GlyceBertLMHeadModel",
+    "GlyceBertForNextSentencePrediction",
 ]

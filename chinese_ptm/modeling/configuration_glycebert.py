@@ -69,6 +69,14 @@ class GlyceBertConfig(BertConfig):
         When MLM labels are given, compute the prediction head only at labelled positions (``labels != -100``)
         and return logits of shape ``(n_labelled, vocab_size)``. Without labels the logits are always
         ``(batch, seq_len, vocab_size)``. `False` restores full logits with labels too.
+    prefix_lm (`bool`, defaults to `False`):
+        With ``is_decoder``: the model is a prefix LM (UniLM's sequence-to-sequence mask): the prompt (the source,
+        ``prefix_lengths`` columns in training) is read bidirectionally and generated tokens are of token type 1.
+        `False`: a plain left-to-right decoder.
+
+    ``is_decoder`` (BERT's field) makes self-attention causal (``GlyceBertLMHeadModel``, generation with a key/value
+    cache) and ``add_cross_attention`` adds cross-attention to an encoder's outputs (as the decoder of an
+    ``EncoderDecoderModel``).
 
     The fusion layer ``map_fc`` maps ``E * (1 + use_pinyin + use_glyph)`` inputs to ``E`` (E: ``embedding_width``).
     """
@@ -92,6 +100,7 @@ class GlyceBertConfig(BertConfig):
     sparse_mlm_logits: bool = True
     embedding_size: int | None = None
     share_layers: str = "none"
+    prefix_lm: bool = False
 
     @property
     def glyph_dim(self) -> int:
@@ -128,10 +137,8 @@ class GlyceBertConfig(BertConfig):
             raise ValueError(
                 f"GlyceBertConfig.share_layers must be one of {', '.join(SHARE_LAYERS)}, got {self.share_layers!r}."
             )
-        if self.is_decoder or self.add_cross_attention:
-            raise ValueError(
-                "GlyceBERT is a bidirectional encoder: set is_decoder=False and add_cross_attention=False."
-            )
+        if self.prefix_lm and not self.is_decoder:
+            raise ValueError("GlyceBertConfig.prefix_lm describes a decoder: set is_decoder=True with it.")
 
 
 __all__ = ["GlyceBertConfig"]

@@ -23,6 +23,7 @@ from . import modeling_glycebert as glycebert_models
 from .ambert import AMBERT_CLASSES, AmbertConfig, AmbertForPreTraining
 from .bert_format import checkpoint_kind as weights_kind
 from .bert_format import weight_files
+from .bert_generation import BertPrefixLMHeadModel
 from .configuration_glycebert import GlyceBertConfig
 from .electra import ElectraForReplacedTokenDetection, GlyceBertForReplacedTokenDetection, token_pinyin_table
 from .modeling_glycebert import GlyceBertForMaskedLM, GlyceBertForPreTraining
@@ -35,6 +36,10 @@ GLYCEBERT, CHINESEBERT, BERT = "glycebert", "chinesebert", "bert"
 ALBERT, ELECTRA, AMBERT = "albert", "electra", "ambert"
 #: checkpoints of transformers' own families (no pinyin), with their class-name prefix
 TRANSFORMERS_KINDS = {BERT: "Bert", ALBERT: "Albert", ELECTRA: "Electra"}
+
+
+#: transformers' BERT classes replaced by ours where a role needs more (generation: the prefix-LM mask)
+OWN_BERT_CLASSES = {"BertLMHeadModel": BertPrefixLMHeadModel}
 
 
 def reads_pinyin(kind: str) -> bool:
@@ -58,7 +63,7 @@ def model_class(kind: str, suffix: str):
     import transformers
 
     name = TRANSFORMERS_KINDS[kind] + suffix
-    cls = getattr(transformers, name, None) or getattr(bert_spelling, name, None)
+    cls = OWN_BERT_CLASSES.get(name) or getattr(transformers, name, None) or getattr(bert_spelling, name, None)
     if cls is None:
         raise UserError(f"a {kind} checkpoint has no {suffix} model here; use a GlyceBERT or BERT checkpoint")
     return with_shared_layers(cls)

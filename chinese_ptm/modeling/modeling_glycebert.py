@@ -29,12 +29,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import initialization as init
+from transformers.cache_utils import Cache, DynamicCache, EncoderDecoderCache
 from transformers.dynamic_module_utils import custom_object_save
-from transformers.masking_utils import create_bidirectional_mask
+from transformers.generation import GenerationMixin
+from transformers.masking_utils import create_bidirectional_mask, create_causal_mask
 from transformers.modeling_outputs import (
-    BaseModelOutputWithPooling,
+    BaseModelOutputWithPoolingAndCrossAttentions,
+    CausalLMOutputWithCrossAttentions,
     MaskedLMOutput,
     MultipleChoiceModelOutput,
+    NextSentencePredictorOutput,
     QuestionAnsweringModelOutput,
     SequenceClassifierOutput,
     TokenClassifierOutput,
@@ -45,6 +49,7 @@ from transformers.models.bert.modeling_bert import (
     BertLayer,
     BertLMPredictionHead,
     BertOnlyMLMHead,
+    BertOnlyNSPHead,
     BertPooler,
     BertPreTrainingHeads,
     BertSelfAttention,
@@ -55,6 +60,7 @@ from transformers.utils.output_capturing import capture_outputs
 
 from .bert_format import BERT, checkpoint_kind, config_field_names, load_bert_format
 from .configuration_glycebert import GlyceBertConfig
+from .generation import GenerationInputs, prefix_mask_function
 from .losses import (
     IGNORE_INDEX,
     choice_loss,
@@ -583,35 +589,81 @@ class GlyceBertModel(GlyceBertPreTrainedModel):
         position_ids: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         glyph_ids: torch.Tensor | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        cache: Cache | None = None,
+        use_cache: bool | None = None,
+        prefix_lengths: torch.Tensor | None = None,
         **kwargs,
-    ) -> BaseModelOutputWithPooling:
+    ) -> BaseModelOutputWithPoolingAndCrossAttentions:
         r"""input_ids (B, T); pinyin_ids (B, T, P) or (B, T*P), zeros when None (with a warning, or an error under
         config.require_pinyin_ids); attention_mask (B, T), 1 = attend; token_type_ids, position_ids (B, T);
         inputs_embeds (B, T, E) replaces the word embedding (the glyph branch still needs input_ids); glyph_ids
         (B, T), optional: ``-code point`` where a character outside the vocabulary is to show its own glyph
-        (``config.open_glyph_fonts``), else the token id. Returns last_hidden_state (B, T, H) and pooler_output
-        (B, H)."""
+        (``config.open_glyph_fonts``), else the token id. As a decoder (``config.is_decoder``): a causal mask, the
+        key/value ``cache`` (attention_mask then covers cached and new columns), ``prefix_lengths`` (B,): leading
+        columns every position sees (a prefix LM's source), ``encoder_hidden_states`` (B, S, H) and
+        ``encoder_attention_mask`` (B, S) for cross-attention. Returns last_hidden_state (B, T, H), pooler_output
+        (B, H) and the cache."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("Give exactly one of input_ids and inputs_embeds.")
+        use_cache = bool(self.config.is_decoder and (use_cache if use_cache is not None else self.config.use_cache))
+        if use_cache and cache is None:
+            cache = self._new_cache(cross=encoder_hidden_states is not None)
+        if position_ids is None and cache is not None and cache.get_seq_length():  # after the cached columns
+            past, length = cache.get_seq_length(), (input_ids if input_ids is not None else inputs_embeds).shape[1]  # type: ignore[union-attr]
+            position_ids = self.embeddings.position_ids[:, past : past + length]
         embedding_output = self.embeddings(
-            input_ids=input_ids,
-            pinyin_ids=pinyin_ids,
-            token_type_ids=token_type_ids,
-            position_ids=position_ids,
-            inputs_embeds=inputs_embeds,
-            glyph_ids=glyph_ids,
-        )  # (B, T, E)
+            input_ids, pinyin_ids, token_type_ids, position_ids, inputs_embeds, glyph_ids
+        )
         if self.embeddings_project is not None:
             embedding_output = self.embeddings_project(embedding_output)  # (B, T, E) -> (B, T, H)
-        attention_mask = create_bidirectional_mask(
-            config=self.config, inputs_embeds=embedding_output, attention_mask=attention_mask
-        )  # None, (B, 1, T, T) or a backend-specific mask, following config._attn_implementation
+        attention_mask = self._self_attention_mask(attention_mask, embedding_output, cache, prefix_lengths)
+        if encoder_attention_mask is not None:  # cross-attention: every source column the mask keeps
+            encoder_attention_mask = create_bidirectional_mask(
+                self.config, embedding_output, encoder_attention_mask, encoder_hidden_states=encoder_hidden_states
+            )
         encoder_outputs = self.encoder(
-            embedding_output, attention_mask=attention_mask, position_ids=position_ids, **kwargs
+            embedding_output,
+            attention_mask=attention_mask,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            cache=cache,
+            use_cache=use_cache,
+            position_ids=position_ids,
+            **kwargs,
         )
         sequence_output = encoder_outputs.last_hidden_state  # (B, T, H)
         pooled_output = self.pooler(sequence_output) if self.pooler is not None else None  # (B, H)
-        return BaseModelOutputWithPooling(last_hidden_state=sequence_output, pooler_output=pooled_output)
+        return BaseModelOutputWithPoolingAndCrossAttentions(
+            last_hidden_state=sequence_output, pooler_output=pooled_output, cache=encoder_outputs.cache
+        )
+
+    def _new_cache(self, cross: bool) -> Cache:
+        """An empty key/value cache; with cross-attention, one for the encoder's keys and values too."""
+        if cross:
+            return EncoderDecoderCache(DynamicCache(config=self.config), DynamicCache(config=self.config))
+        return DynamicCache(config=self.config)
+
+    def _self_attention_mask(self, attention_mask, embedding_output, cache, prefix_lengths):
+        """None, (B, 1, T, T + cached) or a backend-specific mask, following config._attn_implementation:
+        bidirectional for an encoder; causal for a decoder, with the prefix columns visible to all (prefix LM)."""
+        if not self.config.is_decoder:
+            if prefix_lengths is not None:
+                raise ValueError("prefix_lengths needs a decoder (config.is_decoder=True, prefix_lm=True).")
+            return create_bidirectional_mask(
+                config=self.config, inputs_embeds=embedding_output, attention_mask=attention_mask
+            )
+        prefix = (
+            prefix_mask_function(prefix_lengths.to(embedding_output.device)) if prefix_lengths is not None else None
+        )
+        return create_causal_mask(
+            config=self.config,
+            inputs_embeds=embedding_output,
+            attention_mask=attention_mask,
+            cache=cache,
+            or_mask_function=prefix,
+        )
 
 
 def mlm_prediction_head(config: GlyceBertConfig) -> BertOnlyMLMHead:
@@ -633,7 +685,21 @@ _MLM_TIED_WEIGHTS = {
 }
 
 
-class GlyceBertForMaskedLM(GlyceBertPreTrainedModel):
+class MLMHeadOutputs:
+    """The output embeddings of a model whose ``cls.predictions`` is BERT's MLM head (tied to the word
+    embeddings): what transformers' tying and resizing read and replace."""
+
+    cls: nn.Module
+
+    def get_output_embeddings(self):
+        return self.cls.predictions.decoder
+
+    def set_output_embeddings(self, new_embeddings):
+        self.cls.predictions.decoder = new_embeddings
+        self.cls.predictions.bias = new_embeddings.bias
+
+
+class GlyceBertForMaskedLM(MLMHeadOutputs, GlyceBertPreTrainedModel):
     """GlyceBERT with BERT's MLM head (decoder tied to the word embeddings).
 
     With ``labels`` (B, T), -100 = no target, and ``config.sparse_mlm_logits`` (default), ``logits`` are
@@ -649,13 +715,6 @@ class GlyceBertForMaskedLM(GlyceBertPreTrainedModel):
         self.bert = GlyceBertModel(config, add_pooling_layer=False)
         self.cls = mlm_prediction_head(config)
         self.post_init()
-
-    def get_output_embeddings(self):
-        return self.cls.predictions.decoder
-
-    def set_output_embeddings(self, new_embeddings):
-        self.cls.predictions.decoder = new_embeddings
-        self.cls.predictions.bias = new_embeddings.bias
 
     @can_return_tuple
     def forward(
@@ -684,6 +743,144 @@ class GlyceBertForMaskedLM(GlyceBertPreTrainedModel):
         )
         return MaskedLMOutput(
             loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )
+
+
+class GlyceBertLMHeadModel(GenerationInputs, MLMHeadOutputs, GlyceBertPreTrainedModel, GenerationMixin):
+    """GlyceBERT as a decoder (``config.is_decoder``): BERT's MLM head predicts the next token, so the model
+    generates with transformers' ``generate()`` (greedy, beam search, sampling; a key/value cache). With
+    ``config.prefix_lm`` it is a UniLM-style sequence-to-sequence model: the prompt ``[CLS] source [SEP]`` is read
+    bidirectionally and the target follows left to right; with ``config.add_cross_attention`` it is the decoder of
+    an ``EncoderDecoderModel``. Generated tokens read their vocabulary entry's own pinyin (``token_pinyin``, (V, P),
+    filled from the tokenizer by the model factory and saved with the weights): see :mod:`.generation`.
+
+    ``labels`` (B, T): the tokens to predict at each position, -100 = none; the loss is that of the *next* token
+    (labels shift left by one inside, as transformers' BertLMHeadModel), so labels may simply be ``input_ids``.
+    Called without ``pinyin_ids`` (as an ``EncoderDecoderModel`` calls its decoder) once ``token_pinyin`` is
+    filled, every token reads its vocabulary entry's own pinyin.
+    """
+
+    _tied_weights_keys = dict(_MLM_TIED_WEIGHTS)
+    _keys_to_ignore_on_load_unexpected = [r"^bert\.pooler\.", r"^cls\.seq_relationship\.", r"^detector\."]
+    _keys_to_ignore_on_load_missing = [r"^token_pinyin$"]
+    token_pinyin: torch.Tensor  # a buffer (V, P)
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__(config)
+        if not config.is_decoder:
+            logger.warning("GlyceBertLMHeadModel generates left to right: set is_decoder=True in its config.")
+        self.bert = GlyceBertModel(config, add_pooling_layer=False)
+        self.cls = mlm_prediction_head(config)
+        self.register_buffer("token_pinyin", torch.zeros(config.vocab_size, config.pinyin_slots, dtype=torch.long))
+        self.post_init()
+
+    def set_token_pinyin(self, table) -> None:
+        """Each vocabulary entry's own pinyin ids, (V, P): what a generated token reads."""
+        self.token_pinyin.copy_(torch.as_tensor(table, dtype=torch.long).reshape(self.token_pinyin.shape))
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pinyin_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        encoder_hidden_states: torch.Tensor | None = None,
+        encoder_attention_mask: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        cache: Cache | None = None,
+        use_cache: bool | None = None,
+        prefix_lengths: torch.Tensor | None = None,
+        logits_to_keep: int = 0,
+        **kwargs,
+    ) -> CausalLMOutputWithCrossAttentions:
+        if pinyin_ids is None and input_ids is not None and self.config.use_pinyin and bool(self.token_pinyin.any()):
+            pinyin_ids = self.token_pinyin[input_ids]  # a decoder's own tokens: their vocabulary readings
+        outputs = self.bert(
+            input_ids,
+            pinyin_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            encoder_hidden_states=encoder_hidden_states,
+            encoder_attention_mask=encoder_attention_mask,
+            cache=cache,
+            use_cache=False if labels is not None else use_cache,
+            prefix_lengths=prefix_lengths,
+            return_dict=True,
+            **kwargs,
+        )
+        hidden = outputs.last_hidden_state  # (B, T, H)
+        if labels is not None:  # the hidden state at t predicts token t + 1
+            return self._next_token_loss(hidden, labels, outputs)
+        hidden = hidden[:, -logits_to_keep:] if logits_to_keep else hidden
+        return CausalLMOutputWithCrossAttentions(
+            logits=self.cls(hidden),
+            cache=outputs.cache,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
+        )
+
+    def _next_token_loss(self, hidden, labels, outputs) -> CausalLMOutputWithCrossAttentions:
+        """Next-token loss; with ``config.sparse_mlm_logits`` the head runs only where a next token is labelled
+        (logits (N, V)), else at every position (B, T, V), as in GlyceBertForMaskedLM."""
+        shifted = torch.full_like(labels, IGNORE_INDEX)
+        shifted[:, :-1] = labels[:, 1:]  # (B, T): the token after each position
+        logits, loss = masked_lm_logits_and_loss(self.cls.predictions, hidden, shifted, self.config.sparse_mlm_logits)
+        return CausalLMOutputWithCrossAttentions(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
+        )
+
+
+class GlyceBertForNextSentencePrediction(GlyceBertPreTrainedModel):
+    """GlyceBERT with BERT's next-sentence head on the pooled output (``cls.seq_relationship``, the name the
+    pretraining head gives it, so an NSP-pretrained checkpoint keeps its head). ``labels`` (B,): 0 = the second
+    segment follows the first, 1 = it is a random one; logits (B, 2)."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^cls\.predictions\.", r"^detector\.", *ELECTRA_PRETRAINING_KEYS]
+
+    def __init__(self, config: GlyceBertConfig):
+        super().__init__(config)
+        self.bert = GlyceBertModel(config)
+        self.cls = BertOnlyNSPHead(config)
+        self.post_init()
+
+    @can_return_tuple
+    def forward(
+        self,
+        input_ids: torch.Tensor | None = None,
+        pinyin_ids: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        token_type_ids: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        labels: torch.Tensor | None = None,
+        **kwargs,
+    ) -> NextSentencePredictorOutput:
+        outputs = self.bert(
+            input_ids,
+            pinyin_ids,
+            attention_mask,
+            token_type_ids,
+            position_ids,
+            inputs_embeds,
+            return_dict=True,
+            **kwargs,
+        )
+        logits = self.cls(outputs.pooler_output)  # (B, H) -> (B, 2)
+        return NextSentencePredictorOutput(
+            loss=choice_loss(logits, labels),
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
         )
 
 
@@ -723,7 +920,7 @@ def spelling_correction_outputs(
     return out
 
 
-class SpellingCorrectionHeads:
+class SpellingCorrectionHeads(MLMHeadOutputs):
     """The heads of a spelling corrector, shared by GlyceBERT's and BERT's (:mod:`.bert_spelling`): the MLM head
     (``self.cls``, tied to the word embeddings) gives the right character at every position, ``self.detector``
     whether the position is wrong."""
@@ -735,13 +932,6 @@ class SpellingCorrectionHeads:
     def add_spelling_heads(self, config, mlm_head: BertOnlyMLMHead) -> None:
         self.cls = mlm_head
         self.detector = nn.Linear(config.hidden_size, 1)
-
-    def get_output_embeddings(self):
-        return self.cls.predictions.decoder
-
-    def set_output_embeddings(self, new_embeddings):
-        self.cls.predictions.decoder = new_embeddings
-        self.cls.predictions.bias = new_embeddings.bias
 
     def spelling_outputs(self, outputs, input_ids: torch.Tensor | None, labels: torch.Tensor | None):
         """The heads on the encoder's ``outputs``, with their losses when ``labels`` are given."""
@@ -806,7 +996,7 @@ class GlyceBertForPreTrainingOutput(ModelOutput):
     attentions: tuple[torch.Tensor, ...] | None = None
 
 
-class GlyceBertForPreTraining(GlyceBertPreTrainedModel):
+class GlyceBertForPreTraining(MLMHeadOutputs, GlyceBertPreTrainedModel):
     """GlyceBERT with BERT's pretraining heads: MLM (sparse as in GlyceBertForMaskedLM) and a two-way sentence
     head on the pooled output, for NSP or SOP.
 
@@ -825,13 +1015,6 @@ class GlyceBertForPreTraining(GlyceBertPreTrainedModel):
         self.cls = BertPreTrainingHeads(config)
         self.cls.predictions = mlm_prediction_head(config).predictions  # at E when the embedding is factorised
         self.post_init()
-
-    def get_output_embeddings(self):
-        return self.cls.predictions.decoder
-
-    def set_output_embeddings(self, new_embeddings):
-        self.cls.predictions.decoder = new_embeddings
-        self.cls.predictions.bias = new_embeddings.bias
 
     @can_return_tuple
     def forward(
@@ -1090,6 +1273,8 @@ GLYCEBERT_AUTO_MAP = {
     "AutoModelForTokenClassification": f"{_MODULE}.GlyceBertForTokenClassification",
     "AutoModelForQuestionAnswering": f"{_MODULE}.GlyceBertForQuestionAnswering",
     "AutoModelForMultipleChoice": f"{_MODULE}.GlyceBertForMultipleChoice",
+    "AutoModelForCausalLM": f"{_MODULE}.GlyceBertLMHeadModel",
+    "AutoModelForNextSentencePrediction": f"{_MODULE}.GlyceBertForNextSentencePrediction",
 }
 
 __all__ = [
@@ -1103,6 +1288,8 @@ __all__ = [
     "GlyceBertForQuestionAnswering",
     "GlyceBertForMultipleChoice",
     "GlyceBertForSpellingCorrection",
+    "GlyceBertLMHeadModel",
+    "GlyceBertForNextSentencePrediction",
     "SpellingCorrectionOutput",
     "spelling_correction_outputs",
 ]

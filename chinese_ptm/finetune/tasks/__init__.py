@@ -3,6 +3,6 @@ how outputs are decoded, scored and written. Importing the package registers the
 through the ``chinese_ptm.finetune`` entry points, like spelling correction's kind in :mod:`chinese_ptm.csc`).
 """
 
-from . import choice, classification, span, tagging
+from . import choice, classification, seq2seq, span, tagging
 
-__all__ = ["choice", "classification", "span", "tagging"]
+__all__ = ["choice", "classification", "seq2seq", "span", "tagging"]
