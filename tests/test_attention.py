@@ -250,3 +250,30 @@ def test_quickstart_notebook_runs_on_a_tiny_model(tiny_dir, tmp_path):
     assert (tmp_path / "work" / "attention.png").is_file() and (
         tmp_path / "work" / "reviews" / "results.json"
     ).is_file()
+
+
+@pytest.mark.parametrize("text", ["你好", TEXT, TEXT * 3])
+def test_grid_titles_never_overlap_the_row_above(tiny_dir, tmp_path, monkeypatch, text):
+    """Each map's title (and the figure's) stays clear of every label and map of the row above it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    drawn = []
+    save = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda self, *a, **k: (drawn.append(self), save(self, *a, **k))[1])
+    attention_view(str(tiny_dir), None, text, title=text).png(tmp_path / "grid.png", grid=True)
+    (figure,) = drawn
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(figure).get_renderer()  # the figure was closed after saving: a canvas again
+    axes = [a for a in figure.axes if a.get_visible() and a.has_data()]
+    rows = sorted({round(a.get_position().y0, 4) for a in axes}, reverse=True)
+    for upper, lower in zip(rows, rows[1:]):
+        above = [a.get_tightbbox(renderer) for a in axes if round(a.get_position().y0, 4) == upper]
+        for axis in (a for a in axes if round(a.get_position().y0, 4) == lower):
+            title = axis.title.get_window_extent(renderer)
+            assert not any(title.overlaps(box) for box in above), axis.get_title()
+    heading = figure._suptitle.get_window_extent(renderer)
+    assert not any(heading.overlaps(axis.title.get_window_extent(renderer)) for axis in axes)

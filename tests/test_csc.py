@@ -219,8 +219,9 @@ def test_correction_files_sighan_pairs_and_json_lines(tmp_path):
     pairs.write_text("我再家\t我在家\n短\t短了\n他在上海\t他在上海\n", encoding="utf-8")
     rows = tmp_path / "dev.jsonl"
     rows.write_text('{"text": "我再家", "label": "我在家"}\n{"text": "好", "label": "好的"}\n', encoding="utf-8")
-    task = load_file_task(TaskSection(kind="correction", train=str(pairs), dev=str(rows)))
+    task = load_file_task(TaskSection(kind="correction", train=str(pairs), dev=str(rows), test=str(pairs)))
     train, dev = task.splits["train"], task.splits["dev"]
+    assert task.splits["test"].labelled and len(task.splits["test"].examples) == 2  # a headerless test split too
     assert [(e.text, e.target) for e in train.examples] == [("我再家", "我在家"), ("他在上海", "他在上海")]
     assert sum(train.skipped.values()) == 1 and sum(dev.skipped.values()) == 1
     assert [(e.text, e.target) for e in dev.examples] == [("我再家", "我在家")]
@@ -292,7 +293,9 @@ def test_finetune_csc_then_correct_as_a_user(tmp_path, capsys):
     )
     results = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert results["examples"] == {"train": 33, "dev": 1000, "test": 697}  # 32 synthesised + 1 real pair
-    assert {"correction_f1", "detection_f1", "false_positive_rate", "char_correction_f1"} <= set(results["test"])
+    levels, tasks, figures = ("", "char_"), ("detection", "correction"), ("precision", "recall", "f1")
+    every = {f"{level}{task}_{figure}" for level in levels for task in tasks for figure in figures}
+    assert every | {"false_positive_rate", "sentence_accuracy"} <= set(results["test"])
     rows = [json.loads(x) for x in (out / "predictions_test.jsonl").read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 697 and all({"text", "changes"} <= set(r) for r in rows)
     corrector = SpellingCorrector(out / "model", threshold=0.0)  # every predicted change goes through
@@ -310,6 +313,10 @@ def test_finetune_csc_then_correct_as_a_user(tmp_path, capsys):
     assert main(["correct", str(out / "model"), "我再家", "--json"]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["text"] == "我再家" and len(printed["corrected"]) == 3
+    predicted = tmp_path / "predicted.jsonl"  # the README's pairs format, headerless, as predict's input
+    assert main(["predict", "--model", str(out / "model"), "--input", str(real), "--output", str(predicted)]) == 0
+    assert len(json.loads(predicted.read_text(encoding="utf-8"))["text"]) == 3
+    assert "correction_f1" in capsys.readouterr().err  # the pairs carry the corrections: scored
     assert main(["correct", str(model), "我再家"]) == 1  # a pretrained checkpoint is not a correction model
     assert "chinese-ptm correct: error:" in capsys.readouterr().err
 

@@ -135,3 +135,19 @@ def test_cli_and_the_pretraining_loader_read_the_shards(cluster, tmp_path, capsy
     )
     train, heldout, meta = prepared_records(recipe, load_tokenizer())
     assert len(train) + len(heldout) == summary["records"] and meta["records"] == summary["records"]
+
+
+def test_both_engines_name_skipped_lines_as_given_and_ray_data_stays_quiet(cluster, tmp_path, monkeypatch, capfd):
+    files = write_corpus(tmp_path, files=3, lines_per_file=60)  # the last file holds lines that are skipped
+    monkeypatch.chdir(tmp_path)
+    given = [path.name for path in files]  # relative, as a user types them
+    tokenizer, segmenter = load_tokenizer(), JiebaSegmenter()
+    single = prepare_corpus(
+        given, tokenizer, segmenter=segmenter, config=CONFIG, progress=False, cache_dir=str(tmp_path / "cache")
+    )
+    capfd.readouterr()
+    summary = prepare_with_ray(given, tokenizer, segmenter, CONFIG, tmp_path / "out")
+    assert summary["skip_examples"] == single.prepare_summary["skip_examples"]
+    assert any(where.startswith("part2.txt:") for wheres in summary["skip_examples"].values() for where in wheres)
+    printed = capfd.readouterr()
+    assert "INFO" not in printed.out + printed.err  # Ray Data's plan and executor lines

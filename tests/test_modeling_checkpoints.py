@@ -473,3 +473,57 @@ def test_sparse_bert_pretraining_heads_equal_transformers_and_save_as_bert(name,
     loaded = AutoModelForMaskedLM.from_pretrained(tmp_path).eval()
     assert type(loaded).__name__ == "BertForMaskedLM"
     assert torch.allclose(loaded(input_ids=ids).logits, model(input_ids=ids)[0], atol=1e-5)
+
+
+def _tiny_checkpoints(directory):
+    """Pretraining checkpoints of each family a user fine-tunes: GlyceBERT (MLM; MLM + sentence head), BERT."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    from chinese_ptm.modeling import GlyceBertConfig, GlyceBertForMaskedLM, GlyceBertForPreTraining
+
+    shape = dict(vocab_size=40, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48)
+    glyce = GlyceBertConfig(**shape, num_fonts=1, glyph_size=4)
+    made = {}
+    for name, model in (
+        ("glycebert", GlyceBertForMaskedLM(glyce)),
+        ("glycebert-nsp", GlyceBertForPreTraining(glyce)),
+        ("bert", BertForMaskedLM(BertConfig(**shape))),
+    ):
+        model.save_pretrained(directory / name)
+        made[name] = directory / name
+    return made
+
+
+HEADS = ["ForSequenceClassification", "ForTokenClassification", "ForQuestionAnswering", "ForMultipleChoice"]
+
+
+def test_loading_a_checkpoint_into_a_head_says_nothing_when_what_is_left_out_is_intended(tmp_path, caplog, capfd):
+    import logging
+
+    from chinese_ptm.modeling.factory import load_pretrained, model_class
+
+    caplog.set_level(logging.WARNING)
+    for name, path in _tiny_checkpoints(tmp_path).items():
+        kind = "bert" if name == "bert" else "glycebert"
+        for head in [*HEADS, "LMHeadModel"] + (["ForNextSentencePrediction"] if kind == "glycebert" else []):
+            load_pretrained(model_class(kind, head), path, **({"is_decoder": True} if head == "LMHeadModel" else {}))
+    printed = capfd.readouterr()
+    assert "LOAD REPORT" not in printed.out + printed.err and "MISSING" not in printed.err
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_an_encoder_weight_missing_from_a_checkpoint_is_named_in_one_line(tmp_path, caplog):
+    import logging
+
+    from safetensors.torch import load_file, save_file
+
+    from chinese_ptm.modeling.factory import load_pretrained, model_class
+
+    path = _tiny_checkpoints(tmp_path)["glycebert"]
+    weights = load_file(str(path / "model.safetensors"))
+    del weights["bert.encoder.layer.1.output.dense.weight"]
+    save_file(weights, str(path / "model.safetensors"), metadata={"format": "pt"})
+    caplog.set_level(logging.WARNING)
+    load_pretrained(model_class("glycebert", "ForSequenceClassification"), path)
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "1 not in it" in line and "bert.encoder.layer.1.output.dense.weight" in line and "\n" not in line

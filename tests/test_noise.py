@@ -119,6 +119,7 @@ def test_evaluate_scores_the_noisy_and_rare_test_sets_beside_the_clean_one(tmp_p
     out = capsys.readouterr().out
     assert "noisy (120)" in out and "rare (" in out
     (row,) = json.loads((tmp_path / "eval" / "evaluation.json").read_text(encoding="utf-8"))["tasks"]
+    assert {"accuracy", "macro_f1"} <= set(row["pretrained"]["figures"]) <= set(row["pretrained"]["figures_std"])
     noisy = row["variants"]["test_noisy"]
     assert noisy["examples"] == 120 and {"pretrained", "scratch", "difference"} <= set(noisy)
     assert "naive Bayes (chars + bigrams)" in noisy["baselines"]

@@ -198,6 +198,8 @@ def test_zero_shot_command_on_files_with_and_without_labels(tiny_dir, tmp_path, 
     assert results["examples"] == {"test": 6} and len(results["templates"]) == 2
     rows = (tmp_path / "a" / "predictions_test.jsonl").read_text().splitlines()
     assert len(rows) == 6 and set(json.loads(rows[0])["probabilities"]) == {"pos", "neg"}
+    first = json.loads(rows[0])  # the input row's own text, the templates apart
+    assert first["text"] == _rows(6)[0]["text"] and first["template"] == ["{text}。总之，{mask}。", "{mask}！{text}"]
     bare = _write_jsonl(tmp_path / "bare.jsonl", [{"text": POS}, {"text": NEG}])
     assert cli.main([*common, "--input", str(bare), "--output-dir", str(tmp_path / "b")]) == 0
     assert "no labels in the input" in capsys.readouterr().out

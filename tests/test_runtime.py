@@ -74,6 +74,15 @@ def _dry_run(args: list[str], world: int, cwd: Path) -> list[dict]:
     return json.loads(proc.stdout)
 
 
+def test_the_dry_run_shows_the_model_it_would_build(tmp_path):
+    albert, electra = (_dry_run([recipe], 1, tmp_path)[0]["model"] for recipe in ("albert-tiny", "electra-tiny"))
+    assert (albert["embedding_size"], albert["share_layers"], albert["objective"]) == (64, "all", "mlm")
+    assert electra["objective"] == "electra" and electra["embedding_size"] is None
+    assert 0 < albert["parameters"] < electra["parameters"]  # factorised and shared: fewer weights
+    memory = albert["memory_per_device_gib"]
+    assert memory["weights_gradients_optimizer"] > 0 and memory["activations_estimate"] > 0
+
+
 def readme_torchrun_commands() -> list[tuple[int, list[str]]]:
     """(processes, arguments after `-m chinese_ptm.pretrain`) of every torchrun line of the README and the
     documentation pages (docs/*.md)."""

@@ -146,6 +146,10 @@ def summary(row: dict) -> dict:
                 "std": std["score"],
                 "dev_mean": row[arm]["score"],
                 "runs": [r["test"]["score"] for r in row[arm]["runs"]],
+                # every figure of the task's scorer (spelling correction: detection and correction P/R/F1 at
+                # sentence and character level, false positive rate ...), mean and std over seeds
+                "figures": {k: v for k, v in test.items() if k != "score" and isinstance(v, (int, float))},
+                "figures_std": {k: v for k, v in std.items() if k != "score" and isinstance(v, (int, float))},
             }
     if "scratch" in out:
         out["difference"] = out["pretrained"]["mean"] - out["scratch"]["mean"]

@@ -106,14 +106,13 @@ def flat_scores(sources: Sequence[str], predictions: Sequence[str], targets: Seq
     """:func:`csc_scores` as one flat dict of numbers (what a Trainer logs and results.json holds)."""
     scores = csc_scores(sources, predictions, targets)
     sentence, char = scores["sentence"], scores["char"]
-    flat = {
+    flat = {  # the main figure first, then every figure of the scorer
         "correction_f1": sentence["correction"]["f1"],
-        "detection_f1": sentence["detection"]["f1"],
-        "correction_precision": sentence["correction"]["precision"],
-        "correction_recall": sentence["correction"]["recall"],
         "false_positive_rate": sentence["false_positive_rate"],
         "sentence_accuracy": sentence["accuracy"],
-        "char_correction_f1": char["correction"]["f1"],
-        "char_detection_f1": char["detection"]["f1"],
     }
+    for level, prefix in ((sentence, ""), (char, "char_")):
+        for task in ("detection", "correction"):
+            for figure in ("precision", "recall", "f1"):
+                flat[f"{prefix}{task}_{figure}"] = level[task][figure]
     return flat

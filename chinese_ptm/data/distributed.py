@@ -67,6 +67,7 @@ def prepare_with_ray(
             partial(_build_file, tokenizer=tokenizer, segmenter=segmenter, cfg=cfg, staging=str(staging)), plans
         )
         totals = {name: sum(row["totals"][name] for row in built) for name in built[0]["totals"]}
+        _as_given(stats, paths, files)
         summary = _summary(totals, stats, cfg, time.perf_counter() - started, paths, None, tokenizer, segmenter)
         seconds = {name: sum(row["seconds"][name] for row in built) for name in built[0]["seconds"]}
         # task seconds summed over the workers (their Parquet writing is not timed)
@@ -81,6 +82,22 @@ def prepare_with_ray(
     return summary
 
 
+def _as_given(stats, resolved: list[Path], given: list) -> None:
+    """Name the files in skip examples as the user gave them (the local engine does): the workers read them by
+    absolute path, which every node of a cluster can open."""
+    names = {str(path): str(name) for path, name in zip(resolved, given)}
+    for reason, wheres in stats.examples.items():
+        stats.examples[reason] = [_renamed(where, names) for where in wheres]
+
+
+def _renamed(where: str, names: dict[str, str]) -> str:
+    path, sep, rest = where.rpartition(":")
+    while path and path not in names and ":" in path:  # "file:line (error)" may hold more colons
+        path, _, head = path.rpartition(":")
+        rest = f"{head}:{rest}"
+    return f"{names[path]}{sep}{rest}" if path in names else where
+
+
 def _run_per_file(function, rows: list[dict]) -> list[dict]:
     """``function`` on every row as its own Ray Data task, results in row order. Ray Data retries a task whose
     worker or node died (its default: without limit); an error of the task itself stops the run."""
@@ -88,9 +105,24 @@ def _run_per_file(function, rows: list[dict]) -> list[dict]:
 
     if not rows:
         raise CorpusError("no corpus files to prepare")
+    _quiet_ray_data()
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
     results = dataset.map(function).take_all()
     return sorted(results, key=lambda row: row["index"])
+
+
+def _quiet_ray_data() -> None:
+    """One progress bar per pass and warnings; not Ray Data's INFO lines (plan, executor start, per-operator
+    bars), which drown what a preparation says itself."""
+    import logging
+
+    import ray
+
+    context = ray.data.DataContext.get_current()
+    context.print_on_execution_start = False
+    context.enable_operator_progress_bars = False
+    context.enable_progress_bars = True
+    logging.getLogger("ray.data").setLevel(logging.WARNING)
 
 
 def _write_atomic(table, path: Path) -> None:

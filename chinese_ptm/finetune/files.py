@@ -39,9 +39,9 @@ def read_file_split(path: Path, name: str, s, kind: str, labels: LabelReader, ty
     if not path.is_file():
         raise DataError(f"--{name} {path}: no such file")
     task_kind = registry.kind(kind)
-    labelled = name != "test" or _has_labels(path, s, task_kind)
-    split = Split(name, [path], labelled=labelled)
-    if not task_kind.read_file(path, split, s):
+    split = Split(name, [path])
+    if not task_kind.read_file(path, split, s):  # a format of the kind's own (pairs files) says itself
+        split.labelled = labelled = name != "test" or _has_labels(path, s, task_kind)
         context = RowContext(labels, types, labelled, training=name == "train")
         for where, index, row in iter_rows(path, s.format, task_kind.needed_fields(s)):
             example = task_kind.read_example(row, where, index, s, context)

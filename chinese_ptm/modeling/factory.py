@@ -26,6 +26,7 @@ from .bert_format import weight_files
 from .bert_generation import BertPrefixLMHeadModel
 from .configuration_glycebert import GlyceBertConfig
 from .electra import ElectraForReplacedTokenDetection, GlyceBertForReplacedTokenDetection, token_pinyin_table
+from .load_report import quiet_load_report, report_loading
 from .modeling_glycebert import GlyceBertForMaskedLM, GlyceBertForPreTraining
 from .sharing import with_shared_layers
 
@@ -131,19 +132,23 @@ def _safetensors_problem(f: Path) -> str | None:
 
 
 def load_pretrained(cls, path: str | Path, **options):
-    """``cls.from_pretrained(path, **options)``; weights whose shapes do not fit the checkpoint's config.json stop
-    with one line naming the directory (transformers' load report above it lists the tensors), and so does a
-    weight file cut short."""
+    """``cls.from_pretrained(path, **options)``, saying in one line what the encoder lacked, if anything
+    (:mod:`.load_report`); weights whose shapes do not fit the checkpoint's config.json stop with one line naming
+    the directory, and so does a weight file cut short."""
     check_weight_files(path)
+    want_info = options.pop("output_loading_info", False)
     try:
-        return cls.from_pretrained(str(path), **options)
+        with quiet_load_report():
+            model, info = cls.from_pretrained(str(path), output_loading_info=True, **options)
     except RuntimeError as err:
         if "ignore_mismatched_sizes" not in str(err):
             raise
         raise UserError(
-            f"{path}: its weights do not fit its config.json (tensor shapes differ, listed above): the config "
-            "and the weights come from different models"
+            f"{path}: its weights do not fit its config.json (tensor shapes differ): the config and the weights "
+            "come from different models"
         ) from None
+    report_loading(model, info, path)
+    return (model, info) if want_info else model
 
 
 def check_vocab_size(model, tokenizer, model_source: str, tokenizer_source: str) -> None:

@@ -689,7 +689,7 @@ class MLMHeadOutputs:
     """The output embeddings of a model whose ``cls.predictions`` is BERT's MLM head (tied to the word
     embeddings): what transformers' tying and resizing read and replace."""
 
-    cls: nn.Module
+    cls: Any  # BertOnlyMLMHead or BertPreTrainingHeads
 
     def get_output_embeddings(self):
         return self.cls.predictions.decoder

@@ -345,6 +345,48 @@ def run(recipe: Recipe, resume: bool = True, build=None) -> list[dict]:
     return [run_stage(stage, resume=resume, build=build) for stage in stage_recipes(recipe)]
 
 
+#: bytes per trainable parameter under AdamW in fp32: the weight, its gradient and two moments
+TRAINING_BYTES_PER_PARAMETER = 16
+
+
+def model_summary(stage: Recipe, per_device_batch: int) -> dict:
+    """The model a stage builds (made on the meta device: no memory, no time): its shape options, objective,
+    parameters and a per-device memory estimate (weights, gradients and AdamW moments; activations by
+    Korthikanti et al.'s per-layer count, 34 bytes per token and hidden unit plus 5 x heads x length per token,
+    halved under bf16/fp16)."""
+    m, t = stage.model, stage.training
+    if m.init_from:  # its shape is the checkpoint's, read when the run starts: a plan does not load it
+        return {"architecture": m.architecture, "objective": m.objective, "init_from": m.init_from}
+    with torch.device("meta"):
+        model = build_model(m, load_run_tokenizer(stage), stage.masking.sentence_task is not None)
+    params = list(model.parameters())
+    trainable = sum(p.numel() for p in params if p.requires_grad)
+    total = sum(p.numel() for p in params)
+    frozen_bytes = sum(b.numel() * b.element_size() for b in model.buffers()) + 4 * (total - trainable)
+    dims = m.dims()
+    length, hidden, heads = stage.data.max_length, dims["hidden_size"], dims["num_attention_heads"]
+    per_layer = per_device_batch * length * (34 * hidden + 5 * heads * length)
+    activations = per_layer * dims["num_hidden_layers"] * (1 if (t.bf16 or t.fp16) and not on_cpu(t) else 2)
+    weights = TRAINING_BYTES_PER_PARAMETER * trainable + frozen_bytes
+    options = ("use_glyph", "use_pinyin", "open_glyphs") if m.architecture != "bert" else ()
+    return {
+        "architecture": m.architecture,
+        "objective": m.objective,
+        "granularity": m.granularity,
+        **dims,
+        "embedding_size": m.embedding_size,
+        "share_layers": m.share_layers,
+        **{name: getattr(m, name) for name in options},
+        "parameters": total,
+        "trainable_parameters": trainable,
+        "memory_per_device_gib": {
+            "weights_gradients_optimizer": round(weights / 2**30, 3),
+            "activations_estimate": round(activations / 2**30, 3),
+        },
+        "init_from": m.init_from,
+    }
+
+
 def describe(recipe: Recipe, world: int | None = None) -> list[dict]:
     """What each stage would run, without running it: the batch plan for the world size, steps, tokens
     per step, warm-up, precision, optimizer and where the data comes from (``--dry-run``)."""
@@ -375,11 +417,7 @@ def describe(recipe: Recipe, world: int | None = None) -> list[dict]:
                 "optimizer": t.optimizer,
                 "deepspeed": str(resolve_bundled_file(t.deepspeed, "recipes")) if t.deepspeed else None,
                 "fsdp": t.fsdp,
-                "model": {
-                    "architecture": stage.model.architecture,
-                    **stage.model.dims(),
-                    "init_from": stage.model.init_from,
-                },
+                "model": model_summary(stage, plan.per_device_batch),
                 "data": {
                     "train_files": d.train_files or ["(embedded) People's Daily 1998"],
                     "prepared_dir": str(prepared_dir(stage)),

@@ -65,7 +65,7 @@ def zero_shot(config, templates: list[str], task=None, calibrate: bool = False, 
     and the ensemble's predictions to the output folder. With ``calibrate``, each template's label probabilities
     are divided by those it gives an empty text (contextual calibration: the template's own bias removed)."""
 
-    task = task or load_task(config)
+    task = original = task or load_task(config)
     scored = with_content_free(task) if calibrate else task
     rows, summed, prepared = [], {}, None
     for template in templates:
@@ -99,7 +99,7 @@ def zero_shot(config, templates: list[str], task=None, calibrate: bool = False, 
         "majority": {n: _majority(task.splits[n]) for n in labelled},
     }
     if is_main_process():
-        _write(config, task, summed, results)
+        _write(config, original, summed, results)
     return results
 
 
@@ -109,15 +109,20 @@ def _majority(split) -> float:
 
 
 def _write(config, task, summed: dict, results: dict) -> None:
+    """Each split's predictions: the input row's id and text(s) as read (``task`` before templating), the
+    template(s) apart, the label and the label probabilities (averaged over templates)."""
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    templates = [row["template"] for row in results["templates"]]
     for name, total in summed.items():
         rows = [
             {
                 "id": e.uid,
                 "text": e.text_a,
+                **({"text_pair": e.text_b} if e.text_b is not None else {}),
+                "template": templates[0] if len(templates) == 1 else templates,
                 "label": task.labels[int(p.argmax())],
-                "probabilities": dict(zip(task.labels, np.round(p / len(results["templates"]), 4).tolist())),
+                "probabilities": dict(zip(task.labels, np.round(p / len(templates), 4).tolist())),
             }
             for e, p in zip(task.splits[name].examples, total)
         ]

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import os
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, cast
 
 import torch
 from transformers import Trainer, TrainerCallback
@@ -141,6 +141,18 @@ class ChinesePtmTrainer(Trainer):
     def train(self, *args, **kwargs):
         with self.preemption:
             return super().train(*args, **kwargs)
+
+    def _issue_warnings_after_load(self, load_result) -> None:
+        """After loading a checkpoint (the best one, a resumed one): weights tied to others are not saved, so
+        their absence is what is intended (they are tied again, silently); anything else is named in one line."""
+        tied = set(getattr(self.model, "all_tied_weights_keys", None) or ())
+        missing = [k for k in load_result.missing_keys if k not in tied]
+        if len(missing) < len(load_result.missing_keys):
+            cast(Any, self.model).tie_weights()
+        if missing:
+            logger.warning(f"the checkpoint lacks {len(missing)} weights, left as initialised: {missing}")
+        if load_result.unexpected_keys:
+            logger.warning(f"the checkpoint holds weights this model does not use: {load_result.unexpected_keys}")
 
     def save_and_stop(self):
         """Save a complete checkpoint of this step (every rank) and leave the training loop (:class:`_Guards`

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ...modeling.electra import token_pinyin_table
+from ...modeling.load_report import quiet_load_report
 from ...modeling.losses import IGNORE_INDEX
 from ...text.pinyin import PINYIN_SLOTS
 from ..examples import DataError, Seq2SeqExample, row_id, text_field
@@ -214,7 +215,8 @@ def encoder_decoder(encoder: str, decoder: str, scratch: bool):
 
     # transformers warns at every training step that its loss moved out of the decoder in v4.12 (2021): not news
     warnings.filterwarnings("ignore", message="Version v4.12.0 introduces", category=FutureWarning)
-    model = EncoderDecoderModel.from_encoder_decoder_pretrained(encoder, decoder)
+    with quiet_load_report():  # the decoder's cross-attention is new by design: no table of "missing" weights
+        model = EncoderDecoderModel.from_encoder_decoder_pretrained(encoder, decoder)
     if scratch:
         model = EncoderDecoderModel(model.config)
     return model
