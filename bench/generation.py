@@ -94,6 +94,9 @@ def main() -> None:
     parser.add_argument("--train-examples", type=int, default=20000, help="training pairs (of 113,369)")
     parser.add_argument("--epochs", type=float, default=2.0)
     parser.add_argument("--beams", type=int, default=4, help="beams of the test decoding")
+    # tiny models learn the task far faster than at BERT-base's 2e-5 (loss after 100 steps: 6.26 at 3e-4, 6.54 at
+    # 1e-4; 7.0 after 300 steps at 2e-5)
+    parser.add_argument("--learning-rate", type=float, default=3e-4)
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-generation"))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
@@ -102,6 +105,7 @@ def main() -> None:
         "training.num_train_epochs": args.epochs,
         "training.per_device_train_batch_size": 32,
         "task.num_beams": args.beams,
+        "training.learning_rate": args.learning_rate,
     }
     result: dict = {"task": TASK, "settings": settings, "baselines": baselines(), "arms": {}}
     print(json.dumps(result["baselines"]), file=sys.stderr, flush=True)

@@ -610,14 +610,9 @@ class GlyceBertModel(GlyceBertPreTrainedModel):
         use_cache = bool(self.config.is_decoder and (use_cache if use_cache is not None else self.config.use_cache))
         if use_cache and cache is None:
             cache = self._new_cache(cross=encoder_hidden_states is not None)
-        if position_ids is None and cache is not None and cache.get_seq_length():  # after the cached columns
-            past, length = cache.get_seq_length(), (input_ids if input_ids is not None else inputs_embeds).shape[1]  # type: ignore[union-attr]
-            position_ids = self.embeddings.position_ids[:, past : past + length]
-        embedding_output = self.embeddings(
-            input_ids, pinyin_ids, token_type_ids, position_ids, inputs_embeds, glyph_ids
+        embedding_output = self._embed(
+            input_ids, pinyin_ids, token_type_ids, position_ids, inputs_embeds, glyph_ids, cache
         )
-        if self.embeddings_project is not None:
-            embedding_output = self.embeddings_project(embedding_output)  # (B, T, E) -> (B, T, H)
         attention_mask = self._self_attention_mask(attention_mask, embedding_output, cache, prefix_lengths)
         if encoder_attention_mask is not None:  # cross-attention: every source column the mask keeps
             encoder_attention_mask = create_bidirectional_mask(
@@ -638,6 +633,23 @@ class GlyceBertModel(GlyceBertPreTrainedModel):
         return BaseModelOutputWithPoolingAndCrossAttentions(
             last_hidden_state=sequence_output, pooler_output=pooled_output, cache=encoder_outputs.cache
         )
+
+    def _embed(self, input_ids, pinyin_ids, token_type_ids, position_ids, inputs_embeds, glyph_ids, cache):
+        """The embedding output (B, T, H); with a cache, positions continue after the cached columns."""
+        if position_ids is None and cache is not None and cache.get_seq_length():
+            past, length = cache.get_seq_length(), (input_ids if input_ids is not None else inputs_embeds).shape[1]
+            position_ids = self.embeddings.position_ids[:, past : past + length]
+        embedding_output = self.embeddings(
+            input_ids=input_ids,
+            pinyin_ids=pinyin_ids,
+            token_type_ids=token_type_ids,
+            position_ids=position_ids,
+            inputs_embeds=inputs_embeds,
+            glyph_ids=glyph_ids,
+        )  # (B, T, E)
+        if self.embeddings_project is not None:
+            embedding_output = self.embeddings_project(embedding_output)  # (B, T, E) -> (B, T, H)
+        return embedding_output
 
     def _new_cache(self, cross: bool) -> Cache:
         """An empty key/value cache; with cross-attention, one for the encoder's keys and values too."""
