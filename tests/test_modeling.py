@@ -130,7 +130,7 @@ def test_config_fields_validation_and_round_trip():
     assert defaults.glyph_trainable is False
     again = GlyceBertConfig.from_dict(config.to_dict())
     assert again.to_dict() == config.to_dict()
-    for bad in (dict(num_fonts=0), dict(pinyin_kernel_size=9), dict(is_decoder=True)):
+    for bad in (dict(num_fonts=0), dict(pinyin_kernel_size=9), dict(prefix_lm=True)):  # a prefix LM is a decoder
         with pytest.raises(Exception, match="GlyceBERT|GlyceBertConfig"):
             tiny_config(**bad)
 
