@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_CHARS, save_tiny_glycebert
+from conftest import TINY_CHARS, save_tiny_glycebert, write_tiny_vocab
 
 from chinese_ptm.cli import main
 from chinese_ptm.finetune.metrics import generation_scores, lcs_length
@@ -266,6 +266,28 @@ def test_finetune_predict_and_generate_a_seq2seq_task(checkpoint, tmp_path, caps
     assert capsys.readouterr().out.startswith("我喜欢\t")
 
 
+def test_a_bert_checkpoint_fine_tunes_as_a_prefix_lm(tmp_path):
+    """BertConfig declares no ``prefix_lm``: the head's fields reach the config, not the model's constructor."""
+    from transformers import BertConfig, BertForMaskedLM
+
+    from chinese_ptm.modeling.bert_generation import BertPrefixLMHeadModel
+
+    bert = tmp_path / "bert"
+    bert.mkdir()
+    tokens = write_tiny_vocab(bert).read_text(encoding="utf-8").split()
+    dims = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 64}
+    BertForMaskedLM(BertConfig(vocab_size=len(tokens), intermediate_size=64, **dims)).save_pretrained(bert)
+    texts = ["我喜欢北京", "中国人民"]
+    data = write(tmp_path / "d.jsonl", ime_rows(texts * 2))
+    out = tmp_path / "out"
+    argv = ["finetune", "data", "--task", "seq2seq", "--train", str(data), "--dev", str(data), "--test", str(data)]
+    argv += ["--model", str(bert), "--output-dir", str(out), "--no-progress", "--set", "task.num_beams=1"]
+    assert main([*argv, "--set", "training.num_train_epochs=1"]) == 0
+    saved = BertPrefixLMHeadModel.from_pretrained(out / "model")
+    assert saved.config.prefix_lm and saved.config.is_decoder
+    assert (out / "predictions_test.jsonl").read_text().count("\n") == len(texts) * 2
+
+
 def test_bad_seq2seq_input_gets_one_line(checkpoint, tmp_path, capsys):
     long_target = {"source": "wo", "target": "我" * 80}
     train = write(tmp_path / "train.jsonl", ime_rows(["我喜欢北京"]) * 3 + [long_target])
@@ -284,7 +306,7 @@ def test_bad_seq2seq_input_gets_one_line(checkpoint, tmp_path, capsys):
     assert main([*cls_argv, "--no-progress", "--set", "training.num_train_epochs=1"]) == 0
     assert main(["generate", str(classifier_dir / "model"), "wo"]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "predicts labels, not text" in err and "chinese-ptm predict" in err
+    assert "a classification model, not a seq2seq one" in err and "chinese-ptm predict" in err
 
 
 def test_an_encoder_decoder_warm_started_from_two_checkpoints_trains_saves_and_generates(checkpoint, tmp_path):
@@ -306,3 +328,23 @@ def test_an_encoder_decoder_warm_started_from_two_checkpoints_trains_saves_and_g
     assert [json.loads(line)["prediction"] for line in predicted.read_text().splitlines()] == [
         r["prediction"] for r in rows
     ]
+
+
+def test_a_decoder_with_open_glyphs_takes_the_tokenizers_glyph_ids(tmp_path):
+    from chinese_ptm.modeling.electra import token_pinyin_table
+    from chinese_ptm.runtime.loading import load_tokenizer_for
+
+    directory = save_tiny_glycebert(tmp_path / "open", TOKENS, positions=64, open_glyphs=True)
+    tokenizer = load_tokenizer_for(directory, "glycebert")
+    model = GlyceBertLMHeadModel.from_pretrained(directory, is_decoder=True).eval()
+    model.set_token_pinyin(token_pinyin_table(tokenizer, model.config.pinyin_slots))
+    prompt = {
+        k: v[:, :-1] for k, v in tokenizer(["我喜欢龘"], return_tensors="pt").items()
+    }  # 龘: not in the vocabulary
+    assert (prompt["glyph_ids"] < 0).any()
+    options = {"max_new_tokens": 5, "do_sample": False, "eos_token_id": SEP, "pad_token_id": 0}
+    cached = model.generate(**prompt, use_cache=True, **options)
+    assert torch.equal(cached, model.generate(**prompt, use_cache=False, **options))
+    plain = {k: v for k, v in prompt.items() if k != "glyph_ids"}  # [UNK]'s glyph instead of its own
+    first = model(**prompt).logits[0, -1]
+    assert not torch.allclose(first, model(**plain).logits[0, -1])

@@ -25,8 +25,8 @@ def generate_targets(model_dir: str | Path, sources: list[str], overrides: dict 
     predictor = Predictor(model_dir, overrides)
     if predictor.task.kind != SEQ2SEQ:
         raise UserError(
-            f"{model_dir}: a {predictor.task.kind} model predicts labels, not text: use `chinese-ptm predict "
-            f"--model {model_dir} --input FILE`"
+            f"{model_dir}: a {predictor.task.kind} model, not a seq2seq one (it generates nothing): use "
+            f"`chinese-ptm predict --model {model_dir} --input FILE`"
         )
     split = Split("test", [], [Seq2SeqExample(i, text, None) for i, text in enumerate(sources)], labelled=False)
     return predictor.decoded(split)

@@ -62,12 +62,22 @@ def task_model(encoder, task: TaskData, method) -> TaskModel:
     )
 
 
+def head_fields_config(cls, source: str, fields: dict):
+    """The checkpoint's config with the head's fields set, those its config class does not declare too (a BERT
+    checkpoint has no ``prefix_lm``: passed to ``from_pretrained`` it would reach the model's constructor)."""
+    config, undeclared = cls.config_class.from_pretrained(source, return_unused_kwargs=True, **fields)
+    for name, value in undeclared.items():
+        setattr(config, name, value)
+    return config
+
+
 def load_checkpoint(cls, source: str, scratch: bool, options: dict):
     """``cls`` from the checkpoint ``source``, or with ``scratch`` the same architecture freshly initialised
     (the glyph table, input data rather than weights, kept)."""
+    config = head_fields_config(cls, source, options)
     if not scratch:
-        return load_pretrained(cls, source, ignore_mismatched_sizes=True, **options)
-    pretrained = load_pretrained(cls, source, **options)
+        return load_pretrained(cls, source, ignore_mismatched_sizes=True, config=config)
+    pretrained = load_pretrained(cls, source, config=config)
     model = cls(pretrained.config)  # same architecture and size, fresh initialisation
     glyphs = getattr(getattr(pretrained.base_model, "embeddings", None), "glyph_embeddings", None)
     if glyphs is not None:  # glyph bitmaps are input data, not learned weights: keep them

@@ -53,7 +53,14 @@ class GenerationInputs:
         return super().generate(inputs, **kwargs)
 
     def prepare_inputs_for_generation(
-        self, input_ids, pinyin_ids=None, token_type_ids=None, prompt_length=None, attention_mask=None, **kwargs
+        self,
+        input_ids,
+        pinyin_ids=None,
+        token_type_ids=None,
+        prompt_length=None,
+        attention_mask=None,
+        glyph_ids=None,
+        **kwargs,
     ):
         kwargs.pop("position_ids", None)
         inputs = super().prepare_inputs_for_generation(input_ids, attention_mask=attention_mask, **kwargs)
@@ -67,6 +74,8 @@ class GenerationInputs:
         pinyin = self._generated_pinyin(input_ids, pinyin_ids, prompt)
         if pinyin is not None:
             inputs["pinyin_ids"] = pinyin[:, full - fed :]
+        if glyph_ids is not None:  # the prompt's own glyphs (open glyphs); a generated token is a vocabulary entry
+            inputs["glyph_ids"] = torch.cat([glyph_ids[:, :prompt], input_ids[:, prompt:]], dim=1)[:, full - fed :]
         if fed == full and getattr(self.config, "prefix_lm", False):
             # the whole text is fed (no cache yet, or none kept): its prompt columns are the source. A cached
             # step's new tokens come after the source and see every column before them anyway

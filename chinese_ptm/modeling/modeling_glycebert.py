@@ -806,6 +806,7 @@ class GlyceBertLMHeadModel(GenerationInputs, MLMHeadOutputs, GlyceBertPreTrained
         use_cache: bool | None = None,
         prefix_lengths: torch.Tensor | None = None,
         logits_to_keep: int = 0,
+        glyph_ids: torch.Tensor | None = None,
         **kwargs,
     ) -> CausalLMOutputWithCrossAttentions:
         if pinyin_ids is None and input_ids is not None and self.config.use_pinyin and bool(self.token_pinyin.any()):
@@ -822,6 +823,7 @@ class GlyceBertLMHeadModel(GenerationInputs, MLMHeadOutputs, GlyceBertPreTrained
             cache=cache,
             use_cache=False if labels is not None else use_cache,
             prefix_lengths=prefix_lengths,
+            glyph_ids=glyph_ids,
             return_dict=True,
             **kwargs,
         )

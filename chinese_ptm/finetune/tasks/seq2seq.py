@@ -21,7 +21,7 @@ from ...modeling.load_report import quiet_load_report
 from ...modeling.losses import IGNORE_INDEX
 from ...text.pinyin import PINYIN_SLOTS
 from ..examples import DataError, Seq2SeqExample, row_id, text_field
-from ..features import Encoded
+from ..features import GLYPH_IDS, Encoded
 from ..metrics import generation_scores
 from ..registry import TaskKind, register_kind
 from ..task import CHAR_ACCURACY, SEQ2SEQ
@@ -137,6 +137,9 @@ class Seq2SeqKind(TaskKind):
             "attention_mask": np.ones(len(ids), dtype=np.int8),
             "prefix_lengths": np.asarray(len(ids), dtype=np.int64),
         }
+        if GLYPH_IDS in sources:  # open glyphs: a source character outside the vocabulary shows its own glyph
+            glyphs = [tokenizer.cls_token_id, *sources[GLYPH_IDS][i], tokenizer.sep_token_id]
+            feature[GLYPH_IDS] = np.asarray(glyphs, dtype=np.int32)
         if table is not None:
             rows = np.asarray(sources["pinyin_ids"][i], dtype=np.int8).reshape(-1, table.shape[1])
             blank = np.zeros((1, table.shape[1]), dtype=np.int8)  # [CLS] and [SEP] have no reading
@@ -158,6 +161,8 @@ class Seq2SeqKind(TaskKind):
         }
         if table is not None:
             feature["pinyin_ids"] = np.concatenate([prompt["pinyin_ids"], table[tail]])
+        if GLYPH_IDS in prompt:  # target tokens are vocabulary entries: their own glyphs
+            feature[GLYPH_IDS] = np.concatenate([prompt[GLYPH_IDS], tail])
         return feature
 
     # -- generation ---------------------------------------------------------------------------------------------
@@ -232,7 +237,7 @@ def decoder_labels(tokenizer, prompt: dict, target: list[int]) -> dict[str, np.n
         if key == "prefix_lengths":
             feature[key] = value
             continue
-        fill = tokenizer.pad_token_id if key == "input_ids" else 0
+        fill = tokenizer.pad_token_id if key in ("input_ids", GLYPH_IDS) else 0
         widths = [(0, width - len(value))] + [(0, 0)] * (value.ndim - 1)
         feature[key] = np.pad(value, widths, constant_values=fill)
     feature["labels"] = np.pad(labels, (0, width - len(labels)), constant_values=IGNORE_INDEX)
@@ -252,7 +257,7 @@ def left_padded(inputs: dict) -> dict:
     shift = width - mask.long().sum(1)  # (B,) padding of each row
     order = (torch.arange(width, device=mask.device)[None, :] - shift[:, None]) % width  # (B, T): source column
     out = {}
-    for key in ("input_ids", "attention_mask", "token_type_ids", "pinyin_ids"):
+    for key in ("input_ids", "attention_mask", "token_type_ids", "pinyin_ids", GLYPH_IDS):
         if key in inputs:
             value = inputs[key]
             index = order if value.dim() == 2 else order[..., None].expand_as(value)
