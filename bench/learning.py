@@ -43,6 +43,9 @@ VARIANTS = {
     "char masking": {"masking.strategy": "char", "masking.heldout_strategy": "mixed"},
     "raw glyph bitmaps (scale 1)": {"model.glyph_scale": 1.0},
     "random fusion init": {"model.fusion_init": "random"},
+    # at 1/255 the glyph features leave glyph_map ~14x the word embedding's norm; under Adam an input's scale is a
+    # learning-rate multiplier for the layers after it, so the glyph branch moves the fusion ~14x faster
+    "glyph features at the word embedding's scale (1/3570)": {"model.glyph_scale": 1 / 3570},
     "4 layers x 256 (small)": {"model.size": "small"},
     "GlyceBERT without glyphs": {"model.use_glyph": False},
     "GlyceBERT without pinyin": {"model.use_pinyin": False},

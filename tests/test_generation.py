@@ -266,7 +266,7 @@ def test_finetune_predict_and_generate_a_seq2seq_task(checkpoint, tmp_path, caps
     assert capsys.readouterr().out.startswith("我喜欢\t")
 
 
-def test_a_bert_checkpoint_fine_tunes_as_a_prefix_lm(tmp_path):
+def test_a_bert_checkpoint_fine_tunes_as_a_prefix_lm(tmp_path, capsys):
     """BertConfig declares no ``prefix_lm``: the head's fields reach the config, not the model's constructor."""
     from transformers import BertConfig, BertForMaskedLM
 
@@ -282,7 +282,10 @@ def test_a_bert_checkpoint_fine_tunes_as_a_prefix_lm(tmp_path):
     out = tmp_path / "out"
     argv = ["finetune", "data", "--task", "seq2seq", "--train", str(data), "--dev", str(data), "--test", str(data)]
     argv += ["--model", str(bert), "--output-dir", str(out), "--no-progress", "--set", "task.num_beams=1"]
+    capsys.readouterr()
     assert main([*argv, "--set", "training.num_train_epochs=1"]) == 0
+    err = capsys.readouterr().err  # --no-progress: none of transformers' bars (loading weights, writing shards)
+    assert "Loading weights" not in err and "Writing model shards" not in err
     saved = BertPrefixLMHeadModel.from_pretrained(out / "model")
     assert saved.config.prefix_lm and saved.config.is_decoder
     assert (out / "predictions_test.jsonl").read_text().count("\n") == len(texts) * 2

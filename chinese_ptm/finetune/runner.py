@@ -25,7 +25,13 @@ import torch
 from ..errors import SettingsError
 from ..runtime.checkpoints import last_good_checkpoint
 from ..runtime.config import apply_overrides
-from ..runtime.loading import check_vocab_size, checkpoint_kind, load_tokenizer_for, reads_pinyin
+from ..runtime.loading import (
+    check_vocab_size,
+    checkpoint_kind,
+    load_tokenizer_for,
+    reads_pinyin,
+    transformers_progress,
+)
 from ..runtime.ranks import is_main_process, world_size
 from ..runtime.trainer import ChinesePtmTrainer, training_arguments, weights_digest
 from . import registry
@@ -359,6 +365,11 @@ def _mean_std(runs: list[dict], split: str) -> tuple[dict, dict]:
 def run(config: FinetuneConfig, prepared: Prepared | None = None, progress: bool = True, build=None) -> dict:
     """Fine-tune with every seed of the configuration; returns the results (also in OUTPUT_DIR/results.json).
     ``build``: the model builder of each seed (see :func:`train_one`)."""
+    with transformers_progress(progress and not config.training.disable_tqdm):
+        return _run_seeds(config, prepared, progress, build)
+
+
+def _run_seeds(config: FinetuneConfig, prepared: Prepared | None, progress: bool, build) -> dict:
     started = time.perf_counter()
     prepared = prepared or prepare(config, progress=progress)
     out = Path(config.output_dir)

@@ -31,7 +31,7 @@ from ..modeling.factory import build_model, saved_tokenizer, word_tokenizer
 from ..runtime import UserError, is_main_process
 from ..runtime.checkpoints import last_good_checkpoint, write_manifest
 from ..runtime.flops import mfu, training_flops_per_token
-from ..runtime.loading import resolve_bundled_file
+from ..runtime.loading import resolve_bundled_file, transformers_progress
 from ..runtime.trainer import (
     ChinesePtmTrainer,
     batch_plan,
@@ -342,7 +342,8 @@ def save_final_model(trainer, directory: Path) -> None:
 
 def run(recipe: Recipe, resume: bool = True, build=None) -> list[dict]:
     """Train every stage of the recipe; returns their reports."""
-    return [run_stage(stage, resume=resume, build=build) for stage in stage_recipes(recipe)]
+    with transformers_progress(not recipe.training.disable_tqdm):  # no bars: none of transformers' either
+        return [run_stage(stage, resume=resume, build=build) for stage in stage_recipes(recipe)]
 
 
 #: bytes per trainable parameter under AdamW in fp32: the weight, its gradient and two moments

@@ -8,6 +8,7 @@ others, as the Chinese ALBERT and ELECTRA releases use) and whether the two fit.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import UserError
@@ -44,6 +45,22 @@ def load_tokenizer_for(model_dir: str | Path, kind: str, tokenizer_dir: str | Pa
         return BertTokenizer.from_pretrained(str(source))
 
     return saved.from_pretrained(str(source))
+
+
+@contextmanager
+def transformers_progress(enabled: bool):
+    """transformers' own progress bars (loading weights, writing shards) on or off for a block: a run without
+    progress bars (``--no-progress``, ``training.disable_tqdm``) shows none of them either."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    if not enabled:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled and not enabled:
+            hf_logging.enable_progress_bar()
 
 
 def resolve_bundled_file(value: str | Path, folder: str) -> Path:
