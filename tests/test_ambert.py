@@ -211,7 +211,8 @@ def test_the_tiny_recipe_builds_ambert_on_the_bundled_vocabularies():
     recipe = load_recipe("ambert-tiny")
     model = build_model(recipe.model, load_tokenizer())
     assert isinstance(model, AmbertForPreTraining) and model.config.word_vocab_size > model.config.vocab_size
-    assert model.config.glyph_scale == load_recipe("chinesebert-tiny").model.glyph_scale  # the arms differ in views only
+    # the granularity arms differ in their views only
+    assert model.config.glyph_scale == load_recipe("chinesebert-tiny").model.glyph_scale
 
 
 @pytest.fixture(scope="module")
