@@ -510,3 +510,17 @@ def test_cli_user_font_table(tmp_path, capsys, tiny_collection):
     assert main(["glyphs", "build", "--vocab", str(vocab), "--font", *faces, "--out", str(elsewhere), "--quiet"]) == 0
     assert g.read_glyph_header(elsewhere)["vocab"]["file"] == "../vocab.txt"
     assert g.table_vocab_path(elsewhere).resolve() == vocab.resolve()
+
+
+def test_the_table_of_a_vocabulary_saved_without_one(tmp_path):
+    """A checkpoint's copy of the bundled vocabulary finds the bundled table; another vocabulary without a table
+    is refused in one line that says how to build one."""
+    same = tmp_path / "same"
+    same.mkdir()
+    (same / "vocab.txt").write_bytes((vocab_dir() / "vocab.txt").read_bytes())
+    assert g.table_for_vocab(same) == vocab_dir() / g.TABLE_NAME
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "vocab.txt").write_text("[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n我\n", encoding="utf-8")
+    with pytest.raises(g.GlyphTableNotFoundError, match="chinese-ptm glyphs build --vocab"):
+        g.table_for_vocab(other)

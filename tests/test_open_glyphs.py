@@ -260,10 +260,12 @@ def test_new_glycebert_models_draw_open_glyphs_and_checkpoints_keep_their_own(tm
     assert not draws_open_glyphs(recipe(**{"model.init_from": str(tmp_path / "closed")}).model)
 
 
-def test_a_glycebert_grown_from_bert_starts_as_that_bert_and_draws_open_glyphs(tmp_path):
+@pytest.mark.parametrize("with_tokenizer", [False, True], ids=["weights only", "as our pretraining saves it"])
+def test_a_glycebert_grown_from_bert_starts_as_that_bert_and_draws_open_glyphs(tmp_path, with_tokenizer):
     """The upgrade path: ``model.init_from`` a BERT checkpoint with architecture glycebert. The fusion starts as
     [I | 0 | 0], so before any training the GlyceBERT predicts what the BERT predicts; the glyph table and open
-    glyphs come from the recipe's table."""
+    glyphs come from the bundled table, also when the checkpoint carries its own copy of the bundled vocabulary
+    without a glyph table beside it (a BERT run of ours)."""
     from transformers import BertConfig, BertForMaskedLM
 
     from chinese_ptm.modeling.factory import build_model
@@ -277,6 +279,8 @@ def test_a_glycebert_grown_from_bert_starts_as_that_bert_and_draws_open_glyphs(t
         BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64)
     ).eval()
     bert.save_pretrained(tmp_path / "bert")
+    if with_tokenizer:
+        load_tokenizer().save_pretrained(tmp_path / "bert")
     settings = {"output_dir": str(tmp_path / "run"), "model.init_from": str(tmp_path / "bert")}
     recipe = load_recipe("chinesebert-tiny", {**settings, "model.fusion_init": "random"})
     tokenizer = load_run_tokenizer(recipe)

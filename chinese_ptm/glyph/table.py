@@ -350,6 +350,22 @@ def read_glyph_header(path_or_vocab_dir: str | Path | None = None) -> dict:
     return header
 
 
+def table_for_vocab(vocab_folder: str | Path) -> Path:
+    """The glyph table of the vocabulary in ``vocab_folder``: the one stored beside it; else the bundled table when
+    it was built for the same vocabulary (a checkpoint saved without glyphs, such as a BERT's, that kept the
+    bundled vocabulary: what the upgrade path to GlyceBERT starts from)."""
+    folder = Path(vocab_folder)
+    if (folder / TABLE_NAME).is_file():
+        return folder / TABLE_NAME
+    vocab_file = folder / VOCAB_NAME
+    if vocab_file.is_file() and read_glyph_header()["vocab"]["sha256"] == vocab_digest(read_vocab(vocab_file)):
+        return vocab_dir() / TABLE_NAME
+    raise GlyphTableNotFoundError(
+        f"no glyph table beside the vocabulary {folder}, and it is not the bundled vocabulary; build one with "
+        f"`chinese-ptm glyphs build --vocab {vocab_file} --out {folder / TABLE_NAME}` or set model.glyph_table"
+    )
+
+
 def table_vocab_path(path_or_vocab_dir: str | Path | None = None) -> Path | None:
     """The vocab file a stored table was built for (from its header), or None if it is not there."""
     table_path, _ = _table_paths(path_or_vocab_dir)

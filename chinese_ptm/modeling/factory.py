@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import UserError
-from ..glyph import load_glyph_table
+from ..glyph import load_glyph_table, table_for_vocab
 from ..glyph.open import table_fonts
 from ..resources import vocab_dir, word_vocab_dir
 from ..text.tokenization import load_tokenizer
@@ -182,7 +182,7 @@ def build_model(m, tokenizer, sentence_task: bool = False):
     if grown:  # the branches are new; the fusion starts as the BERT inside, or it would discard what BERT learnt
         branches.update(glyph_scale=m.glyph_scale, fusion_init="identity")
     if draws_open_glyphs(m) and (grown or not m.init_from):
-        branches["open_glyph_fonts"] = table_fonts(m.glyph_table or _vocab_dir(tokenizer))
+        branches["open_glyph_fonts"] = table_fonts(m.glyph_table or table_for_vocab(_vocab_dir(tokenizer)))
     branches.update(_albert_options(m))
     if m.objective == "electra":
         cls = GlyceBertForReplacedTokenDetection
@@ -256,9 +256,9 @@ def draws_open_glyphs(m) -> bool:
 
 
 def glyph_table(m, tokenizer):
-    """The glyph table of a new GlyceBERT: ``model.glyph_table``, else the one beside the tokenizer's vocabulary."""
-
-    table = load_glyph_table(m.glyph_table) if m.glyph_table else load_glyph_table(_vocab_dir(tokenizer))
+    """The glyph table of a new GlyceBERT: ``model.glyph_table``, else the tokenizer's vocabulary's (beside it, or
+    the bundled one for the bundled vocabulary)."""
+    table = load_glyph_table(m.glyph_table or table_for_vocab(_vocab_dir(tokenizer)))
     if table.shape[0] != len(tokenizer):
         raise UserError(
             f"glyph table has {table.shape[0]} rows, the tokenizer {len(tokenizer)} tokens: "
