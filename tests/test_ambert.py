@@ -303,3 +303,12 @@ def test_tasks_ambert_has_no_head_for_are_refused_in_one_line(ambert_dir):
 
     with pytest.raises(UserError, match="no ForQuestionAnswering model: AMBERT fine-tunes classification"):
         model_class("ambert", "ForQuestionAnswering")
+
+
+def test_evaluate_an_ambert_checkpoint(ambert_dir, tmp_path):
+    """``chinese-ptm evaluate`` pools by mean for every other family; AMBERT's heads pool [CLS] (it stopped)."""
+    from chinese_ptm.apps.evaluate import run
+
+    budget = {"task.max_train_examples": 16, "training.num_train_epochs": 1, "task.max_length": 32}
+    result = run(ambert_dir, ["reviews"], [1], scratch=False, output_dir=tmp_path, overrides=budget, progress=False)
+    assert 0 <= result["tasks"][0]["pretrained"]["mean"] <= 100

@@ -36,7 +36,7 @@ from ..finetune.registry import baselines
 from ..finetune.runner import load_task, prepare, preset_settings
 from ..finetune.task import CLASSIFICATION, TAGGING, TaskData
 from ..runtime.config import apply_overrides, parse_sets
-from ..runtime.loading import checkpoint_kind, load_tokenizer_for
+from ..runtime.loading import AMBERT, checkpoint_kind, load_tokenizer_for
 from ..runtime.ranks import is_main_process
 
 DEFAULT_TASKS = ("reviews", "pd98-ner")
@@ -54,6 +54,12 @@ EVALUATION_SETTINGS = {
 }
 #: learning rate by model width when not set: small models need (and tolerate) larger rates
 LEARNING_RATES = ((256, 1e-3), (512, 3e-4), (None, 5e-5))
+
+
+def kind_settings(model: str | Path) -> dict:
+    """Where a checkpoint family needs other evaluation settings: AMBERT has its own heads only (each view's [CLS]
+    through the pooler, the two combined), so mean pooling does not apply to it."""
+    return {"method.pooling": "pooler"} if checkpoint_kind(model) == AMBERT else {}
 
 
 def default_learning_rate(model: str | Path) -> float:
@@ -85,6 +91,7 @@ def evaluate_task(
             "model.scratch": kind == "scratch",
             "training.learning_rate": default_learning_rate(model),
             **EVALUATION_SETTINGS,
+            **kind_settings(model),
         }
         if not progress:
             settings["training.disable_tqdm"] = True

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..modeling.factory import (  # noqa: F401 - the checkpoint kinds and classes every runner asks this module for
     ALBERT,
+    AMBERT,
     BERT,
     CHINESEBERT,
     ELECTRA,
