@@ -212,3 +212,21 @@ def test_general_distillation_on_the_pretraining_corpus(tmp_path):
     assert student.config.num_hidden_layers == 1
     with pytest.raises(UserError, match="a temperature must be > 0"):
         run_general("chinesebert-tiny", teacher["final_checkpoint"], "teacher", {**common, "distill.temperature": 0})
+
+
+def test_parameter_counts_leave_the_teachers_out():
+    """results.json's parameters are the student's: the distillation model holds its teachers beside it."""
+    from torch import nn
+
+    from chinese_ptm.finetune.model import count_parameters
+    from chinese_ptm.finetune.strategies import WithFixedModels
+
+    class Pair(WithFixedModels):
+        fixed_prefixes = ("teachers.",)
+
+        def __init__(self):
+            super().__init__()
+            self.student, self.teachers = nn.Linear(4, 2), nn.ModuleList([nn.Linear(4, 100)])
+
+    assert count_parameters(Pair()) == (10, 10)
+    assert count_parameters(nn.Linear(4, 2)) == (10, 10)

@@ -194,6 +194,8 @@ def head_modules(model) -> list[str]:
 
 
 def count_parameters(model) -> tuple[int, int]:
-    """(trainable, total) parameters."""
-    params = list(model.parameters())
+    """(trainable, total) parameters of the model being trained; fixed models beside it (a distillation's
+    teachers, a self-distillation's own copy) are not counted: results.json reports the model it saves."""
+    fixed = getattr(model, "fixed_prefixes", ())
+    params = [p for name, p in model.named_parameters() if not name.startswith(fixed)]
     return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
