@@ -62,16 +62,18 @@ def decoding_speed(model_dir: Path, sources: list[str]) -> dict:
     """Generated tokens/s (batch 32, one thread, 32 tokens each) with and without the cache, greedy and beam 4."""
     import torch
 
+    from chinese_ptm.finetune.examples import Seq2SeqExample
+    from chinese_ptm.finetune.features import Encoder, PaddingCollator
     from chinese_ptm.finetune.predict import Predictor
     from chinese_ptm.finetune.tasks.seq2seq import left_padded
 
     torch.set_num_threads(1)
     predictor = Predictor(model_dir)
     model, tokenizer = predictor.model, predictor.tokenizer
-    encoded = tokenizer(sources[:32], padding=True, return_tensors="pt")
-    batch = left_padded(encoded)
-    if not predictor.record["pinyin"]:
-        batch.pop("pinyin_ids", None)
+    examples = [Seq2SeqExample(i, source, None) for i, source in enumerate(sources[:32])]
+    encoder = Encoder(predictor.task, tokenizer, predictor.settings, predictor.record["pinyin"], progress=False)
+    features = [{k: v for k, v in f.items() if k != "feature_index"} for f in encoder.encode(examples, False).features]
+    batch = left_padded(PaddingCollator(tokenizer.pad_token_id)(features))  # the prompts as predict reads them
     out = {}
     for beams in (1, 4):
         for cache in (True, False):

@@ -13,7 +13,13 @@ from conftest import TINY_CHARS, save_tiny_glycebert, write_tiny_vocab
 
 from chinese_ptm.cli import main
 from chinese_ptm.finetune.metrics import generation_scores, lcs_length
-from chinese_ptm.finetune.transliteration import Transliterator, is_aligned, toneless_pinyin
+from chinese_ptm.finetune.transliteration import (
+    Transliterator,
+    in_stand_ins,
+    is_aligned,
+    syllable_stand_ins,
+    toneless_pinyin,
+)
 from chinese_ptm.modeling import (
     GlyceBertConfig,
     GlyceBertForNextSentencePrediction,
@@ -193,6 +199,21 @@ def test_pinyin_sources_and_the_input_method_baselines():
     assert baseline.most_frequent("xyz") == "\ufffd"
 
 
+def test_each_syllable_is_read_as_one_vocabulary_character_that_only_reads_it():
+    from chinese_ptm.text.pinyin import contextual_pinyin
+    from chinese_ptm.text.tokenization import load_tokenizer
+
+    tokenizer = load_tokenizer()
+    stand_ins = syllable_stand_ins(tokenizer.get_vocab())
+    assert len(stand_ins) >= 400 and len(set(stand_ins.values())) == len(stand_ins)  # one character per syllable
+    source = "na li zhen de neng chu xian shen hua ma le"
+    text = in_stand_ins(source, stand_ins)
+    assert len(tokenizer.tokenize(text)) == len(source.split())  # not z ##h ##e ##n: one token per syllable
+    assert [r.rstrip("012345") for r in contextual_pinyin(text)] == source.split()  # and it reads so in context
+    assert stand_ins["zhong"] == "中" and stand_ins["de"] != "的"  # the most frequent with no other reading
+    assert in_stand_ins("ren xyz 〇", stand_ins) == stand_ins["ren"] + " xyz  〇 "  # unknown units stay as written
+
+
 # --------------------------------------------------------------------------------------------------
 # the seq2seq task kind, end to end
 
@@ -233,6 +254,12 @@ def test_features_hold_the_source_as_prefix_and_the_target_with_its_own_readings
     ].tolist()
     table = token_pinyin_table(tokenizer, 8).numpy()
     assert np.array_equal(feature["pinyin_ids"][prefix:], table[feature["input_ids"][prefix:]])
+    settings.source_units = "syllables"  # one token for each syllable, the rest as before
+    read = Encoder(task, tokenizer, settings, with_pinyin=True, progress=False).encode(examples, train=True)
+    assert [int(f["prefix_lengths"]) for f in read.features] == [2 + 2, 5 + 2]
+    assert tokenizer.convert_ids_to_tokens(read.features[1]["input_ids"][1:3].tolist()) == ["人", "民"]
+    target = train.features[1]["input_ids"][int(train.features[1]["prefix_lengths"]) :]
+    assert read.features[1]["input_ids"][7:].tolist() == target.tolist()
     test = Encoder(task, tokenizer, settings, with_pinyin=True, progress=False).encode(examples, train=False)
     assert "labels" not in test.features[0] and test.features[0]["input_ids"][-1] == tokenizer.sep_token_id
     batch = PaddingCollator(tokenizer.pad_token_id)(train.features)
@@ -240,7 +267,8 @@ def test_features_hold_the_source_as_prefix_and_the_target_with_its_own_readings
     assert torch.isfinite(model(**batch).loss)
 
 
-def test_finetune_predict_and_generate_a_seq2seq_task(checkpoint, tmp_path, capsys):
+@pytest.mark.parametrize("units", ["text", "syllables"])
+def test_finetune_predict_and_generate_a_seq2seq_task(checkpoint, tmp_path, capsys, units):
     texts = ["我喜欢北京烤鸭", "中国人民大会堂", "我了解一个银行", "北京的银行长"]
     train = write(tmp_path / "train.jsonl", ime_rows(texts * 4) + [{"source": "", "target": "我"}])
     dev = write(tmp_path / "dev.jsonl", ime_rows(texts[:2]))
@@ -249,9 +277,11 @@ def test_finetune_predict_and_generate_a_seq2seq_task(checkpoint, tmp_path, caps
     argv = ["finetune", "data", "--task", "seq2seq", "--train", str(train), "--dev", str(dev), "--test", str(test)]
     argv += ["--model", str(checkpoint), "--output-dir", str(out), "--no-progress", "--set", "task.num_beams=2"]
     argv += ["--set", "training.num_train_epochs=1", "--set", "training.per_device_train_batch_size=8"]
-    assert main(argv) == 0
+    assert main([*argv, "--set", f"task.source_units={units}"]) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["skipped"]["train"] == {"empty source": 1}
+    saved = json.loads((out / "model" / "task.json").read_text())["task_settings"]
+    assert saved["source_units"] == units  # predict and generate read sources as training did
     assert {"char_accuracy", "exact_match", "bleu", "rouge_l"} <= set(results["test"])
     rows = [json.loads(line) for line in (out / "predictions_test.jsonl").read_text().splitlines()]
     assert [r["source"] for r in rows] == [toneless_pinyin(t) for t in texts[2:]]

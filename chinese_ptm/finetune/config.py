@@ -69,6 +69,11 @@ class TaskSection:
     long_targets: Literal["truncate", "refuse"] = setting(
         "seq2seq: a target longer than max_target_length is cut (and counted) or stops the run", "truncate"
     )
+    source_units: Literal["text", "syllables"] = setting(
+        "seq2seq: the source as written, or space-separated toneless pinyin syllables, each read as one token (the "
+        "character whose only reading it is stands for it; the pd98-ime preset's)",
+        "text",
+    )
     seq2seq: Literal["unilm", "encoder-decoder"] = setting(
         "seq2seq: unilm (the checkpoint's encoder generates, prefix-LM mask) or encoder-decoder (transformers' "
         "EncoderDecoderModel warm-started from the checkpoint and task.decoder, cross-attention added)",

@@ -36,8 +36,13 @@ PRESETS = {
     "reviews": {"task.kind": "single", "task.max_length": 128},
     "pd98-ner": {"task.kind": "tagging", "task.max_length": 128},
     "sighan15": {"task.kind": "correction", "task.max_length": 128},
-    # 32 syllables take up to 70 tokens: the source, a target of 32 characters and [SEP] fit in 128
-    "pd98-ime": {"task.kind": "seq2seq", "task.max_length": 128, "task.max_target_length": 40},
+    # one token per syllable: a source of 32 syllables, a target of 32 characters and 3 specials fit in 128
+    "pd98-ime": {
+        "task.kind": "seq2seq",
+        "task.source_units": "syllables",
+        "task.max_length": 128,
+        "task.max_target_length": 40,
+    },
 }
 
 

@@ -12,6 +12,11 @@ Baselines, fitted on the training pairs (source syllables aligned one to one wit
 ``most frequent character`` per syllable, and a ``bigram HMM`` (characters as hidden states emitting their
 syllables, add-one smoothed transitions, Viterbi decoding over the 20 characters seen most often with each
 syllable).
+
+A model reads a source in syllables (``task.source_units=syllables``, the preset's setting): each syllable is one
+token, the vocabulary character that stands for it (:func:`syllable_stand_ins`), so source and target align one
+to one. Written in letters, a syllable is 1 to 5 word pieces of a Chinese vocabulary (``zhong`` is
+``z ##h ##o ##n ##g``): a 32-character run takes about 90 tokens and the model must first learn to spell.
 """
 
 from __future__ import annotations
@@ -19,15 +24,21 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterable
+
+from pypinyin import Style, pinyin
 
 from ..data.corpora import peoples_daily_lines, peoples_daily_split
 from ..text.pinyin import contextual_pinyin
+from ..text.segmentation import JiebaSegmenter
 from .examples import Seq2SeqExample
 
 RUN = re.compile(r"[\u4e00-\u9fff]{4,32}")
 #: examples kept of each evaluation split
 SPLIT_CAPS = {"dev": 500, "test": 2000}
 START = "<s>"
+#: settings of task.source_units
+SOURCE_TEXT, SOURCE_SYLLABLES = "text", "syllables"
 UNKNOWN = "\ufffd"  # what a syllable never seen in training turns into
 #: characters of each syllable the HMM considers (the most frequent ones): decoding stays fast in pure Python
 CANDIDATES = 20
@@ -38,6 +49,28 @@ def toneless_pinyin(text: str) -> str:
     reading keeps its place as itself."""
     readings = contextual_pinyin(text)
     return " ".join((r.rstrip("012345") if r else c) for c, r in zip(text, readings))
+
+
+def syllable_stand_ins(vocab: Iterable[str]) -> dict[str, str]:
+    """Toneless syllable -> the vocabulary character that stands for it in a source read in syllables: the most
+    frequent (in jieba's dictionary) of the characters whose every reading is that syllable, so that the tokenizer
+    reads it so in any context; for a syllable without one, the most frequent character that reads it first. Each
+    character has one first reading, so no two syllables share a stand-in."""
+    frequency = JiebaSegmenter().dictionary()
+    ranked: dict[str, tuple[bool, int, str]] = {}  # syllable -> (only reading, frequency, character)
+    for char in vocab:
+        if len(char) != 1 or not "\u4e00" <= char <= "\u9fff":
+            continue
+        readings = [r.rstrip("012345") for r in pinyin(char, style=Style.TONE3, heteronym=True)[0]]
+        rank = (len(set(readings)) == 1, frequency.get(char, 0), char)
+        ranked[readings[0]] = max(ranked.get(readings[0], rank), rank)
+    return {syllable: rank[2] for syllable, rank in ranked.items()}
+
+
+def in_stand_ins(source: str, stand_ins: dict[str, str]) -> str:
+    """A source of space-separated syllables as the characters that stand for them (a syllable without one, or a
+    character kept as itself, stays as written, spaced from its neighbours)."""
+    return "".join(stand_ins.get(unit) or f" {unit} " for unit in source.split())
 
 
 def ime_examples(settings=None) -> dict[str, list[Seq2SeqExample]]:

@@ -12,6 +12,7 @@ generated (one at a time, before the text around them exists). Dev and test are 
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import numpy as np
 import torch
@@ -25,7 +26,14 @@ from ..features import GLYPH_IDS, Encoded
 from ..metrics import generation_scores
 from ..registry import TaskKind, register_kind
 from ..task import CHAR_ACCURACY, SEQ2SEQ
-from ..transliteration import Transliterator, ime_examples, is_aligned
+from ..transliteration import (
+    SOURCE_SYLLABLES,
+    Transliterator,
+    ime_examples,
+    in_stand_ins,
+    is_aligned,
+    syllable_stand_ins,
+)
 
 logger = logging.getLogger(__name__)
 ENCODER_DECODER = "encoder-decoder"
@@ -107,7 +115,9 @@ class Seq2SeqKind(TaskKind):
             out.vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
             out.unk_id = tokenizer.unk_token_id
         room = hp.max_length - target_budget(hp) - 3  # source tokens beside [CLS], [SEP], a target and its [SEP]
-        sources = tokenizer([e.source for e in chunk], add_special_tokens=False, truncation=True, max_length=room)
+        sources = tokenizer(
+            self._sources(tokenizer, chunk, hp), add_special_tokens=False, truncation=True, max_length=room
+        )
         targets = [e.target or "" for e in chunk] if train else None
         target_ids = tokenizer(targets, add_special_tokens=False)["input_ids"] if targets else None
         table = self._pinyin_table(tokenizer) if encoder.with_pinyin else None
@@ -122,11 +132,23 @@ class Seq2SeqKind(TaskKind):
             out.features.append(feature)
             out.owners.append(start + i)
 
+    def _sources(self, tokenizer, chunk: list[Seq2SeqExample], settings) -> list[str]:
+        """The source texts the tokenizer reads: as written, or each syllable as its stand-in character."""
+        if settings.source_units != SOURCE_SYLLABLES:
+            return [e.source for e in chunk]
+        stand_ins = self._per_tokenizer("stand_ins", tokenizer, lambda: syllable_stand_ins(tokenizer.get_vocab()))
+        return [in_stand_ins(e.source, stand_ins) for e in chunk]
+
     def _pinyin_table(self, tokenizer) -> np.ndarray:
-        table = getattr(self, "_table", None)
-        if table is None or table[0] is not tokenizer:
-            self._table = (tokenizer, token_pinyin_table(tokenizer, PINYIN_SLOTS).numpy().astype(np.int8))
-        return self._table[1]
+        build = partial(token_pinyin_table, tokenizer, PINYIN_SLOTS)
+        return self._per_tokenizer("pinyin_table", tokenizer, lambda: build().numpy().astype(np.int8))
+
+    def _per_tokenizer(self, name: str, tokenizer, build):
+        """What ``build()`` returns, built once for each tokenizer in turn."""
+        cached = self.__dict__.get(name)
+        if cached is None or cached[0] is not tokenizer:
+            cached = self.__dict__[name] = (tokenizer, build())
+        return cached[1]
 
     def _prompt(self, tokenizer, sources, i: int, table) -> dict[str, np.ndarray]:
         """``[CLS] source [SEP]``, all of it the bidirectional prefix."""
