@@ -143,6 +143,13 @@ def test_bert_as_a_prefix_lm_decodes_the_same_with_and_without_the_cache():
     model.bert._prefix_lengths = torch.tensor([4])
     assert not torch.allclose(model.bert(x).last_hidden_state[0, 0], model.bert(changed).last_hidden_state[0, 0])
     model.bert._prefix_lengths = None
+    # training: the head runs only where a next token is labelled, with transformers' loss over every position
+    labels = torch.tensor([[-100, -100, -100, 3, 20], [-100, -100, 13, 3, 3]])
+    batch = {"input_ids": torch.tensor([[2, 7, 8, 3, 20], [2, 11, 13, 3, 3]]), "labels": labels}
+    sparse = model(**batch, prefix_lengths=torch.tensor([4, 3]))
+    full = model(batch["input_ids"], labels=labels, prefix_lengths=torch.tensor([4, 3]))  # BertLMHeadModel's path
+    assert sparse.logits.shape == (5, 60) and full.logits.shape == (2, 5, 60)  # 5 positions with a next token
+    assert torch.allclose(sparse.loss, full.loss, atol=1e-6)
 
 
 def test_the_next_sentence_head_keeps_a_pretrained_sentence_head(tmp_path):
@@ -268,7 +275,7 @@ def test_features_hold_the_source_as_prefix_and_the_target_with_its_own_readings
 
 
 @pytest.mark.parametrize("units", ["text", "syllables"])
-def test_finetune_predict_and_generate_a_seq2seq_task(checkpoint, tmp_path, capsys, units):
+def test_finetune_predict_and_generate_a_seq2seq_task(checkpoint, tmp_path, capsys, monkeypatch, units):
     texts = ["我喜欢北京烤鸭", "中国人民大会堂", "我了解一个银行", "北京的银行长"]
     train = write(tmp_path / "train.jsonl", ime_rows(texts * 4) + [{"source": "", "target": "我"}])
     dev = write(tmp_path / "dev.jsonl", ime_rows(texts[:2]))
@@ -286,7 +293,9 @@ def test_finetune_predict_and_generate_a_seq2seq_task(checkpoint, tmp_path, caps
     rows = [json.loads(line) for line in (out / "predictions_test.jsonl").read_text().splitlines()]
     assert [r["source"] for r in rows] == [toneless_pinyin(t) for t in texts[2:]]
     predicted = tmp_path / "predicted.jsonl"
+    caches = spy_on_generate(monkeypatch)
     assert main(["predict", "--model", str(out / "model"), "--input", str(test), "--output", str(predicted)]) == 0
+    assert caches and all(caches)  # with the key/value cache, although the Trainer saved config.use_cache=False
     again = [json.loads(line)["prediction"] for line in predicted.read_text().splitlines()]
     assert again == [r["prediction"] for r in rows]  # the saved model decodes as the run did
     capsys.readouterr()
@@ -294,6 +303,20 @@ def test_finetune_predict_and_generate_a_seq2seq_task(checkpoint, tmp_path, caps
     assert capsys.readouterr().out == "".join(f"{r['source']}\t{r['prediction']}\n" for r in rows)
     assert main(["generate", str(checkpoint), "我喜欢", "--max-new-tokens", "3"]) == 0  # a checkpoint as decoder
     assert capsys.readouterr().out.startswith("我喜欢\t")
+
+
+def spy_on_generate(monkeypatch) -> list:
+    """The ``use_cache`` of each ``generate()`` call of our decoders from now on."""
+    from chinese_ptm.modeling.generation import GenerationInputs
+
+    calls, original = [], GenerationInputs.generate
+
+    def generate(self, inputs=None, **kwargs):
+        calls.append(kwargs.get("use_cache"))
+        return original(self, inputs, **kwargs)
+
+    monkeypatch.setattr(GenerationInputs, "generate", generate)
+    return calls
 
 
 def test_a_bert_checkpoint_fine_tunes_as_a_prefix_lm(tmp_path, capsys):

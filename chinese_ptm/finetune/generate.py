@@ -51,6 +51,7 @@ def continue_texts(model_dir: str | Path, texts: list[str], num_beams: int, max_
                 max_new_tokens=max_new_tokens,
                 num_beams=num_beams,
                 do_sample=False,
+                use_cache=True,  # a pretraining checkpoint's config says False (the Trainer's setting)
                 eos_token_id=tokenizer.sep_token_id,
                 pad_token_id=tokenizer.pad_token_id,
             )

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from transformers import BertLMHeadModel, BertModel
 from transformers.masking_utils import create_causal_mask
+from transformers.modeling_outputs import CausalLMOutputWithCrossAttentions
 
 from .generation import GenerationInputs, prefix_mask_function
+from .modeling_glycebert import next_token_logits_and_loss
 
 
 class BertPrefixLMModel(BertModel):
@@ -49,6 +51,19 @@ class BertPrefixLMHeadModel(GenerationInputs, BertLMHeadModel):
     def forward(self, *args, prefix_lengths=None, **kwargs):
         self.bert._prefix_lengths = prefix_lengths
         try:
-            return super().forward(*args, **kwargs)
+            if args or kwargs.get("labels") is None:
+                return super().forward(*args, **kwargs)
+            return self._next_token_loss(**kwargs)
         finally:
             self.bert._prefix_lengths = None
+
+    def _next_token_loss(self, labels, **kwargs) -> CausalLMOutputWithCrossAttentions:
+        """With labels the head runs only where a next token is labelled (logits (N, V)), as GlyceBERT's: at every
+        position (BertLMHeadModel's way) it is most of a small model's step with a 21,128-entry vocabulary."""
+        for unused in ("cache", "use_cache", "logits_to_keep"):
+            kwargs.pop(unused, None)
+        outputs = self.bert(use_cache=False, return_dict=True, **kwargs)
+        logits, loss = next_token_logits_and_loss(self.cls.predictions, outputs.last_hidden_state, labels, sparse=True)
+        return CausalLMOutputWithCrossAttentions(
+            loss=loss, logits=logits, hidden_states=outputs.hidden_states, attentions=outputs.attentions
+        )

@@ -547,6 +547,17 @@ def masked_lm_logits_and_loss(
     return logits, token_loss(logits, targets)  # (N, V) or (B, T, V)
 
 
+def next_token_logits_and_loss(
+    head: nn.Module, sequence_output: torch.Tensor, labels: torch.Tensor, sparse: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A decoder's logits and loss: the hidden state at t predicts label t + 1 (labels shift left by one inside,
+    as transformers' causal LMs); ``sparse`` as :func:`masked_lm_logits_and_loss`."""
+    shifted = torch.full_like(labels, IGNORE_INDEX)
+    shifted[:, :-1] = labels[:, 1:]  # (B, T): the token after each position
+    logits, loss = masked_lm_logits_and_loss(head, sequence_output, shifted, sparse)
+    return logits, loss  # type: ignore[return-value]
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Models
 # ---------------------------------------------------------------------------------------------------------------
@@ -842,9 +853,7 @@ class GlyceBertLMHeadModel(GenerationInputs, MLMHeadOutputs, GlyceBertPreTrained
     def _next_token_loss(self, hidden, labels, outputs) -> CausalLMOutputWithCrossAttentions:
         """Next-token loss; with ``config.sparse_mlm_logits`` the head runs only where a next token is labelled
         (logits (N, V)), else at every position (B, T, V), as in GlyceBertForMaskedLM."""
-        shifted = torch.full_like(labels, IGNORE_INDEX)
-        shifted[:, :-1] = labels[:, 1:]  # (B, T): the token after each position
-        logits, loss = masked_lm_logits_and_loss(self.cls.predictions, hidden, shifted, self.config.sparse_mlm_logits)
+        logits, loss = next_token_logits_and_loss(self.cls.predictions, hidden, labels, self.config.sparse_mlm_logits)
         return CausalLMOutputWithCrossAttentions(
             loss=loss,
             logits=logits,
