@@ -240,6 +240,7 @@ def write_result(result: dict, out: Path | None) -> None:
     text = json.dumps(result, indent=2, ensure_ascii=False, default=str)
     print(text)
     if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text + "\n", encoding="utf-8")
 
 
