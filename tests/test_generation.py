@@ -296,6 +296,7 @@ def test_finetune_predict_and_generate_a_seq2seq_task(checkpoint, tmp_path, caps
     caches = spy_on_generate(monkeypatch)
     assert main(["predict", "--model", str(out / "model"), "--input", str(test), "--output", str(predicted)]) == 0
     assert caches and all(caches)  # with the key/value cache, although the Trainer saved config.use_cache=False
+    assert json.loads((out / "model" / "generation_config.json").read_text())["use_cache"]  # for plain transformers
     again = [json.loads(line)["prediction"] for line in predicted.read_text().splitlines()]
     assert again == [r["prediction"] for r in rows]  # the saved model decodes as the run did
     capsys.readouterr()

@@ -108,6 +108,9 @@ class Seq2SeqKind(TaskKind):
             holder.decoder_start_token_id = tokenizer.cls_token_id
             holder.pad_token_id = tokenizer.pad_token_id
         model.generation_config.eos_token_id = tokenizer.sep_token_id
+        # saved with it: plain transformers' generate() on the saved model decodes with the cache too, although
+        # the Trainer writes config.use_cache=False
+        model.generation_config.use_cache = True
 
     def encode(self, encoder, chunk: list[Seq2SeqExample], start: int, train: bool, out: Encoded) -> None:
         tokenizer, hp = encoder.tokenizer, encoder.hp
