@@ -37,8 +37,8 @@ RUN = re.compile(r"[\u4e00-\u9fff]{4,32}")
 #: examples kept of each evaluation split
 SPLIT_CAPS = {"dev": 500, "test": 2000}
 START = "<s>"
-#: settings of task.source_units
-SOURCE_TEXT, SOURCE_SYLLABLES = "text", "syllables"
+#: task.source_units' setting for sources of space-separated syllables (the other: "text", as written)
+SOURCE_SYLLABLES = "syllables"
 UNKNOWN = "\ufffd"  # what a syllable never seen in training turns into
 #: characters of each syllable the HMM considers (the most frequent ones): decoding stays fast in pure Python
 CANDIDATES = 20

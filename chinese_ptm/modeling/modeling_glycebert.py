@@ -554,8 +554,7 @@ def next_token_logits_and_loss(
     as transformers' causal LMs); ``sparse`` as :func:`masked_lm_logits_and_loss`."""
     shifted = torch.full_like(labels, IGNORE_INDEX)
     shifted[:, :-1] = labels[:, 1:]  # (B, T): the token after each position
-    logits, loss = masked_lm_logits_and_loss(head, sequence_output, shifted, sparse)
-    return logits, loss  # type: ignore[return-value]
+    return masked_lm_logits_and_loss(head, sequence_output, shifted, sparse)  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------------------------------------------

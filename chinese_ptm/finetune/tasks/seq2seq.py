@@ -12,7 +12,6 @@ generated (one at a time, before the text around them exists). Dev and test are 
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 import numpy as np
 import torch
@@ -143,8 +142,9 @@ class Seq2SeqKind(TaskKind):
         return [in_stand_ins(e.source, stand_ins) for e in chunk]
 
     def _pinyin_table(self, tokenizer) -> np.ndarray:
-        build = partial(token_pinyin_table, tokenizer, PINYIN_SLOTS)
-        return self._per_tokenizer("pinyin_table", tokenizer, lambda: build().numpy().astype(np.int8))
+        return self._per_tokenizer(
+            "pinyin_table", tokenizer, lambda: token_pinyin_table(tokenizer, PINYIN_SLOTS).numpy().astype(np.int8)
+        )
 
     def _per_tokenizer(self, name: str, tokenizer, build):
         """What ``build()`` returns, built once for each tokenizer in turn."""
