@@ -7,6 +7,7 @@ strategies (chain-thaw, self-distillation, a seed ensemble) against plain fine-t
 
     python bench/distill.py --teacher-minutes 8 --seeds 3 --tasks reviews,pd98-ner
     python bench/distill.py --teacher-minutes 0.2 --seeds 1 --tasks reviews --limit 300   # a smoke run
+    python bench/distill.py --checkpoints TEACHER_DIR,TINY_DIR --seeds 2 --tasks reviews   # skip pretraining
 
 Prints JSON (and writes it with --out).
 """
@@ -42,13 +43,17 @@ STRATEGIES = {
 
 
 def task_config(model: str, task: str, out: Path, seeds: int, settings: dict):
-    """A fine-tuning configuration of an embedded task at the demo's budget."""
+    """A fine-tuning configuration of an embedded task at the demo's budget, with ``chinese-ptm evaluate``'s
+    learning rate by width and mean pooling (the preset's BERT-base rate and an untrained pooler leave models of
+    these sizes near the majority class)."""
     from chinese_ptm.apps.demo import DEMO_EVALUATION
+    from chinese_ptm.apps.evaluate import default_learning_rate
     from chinese_ptm.finetune.config import build_config
     from chinese_ptm.finetune.runner import preset_settings
     from chinese_ptm.runtime.config import apply_overrides
 
     values = {**preset_settings(task), "task.preset": task, "model.path": model, "output_dir": str(out)}
+    values |= {"training.learning_rate": default_learning_rate(model), "method.pooling": "mean"}
     values |= {**DEMO_EVALUATION, "seeds": list(range(1, seeds + 1)), "training.disable_tqdm": True, **settings}
     return build_config([apply_overrides({}, values)])
 
@@ -101,6 +106,22 @@ def summary(results: dict, model_dir: Path, cores: int) -> dict:
     }
 
 
+def pretrained(args) -> tuple[dict, dict]:
+    """The teacher's (small size) and the tiny model's pretraining, each for ``--teacher-minutes``, or the given
+    checkpoints."""
+    if args.checkpoints:
+        teacher, tiny = args.checkpoints.split(",")
+        return {"final_checkpoint": teacher}, {"final_checkpoint": tiny}
+    sizes = {"teacher pretraining": {"model.size": "small"}, "tiny pretraining": {}}
+    per_step = {name: seconds_per_step(name, o, args.workdir, "chinesebert-tiny") for name, o in sizes.items()}
+    steps = {name: max(int(args.teacher_minutes * 60 / per_step[name]), 10) for name in sizes}
+    base, tiny = (
+        pretrain(name, {**o, "training.max_steps": steps[name]}, args.workdir, "chinesebert-tiny")
+        for name, o in sizes.items()
+    )
+    return base, tiny
+
+
 def main() -> None:
     import os
 
@@ -110,17 +131,12 @@ def main() -> None:
     parser.add_argument("--tasks", default="reviews,pd98-ner")
     parser.add_argument("--limit", type=int, default=0, help="at most this many training examples (smoke runs)")
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-distill"))
+    parser.add_argument("--checkpoints", default=None, help="TEACHER_DIR,TINY_DIR: pretrained ones to use instead")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     extra = {"task.max_train_examples": args.limit} if args.limit else {}
-    sizes = {"teacher pretraining": {"model.size": "small"}, "tiny pretraining": {}}
-    per_step = {name: seconds_per_step(name, o, args.workdir, "chinesebert-tiny") for name, o in sizes.items()}
-    steps = {name: max(int(args.teacher_minutes * 60 / per_step[name]), 10) for name in sizes}
-    base, tiny = (
-        pretrain(name, {**o, "training.max_steps": steps[name]}, args.workdir, "chinesebert-tiny")
-        for name, o in sizes.items()
-    )
+    base, tiny = pretrained(args)
     result = {"teacher_pretraining": base, "tiny_pretraining": tiny, "tasks": {}}
     for task in args.tasks.split(","):
         arms: dict = {}
