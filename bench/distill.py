@@ -43,17 +43,14 @@ STRATEGIES = {
 
 
 def task_config(model: str, task: str, out: Path, seeds: int, settings: dict):
-    """A fine-tuning configuration of an embedded task at the demo's budget, with ``chinese-ptm evaluate``'s
-    learning rate by width and mean pooling (the preset's BERT-base rate and an untrained pooler leave models of
-    these sizes near the majority class)."""
+    """A fine-tuning configuration of an embedded task at the demo's budget and the preset's learning rate and
+    pooling (``chinese-ptm distill`` takes teachers fine-tuned with the standard head only)."""
     from chinese_ptm.apps.demo import DEMO_EVALUATION
-    from chinese_ptm.apps.evaluate import default_learning_rate
     from chinese_ptm.finetune.config import build_config
     from chinese_ptm.finetune.runner import preset_settings
     from chinese_ptm.runtime.config import apply_overrides
 
     values = {**preset_settings(task), "task.preset": task, "model.path": model, "output_dir": str(out)}
-    values |= {"training.learning_rate": default_learning_rate(model), "method.pooling": "mean"}
     values |= {**DEMO_EVALUATION, "seeds": list(range(1, seeds + 1)), "training.disable_tqdm": True, **settings}
     return build_config([apply_overrides({}, values)])
 
