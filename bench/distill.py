@@ -8,6 +8,7 @@ strategies (chain-thaw, self-distillation, a seed ensemble) against plain fine-t
     python bench/distill.py --teacher-minutes 8 --seeds 3 --tasks reviews,pd98-ner
     python bench/distill.py --teacher-minutes 0.2 --seeds 1 --tasks reviews --limit 300   # a smoke run
     python bench/distill.py --checkpoints TEACHER_DIR,TINY_DIR --seeds 2 --tasks reviews   # skip pretraining
+    python bench/distill.py --teacher-minutes 4 --seeds 2 --tasks reviews --learning-rate 3e-4
 
 Prints JSON (and writes it with --out).
 """
@@ -42,6 +43,10 @@ STRATEGIES = {
 }
 
 
+#: --learning-rate: the fine-tuning rate of every arm (default: the preset's, BERT-base's 2e-5)
+LEARNING_RATE: dict = {}
+
+
 def task_config(model: str, task: str, out: Path, seeds: int, settings: dict):
     """A fine-tuning configuration of an embedded task at the demo's budget and the preset's learning rate and
     pooling (``chinese-ptm distill`` takes teachers fine-tuned with the standard head only)."""
@@ -51,7 +56,8 @@ def task_config(model: str, task: str, out: Path, seeds: int, settings: dict):
     from chinese_ptm.runtime.config import apply_overrides
 
     values = {**preset_settings(task), "task.preset": task, "model.path": model, "output_dir": str(out)}
-    values |= {**DEMO_EVALUATION, "seeds": list(range(1, seeds + 1)), "training.disable_tqdm": True, **settings}
+    values |= {**DEMO_EVALUATION, "seeds": list(range(1, seeds + 1)), "training.disable_tqdm": True, **LEARNING_RATE}
+    values |= settings
     return build_config([apply_overrides({}, values)])
 
 
@@ -129,8 +135,11 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=0, help="at most this many training examples (smoke runs)")
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-distill"))
     parser.add_argument("--checkpoints", default=None, help="TEACHER_DIR,TINY_DIR: pretrained ones to use instead")
+    parser.add_argument("--learning-rate", type=float, default=None, help="fine-tuning rate (default: the preset's)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    if args.learning_rate:
+        LEARNING_RATE["training.learning_rate"] = args.learning_rate
     cores = os.cpu_count() or 1
     extra = {"task.max_train_examples": args.limit} if args.limit else {}
     base, tiny = pretrained(args)
