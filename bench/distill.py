@@ -43,21 +43,16 @@ STRATEGIES = {
 }
 
 
-#: --learning-rate: the fine-tuning rate of every arm (default: the preset's, BERT-base's 2e-5)
-LEARNING_RATE: dict = {}
-
-
 def task_config(model: str, task: str, out: Path, seeds: int, settings: dict):
-    """A fine-tuning configuration of an embedded task at the demo's budget and the preset's learning rate and
-    pooling (``chinese-ptm distill`` takes teachers fine-tuned with the standard head only)."""
+    """A fine-tuning configuration of an embedded task at the demo's budget, with the preset's learning rate and
+    pooling unless ``settings`` say otherwise (``chinese-ptm distill`` takes teachers with the standard head only)."""
     from chinese_ptm.apps.demo import DEMO_EVALUATION
     from chinese_ptm.finetune.config import build_config
     from chinese_ptm.finetune.runner import preset_settings
     from chinese_ptm.runtime.config import apply_overrides
 
     values = {**preset_settings(task), "task.preset": task, "model.path": model, "output_dir": str(out)}
-    values |= {**DEMO_EVALUATION, "seeds": list(range(1, seeds + 1)), "training.disable_tqdm": True, **LEARNING_RATE}
-    values |= settings
+    values |= {**DEMO_EVALUATION, "seeds": list(range(1, seeds + 1)), "training.disable_tqdm": True, **settings}
     return build_config([apply_overrides({}, values)])
 
 
@@ -138,10 +133,10 @@ def main() -> None:
     parser.add_argument("--learning-rate", type=float, default=None, help="fine-tuning rate (default: the preset's)")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    if args.learning_rate:
-        LEARNING_RATE["training.learning_rate"] = args.learning_rate
     cores = os.cpu_count() or 1
+    # settings every arm gets, after its own
     extra = {"task.max_train_examples": args.limit} if args.limit else {}
+    extra |= {"training.learning_rate": args.learning_rate} if args.learning_rate else {}
     base, tiny = pretrained(args)
     result = {"teacher_pretraining": base, "tiny_pretraining": tiny, "tasks": {}}
     for task in args.tasks.split(","):
