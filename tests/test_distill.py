@@ -82,6 +82,60 @@ def test_students_from_the_teacher_keep_the_chosen_layers(teacher):
     )
 
 
+@pytest.fixture(scope="module")
+def mean_teacher(teacher, tmp_path_factory):
+    """The same base fine-tuned with mean pooling over a scalar mix of the layers (saved as task_model)."""
+    _, files, base = teacher
+    out = tmp_path_factory.mktemp("mean") / "teacher"
+    argv = ["finetune", "data", "--task", "single", "--train", str(files["train"]), "--dev", str(files["dev"])]
+    argv += ["--model", str(base), "--output-dir", str(out), "--no-progress", "--set", "training.num_train_epochs=1"]
+    assert main([*argv, "--set", "method.pooling=mean", "--set", "method.layers=scalar_mix"]) == 0
+    return out / "model"
+
+
+def test_a_teacher_with_its_own_pooling_teaches_students_that_pool_alike(teacher, mean_teacher, tmp_path):
+    """A teacher fine-tuned with mean pooling (our head, not transformers'): a student of its layers (with the
+    hidden-state and attention losses) and one at another size keep its layers and pooling, are saved as such and
+    predict."""
+    from chinese_ptm.distill.build import from_teacher_layers
+    from chinese_ptm.finetune.model import TaskModel
+    from chinese_ptm.finetune.predict import load_task_model
+
+    _, files, _ = teacher
+    model = load_task_model(mean_teacher)[0]
+    every = from_teacher_layers(model, 1, "every")
+    assert isinstance(every, TaskModel) and every.representation == model.representation
+    assert torch.equal(every.bert.encoder.layer[0].output.dense.weight, model.bert.encoder.layer[1].output.dense.weight)
+    assert torch.equal(every.mix.weights, model.mix.weights[[0, 2]])  # the embedding output's, the kept layer's
+    sets = ["distill.student_layers=1", "distill.hidden_weight=1", "distill.attention_weight=1"]
+    for student, extra in (("teacher", sets), ("tiny", [])):
+        out = tmp_path / student
+        assert distill(mean_teacher, files, out, student, *extra) == 0
+        record = json.loads((out / "model" / "task.json").read_text(encoding="utf-8"))
+        assert record["format"] == "task_model"
+        assert (record["method"]["pooling"], record["method"]["layers"]) == ("mean", "scalar_mix")
+        saved = load_task_model(out / "model")[0]
+        assert saved.config.num_hidden_layers == (1 if student == "teacher" else 2)
+        predictions = tmp_path / f"{student}.jsonl"
+        argv = ["predict", "--model", str(out / "model"), "--input", str(files["dev"]), "--output", str(predictions)]
+        assert main(argv) == 0
+        assert len(predictions.read_text(encoding="utf-8").splitlines()) == 6
+
+
+def test_a_task_model_returns_the_encoders_states_and_attentions_when_asked(mean_teacher):
+    from chinese_ptm.finetune.predict import load_task_model
+
+    model = load_task_model(mean_teacher)[0]
+    model.bert.set_attn_implementation("eager")
+    batch = {"input_ids": torch.tensor([[101, 105, 106, 102]]), "pinyin_ids": torch.zeros(1, 4, 8, dtype=torch.long)}
+    plain = model(**batch)
+    assert plain.hidden_states is None and plain.attentions is None
+    out = model(**batch, output_hidden_states=True, output_attentions=True)
+    assert len(out.hidden_states) == 3 and len(out.attentions) == 2 and out.attentions[0].shape[-1] == 4
+    assert torch.allclose(out.logits, plain.logits)
+    assert model(**batch).hidden_states is None  # asked for one call only
+
+
 def test_the_losses_are_the_weighted_sum_the_settings_say(teacher):
     from chinese_ptm.distill.model import DistillationModel
     from chinese_ptm.finetune.predict import load_task_model

@@ -468,6 +468,15 @@ def test_self_distillation_learns_from_its_own_weights_and_saves_the_model_alone
     assert main(["predict", "--model", str(out / "model"), "--input", str(sentiment_files["test"])]) == 0
 
 
+def test_self_distillation_with_mean_pooling_saves_our_head_alone(glycebert_dir, sentiment_files, tmp_path):
+    out = tmp_path / "mean"
+    sets = ["--set", "self_distill=average", "--set", "method.pooling=mean"]
+    assert run_data(glycebert_dir, sentiment_files, out, "single", *sets) == 0
+    record = json.loads((out / "model" / "task.json").read_text(encoding="utf-8"))
+    assert record["format"] == "task_model" and record["method"]["pooling"] == "mean"
+    assert main(["predict", "--model", str(out / "model"), "--input", str(sentiment_files["test"])]) == 0
+
+
 def test_a_self_ensemble_of_checkpoints_averages_the_last_weights(glycebert_dir, sentiment_files, tmp_path):
     from types import SimpleNamespace
 

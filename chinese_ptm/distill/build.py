@@ -11,7 +11,7 @@ import torch
 
 from ..errors import UserError
 from ..finetune.features import PaddingCollator
-from ..finetune.model import build_task_model, uses_standard_head
+from ..finetune.model import TaskModel, build_task_model
 from ..finetune.predict import load_task_model
 from ..finetune.strategies import apply_strategy
 from ..modeling.factory import checkpoint_kind, reads_pinyin
@@ -19,25 +19,34 @@ from ..pretrain.recipe import SIZES
 from ..runtime.ranks import world_size
 from .model import TEACHER_LOGITS, DistillationModel, DistillationProgress
 
+#: the saved forms a teacher may take: a whole model (transformers' head class, or our head on chosen layers and
+#: pooling); adapters and prompts are not students' material
+DISTILLABLE = ("standard", "task_model")
 _LAYER_KEY = re.compile(r"^(.*\.encoder\.layer\.)(\d+)(\..*)$")
 
 
 def load_teachers(config) -> list:
-    """The fine-tuned teachers (the first, then ``distill.teachers``), each with its task record."""
+    """The fine-tuned teachers (the first, then ``distill.teachers``), each with its task record. A student made
+    of the first teacher (its layers, or its family at a size) reads the layers and pooling the teacher reads:
+    the configuration's method takes them, so that the saved student is read back the same way."""
     paths = [config.distill.teacher, *config.distill.teachers]
     if not paths[0]:
         raise UserError("distill: give the teacher, a fine-tuned model directory (--teacher DIR)")
-    return [load_task_model(path)[:2] for path in paths]
+    teachers = [load_task_model(path)[:2] for path in paths]
+    if config.distill.student == "teacher" or config.distill.student in SIZES:
+        config.method.layers = teachers[0][1]["method"]["layers"]
+        config.method.pooling = teachers[0][1]["method"]["pooling"]
+    return teachers
 
 
 def check_teachers(teachers: list, paths: list[str], task) -> None:
     """Every teacher predicts the task's labels from the same vocabulary."""
     first_vocab = _vocab(paths[0])
     for (model, record), path in zip(teachers, paths):
-        if record["format"] != "standard":
+        if record["format"] not in DISTILLABLE:
             raise UserError(
-                f"teacher {path}: saved as {record['format']} (method.layers, pooling, peft or prompt); distil from "
-                "a model fine-tuned with the default method"
+                f"teacher {path}: saved as {record['format']} (peft or prompt); distil from a model fine-tuned "
+                "whole (any method.layers and pooling)"
             )
         if tuple(record["labels"]) != tuple(task.labels) or record["kind"] != task.kind:
             raise UserError(
@@ -81,7 +90,7 @@ def from_teacher_layers(teacher, layers: int, init: str):
         raise UserError(f"distill.student_layers={layers}: the teacher has {total} layers")
     config = copy.deepcopy(teacher.config)
     config.num_hidden_layers = layers
-    student = type(teacher)(config)
+    student = _empty_like(teacher, config)
     if init == "random":
         _copy_glyphs(teacher, student)
         return student
@@ -89,7 +98,9 @@ def from_teacher_layers(teacher, layers: int, init: str):
     state = {}
     for key, value in teacher.state_dict().items():
         match = _LAYER_KEY.match(key)
-        if match is None:
+        if key == "mix.weights":  # a scalar mix's weight of the embedding output, then one per kept layer
+            state[key] = value[[0, *(c + 1 for c in chosen)]]
+        elif match is None:
             state[key] = value
         elif int(match.group(2)) in chosen:
             state[f"{match.group(1)}{chosen.index(int(match.group(2)))}{match.group(3)}"] = value
@@ -102,15 +113,30 @@ def _at_size(teacher, dims: dict):
     config = copy.deepcopy(teacher.config)
     for name, value in dims.items():
         setattr(config, name, value)
-    student = type(teacher)(config)
+    student = _empty_like(teacher, config)
     _copy_glyphs(teacher, student)
     return student
 
 
+def _empty_like(teacher, config):
+    """A model of the teacher's class (a :class:`TaskModel`: with its head, layers and pooling) on ``config``,
+    freshly initialised."""
+    if not isinstance(teacher, TaskModel):
+        return type(teacher)(config)
+    layers, pooling = teacher.representation.layers, teacher.representation.pooling
+    return TaskModel(
+        type(teacher.bert)(config), teacher.kind, teacher.num_labels, teacher.problem_type, layers, pooling
+    )
+
+
+def _encoder(model):
+    return model.bert if isinstance(model, TaskModel) else model.base_model
+
+
 def _copy_glyphs(teacher, student) -> None:
-    glyphs = getattr(getattr(teacher.base_model, "embeddings", None), "glyph_embeddings", None)
+    glyphs = getattr(getattr(_encoder(teacher), "embeddings", None), "glyph_embeddings", None)
     if glyphs is not None:
-        student.load_glyph_table(glyphs.embedding.weight.detach().clone())
+        _encoder(student).load_glyph_table(glyphs.embedding.weight.detach().clone())
 
 
 def layer_pairs(layer_map: str, student_layers: int, teacher_layers: int, embeddings: bool) -> list[tuple[int, int]]:
@@ -161,13 +187,11 @@ def distillation_builder(teachers_and_records: list):
         d = config.distill
         teachers = [copy.deepcopy(model) for model, _ in teachers_and_records]
         student, kind = make_student(config, prepared, teachers[0])
-        if not uses_standard_head(config.method, prepared.task.kind):
-            raise UserError(
-                "distill trains transformers' head classes: leave method.layers and method.pooling as they are"
-            )
+        if config.method.peft != "none" or config.method.prompt:
+            raise UserError("distill trains the whole student: leave method.peft and method.prompt as they are")
         if d.attention_weight > 0:  # attention weights come from the eager implementation only
             for model in (student, *teachers):
-                model.set_attn_implementation("eager")
+                _encoder(model).set_attn_implementation("eager")
         teacher_pinyin = [reads_pinyin(r["checkpoint_kind"]) and r["pinyin"] for _, r in teachers_and_records]
         student_pinyin = reads_pinyin(kind) and bool(getattr(student.config, "use_pinyin", True))
         intermediate = d.hidden_weight > 0 or d.attention_weight > 0 or d.embedding_weight > 0

@@ -32,6 +32,7 @@ class DistillationModel(WithFixedModels):
     projections; the teachers are fixed."""
 
     fixed_prefixes = ("teachers.",)
+    trained_attribute = "student"
 
     def __init__(self, student, teachers: list, settings, pairs: list[tuple[int, int]], pinyin: tuple[bool, list]):
         super().__init__()
@@ -47,10 +48,6 @@ class DistillationModel(WithFixedModels):
             {str(s): nn.Linear(width_s, width_t) for s, _ in pairs} if wanted and width_s != width_t else {}
         )
         self.progress = 0.0  # share of training done (the temperature schedule): DistillationProgress sets it
-
-    # -- what the runtime sees: the student ----------------------------------------------------------------------
-    def save_pretrained(self, directory, *args, **kwargs):
-        return self.student.save_pretrained(directory, *args, **kwargs)
 
     def temperature(self) -> float:
         start, end = self.settings.temperature, self.settings.temperature_final

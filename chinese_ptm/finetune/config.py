@@ -260,10 +260,8 @@ class FinetuneConfig:
             )
         if not self.seeds:
             raise SettingsError("seeds: give at least one seed")
-        if m.self_distill != "none" and (m.peft != "none" or m.prompt or m.layers != "top" or m.pooling != "pooler"):
-            raise SettingsError(
-                "method.self_distill trains transformers' head classes: leave layers, pooling, peft and prompt as they are"
-            )
+        if m.self_distill != "none" and (m.peft != "none" or m.prompt):
+            raise SettingsError("method.self_distill trains the whole model: leave peft and prompt as they are")
         self.distill.validate()
         return self
 

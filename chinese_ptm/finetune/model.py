@@ -121,6 +121,7 @@ class TaskModel(nn.Module):
         self.kind, self.num_labels, self.problem_type = kind, num_labels, problem_type
         self.task_kind = registry.kind(kind)
         self.representation = Representation(layers, pooling)
+        self._requested, self._encoded = {}, None  # see forward
         self.mix = ScalarMix(encoder.config.num_hidden_layers + 1) if layers == "scalar_mix" else None
         self.dropout = nn.Dropout(encoder.config.hidden_dropout_prob)
         name, head = self.task_kind.make_head(encoder.config.hidden_size, num_labels)
@@ -131,14 +132,17 @@ class TaskModel(nn.Module):
     def states(self, input_ids, attention_mask, token_type_ids, pinyin_ids, glyph_ids=None) -> torch.Tensor:
         """The chosen layers' token states (B, T, H)."""
         extra = {k: v for k, v in (("pinyin_ids", pinyin_ids), ("glyph_ids", glyph_ids)) if v is not None}
-        wanted = self.representation.layers != "top"
+        wanted = self.representation.layers != "top" or self._requested.get("output_hidden_states", False)
         out = self.bert(
             input_ids=input_ids,
             attention_mask=attention_mask,
             token_type_ids=token_type_ids,
             output_hidden_states=wanted,
+            output_attentions=self._requested.get("output_attentions", False),
             **extra,
         )
+        if self._requested:
+            self._encoded = out
         if self.representation.layers == "embeddings":
             return out.hidden_states[0]
         if self.mix is not None:
@@ -166,6 +170,8 @@ class TaskModel(nn.Module):
         start_positions=None,
         end_positions=None,
         glyph_ids=None,
+        output_hidden_states=False,
+        output_attentions=False,
         **kwargs,
     ):
         inputs = {
@@ -176,7 +182,17 @@ class TaskModel(nn.Module):
             "glyph_ids": glyph_ids,
         }
         targets = {"labels": labels, "start_positions": start_positions, "end_positions": end_positions}
-        return self.task_kind.head_forward(self, inputs, targets)
+        # the heads call states() themselves (a choice head on flattened inputs): the encoder's extra outputs a
+        # caller asks for (a distillation's intermediate losses) are kept there for this call only
+        requested = {"output_hidden_states": output_hidden_states, "output_attentions": output_attentions}
+        self._requested = {k: True for k, v in requested.items() if v}
+        try:
+            out = self.task_kind.head_forward(self, inputs, targets)
+            if self._requested:
+                out["hidden_states"], out["attentions"] = self._encoded.hidden_states, self._encoded.attentions
+        finally:
+            self._requested, self._encoded = {}, None
+        return out
 
 
 def pooler_output(encoder, states: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..runtime.checkpoints import write_manifest
 from .model import TaskModel, uses_standard_head
-from .strategies import save_trained_parameters
+from .strategies import WithFixedModels, save_trained_parameters
 
 TASK_FILE = "task.json"
 HEAD_FILE = "head.safetensors"
@@ -37,9 +37,12 @@ def save_format(model, method, kind: str | None = None) -> str:
 
 
 def save_task_model(model, prepared, config, directory: Path) -> Path:
-    """Write the model, its tokenizer and ``task.json`` into ``directory`` (replacing what is there)."""
+    """Write the model, its tokenizer and ``task.json`` into ``directory`` (replacing what is there); of a model
+    trained beside fixed ones (a distillation's student, self-distillation) the trained one alone."""
     from safetensors.torch import save_file
 
+    if isinstance(model, WithFixedModels):
+        model = model.trained_model()
     fmt = save_format(model, config.method, prepared.task.kind)
     if directory.exists():
         shutil.rmtree(directory)

@@ -134,6 +134,14 @@ class WithFixedModels(nn.Module):
 
     #: state-dict prefixes of the fixed models
     fixed_prefixes: tuple[str, ...] = ("teacher.",)
+    #: the attribute holding the trained model: what is saved, and what runs in evaluation
+    trained_attribute = "model"
+
+    def trained_model(self) -> nn.Module:
+        return getattr(self, self.trained_attribute)
+
+    def save_pretrained(self, directory, *args, **kwargs):
+        return self.trained_model().save_pretrained(directory, *args, **kwargs)
 
     def checkpoint_state_dict(self) -> dict:
         """The trained parts; of tensors that share memory (a decoder tied to its embeddings) the first name."""
@@ -159,9 +167,6 @@ class SelfDistillation(WithFixedModels):
         self.model, self.weight = model, weight
         self.teacher = copy.deepcopy(model).eval().requires_grad_(False)
         self.config = model.config
-
-    def save_pretrained(self, directory, *args, **kwargs):
-        return self.model.save_pretrained(directory, *args, **kwargs)
 
     def forward(self, **batch):
         out = self.model(**batch)
