@@ -477,6 +477,24 @@ def test_self_distillation_with_mean_pooling_saves_our_head_alone(glycebert_dir,
     assert main(["predict", "--model", str(out / "model"), "--input", str(sentiment_files["test"])]) == 0
 
 
+def test_self_distillation_of_a_span_model_compares_its_start_and_end_logits(glycebert_dir, tmp_path):
+    from types import SimpleNamespace
+
+    from chinese_ptm.finetune.strategies import _squared_error
+
+    context = "北京是中国的首都，他在上海工作"
+    answer = {"text": ["北京"], "answer_start": [0]}
+    rows = [{"id": f"q{i}", "context": context, "question": "首都是哪", "answers": answer} for i in range(4)]
+    files = {split: write_rows(tmp_path / f"{split}.jsonl", rows) for split in ("train", "dev")}
+    assert run_data(glycebert_dir, files, tmp_path / "out", "span", "--set", "self_distill=average") == 0
+    assert (tmp_path / "out" / "model" / "task.json").is_file()
+    ones, zeros = torch.ones(1, 3), torch.zeros(1, 3)
+    mask = torch.tensor([[1, 1, 0]])  # the padded position does not count
+    mine = SimpleNamespace(start_logits=ones, end_logits=torch.tensor([[3.0, 0.0, 9.0]]))
+    error = _squared_error(mine, SimpleNamespace(start_logits=zeros, end_logits=zeros), {"attention_mask": mask})
+    assert error.item() == pytest.approx(1.0 + 4.5)
+
+
 def test_a_self_ensemble_of_checkpoints_averages_the_last_weights(glycebert_dir, sentiment_files, tmp_path):
     from types import SimpleNamespace
 

@@ -18,12 +18,10 @@ from torch import nn
 from transformers import TrainerCallback
 
 from ..finetune.strategies import WithFixedModels
-from ..modeling.losses import IGNORE_INDEX
+from ..modeling.losses import IGNORE_INDEX, PREDICTIONS
 
 #: a feature's cached logits of teacher i: TEACHER_LOGITS + str(i)
 TEACHER_LOGITS = "teacher_logits_"
-#: the outputs a student and its teachers are compared on
-PREDICTIONS = ("logits", "start_logits", "end_logits")
 
 
 class DistillationModel(WithFixedModels):

@@ -18,7 +18,7 @@ from torch import nn
 from transformers import TrainerCallback
 
 from ..errors import SettingsError
-from ..modeling.losses import IGNORE_INDEX
+from ..modeling.losses import IGNORE_INDEX, PREDICTIONS
 from .model import head_modules
 
 ADAPTERS_FILE = "adapters.safetensors"
@@ -172,15 +172,30 @@ class SelfDistillation(WithFixedModels):
         out = self.model(**batch)
         if self.training and out.loss is not None:
             with torch.no_grad():
-                target = self.teacher(**batch).logits
-            error = (out.logits - target).pow(2)  # (B, K) or (B, T, K)
-            labels = batch.get("labels")
-            if error.dim() == 3 and labels is not None:  # tagging: labelled positions only
-                kept = (labels != IGNORE_INDEX).unsqueeze(-1).to(error.dtype)
-                out.loss = out.loss + self.weight * (error * kept).sum() / (kept.sum() * error.shape[-1]).clamp(min=1)
-            else:
-                out.loss = out.loss + self.weight * error.mean()
+                target = self.teacher(**batch)
+            out.loss = out.loss + self.weight * _squared_error(out, target, batch)
         return out
+
+
+def _squared_error(out, target, batch: dict) -> torch.Tensor:
+    """The mean squared error between two models' predictions, summed over the outputs (a span model's start and
+    end): per labelled position for tagging, per attended position for spans, per example otherwise."""
+    total = 0.0
+    for name in PREDICTIONS:
+        mine = getattr(out, name, None)
+        if mine is None:
+            continue
+        error = (mine - getattr(target, name)).pow(2)  # (B, K), (B, T, K) tagging or (B, T) span ends
+        labels, mask = batch.get("labels"), batch.get("attention_mask")
+        if error.dim() == 3 and labels is not None:  # tagging: labelled positions only
+            kept = (labels != IGNORE_INDEX).unsqueeze(-1).expand_as(error)
+        elif error.dim() == 2 and name != "logits" and mask is not None:
+            kept = mask.bool()
+        else:
+            kept = torch.ones_like(error, dtype=torch.bool)
+        kept = kept.to(error.dtype)
+        total = total + (error * kept).sum() / kept.sum().clamp(min=1)
+    return total
 
 
 class SelfDistillationTeacher(TrainerCallback):

@@ -11,6 +11,8 @@ import torch.nn.functional as F
 
 #: the label of a position without a target, as PyTorch's cross-entropy defines it (-100)
 IGNORE_INDEX = torch.nn.CrossEntropyLoss().ignore_index
+#: the outputs a task model predicts with (a span model: its start and end logits; any other: its logits)
+PREDICTIONS = ("logits", "start_logits", "end_logits")
 
 #: what ``config.problem_type`` may say (transformers' values)
 ProblemType = Literal["regression", "single_label_classification", "multi_label_classification"]
