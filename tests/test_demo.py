@@ -52,3 +52,15 @@ def test_demo_end_to_end_with_a_small_budget(tmp_path):
     assert "<svg" in page and "data:image/png" in page and "<script" not in page
     saved = json.loads((tmp_path / "demo" / "report.json").read_text(encoding="utf-8"))
     assert saved["pretrain"]["steps"] == 4 and (tmp_path / "demo" / "evaluate" / "evaluation.json").is_file()
+
+
+def test_evaluate_picks_a_learning_rate_by_the_models_width(tmp_path):
+    """Tiny models at 1e-3; from width 256 (where 1e-3 made a 4 x 256 model collapse) 3e-4; base and up 5e-5."""
+    from chinese_ptm.apps.evaluate import default_learning_rate
+
+    rates = {}
+    for width in (128, 256, 512, 768):
+        (tmp_path / str(width)).mkdir()
+        (tmp_path / str(width) / "config.json").write_text(json.dumps({"hidden_size": width}), encoding="utf-8")
+        rates[width] = default_learning_rate(tmp_path / str(width))
+    assert rates == {128: 1e-3, 256: 3e-4, 512: 3e-4, 768: 5e-5}
