@@ -201,6 +201,8 @@ def test_bad_settings_are_one_line(teacher, tmp_path, capsys):
         layer_pairs("1:5", 2, 4, False)
     assert distill(teacher_dir, files, tmp_path / "t", "teacher", "distill.temperature=0") == 1
     assert "distill.temperature=0" in capsys.readouterr().err
+    assert distill(teacher_dir, files, tmp_path / "l", "teacher", "method.peft=lora") == 1
+    assert "distill trains the whole model" in capsys.readouterr().err
     other = save_tiny_glycebert(tmp_path / "other", SPECIALS + list("别的字"), positions=64)
     assert distill(teacher_dir, files, tmp_path / "v", str(other)) == 1
     assert "read different vocabularies" in capsys.readouterr().err

@@ -187,8 +187,6 @@ def distillation_builder(teachers_and_records: list):
         d = config.distill
         teachers = [copy.deepcopy(model) for model, _ in teachers_and_records]
         student, kind = make_student(config, prepared, teachers[0])
-        if config.method.peft != "none" or config.method.prompt:
-            raise UserError("distill trains the whole student: leave method.peft and method.prompt as they are")
         if d.attention_weight > 0:  # attention weights come from the eager implementation only
             for model in (student, *teachers):
                 _encoder(model).set_attn_implementation("eager")

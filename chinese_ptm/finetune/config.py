@@ -260,8 +260,9 @@ class FinetuneConfig:
             )
         if not self.seeds:
             raise SettingsError("seeds: give at least one seed")
-        if m.self_distill != "none" and (m.peft != "none" or m.prompt):
-            raise SettingsError("method.self_distill trains the whole model: leave peft and prompt as they are")
+        teacher = "distill" if self.distill.teacher else "method.self_distill" if m.self_distill != "none" else None
+        if teacher and (m.peft != "none" or m.prompt):  # a model beside a teacher trains (and is saved) whole
+            raise SettingsError(f"{teacher} trains the whole model: leave method.peft and method.prompt as they are")
         self.distill.validate()
         return self
 

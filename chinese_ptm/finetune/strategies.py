@@ -181,12 +181,12 @@ def _squared_error(out, target, batch: dict) -> torch.Tensor:
     """The mean squared error between two models' predictions, summed over the outputs (a span model's start and
     end): per labelled position for tagging, per attended position for spans, per example otherwise."""
     total = 0.0
+    labels, mask = batch.get("labels"), batch.get("attention_mask")
     for name in PREDICTIONS:
         mine = getattr(out, name, None)
         if mine is None:
             continue
         error = (mine - getattr(target, name)).pow(2)  # (B, K), (B, T, K) tagging or (B, T) span ends
-        labels, mask = batch.get("labels"), batch.get("attention_mask")
         if error.dim() == 3 and labels is not None:  # tagging: labelled positions only
             kept = (labels != IGNORE_INDEX).unsqueeze(-1).expand_as(error)
         elif error.dim() == 2 and name != "logits" and mask is not None:
