@@ -429,19 +429,38 @@ def test_chain_thaw_trains_the_head_then_each_block_alone_then_everything(glyceb
             {id(p) for p in model.bert.pooler.parameters()} if epoch == 0 else set()
         )
     assert run_data(glycebert_dir, sentiment_files, tmp_path / "few", "single", "--set", "strategy=chain_thaw") == 1
-    assert (
-        run_data(
-            glycebert_dir,
-            sentiment_files,
-            tmp_path / "run",
-            "single",
-            "--set",
-            "strategy=chain_thaw",
-            "--set",
-            "training.num_train_epochs=5",
-        )
-        == 0
-    )
+    settings = ["strategy=chain_thaw", "training.num_train_epochs=5", "method.early_stopping_patience=1"]
+    assert run_data(glycebert_dir, sentiment_files, tmp_path / "run", "single", *_sets(settings)) == 0
+    # the whole model trained: early stopping waits for the last phase
+    assert json.loads((tmp_path / "run" / "results.json").read_text())["runs"][0]["epochs"] == 5
+
+
+def _sets(settings: list[str]) -> list[str]:
+    return [arg for setting in settings for arg in ("--set", setting)]
+
+
+def test_early_stopping_counts_only_once_the_strategy_trains_everything(glycebert_dir, sentiment_files):
+    from types import SimpleNamespace
+
+    from chinese_ptm.finetune.strategies import early_stopping
+
+    _, _, (_, callbacks, _) = built(glycebert_dir, sentiment_files, strategy="chain_thaw")
+    args = SimpleNamespace(metric_for_best_model="score", greater_is_better=True)
+
+    def stops_at(stopping) -> int:
+        control = SimpleNamespace(should_training_stop=False)
+        for epoch in range(1, 10):  # never better than the best so far
+            stopping.on_evaluate(
+                args, SimpleNamespace(epoch=float(epoch), best_metric=1.0), control, {"eval_score": 0.5}
+            )
+            if control.should_training_stop:
+                return epoch
+        return 0
+
+    assert stops_at(early_stopping(1, [])) == 1
+    (thaw,) = callbacks
+    assert stops_at(early_stopping(1, callbacks)) == thaw.phases() + 1
+    assert stops_at(early_stopping(2, callbacks)) == thaw.phases() + 2
 
 
 @pytest.mark.parametrize("mode", ["average", "previous_epoch"])

@@ -164,7 +164,9 @@ class MethodSection:
         "mean",
     )
     early_stopping_patience: Optional[int] = setting(
-        "stop after this many evaluations without improvement (empty: never)", 3
+        "stop after this many evaluations without improvement (empty: never); gradual and chain_thaw count them "
+        "once the whole model trains",
+        3,
     )
     ensemble: Literal["none", "seeds", "checkpoints"] = setting(
         "self-ensembles: seeds: also score the seeds' outputs averaged (results.json: ensemble); checkpoints: each "

@@ -54,7 +54,14 @@ from .model import build_task_model, count_parameters
 from .predict import prediction_rows
 from .registry import task_metrics
 from .saving import save_task_model
-from .strategies import add_adapters, apply_lora, apply_strategy, average_last_checkpoints, with_self_distillation
+from .strategies import (
+    add_adapters,
+    apply_lora,
+    apply_strategy,
+    average_last_checkpoints,
+    early_stopping,
+    with_self_distillation,
+)
 from .task import TaskData
 
 RESULTS_FILE = "results.json"
@@ -262,7 +269,7 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path, 
     """Train and evaluate one seed; returns (its results, the trainer holding the best model). ``build``: what
     makes the model, as :func:`build_model` (the default) does: a capability above the runtime (distillation)
     brings its own."""
-    from transformers import EarlyStoppingCallback, set_seed
+    from transformers import set_seed
 
     set_seed(seed)
     task, encoded = prepared.task, prepared.encoded
@@ -270,7 +277,7 @@ def train_one(config: FinetuneConfig, prepared: Prepared, seed: int, out: Path, 
     trainable, total = count_parameters(model)
     args = finetuning_arguments(config, out / TRAINER_DIR, seed, task)
     if config.method.early_stopping_patience and args.eval_strategy != "no":
-        callbacks.append(EarlyStoppingCallback(config.method.early_stopping_patience))
+        callbacks.append(early_stopping(config.method.early_stopping_patience, callbacks))
     resume_from = _resume_point(config, out / TRAINER_DIR)
     trainer = FinetuneTrainer(
         model=model,
