@@ -90,20 +90,28 @@ def pretrain(name: str, overrides: dict, workdir: Path, recipe: str) -> dict:
 
 def seconds_per_step(name: str, overrides: dict, workdir: Path, recipe: str, steps: int = 60) -> float:
     """Calibration: the training loop's marginal seconds per step of an arm, (time of ``steps`` - time of
-    ``steps / 3``) / the steps between. One-time costs inside the loop (the first batches' kernels, the open
-    glyphs drawn the first time a character appears) cancel out; they made a short calibration give an arm with
-    open glyphs half the steps that equal time gives it."""
+    ``steps / 3``) / the steps between, after a discarded warm-up run of ``steps / 3``. One-time costs inside the
+    loop (the first batches' kernels, the open glyphs drawn the first time a character appears) cancel out: they
+    made a short calibration give an arm with open glyphs half the steps that equal time gives it. The warm-up
+    takes what a process pays once (0.4 s of a 3.2 s short run, 8% of the estimate, for the first arm)."""
     timed = []
-    for count in (steps // 3, steps):
+    for label, count in (("warm-up", steps // 3), ("", steps // 3), ("", steps)):
         result = pretrain(
-            f"calibrate {name} {count}",
+            f"calibrate {name} {label or count}",
             {**overrides, "training.max_steps": count, "training.warmup_steps": 1, "training.eval_steps": None},
             workdir,
             recipe,
         )
         timed.append((result["steps"], result["train_seconds"]))
-    (short, short_seconds), (long, long_seconds) = timed
-    return (long_seconds - short_seconds) / (long - short)
+    _, (short, short_seconds), (long, long_seconds) = timed
+    per_step = (long_seconds - short_seconds) / (long - short)
+    if per_step < 0.5 * long_seconds / long:
+        # other work slowed the short run: equal time would give this arm several times its steps
+        raise RuntimeError(
+            f"calibrating {name}: {short} steps took {short_seconds:.1f} s, {long} took {long_seconds:.1f} s; "
+            "other work shared the machine: rerun on a quiet one"
+        )
+    return per_step
 
 
 def explore(args) -> dict:
