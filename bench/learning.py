@@ -134,6 +134,8 @@ ARMS = {
     "BERT": ("chinesebert-tiny", {"model.architecture": "bert"}),
     "GlyceBERT-no-glyph": ("chinesebert-tiny", {"model.use_glyph": False}),
     "GlyceBERT-no-pinyin": ("chinesebert-tiny", {"model.use_pinyin": False}),
+    # BERT plus the fusion layer: what the two ablations above share
+    "GlyceBERT-fusion-only": ("chinesebert-tiny", {"model.use_glyph": False, "model.use_pinyin": False}),
     "ELECTRA": ("electra-tiny", {}),
     "ELECTRA-BERT": ("electra-tiny", {"model.architecture": "bert"}),
     "ALBERT": ("albert-tiny", {}),
