@@ -108,7 +108,7 @@ def test_a_teacher_with_its_own_pooling_teaches_students_that_pool_alike(teacher
     assert torch.equal(every.bert.encoder.layer[0].output.dense.weight, model.bert.encoder.layer[1].output.dense.weight)
     assert torch.equal(every.mix.weights, model.mix.weights[[0, 2]])  # the embedding output's, the kept layer's
     sets = ["distill.student_layers=1", "distill.hidden_weight=1", "distill.attention_weight=1"]
-    for student, extra in (("teacher", sets), ("tiny", [])):
+    for student, extra in (("teacher", [*sets, "method.pooling=mean"]), ("tiny", [])):
         out = tmp_path / student
         assert distill(mean_teacher, files, out, student, *extra) == 0
         record = json.loads((out / "model" / "task.json").read_text(encoding="utf-8"))
@@ -203,6 +203,9 @@ def test_bad_settings_are_one_line(teacher, tmp_path, capsys):
     assert "distill.temperature=0" in capsys.readouterr().err
     assert distill(teacher_dir, files, tmp_path / "l", "teacher", "method.peft=lora") == 1
     assert "distill trains the whole model" in capsys.readouterr().err
+    # a student made of a pooler teacher cannot pool otherwise: refused, not silently dropped
+    assert distill(teacher_dir, files, tmp_path / "p", "teacher", "method.pooling=mean") == 1
+    assert "method.pooling=mean: a student made of the teacher" in capsys.readouterr().err
     other = save_tiny_glycebert(tmp_path / "other", SPECIALS + list("别的字"), positions=64)
     assert distill(teacher_dir, files, tmp_path / "v", str(other)) == 1
     assert "read different vocabularies" in capsys.readouterr().err

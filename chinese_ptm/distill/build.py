@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ..errors import UserError
+from ..finetune.config import MethodSection
 from ..finetune.features import PaddingCollator
 from ..finetune.model import TaskModel, build_task_model
 from ..finetune.predict import load_task_model
@@ -34,8 +35,21 @@ def load_teachers(config) -> list:
         raise UserError("distill: give the teacher, a fine-tuned model directory (--teacher DIR)")
     teachers = [load_task_model(path)[:2] for path in paths]
     if config.distill.student == "teacher" or config.distill.student in SIZES:
-        config.method.layers = teachers[0][1]["method"]["layers"]
-        config.method.pooling = teachers[0][1]["method"]["pooling"]
+        for name in ("layers", "pooling"):
+            setattr(config.method, name, _teachers_reading(config, name, teachers[0][1]["method"][name], paths[0]))
+    return teachers
+
+
+def _teachers_reading(config, name: str, teachers: str, path: str) -> str:
+    """The teacher's ``method.<name>``; a different one asked for explicitly (not the default) is refused rather
+    than silently dropped: a student made of the teacher keeps the teacher's head and reads what it reads."""
+    asked = getattr(config.method, name)
+    default = MethodSection.__dataclass_fields__[name].default
+    if asked not in (default, teachers):
+        raise UserError(
+            f"method.{name}={asked}: a student made of the teacher {path} reads what the teacher reads "
+            f"({name} {teachers}); leave method.{name} out, or give a pretrained checkpoint as distill.student"
+        )
     return teachers
 
 
