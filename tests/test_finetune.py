@@ -372,6 +372,24 @@ def built(glycebert_dir: Path, files: dict, **method):
     return config, prepared, build_model(config, prepared)
 
 
+def test_the_learning_rate_follows_the_models_width_unless_set(tmp_path):
+    """BERT-base's 2e-5 leaves small models below naive Bayes: unset, the rate goes by the checkpoint's width;
+    any layer that sets it (a settings file, ``--set``) wins, and a model of unknown size keeps 2e-5."""
+    task = {"task.kind": "single", "task.train": "t.jsonl", "task.dev": "d.jsonl"}
+
+    def rate(width, *layers, overrides=None):
+        model = tmp_path / str(width)
+        model.mkdir(exist_ok=True)
+        if width:
+            (model / "config.json").write_text(json.dumps({"hidden_size": width}), encoding="utf-8")
+        first = apply_overrides({}, {**task, "model.path": str(model)})
+        return build_config([first, *layers], overrides).training.learning_rate
+
+    assert [rate(w) for w in (128, 256, 512, 768, 0)] == [1e-3, 3e-4, 3e-4, 2e-5, 2e-5]
+    assert rate(128, {"training": {"learning_rate": 5e-5}}) == 5e-5
+    assert rate(128, overrides={"learning_rate": "4e-4"}) == 4e-4
+
+
 @pytest.mark.parametrize(
     "method, trains",
     [
