@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 
 from .errors import PREEMPTED_EXIT_STATUS, Preempted, UserError
@@ -79,7 +81,14 @@ def _close_process_group() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run_command(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:  # the reader left (`chinese-ptm --help | head`): stop quietly, as shell tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the exit flush must not fail again
+        return 128 + signal.SIGPIPE
+
+
+def _run_command(argv: list[str]) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -37,6 +39,15 @@ def one_line_error(capsys, command: str) -> str:
     lines = [line for line in err.splitlines() if line.startswith(f"chinese-ptm {command}: error: ")]
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
+
+
+def test_output_into_a_closed_pipe_ends_quietly():
+    """``chinese-ptm --help | head``: the reader leaves first; no traceback, the status a shell tool gives (141)."""
+    script = "import sys; from chinese_ptm.cli import main; sys.exit(main(['--help']))"
+    done = subprocess.run(
+        f'set -o pipefail; "{sys.executable}" -c "{script}" | true', shell=True, executable="bash", capture_output=True
+    )
+    assert done.stderr == b"" and done.returncode == 141
 
 
 def test_convert_of_a_missing_checkpoint_is_one_line(tmp_path, capsys):
