@@ -40,17 +40,17 @@ def load_teachers(config) -> list:
     return teachers
 
 
-def _teachers_reading(config, name: str, teachers: str, path: str) -> str:
+def _teachers_reading(config, name: str, teacher_value: str, path: str) -> str:
     """The teacher's ``method.<name>``; a different one asked for explicitly (not the default) is refused rather
     than silently dropped: a student made of the teacher keeps the teacher's head and reads what it reads."""
     asked = getattr(config.method, name)
     default = MethodSection.__dataclass_fields__[name].default
-    if asked not in (default, teachers):
+    if asked not in (default, teacher_value):
         raise UserError(
             f"method.{name}={asked}: a student made of the teacher {path} reads what the teacher reads "
-            f"({name} {teachers}); leave method.{name} out, or give a pretrained checkpoint as distill.student"
+            f"({name} {teacher_value}); leave method.{name} out, or give a pretrained checkpoint as distill.student"
         )
-    return teachers
+    return teacher_value
 
 
 def check_teachers(teachers: list, paths: list[str], task) -> None:
