@@ -16,6 +16,7 @@ as GlyceBERT (``--init-from``, the fusion starting as the BERT inside).
     python bench/learning.py --minutes 4 --seeds 3 --arms GlyceBERT,BERT,ELECTRA,ALBERT
     python bench/learning.py --minutes 20 --seeds 3 --arms GlyceBERT,BERT,GlyceBERT-no-glyph,GlyceBERT-no-pinyin \
         --tasks reviews,pd98-ner,sighan15 --noise phonetic:0.1
+    python bench/learning.py --minutes 20 --seeds 3 --arms GlyceBERT,BERT --pretrain-seed 2 --workdir runs/seed2
     python bench/learning.py --upgrade --base-minutes 10 --minutes 10 --seeds 3 --noise phonetic:0.1
 
 Prints JSON (and writes it with --out).
@@ -68,7 +69,8 @@ def pretrain(name: str, overrides: dict, workdir: Path, recipe: str) -> dict:
         **overrides,
     }
     # records fit one length and one tokenizer (its vocabulary, and glyph ids for models that draw open glyphs)
-    model = load_recipe(recipe, settings).model
+    loaded = load_recipe(recipe, settings)
+    model = loaded.model
     tokens = f"{Path(model.tokenizer).name}-" if model.tokenizer else "words-" if model.granularity == "word" else ""
     glyphs = "open" if draws_open_glyphs(model) else "plain"
     prepared = workdir / f"prepared-{overrides.get('data.max_length', 'recipe')}-{tokens}{glyphs}"
@@ -77,6 +79,7 @@ def pretrain(name: str, overrides: dict, workdir: Path, recipe: str) -> dict:
     return {
         "variant": name,
         "overrides": overrides,
+        "pretrain_seed": loaded.training.seed,
         "steps": report["steps"],
         "heldout_mlm_accuracy": report["heldout_mlm_accuracy"],
         "heldout_mlm_loss": report["heldout_mlm_loss"],
@@ -172,6 +175,12 @@ def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool,
     return arm
 
 
+def seeded(args) -> dict:
+    """The pretraining seed (weights, masking, data order, packing) where ``--pretrain-seed`` sets one; the
+    recipes' own is 42. Short pretraining runs move by up to 3 points with it, so arms are compared per seed."""
+    return {} if args.pretrain_seed is None else {"training.seed": args.pretrain_seed}
+
+
 def compare(args, arms: dict | None = None) -> dict:
     """The arms named by ``args.arms`` (of ``arms``, default ARMS) at equal wall time; each arm's scratch twin
     too unless ``args.baseline`` is ``none``."""
@@ -180,6 +189,7 @@ def compare(args, arms: dict | None = None) -> dict:
     out["baseline"] = getattr(args, "baseline", "scratch")
     out |= {"tasks": args.tasks, "noise": args.noise, "arms": {}}
     names = args.arms.split(",")
+    arms = {name: (recipe, overrides | seeded(args)) for name, (recipe, overrides) in arms.items()}
     # every arm calibrated back to back before any long run: work that shares the machine later slows the runs
     # down but cannot change the step counts that equal time gives each arm
     per_step = {name: seconds_per_step(name, arms[name][1], args.workdir, arms[name][0]) for name in names}
@@ -197,13 +207,13 @@ def upgrade(args) -> dict:
     """The path of a user with a BERT checkpoint: a tiny BERT pretrained for ``args.base_minutes``, then
     continued for ``args.minutes`` as BERT and, from the same checkpoint, as GlyceBERT (``--init-from``: the
     fusion starts as the BERT inside). Both continuations are evaluated like the compare arms."""
-    bert = {"model.architecture": "bert"}
+    bert = {"model.architecture": "bert"} | seeded(args)
     per_step = seconds_per_step("upgrade base BERT", bert, args.workdir, "chinesebert-tiny")
     steps = max(int(args.base_minutes * 60 / per_step), 10)
     base = pretrain("upgrade base BERT", {**bert, "training.max_steps": steps}, args.workdir, "chinesebert-tiny")
     out = {"mode": "upgrade", "base_minutes": args.base_minutes, "minutes": args.minutes, "seeds": args.seeds}
     out |= {"tasks": args.tasks, "noise": args.noise, "base": base, "arms": {}}
-    start = {"model.init_from": base["final_checkpoint"], "training.warmup_steps": 10}
+    start = {"model.init_from": base["final_checkpoint"], "training.warmup_steps": 10} | seeded(args)
     continuations = {"BERT continued": {"model.architecture": "bert"}, "GlyceBERT grown from BERT": {}}
     per_step = {
         name: seconds_per_step(name, {**start, **overrides}, args.workdir, "chinesebert-tiny")
@@ -222,7 +232,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600)
     parser.add_argument("--explore-seeds", default="42", help="explore: comma-separated seeds of each variant")
     parser.add_argument("--minutes", type=float, default=4.0, help="compare: pretraining wall time of each arm")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="fine-tuning seeds of each evaluation")
+    parser.add_argument("--pretrain-seed", type=int, default=None, help="compare/upgrade: pretraining seed (42)")
     parser.add_argument(
         "--budget",
         choices=["full", "demo"],
