@@ -17,6 +17,8 @@ as GlyceBERT (``--init-from``, the fusion starting as the BERT inside).
     python bench/learning.py --minutes 20 --seeds 3 --arms GlyceBERT,BERT,GlyceBERT-no-glyph,GlyceBERT-no-pinyin \
         --tasks reviews,pd98-ner,sighan15 --noise phonetic:0.1
     python bench/learning.py --minutes 20 --seeds 3 --arms GlyceBERT,BERT --pretrain-seed 2 --workdir runs/seed2
+    python bench/learning.py --upgrade --base-run runs/seed2/BERT --minutes 20 --seeds 3 --pretrain-seed 2 \
+        --workdir runs/seed2 --noise phonetic:0.1
     python bench/learning.py --upgrade --base-minutes 10 --minutes 10 --seeds 3 --noise phonetic:0.1
 
 Prints JSON (and writes it with --out).
@@ -76,19 +78,32 @@ def pretrain(name: str, overrides: dict, workdir: Path, recipe: str) -> dict:
     prepared = workdir / f"prepared-{overrides.get('data.max_length', 'recipe')}-{tokens}{glyphs}"
     started = time.perf_counter()
     report = run(load_recipe(recipe, {**settings, "data.prepared_dir": str(prepared)}), resume=False)[-1]
+    return summary(name, overrides, report, loaded.training.seed) | {"wall_seconds": time.perf_counter() - started}
+
+
+def summary(name: str, overrides: dict, report: dict, seed: int) -> dict:
+    """What the benches keep of a pretraining run's report."""
     return {
         "variant": name,
         "overrides": overrides,
-        "pretrain_seed": loaded.training.seed,
+        "pretrain_seed": seed,
         "steps": report["steps"],
         "heldout_mlm_accuracy": report["heldout_mlm_accuracy"],
         "heldout_mlm_loss": report["heldout_mlm_loss"],
         "heldout_word_mlm_accuracy": report.get("heldout_word_mlm_accuracy"),  # AMBERT's word view
         "train_seconds": report["seconds_this_run"],
-        "wall_seconds": time.perf_counter() - started,
         "tokens_seen": report["tokens_seen"],
         "final_checkpoint": report["final_checkpoint"],
     }
+
+
+def earlier_run(run_dir: Path) -> dict:
+    """A finished BERT pretraining run of this bench (its ``report.json``), to continue on the upgrade path."""
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    if report["architecture"] != "bert":
+        raise SystemExit(f"--base-run {run_dir}: a {report['architecture']} run; the upgrade path starts from BERT")
+    seed = report["recipe_config"]["training"]["seed"]
+    return summary(f"earlier run {run_dir}", {}, report, seed) | {"wall_seconds": report["seconds_this_run"]}
 
 
 def seconds_per_step(name: str, overrides: dict, workdir: Path, recipe: str, steps: int = 60) -> float:
@@ -208,10 +223,14 @@ def upgrade(args) -> dict:
     continued for ``args.minutes`` as BERT and, from the same checkpoint, as GlyceBERT (``--init-from``: the
     fusion starts as the BERT inside). Both continuations are evaluated like the compare arms."""
     bert = {"model.architecture": "bert"} | seeded(args)
-    per_step = seconds_per_step("upgrade base BERT", bert, args.workdir, "chinesebert-tiny")
-    steps = max(int(args.base_minutes * 60 / per_step), 10)
-    base = pretrain("upgrade base BERT", {**bert, "training.max_steps": steps}, args.workdir, "chinesebert-tiny")
-    out = {"mode": "upgrade", "base_minutes": args.base_minutes, "minutes": args.minutes, "seeds": args.seeds}
+    if args.base_run:
+        base = earlier_run(args.base_run)
+    else:
+        per_step = seconds_per_step("upgrade base BERT", bert, args.workdir, "chinesebert-tiny")
+        steps = max(int(args.base_minutes * 60 / per_step), 10)
+        base = pretrain("upgrade base BERT", {**bert, "training.max_steps": steps}, args.workdir, "chinesebert-tiny")
+    out = {"mode": "upgrade", "base_minutes": None if args.base_run else args.base_minutes, "minutes": args.minutes}
+    out["seeds"] = args.seeds
     out |= {"tasks": args.tasks, "noise": args.noise, "base": base, "arms": {}}
     start = {"model.init_from": base["final_checkpoint"], "training.warmup_steps": 10} | seeded(args)
     continuations = {"BERT continued": {"model.architecture": "bert"}, "GlyceBERT grown from BERT": {}}
@@ -248,6 +267,9 @@ def main() -> None:
     )
     parser.add_argument("--upgrade", action="store_true", help="a tiny BERT continued as BERT vs as GlyceBERT")
     parser.add_argument("--base-minutes", type=float, default=4.0, help="upgrade: the base BERT's pretraining time")
+    parser.add_argument(
+        "--base-run", type=Path, default=None, help="upgrade: continue this finished BERT run (e.g. a compare arm's)"
+    )
     parser.add_argument("--recipe", default="chinesebert-tiny", help="explore: the recipe the variants change")
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-learning"))
     parser.add_argument("--out", type=Path, default=None)
