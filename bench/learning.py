@@ -154,6 +154,8 @@ ARMS = {
     "GlyceBERT-no-pinyin": ("chinesebert-tiny", {"model.use_pinyin": False}),
     # BERT plus the fusion layer: what the two ablations above share
     "GlyceBERT-fusion-only": ("chinesebert-tiny", {"model.use_glyph": False, "model.use_pinyin": False}),
+    # BERT with the decoder untied from the word embedding: whether the fusion layer's gain is the untying
+    "BERT-untied": ("chinesebert-tiny", {"model.architecture": "bert", "model.tie_word_embeddings": False}),
     "ELECTRA": ("electra-tiny", {}),
     "ELECTRA-BERT": ("electra-tiny", {"model.architecture": "bert"}),
     "ALBERT": ("albert-tiny", {}),

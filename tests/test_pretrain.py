@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from chinese_ptm.errors import UserError
 from chinese_ptm.pretrain.recipe import RecipeError, bundled_recipe_names, load_recipe, stage_recipes
@@ -283,3 +284,36 @@ def test_prepared_dataset_is_used_as_given(small_corpus, tmp_path):
     assert train(plain, "model.open_glyphs=false")[0]["steps"] == 2
     # records with glyph ids serve a model that draws none
     assert train(opened, "model.architecture=bert")[0]["steps"] == 2
+
+
+@pytest.mark.parametrize("architecture", ["bert", "glycebert"])
+def test_untied_decoder_trains_on_its_own_and_survives_a_save(tmp_path, architecture):
+    from chinese_ptm.modeling.factory import build_model
+    from chinese_ptm.text.tokenization import load_tokenizer
+
+    tokenizer = load_tokenizer()
+    settings = {"model.architecture": architecture, "model.tie_word_embeddings": False}
+    model = build_model(load_recipe("chinesebert-tiny", settings).model, tokenizer)
+    decoder, words = model.get_output_embeddings().weight, model.get_input_embeddings().weight
+    assert decoder.data_ptr() != words.data_ptr() and not torch.equal(decoder, words)
+    before = decoder.detach().clone(), words.detach().clone()
+    ids = torch.tensor([tokenizer("今天天气很好")["input_ids"]])
+    labels = torch.full_like(ids, -100)
+    labels[0, 2] = ids[0, 2]
+    model(input_ids=ids, labels=labels).loss.backward()
+    torch.optim.SGD(model.parameters(), lr=1.0).step()
+    assert not torch.equal(decoder, before[0]) and not torch.equal(words, before[1])
+    assert not torch.equal(decoder, words)
+    model.save_pretrained(tmp_path)
+    loaded = type(model).from_pretrained(tmp_path)
+    assert torch.equal(loaded.get_output_embeddings().weight, decoder)
+    assert loaded.get_output_embeddings().weight.data_ptr() != loaded.get_input_embeddings().weight.data_ptr()
+
+
+def test_untied_decoder_is_refused_where_the_model_ties_by_design():
+    from chinese_ptm.modeling.factory import build_model
+    from chinese_ptm.text.tokenization import load_tokenizer
+
+    recipe = load_recipe("albert-tiny", {"model.tie_word_embeddings": False})
+    with pytest.raises(UserError, match="model.tie_word_embeddings false: only for a new bert or glycebert"):
+        build_model(recipe.model, load_tokenizer())

@@ -167,8 +167,9 @@ def check_vocab_size(model, tokenizer, model_source: str, tokenizer_source: str)
 def build_model(m, tokenizer, sentence_task: bool = False):
     """The model a recipe's ``model`` section ``m`` describes: GlyceBERT or BERT (ALBERT with ALBERT's options,
     ELECTRA with objective electra), a pretraining head with a sentence task, else MLM."""
+    untied = _untied(m)
     if m.architecture == "bert":
-        return _bert_trunk_model(m, tokenizer, sentence_task)
+        return _bert_trunk_model(m, tokenizer, sentence_task, untied)
 
     cls: type[glycebert_models.GlyceBertPreTrainedModel] = (
         GlyceBertForPreTraining if sentence_task else GlyceBertForMaskedLM
@@ -204,6 +205,7 @@ def build_model(m, tokenizer, sentence_task: bool = False):
         glyph_size=table.shape[2] if table is not None else 24,
         glyph_scale=m.glyph_scale,
         fusion_init=m.fusion_init,
+        **untied,
         **branches,
         **m.dims(),
         **_dropouts(m),
@@ -273,7 +275,21 @@ def _albert_options(m) -> dict:
     return options | ({"share_layers": m.share_layers} if m.share_layers != "none" else {})
 
 
-def _bert_trunk_model(m, tokenizer, pair: bool):
+def _untied(m) -> dict:
+    """Config fields for ``model.tie_word_embeddings`` false: a new BERT or GlyceBERT with MLM only (ALBERT's
+    factorised embedding, ELECTRA's generator, AMBERT's two views and layer sharing tie by design; a checkpoint
+    keeps its own)."""
+    if m.tie_word_embeddings:
+        return {}
+    if m.architecture == AMBERT or m.objective != "mlm" or m.embedding_size or m.share_layers != "none" or m.init_from:
+        raise UserError(
+            "model.tie_word_embeddings false: only for a new bert or glycebert with objective mlm; drop "
+            "embedding_size, share_layers and init_from, or keep the decoder tied"
+        )
+    return {"tie_word_embeddings": False}
+
+
+def _bert_trunk_model(m, tokenizer, pair: bool, untied: dict):
     """transformers' classes: BERT; ALBERT when the recipe asks for a factorised embedding or shared layers
     (``num_hidden_groups=1`` is ALBERT's own full sharing); ELECTRA's discriminator for objective electra."""
     from transformers import AlbertConfig, BertConfig, ElectraConfig
@@ -301,7 +317,7 @@ def _bert_trunk_model(m, tokenizer, pair: bool):
         )
     else:
         cls = sparse_bert.SparseBertForPreTraining if pair else sparse_bert.SparseBertForMaskedLM
-        config_class, extra = BertConfig, {}
+        config_class, extra = BertConfig, untied
     if m.init_from:
         model = load_pretrained(cls, m.init_from, attn_implementation=m.attn_implementation)
         check_vocab_size(model, tokenizer, m.init_from, _tokenizer_source(m))

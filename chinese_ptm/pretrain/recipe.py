@@ -80,6 +80,11 @@ class ModelSection:
     share_layers: Literal["none", "all", "attention", "ffn"] = setting(
         "ALBERT's cross-layer sharing: every layer is layer 0 (all), or only its attention or FFN block", "none"
     )
+    tie_word_embeddings: bool = setting(
+        "bert, glycebert (mlm): the MLM decoder is the word embedding matrix, as BERT; false: the decoder has its "
+        "own vocabulary x hidden weights (input and output embeddings untied)",
+        True,
+    )
     hidden_dropout_prob: float = setting("dropout after embeddings and sublayers", 0.1)
     attention_probs_dropout_prob: float = setting("dropout on attention weights", 0.1)
     init_from: Optional[str] = setting(
