@@ -17,6 +17,7 @@ as GlyceBERT (``--init-from``, the fusion starting as the BERT inside).
     python bench/learning.py --minutes 20 --seeds 3 --arms GlyceBERT,BERT,GlyceBERT-no-glyph,GlyceBERT-no-pinyin \
         --tasks reviews,pd98-ner,sighan15 --noise phonetic:0.1
     python bench/learning.py --minutes 20 --seeds 3 --arms GlyceBERT,BERT --pretrain-seed 2 --workdir runs/seed2
+    python bench/learning.py --arms BERT --match GlyceBERT:8641 --pretrain-seed 2 --workdir runs/seed2-matched
     python bench/learning.py --upgrade --base-run runs/seed2/BERT --minutes 20 --seeds 3 --pretrain-seed 2 \
         --workdir runs/seed2 --noise phonetic:0.1
     python bench/learning.py --upgrade --base-minutes 10 --minutes 10 --seeds 3 --noise phonetic:0.1
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -93,6 +95,7 @@ def summary(name: str, overrides: dict, report: dict, seed: int) -> dict:
         "heldout_word_mlm_accuracy": report.get("heldout_word_mlm_accuracy"),  # AMBERT's word view
         "train_seconds": report["seconds_this_run"],
         "tokens_seen": report["tokens_seen"],
+        "loop_seconds_per_step": loop_seconds_per_step(report.get("log_history", [])),
         "final_checkpoint": report["final_checkpoint"],
     }
 
@@ -106,30 +109,29 @@ def earlier_run(run_dir: Path) -> dict:
     return summary(f"earlier run {run_dir}", {}, report, seed) | {"wall_seconds": report["seconds_this_run"]}
 
 
-def seconds_per_step(name: str, overrides: dict, workdir: Path, recipe: str, steps: int = 60) -> float:
-    """Calibration: the training loop's marginal seconds per step of an arm, (time of ``steps`` - time of
-    ``steps / 3``) / the steps between, after a discarded warm-up run of ``steps / 3``. One-time costs inside the
-    loop (the first batches' kernels, the open glyphs drawn the first time a character appears) cancel out: they
-    made a short calibration give an arm with open glyphs half the steps that equal time gives it. The warm-up
-    takes what a process pays once (0.4 s of a 3.2 s short run, 8% of the estimate, for the first arm)."""
-    timed = []
-    for label, count in (("warm-up", steps // 3), ("", steps // 3), ("", steps)):
-        result = pretrain(
-            f"calibrate {name} {label or count}",
-            {**overrides, "training.max_steps": count, "training.warmup_steps": 1, "training.eval_steps": None},
-            workdir,
-            recipe,
-        )
-        timed.append((result["steps"], result["train_seconds"]))
-    _, (short, short_seconds), (long, long_seconds) = timed
-    per_step = (long_seconds - short_seconds) / (long - short)
-    if per_step < 0.5 * long_seconds / long:
-        # other work slowed the short run: equal time would give this arm several times its steps
-        raise RuntimeError(
-            f"calibrating {name}: {short} steps took {short_seconds:.1f} s, {long} took {long_seconds:.1f} s; "
-            "other work shared the machine: rerun on a quiet one"
-        )
-    return per_step
+def seconds_per_step(name: str, overrides: dict, workdir: Path, recipe: str, steps: int = 150) -> float:
+    """Calibration: the training loop's seconds per step of an arm, the median over the logging windows of one
+    ``steps``-step run (10 steps each, the first two dropped). A median ignores what a window pays once (the first
+    batches' kernels, the open glyphs drawn the first time a character appears, a moment of other work); the
+    difference of a short and a long run that this replaced read a 1-second hiccup in the short run as 20% of a
+    step, and gave BERT 14% more steps than equal time in one 20-minute comparison."""
+    settings = {"training.max_steps": steps, "training.warmup_steps": 1, "training.eval_steps": None}
+    result = pretrain(f"calibrate {name}", {**overrides, **settings, "training.logging_steps": 10}, workdir, recipe)
+    if result["loop_seconds_per_step"] is None:
+        raise RuntimeError(f"calibrating {name}: {steps} steps logged too few windows to time")
+    return result["loop_seconds_per_step"]
+
+
+def loop_seconds_per_step(history: list[dict]) -> float | None:
+    """A run's seconds per training step, the median over its logging windows after the first two (a window's
+    time is its tokens over its logged tokens/s); None for a run of fewer than four windows."""
+    windows = [(row["step"], row["tokens_seen"], row["tokens_per_s"]) for row in history if "loss" in row]
+    per_step = [
+        (tokens - tokens_before) / rate / (step - step_before)
+        for (step_before, tokens_before, _), (step, tokens, rate) in zip(windows, windows[1:])
+        if rate > 0 and step > step_before
+    ][1:]
+    return statistics.median(per_step) if len(per_step) >= 2 else None
 
 
 def explore(args) -> dict:
@@ -168,14 +170,14 @@ ARMS = {
 SAME_SCRATCH = {"ELECTRA": "GlyceBERT", "ELECTRA-BERT": "BERT"}
 
 
-def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool, per_step: float) -> dict:
-    """One arm: pretrained for ``args.minutes`` of its own training loop (steps from its calibration,
-    ``per_step`` seconds), then evaluated on ``args.tasks`` (clean and, with ``args.noise``, noisy) over
-    ``args.seeds``."""
+def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool, per_step: float, seconds=None) -> dict:
+    """One arm: pretrained for ``seconds`` (default ``args.minutes``) of its own training loop (steps from its
+    calibration, ``per_step`` seconds), then evaluated on ``args.tasks`` (clean and, with ``args.noise``, noisy)
+    over ``args.seeds``."""
     from chinese_ptm.apps.demo import DEMO_EVALUATION
     from chinese_ptm.apps.evaluate import run as evaluate
 
-    steps = max(int(args.minutes * 60 / per_step), 10)
+    steps = max(int((seconds or args.minutes * 60) / per_step), 10)
     arm = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, recipe)
     arm["recipe"], arm["seconds_per_step"] = recipe, per_step
     arm["evaluation"] = evaluate(
@@ -209,12 +211,17 @@ def compare(args, arms: dict | None = None) -> dict:
     arms = {name: (recipe, overrides | seeded(args)) for name, (recipe, overrides) in arms.items()}
     # every arm calibrated back to back before any long run: work that shares the machine later slows the runs
     # down but cannot change the step counts that equal time gives each arm
-    per_step = {name: seconds_per_step(name, arms[name][1], args.workdir, arms[name][0]) for name in names}
+    reference, reference_steps = args.match.split(":") if args.match else (None, 0)
+    timed = names + ([reference] if reference and reference not in names else [])
+    per_step = {name: seconds_per_step(name, arms[name][1], args.workdir, arms[name][0]) for name in timed}
     out["seconds_per_step"] = per_step
+    # --match: the time that ARM's STEPS take (an arm of an earlier run) instead of --minutes
+    seconds = int(reference_steps) * per_step[reference] if reference else None
+    out["matched"] = {"arm": reference, "steps": int(reference_steps), "seconds": seconds} if reference else None
     for name in names:
         recipe, overrides = arms[name]
         scratch = SAME_SCRATCH.get(name) not in out["arms"] and out["baseline"] == "scratch"
-        arm = out["arms"][name] = equal_time_arm(name, recipe, overrides, args, scratch, per_step[name])
+        arm = out["arms"][name] = equal_time_arm(name, recipe, overrides, args, scratch, per_step[name], seconds)
         if name in SAME_SCRATCH and not scratch and out["baseline"] == "scratch":
             arm["scratch_from_arm"] = SAME_SCRATCH[name]
     return out
@@ -262,6 +269,12 @@ def main() -> None:
         help="compare: fine-tuning budget of the evaluation (demo: 3,000 examples, 2 epochs, batch 16)",
     )
     parser.add_argument("--arms", default="GlyceBERT,BERT", help=f"compare: comma-separated, of {', '.join(ARMS)}")
+    parser.add_argument(
+        "--match",
+        default=None,
+        metavar="ARM:STEPS",
+        help="compare: pretrain each arm for the time STEPS of ARM take (calibrated here), e.g. an earlier run's arm",
+    )
     parser.add_argument("--tasks", default="reviews,pd98-ner", help="evaluation tasks (reviews, pd98-ner, sighan15)")
     parser.add_argument("--noise", default=None, help="evaluation test-time noise, e.g. phonetic:0.1")
     parser.add_argument(
