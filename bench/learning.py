@@ -106,6 +106,8 @@ def earlier_run(run_dir: Path) -> dict:
     if report["architecture"] != "bert":
         raise SystemExit(f"--base-run {run_dir}: a {report['architecture']} run; the upgrade path starts from BERT")
     seed = report["recipe_config"]["training"]["seed"]
+    # the report names its checkpoint relative to where that run was started; it lies in the run's own folder
+    report["final_checkpoint"] = str(run_dir / Path(report["final_checkpoint"]).name)
     return summary(f"earlier run {run_dir}", {}, report, seed) | {"wall_seconds": report["seconds_this_run"]}
 
 
