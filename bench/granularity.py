@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("runs/bench-granularity"))
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    args.noise = None
+    args.noise = args.match = args.pretrain_seed = None  # what bench/learning.py's compare reads beside these
     result = {"tokenizers": tokenizer_figures()}
     if not args.tokenizers_only:
         result |= compare(args, ARMS)

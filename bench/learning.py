@@ -213,13 +213,13 @@ def compare(args, arms: dict | None = None) -> dict:
     arms = {name: (recipe, overrides | seeded(args)) for name, (recipe, overrides) in arms.items()}
     # every arm calibrated back to back before any long run: work that shares the machine later slows the runs
     # down but cannot change the step counts that equal time gives each arm
-    reference, reference_steps = args.match.split(":") if args.match else (None, 0)
+    reference, reference_steps = args.match or (None, 0)
     timed = names + ([reference] if reference and reference not in names else [])
     per_step = {name: seconds_per_step(name, arms[name][1], args.workdir, arms[name][0]) for name in timed}
     out["seconds_per_step"] = per_step
     # --match: the time that ARM's STEPS take (an arm of an earlier run) instead of --minutes
-    seconds = int(reference_steps) * per_step[reference] if reference else None
-    out["matched"] = {"arm": reference, "steps": int(reference_steps), "seconds": seconds} if reference else None
+    seconds = reference_steps * per_step[reference] if reference else None
+    out["matched"] = {"arm": reference, "steps": reference_steps, "seconds": seconds} if reference else None
     for name in names:
         recipe, overrides = arms[name]
         scratch = SAME_SCRATCH.get(name) not in out["arms"] and out["baseline"] == "scratch"
@@ -240,9 +240,8 @@ def upgrade(args) -> dict:
         per_step = seconds_per_step("upgrade base BERT", bert, args.workdir, "chinesebert-tiny")
         steps = max(int(args.base_minutes * 60 / per_step), 10)
         base = pretrain("upgrade base BERT", {**bert, "training.max_steps": steps}, args.workdir, "chinesebert-tiny")
-    out = {"mode": "upgrade", "base_minutes": None if args.base_run else args.base_minutes, "minutes": args.minutes}
-    out["seeds"] = args.seeds
-    out |= {"tasks": args.tasks, "noise": args.noise, "base": base, "arms": {}}
+    out = {"mode": "upgrade", "base_minutes": None if args.base_run else args.base_minutes, "base": base}
+    out |= {"minutes": args.minutes, "seeds": args.seeds, "tasks": args.tasks, "noise": args.noise, "arms": {}}
     start = {"model.init_from": base["final_checkpoint"], "training.warmup_steps": 10} | seeded(args)
     continuations = {"BERT continued": {"model.architecture": "bert"}, "GlyceBERT grown from BERT": {}}
     per_step = {
@@ -253,6 +252,14 @@ def upgrade(args) -> dict:
         arm = equal_time_arm(name, "chinesebert-tiny", {**start, **overrides}, args, False, per_step[name])
         out["arms"][name] = arm
     return out
+
+
+def arm_steps(text: str) -> tuple[str, int]:
+    """``--match ARM:STEPS`` as (arm, steps)."""
+    arm, _, steps = text.partition(":")
+    if arm not in ARMS or not steps.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give ARM:STEPS, ARM one of {', '.join(ARMS)}, e.g. GlyceBERT:8641")
+    return arm, int(steps)
 
 
 def main() -> None:
@@ -273,6 +280,7 @@ def main() -> None:
     parser.add_argument("--arms", default="GlyceBERT,BERT", help=f"compare: comma-separated, of {', '.join(ARMS)}")
     parser.add_argument(
         "--match",
+        type=arm_steps,
         default=None,
         metavar="ARM:STEPS",
         help="compare: pretrain each arm for the time STEPS of ARM take (calibrated here), e.g. an earlier run's arm",
