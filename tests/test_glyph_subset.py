@@ -75,7 +75,7 @@ def test_build_subset_keeps_whole_ranges_and_records_what_the_source_lacks(tmp_p
     assert entry["missing"] == "B"  # a required character the source lacks; range gaps are only counted
     assert entry["range_lacks"] == {"cjk": 20992 - 2, "ext-a": 6592 - 1}
     manifest = out / g.MANIFEST_NAME
-    subset.write_manifest(manifest, [entry], [], 2 + 20992 + 6592, "chinese-ptm glyphs subset ...", ranges)
+    subset.write_fonts_toml(manifest, [entry], [], 2 + 20992 + 6592, "chinese-ptm glyphs subset ...", ranges)
     written = tomllib.loads(manifest.read_text(encoding="utf-8"))
     assert written["subset"]["ranges"] == ["cjk", "ext-a"]
     assert written["subset"]["range"][1] == {

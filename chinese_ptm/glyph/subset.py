@@ -39,6 +39,7 @@ from fontTools.ttLib import TTFont
 from ..resources import vocab_dir
 from ..text.normalize import is_cjk as is_cjk_char
 from .fonts import MANIFEST_NAME, GlyphFileNotFoundError, GlyphValueError, open_ttfont, sha256_file
+from .manifest import CodePoint, write_manifest
 from .table import VOCAB_NAME, read_vocab, vocab_characters
 
 #: ``--vocab BUNDLED`` stands for the bundled vocabulary
@@ -374,65 +375,32 @@ def _font_entry(
     }
 
 
-def _toml_escape(char: str) -> str:
-    return f"\\u{ord(char):04X}" if ord(char) < 0x10000 else f"\\U{ord(char):08X}"
+def _vocabulary_fields(entries: list[dict], vocab: VocabChars) -> dict:
+    missing = sorted({c for entry in entries for c in entry["missing"] if c in vocab.chars})
+    return {
+        "name": vocab.label,
+        "sha256": vocab.sha256,
+        "tokens": vocab.tokens,
+        "characters": len(vocab.chars),
+        "cjk_characters": sum(is_cjk_char(c) for c in vocab.chars),
+        "missing_in_some_font": "".join(missing),
+    }
 
 
-def _toml_string(value: str) -> str:
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
-    escaped = "".join(c if c.isprintable() else _toml_escape(c) for c in escaped)
-    return f'"{escaped}"'
+def _range_fields(entries: list[dict], r: UnicodeRange) -> dict:
+    """A range's bounds and, per font style, how many of its characters the source lacks (the subset
+    has all the others)."""
+    return {
+        "name": r.name,
+        "block": r.block,
+        "first": CodePoint(r.first),
+        "last": CodePoint(r.last),
+        "characters": len(r.codepoints()),
+        "source_lacks": {entry["style"]: entry["range_lacks"][r.name] for entry in entries},
+    }
 
 
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, dict):  # an inline table; keys here are bare words (styles, range names)
-        return "{ " + ", ".join(f"{key} = {_toml_value(item)}" for key, item in value.items()) + " }"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    return _toml_string(str(value))
-
-
-def _vocabulary_tables(entries: list[dict], vocabs: list[VocabChars]) -> list[str]:
-    lines = []
-    for vocab in vocabs:
-        missing = sorted({c for entry in entries for c in entry["missing"] if c in vocab.chars})
-        lines += [
-            "[[subset.vocabulary]]",
-            f"name = {_toml_string(vocab.label)}",
-            f"sha256 = {_toml_string(vocab.sha256)}",
-            f"tokens = {vocab.tokens}",
-            f"characters = {len(vocab.chars)}",
-            f"cjk_characters = {sum(is_cjk_char(c) for c in vocab.chars)}",
-            f"missing_in_some_font = {_toml_string(''.join(missing))}",
-            "",
-        ]
-    return lines
-
-
-def _range_tables(entries: list[dict], ranges: tuple[UnicodeRange, ...]) -> list[str]:
-    """One [[subset.range]] per range: its bounds and, per font style, how many of its characters the
-    source lacks (the subset has all the others)."""
-    lines = []
-    for r in ranges:
-        lacks = {entry["style"]: entry["range_lacks"][r.name] for entry in entries}
-        lines += [
-            "[[subset.range]]",
-            f"name = {_toml_string(r.name)}",
-            f"block = {_toml_string(r.block)}",
-            f"first = 0x{r.first:04X}",
-            f"last = 0x{r.last:04X}",
-            f"characters = {len(r.codepoints())}",
-            f"source_lacks = {_toml_value(lacks)}",
-            "",
-        ]
-    return lines
-
-
-def write_manifest(
+def write_fonts_toml(
     path: Path,
     entries: list[dict],
     vocabs: list[VocabChars],
@@ -440,25 +408,18 @@ def write_manifest(
     command: str,
     ranges: tuple[UnicodeRange, ...] = (),
 ) -> None:
-    """Write fonts.toml (read back with tomllib by chinese_ptm.glyph)."""
-    lines = [
-        "# The shipped fonts of chinese_ptm, in glyph-table order (one table plane per font).",
-        "# Written by `chinese-ptm glyphs subset`; rerun it instead of editing by hand.",
-        "",
-        "[subset]",
-        f"command = {_toml_string(command)}",
-        f"options = {_toml_string(SUBSET_OPTIONS_TEXT)}",
-        f"codepoints = {n_codepoints}",
-        f"ranges = {_toml_value([r.name for r in ranges])}",
-        "hinting = false",
-        "",
-    ]
-    lines += _vocabulary_tables(entries, vocabs) + _range_tables(entries, ranges)
-    for entry in entries:
-        lines.append("[[font]]")
-        lines += [f"{key} = {_toml_value(value)}" for key, value in entry.items() if key != "range_lacks"]
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
+    """Write fonts.toml: how the subsets were cut, the vocabularies and ranges they cover, the fonts."""
+    subset = {
+        "command": command,
+        "options": SUBSET_OPTIONS_TEXT,
+        "codepoints": n_codepoints,
+        "ranges": [r.name for r in ranges],
+        "hinting": False,
+    }
+    tables = [("subset.vocabulary", _vocabulary_fields(entries, v)) for v in vocabs]
+    tables += [("subset.range", _range_fields(entries, r)) for r in ranges]
+    tables += [("font", {k: v for k, v in entry.items() if k != "range_lacks"}) for entry in entries]
+    write_manifest(path, subset, tables)
 
 
 def _parse_source(spec: str | None, default: SourceFont) -> tuple[Path, int]:
@@ -505,7 +466,7 @@ def build_subsets(
     ]
     manifest_path = out / MANIFEST_NAME
     command = _command_line(vocab_specs, unicode_ranges)
-    write_manifest(manifest_path, entries, vocabs, n_codepoints, command, unicode_ranges)
+    write_fonts_toml(manifest_path, entries, vocabs, n_codepoints, command, unicode_ranges)
     total = sum(entry["bytes"] for entry in entries)
     print(f"wrote {manifest_path}; fonts total {total / 1e6:.2f} MB")
     return {"fonts": entries, "manifest": manifest_path}
