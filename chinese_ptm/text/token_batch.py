@@ -1,7 +1,8 @@
-"""BERT's single-text template, truncation and padding as numpy over a whole batch.  [no torch]
+"""The tokenizer's direct path: the content tokens of single texts, and BERT's single-text template,
+truncation and padding, as numpy over a whole batch.  [no torch]
 
-The tokenizer's direct path finds the content tokens of single texts itself (see
-``GlyceBertTokenizer._encode_direct``); this module lays them out as the Rust backend does after
+``content_tokens`` finds each text's tokens as the Rust backend would, sending only the runs between
+Chinese characters and punctuation through WordPiece; ``Layout`` lays them out as the backend does after
 WordPiece: ``[CLS] content [SEP]``, content cut to ``keep`` tokens on the right, padding on the right
 to the longest sequence or to ``max_length``, rounded up to ``pad_to_multiple_of``.
 """
@@ -11,14 +12,16 @@ from __future__ import annotations
 import threading
 import unicodedata
 from collections.abc import Sequence
-from typing import Any, Callable
+from itertools import chain
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from transformers.tokenization_utils_base import PaddingStrategy
 
 from .normalize import CJK_RANGES
 
-#: one lock for building the character tables of any tokenizer (built once per tokenizer, rarely contended)
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 
 def positions_in_rows(lengths: np.ndarray) -> np.ndarray:
@@ -214,3 +217,59 @@ def run_chars(top: int) -> np.ndarray:
     for cp in range(0x80, top):
         table[cp] = unicodedata.category(chr(cp))[0] in "LNSPZ"
     return table
+
+
+def content_tokens(
+    backend: Tokenizer, tables: DirectTables, engine: Any, fed: list[str], special_tokens: list[str]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(ids, spans, lengths)`` of ``fed`` as ``backend.encode_batch`` without special tokens gives them, spans in
+    each text; ``backend`` set to return whole, unpadded encodings and ``tables`` filled (``fill_characters``).
+
+    BERT's normaliser and pre-tokenizer split Chinese characters and punctuation off wherever they stand, so each
+    one-token character is its own token id (read from ``tables.one_token_ids``); only the runs between them go
+    through WordPiece, each on its own. A text holding a character no run may hold (see ``run_chars``: combining
+    marks, control and format characters) or a special token's text goes through WordPiece whole."""
+    one_token_ids, run_table = tables.one_token_ids, tables.run_chars
+    assert one_token_ids is not None and run_table is not None  # filled by the caller
+    joined = "".join(t + "\n" for t in fed)
+    cps = engine.codepoints(joined)
+    base = np.concatenate(([0], np.cumsum([len(t) + 1 for t in fed])))  # text k: joined[base[k]:base[k+1]-1]
+    text_of = np.repeat(np.arange(len(fed)), np.diff(base))
+    one, run = one_token_ids[cps] >= 0, run_table[cps]
+    other = ~(one | run)
+    other[base[1:] - 1] = False  # the separators
+    whole = np.bincount(text_of[other], minlength=len(fed)) > 0
+    for special in (t for t in special_tokens if t in joined):
+        whole |= np.fromiter((special in t for t in fed), dtype=bool, count=len(fed))
+    direct = ~whole[text_of]
+    direct[base[1:] - 1] = False
+    one_at = np.flatnonzero(one & direct)
+    edges = np.diff(np.concatenate(([0], (run & direct).view(np.int8), [0])))
+    run_start, run_end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    whole_texts = np.flatnonzero(whole)
+    encodings = wordpiece(backend, [joined[a:b] for a, b in zip(run_start, run_end)] + [fed[k] for k in whole_texts])
+    shift = np.concatenate((run_start, base[whole_texts]))  # where each encoded string starts in joined
+    count = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))
+    flat = (
+        np.fromiter(
+            chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)),
+            dtype=np.int64,
+            count=2 * int(count.sum()),
+        ).reshape(-1, 2)
+        + np.repeat(shift, count)[:, None]
+    )
+    piece_ids = np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=int(count.sum()))
+    ids = np.concatenate((one_token_ids[cps[one_at]], piece_ids))
+    spans = np.concatenate((np.stack((one_at, one_at + 1), axis=1), flat))
+    order = np.argsort(spans[:, 0], kind="stable")  # tokens in text order: strings never overlap
+    ids, spans = ids[order], spans[order]
+    owner = np.searchsorted(base, spans[:, 0], side="right") - 1
+    return ids, spans - base[owner][:, None], np.bincount(owner, minlength=len(fed))
+
+
+def wordpiece(backend: Tokenizer, strings: list[str]) -> list:
+    """The backend's encodings of strings without special tokens: a few one by one (a batch costs a thread pool
+    dispatch of tens of microseconds, which single calls would pay), many as a parallel batch."""
+    if len(strings) <= 16:
+        return [backend.encode(s, add_special_tokens=False) for s in strings]
+    return backend.encode_batch(strings, add_special_tokens=False)

@@ -27,6 +27,7 @@ from .token_batch import (
     Layout,
     LazyEncodings,
     check_text,
+    content_tokens,
     padded_lengths,
     positions_in_rows,
     split_rows,
@@ -410,60 +411,11 @@ class GlyceBertTokenizer(BertTokenizer):
         return Segments(texts, None, False, self.normalize_text)
 
     def _encode_direct(self, fed: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(ids, spans, lengths)`` of ``fed`` as ``encode_batch`` without special tokens gives them, spans in each
-        text. BERT's normaliser and pre-tokenizer split Chinese characters and punctuation off wherever they
-        stand, so each one-token character is its own token id (read from the table ``one_token_chars`` built);
-        only the runs between them go through WordPiece, each on its own. A text holding a character no run may
-        hold (see ``run_chars``: combining marks, control and format characters) or a special token's text goes
-        through WordPiece whole."""
+        """``(ids, spans, lengths)`` of ``fed`` as ``encode_batch`` without special tokens gives them (see
+        ``token_batch.content_tokens``)."""
         self.one_token_chars()
-        assert self._direct.one_token_ids is not None and self._direct.run_chars is not None  # built just now
         self._backend_whole()  # the runs' encodings must come back whole and unpadded
-        joined = "".join(t + "\n" for t in fed)
-        cps = self._engine.codepoints(joined)
-        base = np.concatenate(([0], np.cumsum([len(t) + 1 for t in fed])))  # text k: joined[base[k]:base[k+1]-1]
-        text_of = np.repeat(np.arange(len(fed)), np.diff(base))
-        one, run = self._direct.one_token_ids[cps] >= 0, self._direct.run_chars[cps]
-        other = ~(one | run)
-        other[base[1:] - 1] = False  # the separators
-        whole = np.bincount(text_of[other], minlength=len(fed)) > 0
-        for special in (t for t in self.all_special_tokens if t in joined):
-            whole |= np.fromiter((special in t for t in fed), dtype=bool, count=len(fed))
-        direct = ~whole[text_of]
-        direct[base[1:] - 1] = False
-        one_at = np.flatnonzero(one & direct)
-        edges = np.diff(np.concatenate(([0], (run & direct).view(np.int8), [0])))
-        run_start, run_end = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-        whole_texts = np.flatnonzero(whole)
-        encodings = self._wordpiece([joined[a:b] for a, b in zip(run_start, run_end)] + [fed[k] for k in whole_texts])
-        shift = np.concatenate((run_start, base[whole_texts]))  # where each encoded string starts in joined
-        count = np.fromiter(map(len, encodings), dtype=np.int64, count=len(encodings))
-        flat = (
-            np.fromiter(
-                chain.from_iterable(chain.from_iterable(e.offsets for e in encodings)),
-                dtype=np.int64,
-                count=2 * int(count.sum()),
-            ).reshape(-1, 2)
-            + np.repeat(shift, count)[:, None]
-        )
-        ids = np.concatenate(
-            (
-                self._direct.one_token_ids[cps[one_at]],
-                np.fromiter(chain.from_iterable(e.ids for e in encodings), dtype=np.int64, count=int(count.sum())),
-            )
-        )
-        spans = np.concatenate((np.stack((one_at, one_at + 1), axis=1), flat))
-        order = np.argsort(spans[:, 0], kind="stable")  # tokens in text order: strings never overlap
-        ids, spans = ids[order], spans[order]
-        owner = np.searchsorted(base, spans[:, 0], side="right") - 1
-        return ids, spans - base[owner][:, None], np.bincount(owner, minlength=len(fed))
-
-    def _wordpiece(self, strings: list[str]) -> list:
-        """The backend's encodings of strings without special tokens: a few one by one (a batch costs a thread pool
-        dispatch of tens of microseconds, which single calls would pay), many as a parallel batch."""
-        if len(strings) <= 16:
-            return [self._tokenizer.encode(s, add_special_tokens=False) for s in strings]
-        return self._tokenizer.encode_batch(strings, add_special_tokens=False)
+        return content_tokens(self._tokenizer, self._direct, self._engine, fed, self.all_special_tokens)
 
     def _pad(
         self,
