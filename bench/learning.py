@@ -11,6 +11,10 @@ recipes) pretrained for the same wall time on the same prepared corpus, then ``c
 ``--upgrade``: the path of a user with a BERT checkpoint: a tiny BERT, continued for the same time as BERT and
 as GlyceBERT (``--init-from``, the fusion starting as the BERT inside).
 
+Every BERT or GlyceBERT arm's held-out MLM is also pooled over 20 maskings of its held-out records
+(bench/heldout.py, ``heldout_pooled``), and each later arm compared with the first mask for mask: a run's own
+figure is one masking, about a point of noise at 20 minutes.
+
     python bench/learning.py --explore --steps 600
     python bench/learning.py --explore --steps 1200 --explore-seeds 42,2,3 --variants "shipped recipe,BERT (no glyph or pinyin)"
     python bench/learning.py --minutes 4 --seeds 3 --arms GlyceBERT,BERT,ELECTRA,ALBERT
@@ -171,6 +175,9 @@ ARMS = {
 #: discriminator is the GlyceBERT / BERT encoder it trains)
 SAME_SCRATCH = {"ELECTRA": "GlyceBERT", "ELECTRA-BERT": "BERT"}
 
+#: maskings of the held-out records per arm (bench/heldout.py): ~40 s at the tiny size
+HELDOUT_DRAWS = 20
+
 
 def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool, per_step: float, seconds=None) -> dict:
     """One arm: pretrained for ``seconds`` (default ``args.minutes``) of its own training loop (steps from its
@@ -182,6 +189,8 @@ def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool,
     steps = max(int((seconds or args.minutes * 60) / per_step), 10)
     arm = pretrain(name, {**overrides, "training.max_steps": steps}, args.workdir, recipe)
     arm["recipe"], arm["seconds_per_step"] = recipe, per_step
+    if recipe == "chinesebert-tiny":  # BERT and GlyceBERT masked LMs: the held-out figure over many maskings
+        arm["heldout_pooled"] = pooled_heldout(arm["final_checkpoint"])
     arm["evaluation"] = evaluate(
         arm["final_checkpoint"],
         tasks=args.tasks.split(","),
@@ -194,6 +203,23 @@ def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool,
     )["tasks"]
     print(json.dumps({k: v for k, v in arm.items() if k != "evaluation"}), file=sys.stderr, flush=True)
     return arm
+
+
+def pooled_heldout(final_checkpoint: str) -> dict:
+    """bench/heldout.py on the run: its held-out records masked HELDOUT_DRAWS times (a run's own figure is one
+    masking of ~1,350 tokens, whose noise is about a point)."""
+    from heldout import heldout_draws
+
+    return heldout_draws(Path(final_checkpoint).parent, HELDOUT_DRAWS)
+
+
+def paired_heldout(arms: dict) -> None:
+    """Each arm's pooled held-out figure against the first arm's, mask for mask, where they share records."""
+    from heldout import paired_difference
+
+    pooled = [arm["heldout_pooled"] for arm in arms.values() if "heldout_pooled" in arm]
+    for later in pooled[1:]:
+        later["paired_difference"] = paired_difference(later, pooled[0])
 
 
 def seeded(args) -> dict:
@@ -226,6 +252,7 @@ def compare(args, arms: dict | None = None) -> dict:
         arm = out["arms"][name] = equal_time_arm(name, recipe, overrides, args, scratch, per_step[name], seconds)
         if name in SAME_SCRATCH and not scratch and out["baseline"] == "scratch":
             arm["scratch_from_arm"] = SAME_SCRATCH[name]
+    paired_heldout(out["arms"])
     return out
 
 
@@ -251,6 +278,7 @@ def upgrade(args) -> dict:
     for name, overrides in continuations.items():
         arm = equal_time_arm(name, "chinesebert-tiny", {**start, **overrides}, args, False, per_step[name])
         out["arms"][name] = arm
+    paired_heldout(out["arms"])
     return out
 
 
