@@ -175,9 +175,6 @@ ARMS = {
 #: discriminator is the GlyceBERT / BERT encoder it trains)
 SAME_SCRATCH = {"ELECTRA": "GlyceBERT", "ELECTRA-BERT": "BERT"}
 
-#: maskings of the held-out records per arm (bench/heldout.py): ~40 s at the tiny size
-HELDOUT_DRAWS = 20
-
 
 def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool, per_step: float, seconds=None) -> dict:
     """One arm: pretrained for ``seconds`` (default ``args.minutes``) of its own training loop (steps from its
@@ -206,11 +203,11 @@ def equal_time_arm(name: str, recipe: str, overrides: dict, args, scratch: bool,
 
 
 def pooled_heldout(final_checkpoint: str) -> dict:
-    """bench/heldout.py on the run: its held-out records masked HELDOUT_DRAWS times (a run's own figure is one
+    """bench/heldout.py on the run: its held-out records masked DEFAULT_DRAWS times (a run's own figure is one
     masking of ~1,350 tokens, whose noise is about a point)."""
-    from heldout import heldout_draws
+    from heldout import DEFAULT_DRAWS, heldout_draws
 
-    return heldout_draws(Path(final_checkpoint).parent, HELDOUT_DRAWS)
+    return heldout_draws(Path(final_checkpoint).parent, DEFAULT_DRAWS)
 
 
 def paired_heldout(arms: dict) -> None:
